@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
+  test: {
+    include: ['{sdk,applet-emu,host,examples/*}/{src,test}/**/*.test.ts'],
+    testTimeout: 60_000,
+    pool: 'forks',
+  },
+});
