@@ -1,0 +1,7 @@
+/**
+ * `@simtap/sdk` — what integrators import: the protocol core, and (as they land) card channels, machines and
+ * platform clients.
+ *
+ * @module
+ */
+export * from './core';
