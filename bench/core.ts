@@ -5,7 +5,7 @@ import { fromHex } from '@simtap/sdk/core/bytes';
 import { AesCmac, DesCbcMac, RetailMac } from '@simtap/sdk/core/crypto';
 import { parseCommandApdu } from '@simtap/sdk/core/iso7816';
 import { PbocMac } from '@simtap/sdk/core/pboc';
-import { decodeTlv } from '@simtap/sdk/core/tlv';
+import { decodeTlv, encodeTlv, tlv } from '@simtap/sdk/core/tlv';
 import forge from 'node-forge';
 import { type BenchRow, measure, row } from './lib';
 
@@ -59,21 +59,34 @@ function node3desCbcMac(key: Uint8Array, padded: Uint8Array): Uint8Array {
 }
 
 /** A realistic 200-byte FCI of a PBOC e-purse ADF (6F { 84, A5 { 88, 5F2D, 9F11, 9F08, 9F0C, BF0C { … } } }). */
-export const FCI_200 = (() => {
-  const ef15 = fromHex('4401000000000000 02 01 00004401202600000001 20260101 20361231 0000');
-  const bf0c = fromHex('BF0C 45 61 43 4F 08 A000000632010105 50 0C 53494D544150205055525345 87 01 01 9F12 0C 53494D544150205055525345 9F4D 02 0B0A 5F50 0F 68747470733A2F2F73696D746170');
-  const a5Body = new Uint8Array([
-    ...fromHex('88 01 01 5F2D 02 7A68 9F11 01 01 9F08 01 02'),
-    ...fromHex('9F0C 1E'),
-    ...ef15,
-    ...bf0c,
-  ]);
-  const a5 = new Uint8Array([0xa5, 0x81, a5Body.length, ...a5Body]);
-  const df = fromHex('84 08 A000000632010105');
-  const body = new Uint8Array([...df, ...a5]);
-  const fci = new Uint8Array([0x6f, 0x81, body.length, ...body]);
-  return fci;
-})();
+export const FCI_200 = encodeTlv(
+  tlv(0x6f, [
+    tlv(0x84, fromHex('A000000632010105')),
+    tlv(0xa5, [
+      tlv(0x88, fromHex('01')),
+      tlv(0x5f2d, fromHex('7A68')),
+      tlv(0x9f11, fromHex('01')),
+      tlv(0x9f08, fromHex('02')),
+      tlv(0x9f0c, fromHex('4401000000000000 02 01 00004401202600000001 20260101 20361231 0000')),
+      tlv(0xbf0c, [
+        tlv(0x61, [
+          tlv(0x4f, fromHex('A000000632010105')),
+          tlv(0x50, fromHex('53494D544150205055525345')),
+          tlv(0x87, fromHex('01')),
+          tlv(0x9f12, fromHex('53494D544150205055525345')),
+        ]),
+        tlv(0x61, [
+          tlv(0x4f, fromHex('A000000151000000')),
+          tlv(0x50, fromHex('53494D54415020495344')),
+          tlv(0x87, fromHex('02')),
+        ]),
+        tlv(0x9f4d, fromHex('0B0A')),
+        tlv(0x9f5a, fromHex('0102030405060708090A0B0C0D0E0F1011121314')),
+        tlv(0x5f50, fromHex('68747470733A2F2F73696D7461702E6578616D706C652F70757273652F7631')),
+      ]),
+    ]),
+  ]),
+);
 
 export function benchCore(): BenchRow[] {
   const rows: BenchRow[] = [];
@@ -118,7 +131,10 @@ export function benchCore(): BenchRow[] {
       measure('PBOC MAC 16 B (simtap PbocMac)', () => pboc.mac(msg16)),
       measure('DES-CBC-MAC 16 B (node-forge one-shot)', () => forgeDesCbcMac(sessionKey, padded16)),
     ),
-    row('PBOC MAC', measure('DES CBC-MAC 16 B (simtap DesCbcMac, 8-byte MAC)', () => desMac.mac(msg16))),
+    row(
+      'PBOC MAC',
+      measure('DES CBC-MAC 16 B (simtap DesCbcMac, 8-byte MAC)', () => desMac.mac(msg16)),
+    ),
   );
 
   const fci = FCI_200;
@@ -128,9 +144,14 @@ export function benchCore(): BenchRow[] {
     return s;
   });
   rows.push(
-    row('BER-TLV', measure(`decode ${fci.length}-byte FCI (6F/A5/BF0C tree)`, () => decodeTlv(fci)), walk, {
-      maxUsPerOp: 5,
-    }),
+    row(
+      'BER-TLV',
+      measure(`decode ${fci.length}-byte FCI (6F/A5/BF0C tree)`, () => decodeTlv(fci)),
+      walk,
+      {
+        maxUsPerOp: 5,
+      },
+    ),
   );
 
   const apdu = fromHex('805401000F0000000120120229135100F15CAB7508');
@@ -141,6 +162,12 @@ export function benchCore(): BenchRow[] {
     p2: apdu[3],
     data: apdu.subarray(5, 5 + apdu[4]!),
   }));
-  rows.push(row('ISO 7816-4 APDU', measure('parse case-4 short APDU (21 B)', () => parseCommandApdu(apdu)), rawApdu));
+  rows.push(
+    row(
+      'ISO 7816-4 APDU',
+      measure('parse case-4 short APDU (21 B)', () => parseCommandApdu(apdu)),
+      rawApdu,
+    ),
+  );
   return rows;
 }

@@ -22,5 +22,7 @@ for (const [name, suite] of Object.entries(suites)) {
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results.json');
 writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: machine(), rows }, null, 2)}\n`);
 const missed = rows.filter((r) => r.target && !r.target.met);
-console.log(`\nwrote ${out}; ${rows.filter((r) => r.target).length - missed.length} targets met, ${missed.length} missed`);
+console.log(
+  `\nwrote ${out}; ${rows.filter((r) => r.target).length - missed.length} targets met, ${missed.length} missed`,
+);
 for (const r of missed) console.log(`  MISSED: ${r.name} (${r.target?.text})`);

@@ -4,10 +4,10 @@ import {
   bcdDateTime,
   bcdToString,
   concat,
+  decodeBcdAmount,
   decodeBcdDate,
   decodeBcdTime,
   encodeBcdAmount,
-  decodeBcdAmount,
   encodeBcdDate,
   encodeBcdTime,
   equalBytes,
@@ -141,5 +141,16 @@ describe('secrets', () => {
     expect(k).toEqual(new Uint8Array(8));
     expect(xor(fromHex('F0F0'), fromHex('0FF0'))).toEqual(fromHex('FF00'));
     expect(() => xor(fromHex('00'), fromHex('0000'))).toThrow(ArgumentError);
+  });
+});
+
+describe('copyBytes', () => {
+  it('returns a plain Uint8Array copy, even of a Buffer', async () => {
+    const { copyBytes } = await import('./bytes');
+    const src = Buffer.from([1, 2, 3]);
+    const c = copyBytes(src);
+    expect(c.constructor).toBe(Uint8Array);
+    src[0] = 9;
+    expect(c).toEqual(new Uint8Array([1, 2, 3]));
   });
 });

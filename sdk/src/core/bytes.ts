@@ -77,7 +77,9 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 
 /** Copies `b` into a fresh, plain `Uint8Array` (never a `Buffer`). */
 export function copyBytes(b: Uint8Array): Uint8Array {
-  return Uint8Array.prototype.slice.call(b);
+  const out = new Uint8Array(b.length);
+  out.set(b);
+  return out;
 }
 
 /** True when both arrays have the same length and contents (not constant time; use {@link equalCt} for secrets). */

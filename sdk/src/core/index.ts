@@ -8,10 +8,10 @@
  * @module
  */
 export * from './bytes';
-export * from './errors';
-export * from './tlv';
-export * from './iso7816';
 export * from './crypto';
+export * from './errors';
 export * from './gp';
+export * from './iso7816';
 export * from './pboc';
 export * from './profile';
+export * from './tlv';

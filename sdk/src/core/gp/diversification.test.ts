@@ -12,7 +12,13 @@ import {
   type StaticKeys,
 } from './diversification';
 
-type KcvCase = { id: string; method: string; master: string; kdd: string; kcv: { ENC: string; MAC: string; DEK: string } };
+type KcvCase = {
+  id: string;
+  method: string;
+  master: string;
+  kdd: string;
+  kcv: { ENC: string; MAC: string; DEK: string };
+};
 type ExternalCase = { id: string; method: string; master: string; kdd: string; derived_ENC_key: string };
 
 const cases = vectors.cases as Array<KcvCase | ExternalCase>;

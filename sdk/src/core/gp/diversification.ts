@@ -33,13 +33,17 @@ function desDiversify(master: Uint8Array, prefix: Uint8Array): StaticKeys {
   input[6] = 0xf0;
   input.set(prefix, 8);
   input[14] = 0x0f;
-  return toStaticKeys(
-    TYPES.map((t) => {
-      input[7] = t;
-      input[15] = t;
-      return cipher.ecbEncrypt(input);
-    }),
-  );
+  try {
+    return toStaticKeys(
+      TYPES.map((t) => {
+        input[7] = t;
+        input[15] = t;
+        return cipher.ecbEncrypt(input);
+      }),
+    );
+  } finally {
+    cipher.destroy();
+  }
 }
 
 /**
@@ -76,18 +80,24 @@ export function diversifyKdf3(master: Uint8Array, kdd: Uint8Array): StaticKeys {
   const prf = new AesCmac(master);
   const input = new Uint8Array(16);
   input.set(kdd, 6);
-  return toStaticKeys(
-    TYPES.map((t) => {
-      input[4] = t;
-      const key = new Uint8Array(master.length);
-      for (let i = 1, off = 0; off < key.length; i++, off += 16) {
-        input[0] = i;
-        const block = prf.mac(input);
-        key.set(block.subarray(0, Math.min(16, key.length - off)), off);
-      }
-      return key;
-    }),
-  );
+  const block = new Uint8Array(16);
+  try {
+    return toStaticKeys(
+      TYPES.map((t) => {
+        input[4] = t;
+        const key = new Uint8Array(master.length);
+        for (let i = 1, off = 0; off < key.length; i++, off += 16) {
+          input[0] = i;
+          prf.macInto(input, block);
+          key.set(block.subarray(0, Math.min(16, key.length - off)), off);
+        }
+        return key;
+      }),
+    );
+  } finally {
+    block.fill(0);
+    prf.destroy();
+  }
 }
 
 /**

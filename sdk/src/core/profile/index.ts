@@ -1,0 +1,538 @@
+/**
+ * The reference profile (`sdk/profile/reference-profile.json`): the one set of identities and keys every test,
+ * example and demo uses. {@link parseProfile} validates any profile-shaped value into typed, frozen objects
+ * (hex becomes `Uint8Array`, numbers stay numbers); {@link referenceProfile} parses the bundled file once.
+ *
+ * Key material never leaves through `JSON.stringify` or Node's `console.log`: every object of a parsed profile
+ * has a `toJSON` (and an inspect hook) that prints byte fields as hex and secrets as `"[redacted]"`.
+ *
+ * @module
+ */
+import raw from '../../../profile/reference-profile.json';
+import { decodeBcdDate, fromHex, toHex } from '../bytes';
+import { kcvDes } from '../crypto';
+import { ArgumentError, ParseError } from '../errors';
+import type { StaticKeys } from '../gp';
+import type { Ef15 } from '../pboc';
+
+/** A profile failed validation; `path` names the field, e.g. `cards[1].keys.DPK.key`. Code `PROFILE_INVALID`. */
+export class ProfileError extends ParseError {
+  /** Where in the profile the problem is (`""` for the root). */
+  readonly path: string;
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super('PROFILE_INVALID', `${path || '(root)'}: ${message}`, undefined, options);
+    this.path = path;
+  }
+}
+
+/** Issuer master keys, in the profile's order. */
+export const MASTER_KEY_NAMES = [
+  'loadMasterKey',
+  'purchaseMasterKey',
+  'tacMasterKey',
+  'externalAuthMasterKey',
+  'lineProtectMasterKey',
+  'pinUnblockMasterKey',
+] as const;
+/** Name of an issuer master key. */
+export type MasterKeyName = (typeof MASTER_KEY_NAMES)[number];
+
+/** Card (application) keys: load, purchase, TAC, external authentication, line protection, PIN unblock. */
+export const CARD_KEY_NAMES = ['DLK', 'DPK', 'DTK', 'DEAK', 'DLPK', 'DPUK'] as const;
+/** Name of a card key. */
+export type CardKeyName = (typeof CARD_KEY_NAMES)[number];
+
+/** The issuer master key each card key is diversified from. */
+export const CARD_KEY_MASTER: Readonly<Record<CardKeyName, MasterKeyName>> = Object.freeze({
+  DLK: 'loadMasterKey',
+  DPK: 'purchaseMasterKey',
+  DTK: 'tacMasterKey',
+  DEAK: 'externalAuthMasterKey',
+  DLPK: 'lineProtectMasterKey',
+  DPUK: 'pinUnblockMasterKey',
+});
+
+/** A 16-byte 3DES key with its check value (first 3 bytes of 3DES-ECB(key, 00×8)). Redacted in JSON. */
+export interface KeyWithKcv {
+  readonly key: Uint8Array;
+  readonly kcv: Uint8Array;
+}
+
+/** The card's application keys. */
+export type CardKeys = Readonly<Record<CardKeyName, KeyWithKcv>>;
+
+/** Issuer master keys (16 bytes each). Redacted in JSON. */
+export type IssuerMasterKeys = Readonly<Record<MasterKeyName, Uint8Array>>;
+
+/** The card's GlobalPlatform issuer security domain. */
+export interface IsdProfile {
+  readonly aid: Uint8Array;
+  readonly scp03: {
+    /** SCP03 `i` parameter. */
+    readonly i: number;
+    /** Key version number of the SCP03 key set. */
+    readonly kvn: number;
+    /** Static keys of a card created with the "default keys" option. */
+    readonly staticKeysForDefaultCard: Readonly<StaticKeys>;
+    /** AES KCV (first 3 bytes of AES-ECB(key, 01×16)) of the default key. */
+    readonly kcvOfDefaultKey: Uint8Array;
+    /** How per-card ISD keys are derived: KDF3 of `masterKey` with the card's KDD. */
+    readonly diversified: { readonly method: string; readonly masterKey: Uint8Array };
+  };
+  readonly scp02: {
+    readonly i: number;
+    readonly kvn: number;
+    readonly staticKeys: Readonly<StaticKeys>;
+    /** 3DES KCV of the default key. */
+    readonly kcvOfDefaultKey: Uint8Array;
+  };
+}
+
+/** The e-purse application as issued on every card. */
+export interface EpurseProfile {
+  readonly aid: Uint8Array;
+  readonly fid: Uint8Array;
+  /** EF 0x15 fields common to all cards (the application serial is per card). */
+  readonly ef15: Readonly<Omit<Ef15, 'applicationSerial'>>;
+  readonly transactionLogRecords: number;
+  readonly pinTryLimit: number;
+  readonly macFailureLimit: number;
+  /** Overdraft limit in fen. */
+  readonly overdraftLimit: number;
+  /** Maximum balance in fen. */
+  readonly maxBalance: number;
+}
+
+/** Properties shared by every card of the profile. */
+export interface CardPlatformProfile {
+  readonly atr: Uint8Array;
+  readonly interfaces: readonly string[];
+  readonly isd: IsdProfile;
+  readonly pse: string;
+  readonly ppse: string;
+  readonly epurse: EpurseProfile;
+}
+
+/** The issuer: master keys and their check values. */
+export interface IssuerProfile {
+  readonly masterKeys: IssuerMasterKeys;
+  readonly diversification: string;
+  readonly kcv: Readonly<Record<MasterKeyName, Uint8Array>>;
+}
+
+/** A PSAM (secure access module) of a consumption machine. */
+export interface PsamProfile {
+  readonly label: string;
+  readonly terminalId: Uint8Array;
+  readonly aid: Uint8Array;
+  readonly fid: Uint8Array;
+  readonly initialTerminalTxnSeq: number;
+  readonly holds: readonly MasterKeyName[];
+}
+
+/** One issued card: identities, PIN and diversified keys. */
+export interface CardProfile {
+  readonly label: string;
+  readonly iccid: string;
+  readonly msisdn: string;
+  /** 10-byte application serial (EF 0x15 bytes 10..19). */
+  readonly applicationSerial: Uint8Array;
+  /** 8-byte PBOC diversification data (rightmost 8 bytes of the serial). */
+  readonly diversificationData: Uint8Array;
+  /** PIN digits. Redacted in JSON. */
+  readonly pin: string;
+  /** Initial balance in fen. */
+  readonly initialBalance: number;
+  readonly keyIndex: number;
+  readonly keyVersion: number;
+  readonly algorithmId: number;
+  readonly keys: CardKeys;
+  /** TAC key = DTK left ⊕ right. Redacted in JSON. */
+  readonly tacSingleDesKey: Uint8Array;
+  /** The card's GP key diversification data. */
+  readonly isd: { readonly kdd: Uint8Array };
+}
+
+/** A parsed, validated profile. */
+export interface SimtapProfile {
+  readonly name: string;
+  readonly purpose: string;
+  readonly currency: { readonly code: string; readonly minorUnit: string; readonly note: string };
+  readonly card: CardPlatformProfile;
+  readonly issuer: IssuerProfile;
+  readonly psams: readonly PsamProfile[];
+  readonly cards: readonly CardProfile[];
+  readonly notes: readonly string[];
+}
+
+// ---------------------------------------------------------------- validation helpers
+
+type Obj = Record<string, unknown>;
+
+const at = (path: string, key: string): string => (path ? `${path}.${key}` : key);
+
+function fail(path: string, message: string, cause?: unknown): never {
+  throw new ProfileError(path, message, cause === undefined ? undefined : { cause });
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (ArrayBuffer.isView(v)) return 'bytes';
+  return typeof v === 'string' ? 'a string' : `${typeof v}`;
+}
+
+function asObj(v: unknown, path: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v))
+    fail(path, `expected an object, got ${kindOf(v)}`);
+  return v as Obj;
+}
+
+function objAt(o: Obj, key: string, path: string): Obj {
+  return asObj(o[key], at(path, key));
+}
+
+function arrAt(o: Obj, key: string, path: string): unknown[] {
+  const v = o[key];
+  if (!Array.isArray(v)) fail(at(path, key), `expected an array, got ${kindOf(v)}`);
+  return v;
+}
+
+function strAt(o: Obj, key: string, path: string, optional = false): string {
+  const v = o[key];
+  if (v === undefined && optional) return '';
+  if (typeof v !== 'string') fail(at(path, key), `expected a string, got ${kindOf(v)}`);
+  return v;
+}
+
+function strArrAt(o: Obj, key: string, path: string, optional = false): string[] {
+  if (o[key] === undefined && optional) return [];
+  return arrAt(o, key, path).map((v, i) => {
+    if (typeof v !== 'string') fail(`${at(path, key)}[${i}]`, `expected a string, got ${kindOf(v)}`);
+    return v;
+  });
+}
+
+function intAt(o: Obj, key: string, path: string, max: number): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    fail(at(path, key), `expected an integer in 0..${max}, got ${typeof v === 'number' ? v : kindOf(v)}`);
+  return v;
+}
+
+function digitsAt(o: Obj, key: string, path: string, min: number, max: number): string {
+  const v = strAt(o, key, path);
+  if (!new RegExp(`^[0-9]{${min},${max}}$`).test(v)) fail(at(path, key), `expected ${min}..${max} decimal digits`);
+  return v;
+}
+
+function iccidAt(o: Obj, key: string, path: string): string {
+  const v = strAt(o, key, path).toUpperCase();
+  if (!/^[0-9]{18,20}$|^[0-9]{18,19}F$/.test(v))
+    fail(at(path, key), 'expected an ICCID of 18..20 digits (a trailing F pads an odd length)');
+  return v;
+}
+
+function hexAt(o: Obj, key: string, path: string, ...lengths: number[]): Uint8Array {
+  const p = at(path, key);
+  const v = strAt(o, key, path);
+  let bytes: Uint8Array;
+  try {
+    bytes = fromHex(v);
+  } catch (e) {
+    fail(p, `invalid hex (${e instanceof ParseError ? e.message : 'not hex'})`, e);
+  }
+  if (lengths.length > 0 && !lengths.includes(bytes.length))
+    fail(p, `expected ${lengths.join(' or ')} bytes, got ${bytes.length}`);
+  return bytes;
+}
+
+function rangeHexAt(o: Obj, key: string, path: string, min: number, max: number): Uint8Array {
+  const b = hexAt(o, key, path);
+  if (b.length < min || b.length > max) fail(at(path, key), `expected ${min}..${max} bytes, got ${b.length}`);
+  return b;
+}
+
+function byteAt(o: Obj, key: string, path: string): number {
+  return hexAt(o, key, path, 1)[0]!;
+}
+
+function bcdDateAt(o: Obj, key: string, path: string): Uint8Array {
+  const b = hexAt(o, key, path, 4);
+  try {
+    decodeBcdDate(b);
+  } catch (e) {
+    fail(at(path, key), 'expected a YYYYMMDD calendar date', e);
+  }
+  return b;
+}
+
+function checkKcv(key: Uint8Array, kcv: Uint8Array, path: string): void {
+  const actual = kcvDes(key);
+  if (toHex(actual) !== toHex(kcv)) fail(path, `check value ${toHex(kcv)} does not match the key (${toHex(actual)})`);
+}
+
+function staticKeysAt(o: Obj, key: string, path: string, ...lengths: number[]): StaticKeys {
+  const k = objAt(o, key, path);
+  const p = at(path, key);
+  return {
+    enc: hexAt(k, 'enc', p, ...lengths),
+    mac: hexAt(k, 'mac', p, ...lengths),
+    dek: hexAt(k, 'dek', p, ...lengths),
+  };
+}
+
+function uniqueLabels(items: readonly { label: string }[], path: string): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    if (seen.has(item.label)) fail(`${path}[${i}].label`, `duplicate label ${JSON.stringify(item.label)}`);
+    seen.add(item.label);
+  });
+}
+
+// ---------------------------------------------------------------- sections
+
+function parseIsd(o: Obj, path: string): IsdProfile {
+  const s3 = objAt(o, 'scp03', path);
+  const p3 = at(path, 'scp03');
+  const div = objAt(s3, 'diversified', p3);
+  const s2 = objAt(o, 'scp02', path);
+  const p2 = at(path, 'scp02');
+  return {
+    aid: rangeHexAt(o, 'aid', path, 5, 16),
+    scp03: {
+      i: byteAt(s3, 'i', p3),
+      kvn: byteAt(s3, 'kvn', p3),
+      staticKeysForDefaultCard: staticKeysAt(s3, 'staticKeysForDefaultCard', p3, 16, 24, 32),
+      kcvOfDefaultKey: hexAt(s3, 'kcvOfDefaultKey', p3, 3),
+      diversified: {
+        method: strAt(div, 'method', at(p3, 'diversified')),
+        masterKey: hexAt(div, 'masterKey', at(p3, 'diversified'), 16, 24, 32),
+      },
+    },
+    scp02: {
+      i: byteAt(s2, 'i', p2),
+      kvn: byteAt(s2, 'kvn', p2),
+      staticKeys: staticKeysAt(s2, 'staticKeys', p2, 16),
+      kcvOfDefaultKey: hexAt(s2, 'kcvOfDefaultKey', p2, 3),
+    },
+  };
+}
+
+function parseCardPlatform(o: Obj, path: string): CardPlatformProfile {
+  const ep = objAt(o, 'epurse', path);
+  const pe = at(path, 'epurse');
+  const ef = objAt(ep, 'ef15', pe);
+  const pf = at(pe, 'ef15');
+  return {
+    atr: rangeHexAt(o, 'atr', path, 2, 33),
+    interfaces: strArrAt(o, 'interfaces', path, true),
+    isd: parseIsd(objAt(o, 'isd', path), at(path, 'isd')),
+    pse: strAt(o, 'pse', path),
+    ppse: strAt(o, 'ppse', path),
+    epurse: {
+      aid: rangeHexAt(ep, 'aid', pe, 5, 16),
+      fid: hexAt(ep, 'fid', pe, 2),
+      ef15: {
+        issuerId: hexAt(ef, 'issuerId', pf, 8),
+        applicationType: byteAt(ef, 'applicationType', pf),
+        applicationVersion: byteAt(ef, 'applicationVersion', pf),
+        startDate: bcdDateAt(ef, 'startDate', pf),
+        expiryDate: bcdDateAt(ef, 'expiryDate', pf),
+        fciCustom: hexAt(ef, 'fciCustom', pf, 2),
+      },
+      transactionLogRecords: intAt(ep, 'transactionLogRecords', pe, 255),
+      pinTryLimit: intAt(ep, 'pinTryLimit', pe, 15),
+      macFailureLimit: intAt(ep, 'macFailureLimit', pe, 255),
+      overdraftLimit: intAt(ep, 'overdraftLimit', pe, 0xffffff),
+      maxBalance: intAt(ep, 'maxBalance', pe, 0xffffffff),
+    },
+  };
+}
+
+function parseIssuer(o: Obj, path: string): IssuerProfile {
+  const mk = objAt(o, 'masterKeys', path);
+  const kc = objAt(o, 'kcv', path);
+  const masterKeys = {} as Record<MasterKeyName, Uint8Array>;
+  const kcv = {} as Record<MasterKeyName, Uint8Array>;
+  for (const name of MASTER_KEY_NAMES) {
+    masterKeys[name] = hexAt(mk, name, at(path, 'masterKeys'), 16);
+    kcv[name] = hexAt(kc, name, at(path, 'kcv'), 3);
+    checkKcv(masterKeys[name], kcv[name], at(at(path, 'kcv'), name));
+  }
+  return { masterKeys, diversification: strAt(o, 'diversification', path, true), kcv };
+}
+
+function parsePsam(v: unknown, path: string): PsamProfile {
+  const o = asObj(v, path);
+  const holds = arrAt(o, 'holds', path).map((h, i) => {
+    if (typeof h !== 'string' || !(MASTER_KEY_NAMES as readonly string[]).includes(h))
+      fail(`${at(path, 'holds')}[${i}]`, `expected one of ${MASTER_KEY_NAMES.join(', ')}`);
+    return h as MasterKeyName;
+  });
+  return {
+    label: strAt(o, 'label', path),
+    terminalId: hexAt(o, 'terminalId', path, 6),
+    aid: rangeHexAt(o, 'aid', path, 5, 16),
+    fid: hexAt(o, 'fid', path, 2),
+    initialTerminalTxnSeq: intAt(o, 'initialTerminalTxnSeq', path, 0xffffffff),
+    holds,
+  };
+}
+
+function parseCard(v: unknown, path: string, maxBalance: number): CardProfile {
+  const o = asObj(v, path);
+  const ks = objAt(o, 'keys', path);
+  const pk = at(path, 'keys');
+  const keys = {} as Record<CardKeyName, KeyWithKcv>;
+  for (const name of CARD_KEY_NAMES) {
+    const entry = objAt(ks, name, pk);
+    const pe = at(pk, name);
+    const key = hexAt(entry, 'key', pe, 16);
+    const kcv = hexAt(entry, 'kcv', pe, 3);
+    checkKcv(key, kcv, at(pe, 'kcv'));
+    keys[name] = { key, kcv };
+  }
+  const initialBalance = intAt(o, 'initialBalance', path, 0xffffffff);
+  if (initialBalance > maxBalance) fail(at(path, 'initialBalance'), `exceeds card.epurse.maxBalance ${maxBalance}`);
+  return {
+    label: strAt(o, 'label', path),
+    iccid: iccidAt(o, 'iccid', path),
+    msisdn: digitsAt(o, 'msisdn', path, 5, 15),
+    applicationSerial: hexAt(o, 'applicationSerial', path, 10),
+    diversificationData: hexAt(o, 'diversificationData', path, 8),
+    pin: digitsAt(o, 'pin', path, 4, 12),
+    initialBalance,
+    keyIndex: intAt(o, 'keyIndex', path, 0xff),
+    keyVersion: intAt(o, 'keyVersion', path, 0xff),
+    algorithmId: intAt(o, 'algorithmId', path, 0xff),
+    keys,
+    tacSingleDesKey: hexAt(o, 'tacSingleDesKey', path, 8),
+    isd: { kdd: hexAt(objAt(o, 'isd', path), 'kdd', at(path, 'isd'), 10) },
+  };
+}
+
+// ---------------------------------------------------------------- redaction and freezing
+
+/** Property names whose values (and everything below them) are secret. */
+const SECRET_FIELDS = new Set([
+  'key',
+  'masterKey',
+  'masterKeys',
+  'tacSingleDesKey',
+  'pin',
+  'staticKeys',
+  'staticKeysForDefaultCard',
+]);
+const REDACTED = '[redacted]';
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+function publicJson(v: unknown, secret: boolean): unknown {
+  if (v instanceof Uint8Array) return secret ? REDACTED : toHex(v);
+  if (Array.isArray(v)) return v.map((x) => publicJson(x, secret));
+  if (typeof v === 'object' && v !== null) {
+    const out: Obj = {};
+    for (const [k, x] of Object.entries(v)) out[k] = publicJson(x, secret || SECRET_FIELDS.has(k));
+    return out;
+  }
+  return secret && typeof v === 'string' ? REDACTED : v;
+}
+
+/** Adds a redacting `toJSON` and inspect hook to every object of the tree, then freezes it (bytes stay mutable). */
+function seal<T>(v: T, secret: boolean): T {
+  if (v instanceof Uint8Array || typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    for (const x of v) seal(x, secret);
+    return Object.freeze(v);
+  }
+  for (const [k, x] of Object.entries(v)) seal(x, secret || SECRET_FIELDS.has(k));
+  const toJSON = () => publicJson(v, secret);
+  Object.defineProperty(v, 'toJSON', { value: toJSON, enumerable: false });
+  Object.defineProperty(v, INSPECT, { value: toJSON, enumerable: false });
+  return Object.freeze(v);
+}
+
+// ---------------------------------------------------------------- public API
+
+/**
+ * Validates a profile-shaped value (e.g. parsed JSON) into a typed, frozen {@link SimtapProfile}. Unknown fields
+ * are ignored; card and master key check values must match their keys.
+ * @throws {ProfileError} `PROFILE_INVALID` with `path` set to the first bad field (`cards[1].keys.DPK.key`).
+ */
+export function parseProfile(value: unknown): SimtapProfile {
+  const o = asObj(value, '');
+  const currency = objAt(o, 'currency', '');
+  const card = parseCardPlatform(objAt(o, 'card', ''), 'card');
+  const issuer = parseIssuer(objAt(o, 'issuer', ''), 'issuer');
+  const psams = arrAt(o, 'psams', '').map((p, i) => parsePsam(p, `psams[${i}]`));
+  const cards = arrAt(o, 'cards', '').map((c, i) => parseCard(c, `cards[${i}]`, card.epurse.maxBalance));
+  uniqueLabels(psams, 'psams');
+  uniqueLabels(cards, 'cards');
+  const profile: SimtapProfile = {
+    name: strAt(o, 'name', ''),
+    purpose: strAt(o, 'purpose', '', true),
+    currency: {
+      code: strAt(currency, 'code', 'currency'),
+      minorUnit: strAt(currency, 'minorUnit', 'currency'),
+      note: strAt(currency, 'note', 'currency', true),
+    },
+    card,
+    issuer,
+    psams,
+    cards,
+    notes: strArrAt(o, 'notes', '', true),
+  };
+  return seal(profile, false);
+}
+
+let cached: SimtapProfile | undefined;
+
+/**
+ * The bundled reference profile, parsed once and cached. The objects are frozen; the byte arrays are shared,
+ * so copy one before changing or wiping it.
+ * @example referenceProfile().cards[0]!.keys.DPK.key
+ */
+export function referenceProfile(): SimtapProfile {
+  cached ??= parseProfile(raw);
+  return cached;
+}
+
+/**
+ * The card with `label` (e.g. `"card-1"`) from `profile` (default: the reference profile).
+ * @throws {ArgumentError} `BAD_ARGUMENT` on an unknown label.
+ */
+export function cardProfile(label: string, profile: SimtapProfile = referenceProfile()): CardProfile {
+  const card = profile.cards.find((c) => c.label === label);
+  if (!card)
+    throw new ArgumentError(
+      `cardProfile: unknown card ${JSON.stringify(label)} (known: ${profile.cards.map((c) => c.label).join(', ')})`,
+    );
+  return card;
+}
+
+/**
+ * The PSAM with `label` (e.g. `"pos-1"`) from `profile` (default: the reference profile).
+ * @throws {ArgumentError} `BAD_ARGUMENT` on an unknown label.
+ */
+export function psamProfile(label: string, profile: SimtapProfile = referenceProfile()): PsamProfile {
+  const psam = profile.psams.find((p) => p.label === label);
+  if (!psam)
+    throw new ArgumentError(
+      `psamProfile: unknown PSAM ${JSON.stringify(label)} (known: ${profile.psams.map((p) => p.label).join(', ')})`,
+    );
+  return psam;
+}
+
+/** The full EF 0x15 contents of `card`: the profile's common fields plus the card's application serial. */
+export function cardEf15(card: CardProfile, profile: SimtapProfile = referenceProfile()): Ef15 {
+  const ef = profile.card.epurse.ef15;
+  return {
+    issuerId: ef.issuerId.slice(),
+    applicationType: ef.applicationType,
+    applicationVersion: ef.applicationVersion,
+    applicationSerial: card.applicationSerial.slice(),
+    startDate: ef.startDate.slice(),
+    expiryDate: ef.expiryDate.slice(),
+    fciCustom: ef.fciCustom.slice(),
+  };
+}
