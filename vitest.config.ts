@@ -5,6 +5,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
     include: ['{sdk,applet-emu,host,examples/*}/{src,test}/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**', '**/.readme-*/**'],
     testTimeout: 60_000,
     pool: 'forks',
   },
