@@ -4,3 +4,22 @@
  * @module
  */
 export * from './diversification';
+export * from './scp02';
+export * from './scp03';
+export {
+  type ApduTransmit,
+  assertSecurityLevel,
+  type InitializeUpdateCommand,
+  initializeUpdateCommand,
+  isSecurityLevel,
+  parseInitializeUpdate,
+  parseSecurityLevel,
+  SCP_INS,
+  type ScpRole,
+  type ScpVersion,
+  SecureChannelClosedError,
+  type SecurityFlags,
+  SecurityLevel,
+  type SecurityLevelValue,
+  securityFlags,
+} from './security-level';
