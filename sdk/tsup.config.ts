@@ -12,6 +12,8 @@ export default defineConfig({
     'core/gp/index': 'src/core/gp/index.ts',
     'core/pboc/index': 'src/core/pboc/index.ts',
     'core/profile/index': 'src/core/profile/index.ts',
+    'core/iso14443/index': 'src/core/iso14443/index.ts',
+    'card/index': 'src/card/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -4,4 +4,6 @@
  *
  * @module
  */
+
+export * from './card';
 export * from './core';

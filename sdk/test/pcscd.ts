@@ -95,7 +95,7 @@ function vpcdDriverInstalled(): boolean {
   return lib !== undefined && fs.existsSync(lib);
 }
 
-/** PIDs of running processes named `pcscd` (what `pgrep -x pcscd` prints). */
+/** PIDs of running processes named `pcscd` (what `pgrep -x pcscd` prints, minus zombies). */
 export function runningPcscdPids(): number[] {
   const pids: number[] = [];
   let entries: string[];
@@ -107,7 +107,8 @@ export function runningPcscdPids(): number[] {
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'pcscd') pids.push(Number(entry));
+      const pid = Number(entry);
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'pcscd' && !isZombie(pid)) pids.push(pid);
     } catch {
       // process gone
     }
@@ -115,13 +116,23 @@ export function runningPcscdPids(): number[] {
   return pids;
 }
 
+/** A zombie (exited, not reaped yet: its parent may be gone) counts as dead. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return !isZombie(pid);
 }
 
 /** Runs `fn` under the cross-process lock (mkdir is atomic); breaks a lock left by a dead or stuck process. */
@@ -227,6 +238,7 @@ export async function startPcscd(options: StartPcscdOptions = {}): Promise<Pcscd
     if (owner && !running.includes(owner.pid)) fs.rmSync(OWNER_FILE, { force: true });
     let weStarted = owner !== null && running.includes(owner.pid);
     if (running.length === 0) {
+      fs.rmSync(PCSCD_SOCKET, { force: true }); // stale socket of a killed pcscd: would fool waitForSocket
       const bin = findPcscdBinary()!;
       const args = options.quiet ? ['--foreground'] : ['--foreground', '--apdu', '--debug'];
       const fd = fs.openSync(LOG_FILE, 'w');

@@ -12,6 +12,7 @@ export * from './crypto';
 export * from './errors';
 export * from './gp';
 export * from './iso7816';
+export * from './iso14443';
 export * from './pboc';
 export * from './profile';
 export * from './tlv';
