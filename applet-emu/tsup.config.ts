@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'runtime/index': 'src/runtime/index.ts',
+    'bridges/vpcd/index': 'src/bridges/vpcd/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

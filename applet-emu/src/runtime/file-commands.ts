@@ -1,0 +1,436 @@
+/**
+ * ISO/IEC 7816-4 file commands over a {@link FileSystem}: READ BINARY (B0), UPDATE BINARY (D6), READ RECORD
+ * (B2), UPDATE RECORD (DC), APPEND RECORD (E2) with SFI referencing and access conditions, plus the file part
+ * of SELECT (by FID, P1 00/01/02/03, and by path, P1 08/09) and FCP templates.
+ *
+ * Each logical channel has one {@link ChannelFiles}: its file cursor (current DF, current EF, current record)
+ * and the command handler. Applets get it as `ctx.files` and delegate the file commands they do not handle
+ * themselves: `default: return ctx.files.handle(cmd)`.
+ *
+ * @module
+ */
+
+import { type CommandApdu, IsoException, SW } from '@simtap/sdk/core/iso7816';
+import { encodeTlv, type Tlv, tlv } from '@simtap/sdk/core/tlv';
+import type { AccessCondition, DedicatedFile, ElementaryFile, FileNode, FileSystem } from './file-system';
+
+/**
+ * Per-channel security state the access conditions check. Cleared when the applet on the channel is
+ * deselected and on reset/power off. The selected applet sets the flags: `pinVerified` after a successful
+ * VERIFY, `secureMessaging` while its secure channel protects every command (e.g. GP SCP C-MAC).
+ */
+export interface SecurityStatus {
+  pinVerified: boolean;
+  secureMessaging: boolean;
+}
+
+/** Options of {@link FileAccess.handle}. */
+export interface FileHandleOptions {
+  /** The applet verified secure messaging on this very command: satisfies `sm` conditions. */
+  readonly secureMessaging?: boolean;
+}
+
+/** An operation an access condition guards. */
+export type FileOperation = 'read' | 'update' | 'append';
+
+/** Something that can carry a success status word other than 9000 (the command context). */
+export interface StatusSink {
+  setStatus(sw: number): void;
+}
+
+/** A channel's view of the file system: its cursor and the file command handler (`ctx.files`). */
+export interface FileAccess {
+  /** The card's file system (programmatic reads and writes, no access conditions). */
+  readonly fs: FileSystem;
+  /** The current DF of this channel. */
+  readonly currentDf: DedicatedFile;
+  /** The current EF of this channel, if any. */
+  readonly currentEf: ElementaryFile | undefined;
+  /** The current record number (0 = none). */
+  readonly currentRecord: number;
+  /** True for the INS codes {@link FileAccess.handle} implements (B0, D6, B2, DC, E2). */
+  handles(ins: number): boolean;
+  /**
+   * Executes a file command against this channel's cursor, checking access conditions.
+   * @throws {IsoException} with the ISO SW on any failure; 6D00 for an INS it does not handle.
+   */
+  handle(cmd: CommandApdu, options?: FileHandleOptions): Uint8Array | undefined;
+  /**
+   * Checks the access condition of `op` on `ef` for this channel.
+   * @throws {IsoException} 6982 when unmet.
+   */
+  checkAccess(ef: ElementaryFile, op: FileOperation, options?: FileHandleOptions): void;
+  /** Makes `ef` the current EF (and its parent the current DF); resets the record pointer. */
+  selectEf(ef: ElementaryFile): void;
+}
+
+const INS_READ_BINARY = 0xb0;
+const INS_UPDATE_BINARY = 0xd6;
+const INS_READ_RECORD = 0xb2;
+const INS_UPDATE_RECORD = 0xdc;
+const INS_APPEND_RECORD = 0xe2;
+
+function iso(sw: number): never {
+  throw new IsoException(sw);
+}
+
+function conditionMet(cond: AccessCondition, sec: SecurityStatus, sm: boolean): boolean {
+  switch (cond) {
+    case 'always':
+      return true;
+    case 'never':
+      return false;
+    case 'pin':
+      return sec.pinVerified;
+    case 'sm':
+      return sm || sec.secureMessaging;
+    case 'pin+sm':
+      return sec.pinVerified && (sm || sec.secureMessaging);
+    default:
+      return false;
+  }
+}
+
+/** Le `00` / `0000`: "as many bytes as there are". */
+function isWildcardLe(cmd: CommandApdu): boolean {
+  return cmd.extended === true ? cmd.ne === 65536 : cmd.ne === 256;
+}
+
+/**
+ * A logical channel's file cursor and command handler. Created and reset by the card runtime.
+ * @internal Applets use it through the {@link FileAccess} interface.
+ */
+export class ChannelFiles implements FileAccess {
+  readonly fs: FileSystem;
+  readonly #security: SecurityStatus;
+  readonly #status: StatusSink;
+  currentDf: DedicatedFile;
+  currentEf: ElementaryFile | undefined = undefined;
+  currentRecord = 0;
+
+  constructor(fs: FileSystem, security: SecurityStatus, status: StatusSink) {
+    this.fs = fs;
+    this.#security = security;
+    this.#status = status;
+    this.currentDf = fs.mf;
+  }
+
+  /** Back to the MF with no current EF (reset, power off, channel open). */
+  reset(): void {
+    this.moveTo(this.fs.mf);
+  }
+
+  /** Points the cursor at `node` (an EF makes its parent the current DF). */
+  moveTo(node: FileNode): void {
+    if (node.kind === 'df') {
+      this.currentDf = node;
+      this.currentEf = undefined;
+    } else {
+      this.currentDf = node.parent;
+      this.currentEf = node;
+    }
+    this.currentRecord = 0;
+  }
+
+  /** Copies another channel's cursor (MANAGE CHANNEL open from a non-basic channel). */
+  copyFrom(other: ChannelFiles): void {
+    this.currentDf = other.currentDf;
+    this.currentEf = other.currentEf;
+    this.currentRecord = other.currentRecord;
+  }
+
+  /** Drops references to removed files. */
+  revalidate(): void {
+    if (!this.fs.contains(this.currentDf)) this.reset();
+    else if (this.currentEf !== undefined && !this.fs.contains(this.currentEf)) {
+      this.currentEf = undefined;
+      this.currentRecord = 0;
+    }
+  }
+
+  selectEf(ef: ElementaryFile): void {
+    this.moveTo(ef);
+  }
+
+  handles(ins: number): boolean {
+    return (
+      ins === INS_READ_BINARY ||
+      ins === INS_UPDATE_BINARY ||
+      ins === INS_READ_RECORD ||
+      ins === INS_UPDATE_RECORD ||
+      ins === INS_APPEND_RECORD
+    );
+  }
+
+  checkAccess(ef: ElementaryFile, op: FileOperation, options?: FileHandleOptions): void {
+    const cond = op === 'append' ? (ef.access.append ?? ef.access.update) : ef.access[op];
+    if (!conditionMet(cond, this.#security, options?.secureMessaging === true)) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+  }
+
+  handle(cmd: CommandApdu, options?: FileHandleOptions): Uint8Array | undefined {
+    this.revalidate();
+    switch (cmd.ins) {
+      case INS_READ_BINARY:
+        return this.#readBinary(cmd, options);
+      case INS_UPDATE_BINARY:
+        this.#updateBinary(cmd, options);
+        return undefined;
+      case INS_READ_RECORD:
+        return this.#readRecord(cmd, options);
+      case INS_UPDATE_RECORD:
+        this.#updateRecord(cmd, options);
+        return undefined;
+      case INS_APPEND_RECORD:
+        this.#appendRecord(cmd, options);
+        return undefined;
+      default:
+        return iso(SW.INS_NOT_SUPPORTED);
+    }
+  }
+
+  // ------------------------------------------------------------ binary
+
+  /** P1 b8 = 1: SFI in P1 b5..b1 (b7b6 = 00), offset P2; else a 15-bit offset on the current EF. */
+  #binaryTarget(p1: number, p2: number): number {
+    if ((p1 & 0x80) !== 0) {
+      if ((p1 & 0x60) !== 0 || (p1 & 0x1f) === 0) iso(SW.INCORRECT_P1P2);
+      this.#efBySfi(p1 & 0x1f);
+      return p2;
+    }
+    this.#requireCurrentEf();
+    return (p1 << 8) | p2;
+  }
+
+  #readBinary(cmd: CommandApdu, options: FileHandleOptions | undefined): Uint8Array {
+    if (cmd.data.length > 0 || cmd.ne === undefined) iso(SW.WRONG_LENGTH);
+    const offset = this.#binaryTarget(cmd.p1, cmd.p2);
+    const ef = this.currentEf!;
+    if (ef.structure !== 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    this.checkAccess(ef, 'read', options);
+    const content = this.fs.rawContent(ef);
+    if (offset >= content.length) iso(SW.WRONG_P1P2);
+    const ne = cmd.ne;
+    const end = Math.min(content.length, offset + ne);
+    if (end - offset < ne && !isWildcardLe(cmd)) this.#status.setStatus(SW.END_OF_FILE);
+    return content.slice(offset, end);
+  }
+
+  #updateBinary(cmd: CommandApdu, options: FileHandleOptions | undefined): void {
+    if (cmd.data.length === 0) iso(SW.WRONG_LENGTH);
+    const offset = this.#binaryTarget(cmd.p1, cmd.p2);
+    const ef = this.currentEf!;
+    if (ef.structure !== 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    this.checkAccess(ef, 'update', options);
+    this.fs.updateBinary(ef, offset, cmd.data);
+  }
+
+  // ------------------------------------------------------------ records
+
+  /** P2 b8..b4: SFI (0 = current EF, 31 = RFU → 6A86). Makes the EF current; requires a record EF. */
+  #recordTarget(p2: number): ElementaryFile {
+    const sfi = p2 >> 3;
+    if (sfi === 31) iso(SW.INCORRECT_P1P2);
+    const ef = sfi === 0 ? this.#requireCurrentEf() : this.#efBySfi(sfi);
+    if (ef.structure === 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    return ef;
+  }
+
+  #readRecord(cmd: CommandApdu, options: FileHandleOptions | undefined): Uint8Array {
+    if (cmd.data.length > 0 || cmd.ne === undefined) iso(SW.WRONG_LENGTH);
+    const mode = cmd.p2 & 7;
+    if (mode === 7) iso(SW.INCORRECT_P1P2);
+    const ef = this.#recordTarget(cmd.p2);
+    this.checkAccess(ef, 'read', options);
+    if (mode === 5 || mode === 6) iso(SW.FUNCTION_NOT_SUPPORTED); // "from P1 to last" / "last to P1"
+    const n = mode === 4 ? this.#recordNumber(cmd.p1) : this.#recordByReference(ef, cmd.p1, mode);
+    const rec = this.fs.readRecord(ef, n);
+    this.currentRecord = n;
+    if (rec.length < cmd.ne && !isWildcardLe(cmd)) this.#status.setStatus(SW.END_OF_FILE);
+    return rec;
+  }
+
+  #updateRecord(cmd: CommandApdu, options: FileHandleOptions | undefined): void {
+    if (cmd.data.length === 0) iso(SW.WRONG_LENGTH);
+    const mode = cmd.p2 & 7;
+    if (mode !== 4 && mode !== 3) iso(SW.INCORRECT_P1P2);
+    const ef = this.#recordTarget(cmd.p2);
+    this.checkAccess(ef, 'update', options);
+    if (mode === 3) {
+      // "Previous record" with P1 = 00 on a cyclic EF writes a new newest record (ISO 7816-4 §7.3.5).
+      if (cmd.p1 !== 0 || ef.structure !== 'cyclic') iso(SW.INCORRECT_P1P2);
+      this.currentRecord = this.fs.appendRecord(ef, cmd.data);
+      return;
+    }
+    const n = this.#recordNumber(cmd.p1);
+    this.fs.updateRecord(ef, n, cmd.data);
+    this.currentRecord = n;
+  }
+
+  #appendRecord(cmd: CommandApdu, options: FileHandleOptions | undefined): void {
+    if (cmd.p1 !== 0 || (cmd.p2 & 7) !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.data.length === 0) iso(SW.WRONG_LENGTH);
+    const ef = this.#recordTarget(cmd.p2);
+    this.checkAccess(ef, 'append', options);
+    this.currentRecord = this.fs.appendRecord(ef, cmd.data);
+  }
+
+  /** Record number mode: P1 ≠ 0 is the number, P1 = 0 the current record. */
+  #recordNumber(p1: number): number {
+    const n = p1 === 0 ? this.currentRecord : p1;
+    if (n === 0) iso(SW.RECORD_NOT_FOUND);
+    return n;
+  }
+
+  /**
+   * Modes 000/001/010/011 (first/last/next/previous): with P1 = 0 they move the record pointer; with P1 ≠ 0
+   * they search for a record whose first byte (its tag) is P1.
+   */
+  #recordByReference(ef: ElementaryFile, p1: number, mode: number): number {
+    const count = this.fs.recordCount(ef);
+    const cur = this.currentRecord;
+    const matches = (i: number): boolean => p1 === 0 || this.fs.rawContent(ef)[recordStart(this.fs, ef, i)] === p1;
+    let from: number;
+    let step: number;
+    switch (mode) {
+      case 0:
+        from = 1;
+        step = 1;
+        break;
+      case 1:
+        from = count;
+        step = -1;
+        break;
+      case 2:
+        from = cur + 1;
+        step = 1;
+        break;
+      default:
+        from = cur === 0 ? count : cur - 1;
+        step = -1;
+    }
+    for (let i = from; i >= 1 && i <= count; i += step) if (matches(i)) return i;
+    return iso(SW.RECORD_NOT_FOUND);
+  }
+
+  #requireCurrentEf(): ElementaryFile {
+    const ef = this.currentEf;
+    if (ef === undefined) return iso(SW.COMMAND_NOT_ALLOWED_NO_CURRENT_EF);
+    return ef;
+  }
+
+  #efBySfi(sfi: number): ElementaryFile {
+    const ef = this.fs.bySfi(this.currentDf, sfi);
+    if (ef === undefined) return iso(SW.FILE_NOT_FOUND);
+    if (ef !== this.currentEf) this.moveTo(ef);
+    return ef;
+  }
+}
+
+/** Offset of the first data byte of record `n` (record EF content layout: `len ‖ data` repeated). */
+function recordStart(fs: FileSystem, ef: ElementaryFile, n: number): number {
+  const content = fs.rawContent(ef);
+  let o = 0;
+  for (let i = 1; i < n && o < content.length; i++) o += 1 + content[o]!;
+  return o + 1;
+}
+
+// ---------------------------------------------------------------- SELECT (file part)
+
+/** SELECT P1 values that address files rather than applications (ISO/IEC 7816-4 §11.2.2). */
+export function isFileSelectP1(p1: number): boolean {
+  return p1 === 0x00 || p1 === 0x01 || p1 === 0x02 || p1 === 0x03 || p1 === 0x08 || p1 === 0x09;
+}
+
+function fidAt(data: Uint8Array, i: number): number {
+  return (data[i]! << 8) | data[i + 1]!;
+}
+
+/**
+ * Resolves the target of a SELECT by file identifier or path from the current DF `cur`:
+ * P1 00 any file by FID (MF `3F00`; the current DF's children, itself, its parent, its siblings; empty data =
+ * MF), 01 child DF, 02 child EF, 03 parent DF, 08 path from the MF, 09 path from the current DF.
+ * @throws {IsoException} 6A82 not found, 6700 bad data length, 6A86 bad P1.
+ */
+export function resolveFileSelect(fs: FileSystem, cur: DedicatedFile, p1: number, data: Uint8Array): FileNode {
+  const n = data.length;
+  switch (p1) {
+    case 0x00: {
+      if (n === 0) return fs.mf;
+      if (n !== 2) return iso(SW.WRONG_LENGTH);
+      const fid = fidAt(data, 0);
+      if (fid === 0x3f00) return fs.mf;
+      if (cur.fid === fid) return cur;
+      const found =
+        fs.child(cur, fid) ??
+        (cur.parent !== undefined ? (cur.parent.fid === fid ? cur.parent : fs.child(cur.parent, fid)) : undefined);
+      return found ?? iso(SW.FILE_NOT_FOUND);
+    }
+    case 0x01:
+    case 0x02: {
+      if (n !== 2) return iso(SW.WRONG_LENGTH);
+      const c = fs.child(cur, fidAt(data, 0));
+      if (c === undefined || c.kind !== (p1 === 0x01 ? 'df' : 'ef')) return iso(SW.FILE_NOT_FOUND);
+      return c;
+    }
+    case 0x03:
+      if (n !== 0) return iso(SW.WRONG_LENGTH);
+      return cur.parent ?? iso(SW.FILE_NOT_FOUND);
+    case 0x08:
+    case 0x09: {
+      if (n === 0 || (n & 1) !== 0) return iso(SW.WRONG_LENGTH);
+      const path: number[] = [];
+      for (let i = 0; i < n; i += 2) path.push(fidAt(data, i));
+      return fs.resolvePath(path, p1 === 0x08 ? fs.mf : cur) ?? iso(SW.FILE_NOT_FOUND);
+    }
+    default:
+      return iso(SW.INCORRECT_P1P2);
+  }
+}
+
+const FDB: Record<ElementaryFile['structure'], number> = {
+  transparent: 0x01,
+  'linear-fixed': 0x02,
+  'linear-variable': 0x04,
+  cyclic: 0x06,
+};
+
+function u16(v: number): Uint8Array {
+  return new Uint8Array([(v >> 8) & 0xff, v & 0xff]);
+}
+
+/**
+ * The FCP template (`62`) of a file (ISO/IEC 7816-4 §5.3.3): `80` data size, `82` descriptor (with record size
+ * and count for record EFs), `83` FID, `84` DF name, `88` SFI, `8A` life cycle (05 = operational, activated).
+ */
+export function fileControlParameters(fs: FileSystem, node: FileNode): Uint8Array {
+  const items: Tlv[] = [];
+  if (node.kind === 'ef') {
+    const recordEf = node.structure !== 'transparent';
+    items.push(tlv(0x80, u16(recordEf ? node.size * node.maxRecords : node.size)));
+    const fdb = FDB[node.structure];
+    items.push(
+      tlv(
+        0x82,
+        recordEf ? new Uint8Array([fdb, 0x21, 0x00, node.size, fs.recordCount(node)]) : new Uint8Array([fdb, 0x21]),
+      ),
+    );
+    items.push(tlv(0x83, u16(node.fid)));
+    if (node.sfi !== undefined) items.push(tlv(0x88, new Uint8Array([node.sfi << 3])));
+  } else {
+    items.push(tlv(0x82, new Uint8Array([0x38])));
+    if (node.fid !== undefined) items.push(tlv(0x83, u16(node.fid)));
+    if (node.name !== undefined) items.push(tlv(0x84, node.name));
+  }
+  items.push(tlv(0x8a, new Uint8Array([0x05])));
+  return encodeTlv(tlv(0x62, items));
+}
+
+/** The FCI a DF without an owning applet answers: its stored FCI, else `6F { 83 FID, 84 name }`. */
+export function dfFci(fs: FileSystem, df: DedicatedFile): Uint8Array {
+  const stored = fs.fci(df);
+  if (stored !== undefined) return stored;
+  const items: Tlv[] = [];
+  if (df.fid !== undefined) items.push(tlv(0x83, u16(df.fid)));
+  if (df.name !== undefined) items.push(tlv(0x84, df.name));
+  return encodeTlv(tlv(0x6f, items));
+}
