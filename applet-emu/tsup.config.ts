@@ -5,6 +5,12 @@ export default defineConfig({
     index: 'src/index.ts',
     'runtime/index': 'src/runtime/index.ts',
     'bridges/vpcd/index': 'src/bridges/vpcd/index.ts',
+    'applets/isd/index': 'src/applets/isd/index.ts',
+    'applets/epurse/index': 'src/applets/epurse/index.ts',
+    'applets/psam/index': 'src/applets/psam/index.ts',
+    sim: 'src/sim.ts',
+    // The `simtap-card` bin: its `#!/usr/bin/env node` line is kept and tsup marks the output executable.
+    'cli/simtap-card': 'src/cli/simtap-card.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -7,9 +7,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchCore } from './core';
 import { type BenchRow, machine, printRows } from './lib';
+import { benchPcsc } from './pcsc';
 
 const only = process.argv[2];
-const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = { core: benchCore };
+const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = { core: benchCore, pcsc: benchPcsc };
 
 const rows: BenchRow[] = [];
 for (const [name, suite] of Object.entries(suites)) {

@@ -14,6 +14,7 @@ export default defineConfig({
     'core/profile/index': 'src/core/profile/index.ts',
     'core/iso14443/index': 'src/core/iso14443/index.ts',
     'card/index': 'src/card/index.ts',
+    'machines/index': 'src/machines/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

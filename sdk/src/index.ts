@@ -7,3 +7,4 @@
 
 export * from './card';
 export * from './core';
+export * from './machines';

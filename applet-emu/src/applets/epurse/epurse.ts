@@ -1,0 +1,1080 @@
+/**
+ * The PBOC 2.0 / JR/T 0025 electronic purse (EP) and electronic deposit (ED) applet with the transit composite
+ * (CAPP) purchase of JT/T 978 — spec digest a), DESIGN §3/§4/§7. `docs/card.md` ("Electronic purse") is the
+ * APDU reference; this comment explains the state model.
+ *
+ * **Persistent state** (the applet's store; every change of money state happens inside ONE `ctx.atomically`
+ * per command, so a tear leaves all of it old or all of it new): `ep` / `ed` purse records (balance, online and
+ * offline counters), `macFailures`, `lock`, `proof` (TTI ‖ counter ‖ MAC2 ‖ TAC of the last committed
+ * transaction, for GET TRANSACTION PROVE), `pin` / `pinTries`, the keys (`key/<type>/<index>` = version ‖
+ * algorithm ‖ key) and the configuration (`params`, `opts`, the cached FCI). The files (EF 0x15/0x16, the
+ * 0x18 log, the CAPP record files) live in the card's file system under the ADF and join the same transaction.
+ *
+ * **Session** (transient memory of the channel, cleared on deselect, reset and power loss): a discriminated
+ * union — none, `challenge` (after GET CHALLENGE), `load` (after INITIALIZE FOR LOAD), `purchase` (after
+ * INITIALIZE FOR PURCHASE or CAPP PURCHASE, with its cache of CAPP record writes). Every command takes the
+ * session out first, so any command drops it (one-shot, DESIGN §7); only a successful UPDATE CAPP DATA CACHE
+ * puts a CAPP purchase session back. Transitions:
+ *
+ * | session | command | next |
+ * |---|---|---|
+ * | any | GET CHALLENGE | `challenge` |
+ * | `challenge` | EXTERNAL AUTHENTICATE, APPLICATION BLOCK/UNBLOCK | none (the challenge is consumed) |
+ * | any | INITIALIZE FOR LOAD | `load` |
+ * | `load` | CREDIT FOR LOAD | none (commit or 9302/6985) |
+ * | any | INITIALIZE FOR (CAPP) PURCHASE | `purchase` |
+ * | CAPP `purchase` | UPDATE CAPP DATA CACHE (success) | the same session with one more cached write |
+ * | `purchase` | DEBIT | none (commit with the cached writes, or 9302/6985) |
+ * | any | anything else | none |
+ *
+ * CREDIT and DEBIT re-read the purse before committing and answer 6985 when another logical channel moved
+ * its counter or balance since INITIALIZE.
+ *
+ * **Decisions** (documented in `docs/card.md`): the balance is 4-byte two's complement (negative while
+ * overdrawn); a load beyond `maxBalance` → 6A80; MAC failures (DEBIT MAC1, CREDIT MAC2, RELOAD PIN MAC)
+ * count consecutively and a verified MAC resets the count; at `macFailureLimit` the application locks
+ * (`9303`) until APPLICATION UNBLOCK (line protection, DLPK) or the issuer's DGI 0F01 through the ISD.
+ *
+ * @module
+ */
+import { concat, equalBytes, equalCt, fromHex, readUint, wipe } from '@simtap/sdk/core/bytes';
+import { DesCipher, macAlg3 } from '@simtap/sdk/core/crypto';
+import { type CommandApdu, IsoException, SW } from '@simtap/sdk/core/iso7816';
+import {
+  diversifyPbocKey,
+  loadMac1,
+  loadMac2,
+  loadSessionKey,
+  loadTac,
+  PbocMac,
+  pbocExternalAuthCryptogram,
+  purchaseMac1,
+  purchaseMac2,
+  purchaseSessionKey,
+  purchaseTac,
+  TTI,
+  tacKey,
+} from '@simtap/sdk/core/pboc';
+import { decodeTlv, encodeTlv, tlv } from '@simtap/sdk/core/tlv';
+import type { ApduContext, AppletEnv } from '../../runtime/applet';
+import { LIFECYCLE } from '../../runtime/applet';
+import type { Card } from '../../runtime/card';
+import type { DedicatedFile, EfAccess, ElementaryFile, FileSystem } from '../../runtime/file-system';
+import type { JsonValue } from '../../runtime/memory';
+import type { PersonalizableApplet, StoreDataItem } from '../personalization';
+
+/** The applet's persistent namespace (whatever the runtime calls its class). */
+type StoreView = ApduContext['store'];
+
+import {
+  EPURSE_COMMANDS as C,
+  CAPP_CACHE_LIMIT,
+  DEFAULT_PURSE_PARAMETERS,
+  EPURSE_DEFAULT_AID_HEX,
+  EPURSE_DEFAULT_FID,
+  EPURSE_DGI,
+  EPURSE_SFI,
+  EPURSE_TYPE,
+  type EpurseKeyName,
+  INTERFACE_RULE,
+  LOG_RECORD_LENGTH,
+} from './constants';
+import {
+  decodeKeys,
+  decodeParameters,
+  decodePurseState,
+  decodeRecordFile,
+  isPinBlock,
+  type PurseParameters,
+  type PurseState,
+  putUint,
+  type RecordFileSpec,
+} from './dgi';
+
+/** Lock state of the application. `blocked` and `mac-limit` can be lifted by the issuer; `permanent` cannot. */
+export type PurseLock = 'none' | 'blocked' | 'mac-limit' | 'permanent';
+
+/** The two purses: electronic purse (P2 02) and electronic deposit (P2 01). */
+export type PurseId = 'ep' | 'ed';
+
+/** Options of {@link EpurseApplet}. */
+export interface EpurseOptions {
+  /** Application identifier; default {@link EPURSE_DEFAULT_AID_HEX}. */
+  readonly aid?: Uint8Array;
+  /** ADF file identifier under the MF; default 3F01. */
+  readonly fid?: number;
+  /**
+   * Accept UPDATE CAPP DATA CACHE with P2 b3..b1 = 011 as record-identifier addressing, as one real card
+   * does with a real gate (spec digest a.2). Default **true** (interoperability with those terminals);
+   * false answers 6A86.
+   */
+  readonly cappP2Mode011?: boolean;
+}
+
+/** What `storeData` needs of its context (an `ApduContext` satisfies it; `personalizeEpurse` builds one). */
+export interface EpursePersoEnv {
+  readonly store: StoreView;
+  readonly card: Card;
+  atomically<T>(fn: () => T): T;
+}
+
+interface StoredOptions {
+  fid: number;
+  cappP2Mode011: boolean;
+}
+
+interface KeyEntry {
+  readonly slot: string;
+  readonly index: number;
+  readonly version: number;
+  readonly algorithm: number;
+  readonly key: Uint8Array;
+}
+
+/** One cached UPDATE CAPP DATA CACHE write: record number, or 0 to append to a cyclic file. */
+interface CappWrite {
+  readonly ef: ElementaryFile;
+  readonly record: number;
+  readonly data: Uint8Array;
+}
+
+interface ChallengeSession {
+  readonly kind: 'challenge';
+  readonly random: Uint8Array;
+}
+
+interface LoadSession {
+  readonly kind: 'load';
+  readonly purse: PurseId;
+  readonly tti: number;
+  readonly keyIndex: number;
+  readonly amount: number;
+  readonly terminalId: Uint8Array;
+  readonly counter: number;
+  readonly oldBalance: number;
+  /** Keyed with SESLK. */
+  readonly mac: PbocMac;
+}
+
+interface PurchaseSession {
+  readonly kind: 'purchase';
+  readonly capp: boolean;
+  readonly purse: PurseId;
+  readonly tti: number;
+  readonly keyIndex: number;
+  readonly amount: number;
+  readonly terminalId: Uint8Array;
+  readonly counter: number;
+  readonly balance: number;
+  readonly random: Uint8Array;
+  readonly dpk: DesCipher;
+  readonly cache: CappWrite[];
+}
+
+type Session = ChallengeSession | LoadSession | PurchaseSession;
+
+const SESSION = 'session';
+const AUTHENTICATED = 'extAuth';
+const ZH = fromHex('7A68');
+const EF15_LENGTH = 30;
+const EF16_DEFAULT_LENGTH = 55;
+const PROOF_LENGTH = 11;
+const FILE_ACCESS_READ_ONLY: EfAccess = { read: 'always', update: 'never' };
+
+function iso(sw: number): never {
+  throw new IsoException(sw);
+}
+
+function takeSession(ctx: ApduContext): Session | undefined {
+  const t = ctx.transient;
+  const s = t.get<Session>(SESSION);
+  if (s !== undefined) t.delete(SESSION);
+  return s;
+}
+
+function signedBytes(value: number): Uint8Array {
+  const out = new Uint8Array(4);
+  putUint(out, 0, value >>> 0, 4);
+  return out;
+}
+
+/** The PBOC e-purse / e-deposit applet (type `simtap.epurse`); see the module documentation. */
+export class EpurseApplet implements PersonalizableApplet {
+  /** Factory type in card images. */
+  static readonly TYPE = EPURSE_TYPE;
+
+  readonly aid: Uint8Array;
+  readonly type = EPURSE_TYPE;
+  readonly #opts: StoredOptions;
+  readonly #ciphers = new Map<string, { bytes: Uint8Array; value: DesCipher }>();
+  readonly #macs = new Map<string, { bytes: Uint8Array; value: PbocMac }>();
+  #adf: { fs: FileSystem; node: DedicatedFile } | undefined;
+
+  /**
+   * A purse applet (visible on both interfaces; the per-command interface rules live in the purse parameters).
+   * Install it with `card.registry.install` or `installEpurse`; a bad AID or FID surfaces there as
+   * `RegistryError` / `FileSystemError`.
+   */
+  constructor(options: EpurseOptions = {}) {
+    this.aid = (options.aid ?? fromHex(EPURSE_DEFAULT_AID_HEX)).slice();
+    this.#opts = { fid: options.fid ?? EPURSE_DEFAULT_FID, cappP2Mode011: options.cappP2Mode011 ?? true };
+  }
+
+  /** Rebuilds the applet from its store (card images). */
+  static restore(env: AppletEnv): EpurseApplet {
+    const o = env.store.getJson<{ fid: number; cappP2Mode011: boolean }>('opts');
+    return new EpurseApplet({ aid: env.aid, fid: o?.fid, cappP2Mode011: o?.cappP2Mode011 });
+  }
+
+  // ------------------------------------------------------------ install and selection
+
+  onInstall(env: AppletEnv): void {
+    const fs = env.files;
+    const store = env.store;
+    const adf = fs.createDf(fs.mf, { fid: this.#opts.fid, name: this.aid });
+    fs.createEf(adf, { fid: 0x0015, sfi: EPURSE_SFI.EF15, structure: 'transparent', size: EF15_LENGTH });
+    fs.createEf(adf, {
+      fid: 0x0016,
+      sfi: EPURSE_SFI.EF16,
+      structure: 'transparent',
+      size: EF16_DEFAULT_LENGTH,
+      access: { read: 'always', update: 'sm' },
+    });
+    const idRecords = (n: number, size: number): Uint8Array[] =>
+      Array.from({ length: n }, (_, i) => {
+        const r = new Uint8Array(size);
+        r[0] = i + 1;
+        return r;
+      });
+    fs.createEf(adf, {
+      fid: 0x0017,
+      sfi: EPURSE_SFI.CAPP17,
+      structure: 'linear-fixed',
+      recordSize: 48,
+      maxRecords: 4,
+      records: idRecords(4, 48),
+    });
+    fs.createEf(adf, {
+      fid: 0x0018,
+      sfi: EPURSE_SFI.EF18,
+      structure: 'cyclic',
+      recordSize: LOG_RECORD_LENGTH,
+      maxRecords: DEFAULT_PURSE_PARAMETERS.logRecords,
+    });
+    fs.createEf(adf, {
+      fid: 0x001a,
+      sfi: EPURSE_SFI.CAPP1A,
+      structure: 'linear-fixed',
+      recordSize: 128,
+      maxRecords: 2,
+      records: idRecords(2, 128),
+    });
+    fs.createEf(adf, { fid: 0x001e, sfi: EPURSE_SFI.TRAVEL1E, structure: 'cyclic', recordSize: 48, maxRecords: 10 });
+    store.put('opts', { fid: this.#opts.fid, cappP2Mode011: this.#opts.cappP2Mode011 });
+    store.put('params', { ...DEFAULT_PURSE_PARAMETERS });
+    store.put('ep', { balance: 0, online: 0, offline: 0 });
+    store.put('ed', { balance: 0, online: 0, offline: 0 });
+    store.put('lock', 'none');
+    store.put('macFailures', 0);
+    store.put('pinTries', DEFAULT_PURSE_PARAMETERS.pinTryLimit);
+    store.put('keys', {});
+    store.put('capp', [EPURSE_SFI.CAPP17, EPURSE_SFI.CAPP1A, EPURSE_SFI.TRAVEL1E]);
+    store.put('personalized', false);
+    store.put('fci', this.#buildFci(fs, store));
+  }
+
+  select(ctx: ApduContext): Uint8Array {
+    const store = ctx.store;
+    const fci = store.getBytes('fci') ?? this.#buildFci(ctx.card.files, store);
+    if ((store.getString('lock') ?? 'none') !== 'none') ctx.setStatus(SW.SELECTED_FILE_INVALIDATED);
+    return fci;
+  }
+
+  // ------------------------------------------------------------ dispatch
+
+  process(ctx: ApduContext, cmd: CommandApdu): Uint8Array | undefined {
+    const cla = ctx.cla;
+    if (cla.chaining) iso(SW.CHAINING_NOT_SUPPORTED);
+    const session = takeSession(ctx);
+    const ins = cmd.ins;
+    if (cla.kind === 'proprietary') {
+      if (cla.sm !== 'none') {
+        if (ins === C.APPLICATION_BLOCK.ins || ins === C.APPLICATION_UNBLOCK.ins)
+          return this.#lineProtected(ctx, cmd, session);
+        return iso(SW.SECURE_MESSAGING_NOT_SUPPORTED);
+      }
+      switch (ins) {
+        case C.GET_BALANCE.ins:
+          return this.#getBalance(ctx, cmd);
+        case C.INITIALIZE.ins:
+          return this.#initialize(ctx, cmd);
+        case C.CREDIT_FOR_LOAD.ins:
+          return this.#credit(ctx, cmd, session);
+        case C.DEBIT.ins:
+          return this.#debit(ctx, cmd, session);
+        case C.UPDATE_CAPP_DATA_CACHE.ins:
+          return this.#updateCappCache(ctx, cmd, session);
+        case C.GET_TRANSACTION_PROVE.ins:
+          return this.#prove(ctx, cmd);
+        case C.PIN_CHANGE_RELOAD.ins:
+          return this.#changeOrReloadPin(ctx, cmd);
+        case C.GET_DATA.ins:
+          return this.#getData(ctx, cmd);
+        case C.APPLICATION_BLOCK.ins:
+        case C.APPLICATION_UNBLOCK.ins:
+          return iso(SW.SM_DATA_OBJECTS_MISSING);
+        default:
+          return iso(SW.INS_NOT_SUPPORTED);
+      }
+    }
+    if (cla.sm !== 'none') iso(SW.SECURE_MESSAGING_NOT_SUPPORTED);
+    switch (ins) {
+      case C.VERIFY.ins:
+        return this.#verify(ctx, cmd);
+      case C.GET_CHALLENGE.ins:
+        return this.#getChallenge(ctx, cmd);
+      case C.EXTERNAL_AUTHENTICATE.ins:
+        return this.#externalAuthenticate(ctx, cmd, session);
+      case C.INTERNAL_AUTHENTICATE.ins:
+        return this.#internalAuthenticate(ctx, cmd);
+      default:
+        if (ctx.files.handles(ins))
+          return ctx.files.handle(cmd, { secureMessaging: ctx.transient.get(AUTHENTICATED) === true });
+        return iso(SW.INS_NOT_SUPPORTED);
+    }
+  }
+
+  // ------------------------------------------------------------ balance, load, purchase
+
+  #getBalance(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
+    if (cmd.p1 !== 0 || (cmd.p2 !== 1 && cmd.p2 !== 2)) iso(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 0) iso(SW.WRONG_LENGTH);
+    this.#requirePersonalized(ctx.store);
+    const purse: PurseId = cmd.p2 === 1 ? 'ed' : 'ep';
+    if (purse === 'ed') this.#requirePinRule(ctx, this.#params(ctx.store));
+    return signedBytes(this.#purse(ctx.store, purse).balance);
+  }
+
+  #initialize(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
+    const p1 = cmd.p1;
+    const p2 = cmd.p2;
+    if ((p1 !== 0 && p1 !== 1 && p1 !== 3) || (p2 !== 1 && p2 !== 2) || (p1 === 3 && p2 !== 2)) iso(SW.INCORRECT_P1P2);
+    const data = cmd.data;
+    if (data.length !== 11) iso(SW.WRONG_LENGTH);
+    const store = ctx.store;
+    this.#requireUsable(store);
+    const params = this.#params(store);
+    const load = p1 === 0;
+    this.#requireInterface(ctx, params, load);
+    const purse: PurseId = p2 === 1 ? 'ed' : 'ep';
+    if (purse === 'ed') this.#requirePinRule(ctx, params);
+    const keyIndex = data[0]!;
+    const key = this.#key(store, load ? 'DLK' : 'DPK', keyIndex);
+    if (key === undefined || this.#tacKeyEntry(store, keyIndex) === undefined) iso(SW.KEY_INDEX_NOT_SUPPORTED);
+    const amount = readUint(data, 1, 4);
+    const terminalId = data.slice(5, 11);
+    const state = this.#purse(store, purse);
+    const cipher = this.#cipher(key.slot, key.key);
+    if (load) {
+      if (state.online >= 0xffff) iso(SW.TRANSACTION_COUNTER_MAX);
+      if (state.balance + amount > params.maxBalance) iso(SW.WRONG_DATA);
+      const tti = purse === 'ep' ? TTI.EP_LOAD : TTI.ED_LOAD;
+      const random = ctx.random(4);
+      const seslk = loadSessionKey(cipher, random, state.online);
+      const mac = new PbocMac(seslk);
+      wipe(seslk);
+      const oldBalance = state.balance >>> 0;
+      const mac1 = loadMac1({ sessionKey: mac, oldBalance, amount, tti, terminalId });
+      const session: LoadSession = {
+        kind: 'load',
+        purse,
+        tti,
+        keyIndex,
+        amount,
+        terminalId,
+        counter: state.online,
+        oldBalance: state.balance,
+        mac,
+      };
+      ctx.transient.set(SESSION, session);
+      const out = new Uint8Array(16);
+      putUint(out, 0, oldBalance, 4);
+      putUint(out, 4, state.online, 2);
+      out[6] = key.version;
+      out[7] = key.algorithm;
+      out.set(random, 8);
+      out.set(mac1, 12);
+      return out;
+    }
+    if (state.offline >= 0xffff) iso(SW.TRANSACTION_COUNTER_MAX);
+    if (amount > state.balance + params.overdraftLimit) iso(SW.INSUFFICIENT_BALANCE);
+    const capp = p1 === 3;
+    const random = ctx.random(4);
+    const session: PurchaseSession = {
+      kind: 'purchase',
+      capp,
+      purse,
+      tti: capp ? TTI.CAPP_PURCHASE : purse === 'ep' ? TTI.EP_PURCHASE : TTI.ED_PURCHASE,
+      keyIndex,
+      amount,
+      terminalId,
+      counter: state.offline,
+      balance: state.balance,
+      random,
+      dpk: cipher,
+      cache: [],
+    };
+    ctx.transient.set(SESSION, session);
+    const out = new Uint8Array(15);
+    putUint(out, 0, state.balance >>> 0, 4);
+    putUint(out, 4, state.offline, 2);
+    putUint(out, 6, params.overdraftLimit, 3);
+    out[9] = key.version;
+    out[10] = key.algorithm;
+    out.set(random, 11);
+    return out;
+  }
+
+  #credit(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): Uint8Array {
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    const data = cmd.data;
+    if (data.length !== 11) iso(SW.WRONG_LENGTH);
+    if (session?.kind !== 'load') return iso(SW.CONDITIONS_NOT_SATISFIED);
+    const store = ctx.store;
+    this.#requireUsable(store);
+    const s = session;
+    const date = data.subarray(0, 4);
+    const time = data.subarray(4, 7);
+    const mac2 = data.subarray(7, 11);
+    const expected = loadMac2({
+      sessionKey: s.mac,
+      amount: s.amount,
+      tti: s.tti,
+      terminalId: s.terminalId,
+      date,
+      time,
+    });
+    s.mac.destroy();
+    if (!equalCt(expected, mac2)) this.#macFailure(ctx);
+    const state = this.#purse(store, s.purse);
+    const params = this.#params(store);
+    if (state.online !== s.counter || state.balance !== s.oldBalance) iso(SW.CONDITIONS_NOT_SATISFIED);
+    const newBalance = state.balance + s.amount;
+    if (newBalance > params.maxBalance) iso(SW.WRONG_DATA);
+    const tac = loadTac({
+      tacKey: this.#tacMac(store, s.keyIndex),
+      newBalance: newBalance >>> 0,
+      onlineCounter: s.counter,
+      amount: s.amount,
+      tti: s.tti,
+      terminalId: s.terminalId,
+      date,
+      time,
+    });
+    const log = this.#logRecord(s.counter, params.overdraftLimit, s.amount, s.tti, s.terminalId, date, time);
+    const proof = this.#proofRecord(s.tti, s.counter, mac2, tac);
+    const fs = ctx.card.files;
+    const logEf = this.#ef(fs, EPURSE_SFI.EF18);
+    ctx.atomically(() => {
+      store.put(s.purse, { balance: newBalance, online: s.counter + 1, offline: state.offline });
+      if ((store.getNumber('macFailures') ?? 0) !== 0) store.put('macFailures', 0);
+      fs.appendRecord(logEf, log);
+      store.put('proof', proof);
+    });
+    return tac;
+  }
+
+  #debit(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): Uint8Array {
+    if (cmd.p1 !== 1 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    const data = cmd.data;
+    if (data.length !== 15) iso(SW.WRONG_LENGTH);
+    if (session?.kind !== 'purchase') return iso(SW.CONDITIONS_NOT_SATISFIED);
+    const store = ctx.store;
+    this.#requireUsable(store);
+    const s = session;
+    const terminalTxnSeq = readUint(data, 0, 4);
+    const date = data.subarray(4, 8);
+    const time = data.subarray(8, 11);
+    const mac1 = data.subarray(11, 15);
+    const sespk = purchaseSessionKey(s.dpk, s.random, s.counter, terminalTxnSeq);
+    const mac = new PbocMac(sespk);
+    wipe(sespk);
+    const m = { sessionKey: mac, amount: s.amount, tti: s.tti, terminalId: s.terminalId, date, time };
+    const expected = purchaseMac1(m);
+    if (!equalCt(expected, mac1)) {
+      mac.destroy();
+      this.#macFailure(ctx);
+    }
+    const mac2 = purchaseMac2(m);
+    mac.destroy();
+    const params = this.#params(store);
+    const state = this.#purse(store, s.purse);
+    if (state.offline !== s.counter || state.balance !== s.balance) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (s.amount > state.balance + params.overdraftLimit) iso(SW.INSUFFICIENT_BALANCE);
+    const tac = purchaseTac({
+      tacKey: this.#tacMac(store, s.keyIndex),
+      amount: s.amount,
+      tti: s.tti,
+      terminalId: s.terminalId,
+      terminalTxnSeq,
+      date,
+      time,
+    });
+    const log = this.#logRecord(s.counter, params.overdraftLimit, s.amount, s.tti, s.terminalId, date, time);
+    const proof = this.#proofRecord(s.tti, s.counter, mac2, tac);
+    const fs = ctx.card.files;
+    const logEf = this.#ef(fs, EPURSE_SFI.EF18);
+    ctx.atomically(() => {
+      store.put(s.purse, { balance: state.balance - s.amount, online: state.online, offline: s.counter + 1 });
+      if ((store.getNumber('macFailures') ?? 0) !== 0) store.put('macFailures', 0);
+      fs.appendRecord(logEf, log);
+      for (const w of s.cache) {
+        if (w.record === 0) fs.appendRecord(w.ef, w.data);
+        else fs.updateRecord(w.ef, w.record, w.data);
+      }
+      store.put('proof', proof);
+    });
+    const out = new Uint8Array(8);
+    out.set(tac, 0);
+    out.set(mac2, 4);
+    return out;
+  }
+
+  /**
+   * UPDATE CAPP DATA CACHE: P2 b8..b4 = SFI; b3..b1 000 → P1 is the record identifier (first byte of the
+   * record; P1 00 on a cyclic file appends a new record), 100 → P1 is the record number; 011 is read as 000
+   * when `cappP2Mode011` is on. The write is only cached; DEBIT commits it.
+   */
+  #updateCappCache(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): undefined {
+    if (session?.kind !== 'purchase' || !session.capp) return iso(SW.COMMAND_NOT_ACCEPTED);
+    const p1 = cmd.p1;
+    const sfi = cmd.p2 >> 3;
+    const mode = cmd.p2 & 7;
+    const byNumber = mode === 4;
+    if (sfi === 0 || sfi === 31 || !(byNumber || mode === 0 || (mode === 3 && this.#opts.cappP2Mode011)))
+      iso(SW.INCORRECT_P1P2);
+    const data = cmd.data;
+    if (data.length === 0) iso(SW.WRONG_LENGTH);
+    const fs = ctx.card.files;
+    const ef = fs.bySfi(this.#adfNode(fs), sfi);
+    if (ef === undefined) return iso(SW.FILE_NOT_FOUND);
+    if (ef.structure === 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    const capp = ctx.store.getJson<number[]>('capp') ?? [];
+    if (!capp.includes(sfi)) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (ef.structure === 'linear-variable' ? data.length > ef.size : data.length !== ef.size) iso(SW.WRONG_LENGTH);
+    let record: number;
+    if (byNumber) {
+      if (p1 === 0 || p1 > fs.recordCount(ef)) iso(SW.RECORD_NOT_FOUND);
+      record = p1;
+    } else if (p1 === 0) {
+      if (ef.structure !== 'cyclic') iso(SW.INCORRECT_P1P2);
+      record = 0;
+    } else {
+      if (data[0] !== p1) iso(SW.WRONG_DATA);
+      record = 0;
+      const count = fs.recordCount(ef);
+      for (let i = 1; i <= count; i++)
+        if (fs.readRecord(ef, i)[0] === p1) {
+          record = i;
+          break;
+        }
+      if (record === 0) iso(SW.RECORD_NOT_FOUND);
+    }
+    const cache = session.cache;
+    const at = record === 0 ? -1 : cache.findIndex((w) => w.ef === ef && w.record === record);
+    const write: CappWrite = { ef, record, data: data.slice() };
+    if (at >= 0) cache[at] = write;
+    else {
+      if (cache.length >= CAPP_CACHE_LIMIT) iso(SW.NOT_ENOUGH_MEMORY);
+      cache.push(write);
+    }
+    ctx.transient.set(SESSION, session);
+    return undefined;
+  }
+
+  #prove(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
+    if (cmd.p1 !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 2) iso(SW.WRONG_LENGTH);
+    const proof = ctx.store.getBytes('proof');
+    if (proof === undefined || proof[0] !== cmd.p2 || proof[1] !== cmd.data[0] || proof[2] !== cmd.data[1])
+      return iso(SW.MAC_NOT_AVAILABLE);
+    return proof.slice(3, PROOF_LENGTH);
+  }
+
+  // ------------------------------------------------------------ PIN
+
+  #verify(ctx: ApduContext, cmd: CommandApdu): undefined {
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    const store = ctx.store;
+    this.#requireUsable(store);
+    const pin = store.getBytes('pin');
+    if (pin === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    const tries = store.getNumber('pinTries') ?? 0;
+    const data = cmd.data;
+    if (data.length === 0) {
+      if (tries === 0) iso(SW.AUTHENTICATION_METHOD_BLOCKED);
+      if (ctx.security.pinVerified) return undefined;
+      return iso(SW.PIN_WRONG | tries);
+    }
+    if (data.length < 2 || data.length > 6) iso(SW.WRONG_LENGTH);
+    if (!isPinBlock(data)) iso(SW.WRONG_DATA);
+    this.#checkPin(ctx, pin, tries, data);
+    ctx.security.pinVerified = true;
+    return undefined;
+  }
+
+  /** Compares `candidate` with the PIN; wrong → tries − 1 and 63Cx; right → tries reset. */
+  #checkPin(ctx: ApduContext, pin: Uint8Array, tries: number, candidate: Uint8Array): void {
+    const store = ctx.store;
+    if (tries === 0) iso(SW.AUTHENTICATION_METHOD_BLOCKED);
+    if (!equalCt(pin, candidate)) {
+      ctx.atomically(() => store.put('pinTries', tries - 1));
+      ctx.security.pinVerified = false;
+      iso(SW.PIN_WRONG | (tries - 1));
+    }
+    const limit = this.#params(store).pinTryLimit;
+    if (tries !== limit) ctx.atomically(() => store.put('pinTries', limit));
+  }
+
+  /** `80 5E 01 00` CHANGE PIN (old ‖ FF ‖ new) and `80 5E 00 00` RELOAD PIN (new ‖ MAC with DPUK). */
+  #changeOrReloadPin(ctx: ApduContext, cmd: CommandApdu): undefined {
+    if ((cmd.p1 !== 0 && cmd.p1 !== 1) || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    const store = ctx.store;
+    this.#requireUsable(store);
+    const data = cmd.data;
+    const params = this.#params(store);
+    if (cmd.p1 === 1) {
+      const sep = data.indexOf(0xff);
+      if (sep < 0) return iso(SW.WRONG_DATA);
+      const oldPin = data.subarray(0, sep);
+      const newPin = data.slice(sep + 1);
+      if (!isPinBlock(oldPin) || !isPinBlock(newPin)) iso(SW.WRONG_DATA);
+      this.#requirePinRule(ctx, params);
+      const pin = store.getBytes('pin');
+      if (pin === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+      this.#checkPin(ctx, pin, store.getNumber('pinTries') ?? 0, oldPin);
+      ctx.atomically(() => store.put('pin', newPin));
+      ctx.security.pinVerified = true;
+      return undefined;
+    }
+    if (data.length < 6 || data.length > 10) iso(SW.WRONG_LENGTH);
+    const newPin = data.slice(0, data.length - 4);
+    if (!isPinBlock(newPin)) iso(SW.WRONG_DATA);
+    const dpuk = this.#firstKey(store, 'DPUK');
+    if (dpuk === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    const expected = macAlg3(dpuk.key, newPin).subarray(0, 4);
+    if (!equalCt(expected, data.subarray(data.length - 4))) this.#macFailure(ctx);
+    ctx.atomically(() => {
+      store.put('pin', newPin);
+      store.put('pinTries', params.pinTryLimit);
+      if ((store.getNumber('macFailures') ?? 0) !== 0) store.put('macFailures', 0);
+    });
+    return undefined;
+  }
+
+  // ------------------------------------------------------------ authentication and line protection
+
+  #getChallenge(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 0 || (cmd.ne !== 4 && cmd.ne !== 8)) iso(SW.WRONG_LENGTH);
+    const random = ctx.random(cmd.ne);
+    const session: ChallengeSession = { kind: 'challenge', random };
+    ctx.transient.set(SESSION, session);
+    return random.slice();
+  }
+
+  /** 3DES-ECB(DEAK[P2], challenge); a 4-byte challenge is extended with 00000000. */
+  #externalAuthenticate(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): undefined {
+    if (cmd.p1 !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 8) iso(SW.WRONG_LENGTH);
+    ctx.transient.delete(AUTHENTICATED);
+    const key = this.#key(ctx.store, 'DEAK', cmd.p2);
+    if (key === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    if (session?.kind !== 'challenge') return iso(SW.REFERENCE_DATA_INVALIDATED);
+    const challenge = new Uint8Array(8);
+    challenge.set(session.random.subarray(0, 8));
+    const expected = pbocExternalAuthCryptogram(this.#cipher(key.slot, key.key), challenge);
+    if (!equalCt(expected, cmd.data)) iso(SW.AUTHENTICATION_FAILED);
+    ctx.transient.set(AUTHENTICATED, true);
+    return undefined;
+  }
+
+  /**
+   * 3DES-ECB of each 8-byte block of the data under the card-unique internal-authentication key: DEAK[P2]
+   * diversified (PBOC method) with the application serial's diversification data (EF 0x15 bytes 12..19).
+   */
+  #internalAuthenticate(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
+    if (cmd.p1 !== 0) iso(SW.INCORRECT_P1P2);
+    const data = cmd.data;
+    if (data.length === 0 || data.length % 8 !== 0 || data.length > 248) iso(SW.WRONG_LENGTH);
+    const store = ctx.store;
+    this.#requireUsable(store);
+    const key = this.#key(store, 'DEAK', cmd.p2);
+    if (key === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    const fs = ctx.card.files;
+    const serial = fs.readBinary(this.#ef(fs, EPURSE_SFI.EF15), 12, 8);
+    const material = concat(key.key, serial);
+    const cipher = this.#cached(this.#ciphers, `ia/${key.slot}`, material, () => {
+      const k = diversifyPbocKey(key.key, serial);
+      const c = new DesCipher(k);
+      wipe(k);
+      return c;
+    });
+    wipe(material);
+    const out = new Uint8Array(data.length);
+    for (let o = 0; o < data.length; o += 8) cipher.encryptBlock(data, o, out, o);
+    return out;
+  }
+
+  /**
+   * APPLICATION BLOCK (`84 1E 00 P2`, P2 00 temporary / 01 permanent) and UNBLOCK (`84 18 00 00`): data = MAC(4)
+   * = ISO 9797-1 alg 3 with DLPK over CLA ‖ INS ‖ P1 ‖ P2 ‖ Lc, padding method 2, ICV = the preceding GET
+   * CHALLENGE random (4 bytes ‖ 00000000, or 8 bytes).
+   */
+  #lineProtected(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): undefined {
+    const block = cmd.ins === C.APPLICATION_BLOCK.ins;
+    if (cmd.p1 !== 0 || (block ? cmd.p2 > 1 : cmd.p2 !== 0)) iso(SW.INCORRECT_P1P2);
+    const data = cmd.data;
+    if (data.length === 0) iso(SW.SM_DATA_OBJECTS_MISSING);
+    if (data.length !== 4) iso(SW.WRONG_LENGTH);
+    const store = ctx.store;
+    const key = this.#firstKey(store, 'DLPK');
+    if (key === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    if (session?.kind !== 'challenge') return iso(SW.REFERENCE_DATA_INVALIDATED);
+    const icv = new Uint8Array(8);
+    icv.set(session.random.subarray(0, 8));
+    const header = Uint8Array.of(cmd.cla, cmd.ins, cmd.p1, cmd.p2, data.length);
+    const expected = macAlg3(key.key, header, { iv: icv }).subarray(0, 4);
+    if (!equalCt(expected, data)) iso(SW.SM_DATA_OBJECTS_INCORRECT);
+    const lock = (store.getString('lock') ?? 'none') as PurseLock;
+    if (block) {
+      const next: PurseLock = cmd.p2 === 1 ? 'permanent' : lock === 'none' ? 'blocked' : lock;
+      if (next !== lock) ctx.atomically(() => store.put('lock', next));
+      return undefined;
+    }
+    if (lock === 'permanent') iso(SW.APPLICATION_LOCKED);
+    ctx.atomically(() => {
+      if (lock !== 'none') store.put('lock', 'none');
+      if ((store.getNumber('macFailures') ?? 0) !== 0) store.put('macFailures', 0);
+    });
+    return undefined;
+  }
+
+  #getData(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
+    if (cmd.data.length !== 0) iso(SW.WRONG_LENGTH);
+    const value = cmd.p1 === 0 && cmd.p2 === 0 ? ctx.store.getBytes('getData') : undefined;
+    if (value === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    return value;
+  }
+
+  // ------------------------------------------------------------ personalization
+
+  storeData(ctx: ApduContext, item: StoreDataItem): void {
+    this.applyStoreData(ctx, item);
+  }
+
+  /**
+   * Applies one personalization DGI ({@link EPURSE_DGI}) to the applet's store and files, in one transaction.
+   * The last item marks the application personalized (GP life cycle PERSONALIZED); afterwards only DGI 0F01 is
+   * accepted.
+   * @throws {IsoException} 6982 secret DGI without encryption, 6985 already personalized, 6A80 malformed value,
+   *   6A88 unknown DGI.
+   */
+  applyStoreData(env: EpursePersoEnv, item: StoreDataItem): void {
+    const { store, card } = env;
+    const dgi = item.dgi;
+    if (dgi >= 0x8000 && !item.encrypted) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    const personalized = store.get('personalized') === true;
+    if (personalized && dgi !== EPURSE_DGI.STATUS) iso(SW.CONDITIONS_NOT_SATISFIED);
+    const data = item.data;
+    const fs = card.files;
+    env.atomically(() => {
+      switch (dgi) {
+        case EPURSE_DGI.EF15:
+          if (data.length !== EF15_LENGTH) iso(SW.WRONG_DATA);
+          fs.updateBinary(this.#ef(fs, EPURSE_SFI.EF15), 0, data);
+          break;
+        case EPURSE_DGI.EF16: {
+          if (data.length === 0 || data.length > 255) iso(SW.WRONG_DATA);
+          let ef = this.#ef(fs, EPURSE_SFI.EF16);
+          if (ef.size !== data.length) {
+            const access = ef.access;
+            fs.remove(ef);
+            ef = fs.createEf(this.#adfNode(fs), {
+              fid: 0x0016,
+              sfi: EPURSE_SFI.EF16,
+              structure: 'transparent',
+              size: data.length,
+              access,
+            });
+          }
+          fs.updateBinary(ef, 0, data);
+          break;
+        }
+        case EPURSE_DGI.FCI_PROPRIETARY:
+          if (data.length === 0 || data.length > 200) iso(SW.WRONG_DATA);
+          try {
+            decodeTlv(data, { lenient: true });
+          } catch {
+            iso(SW.WRONG_DATA);
+          }
+          store.put('fciA5', data);
+          break;
+        case EPURSE_DGI.GET_DATA:
+          if (data.length === 0 || data.length > 255) iso(SW.WRONG_DATA);
+          store.put('getData', data);
+          break;
+        case EPURSE_DGI.PARAMETERS: {
+          const p = decodeParameters(data);
+          store.put('params', p as unknown as JsonValue);
+          store.put('pinTries', p.pinTryLimit);
+          const log = this.#ef(fs, EPURSE_SFI.EF18);
+          if (log.maxRecords !== p.logRecords)
+            this.#defineRecordFile(fs, store, {
+              sfi: EPURSE_SFI.EF18,
+              structure: 'cyclic',
+              recordSize: LOG_RECORD_LENGTH,
+              maxRecords: p.logRecords,
+              records: fs.records(log).slice(0, p.logRecords),
+            });
+          break;
+        }
+        case EPURSE_DGI.EP_STATE:
+        case EPURSE_DGI.ED_STATE: {
+          const s = decodePurseState(data);
+          store.put(dgi === EPURSE_DGI.EP_STATE ? 'ep' : 'ed', s as unknown as JsonValue);
+          break;
+        }
+        case EPURSE_DGI.KEYS: {
+          const dir = { ...(store.getJson<Record<string, number[]>>('keys') ?? {}) };
+          for (const k of decodeKeys(data)) {
+            const v = new Uint8Array(18);
+            v[0] = k.version;
+            v[1] = k.algorithm;
+            v.set(k.key, 2);
+            store.put(`key/${k.type}/${k.index}`, v);
+            wipe(v, k.key);
+            const list = (dir[k.type] ?? []).filter((i) => i !== k.index);
+            list.push(k.index);
+            list.sort((a, b) => a - b);
+            dir[k.type] = list;
+          }
+          store.put('keys', dir);
+          break;
+        }
+        case EPURSE_DGI.PIN:
+          if (!isPinBlock(data)) iso(SW.WRONG_DATA);
+          store.put('pin', data);
+          store.put('pinTries', this.#params(store).pinTryLimit);
+          break;
+        case EPURSE_DGI.STATUS:
+          this.#applyStatus(store, data);
+          break;
+        default: {
+          if ((dgi & 0xff00) !== EPURSE_DGI.RECORD_FILE) iso(SW.REFERENCED_DATA_NOT_FOUND);
+          const sfi = dgi & 0xff;
+          if (sfi < 1 || sfi > 30 || sfi === EPURSE_SFI.EF15 || sfi === EPURSE_SFI.EF16) iso(SW.WRONG_DATA);
+          const spec = decodeRecordFile(sfi, data);
+          if (sfi === EPURSE_SFI.EF18 && (spec.structure !== 'cyclic' || spec.recordSize !== LOG_RECORD_LENGTH))
+            iso(SW.WRONG_DATA);
+          this.#defineRecordFile(fs, store, spec);
+        }
+      }
+      store.put('fci', this.#buildFci(fs, store));
+      if (item.last && !personalized) {
+        store.put('personalized', true);
+        card.registry.setLifecycle(this.aid, LIFECYCLE.PERSONALIZED);
+      }
+    });
+  }
+
+  #applyStatus(store: StoreView, data: Uint8Array): void {
+    if (data.length !== 1 || data[0]! > 2) iso(SW.WRONG_DATA);
+    const lock = (store.getString('lock') ?? 'none') as PurseLock;
+    if (lock === 'permanent') iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (data[0] === 0) {
+      store.put('lock', 'none');
+      store.put('macFailures', 0);
+    } else store.put('lock', data[0] === 1 ? 'blocked' : 'permanent');
+  }
+
+  /** (Re)creates the record file `spec.sfi` (FID 00 ‖ SFI); non-log files become CAPP-writable. */
+  #defineRecordFile(fs: FileSystem, store: StoreView, spec: RecordFileSpec): void {
+    const adf = this.#adfNode(fs);
+    const old = fs.bySfi(adf, spec.sfi);
+    if (old !== undefined) fs.remove(old);
+    const clash = fs.child(adf, spec.sfi);
+    if (clash !== undefined) fs.remove(clash);
+    fs.createEf(adf, {
+      fid: spec.sfi,
+      sfi: spec.sfi,
+      structure: spec.structure,
+      recordSize: spec.recordSize,
+      maxRecords: spec.maxRecords,
+      records: spec.records,
+      access: FILE_ACCESS_READ_ONLY,
+    });
+    if (spec.sfi === EPURSE_SFI.EF18) {
+      const p = this.#params(store);
+      if (p.logRecords !== spec.maxRecords) store.put('params', { ...p, logRecords: spec.maxRecords });
+      return;
+    }
+    const capp = store.getJson<number[]>('capp') ?? [];
+    if (!capp.includes(spec.sfi)) store.put('capp', [...capp, spec.sfi]);
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  #buildFci(fs: FileSystem, store: StoreView): Uint8Array {
+    let prop = store.getBytes('fciA5');
+    if (prop === undefined) {
+      const ef15 = fs.readBinary(this.#ef(fs, EPURSE_SFI.EF15), 0, EF15_LENGTH);
+      const logRecords = this.#params(store).logRecords;
+      prop = encodeTlv([
+        tlv(0x5f2d, ZH),
+        tlv(0x9f11, Uint8Array.of(0x01)),
+        tlv(0x9f08, Uint8Array.of(ef15[9]!)),
+        tlv(0x9f0c, ef15),
+        tlv(0xbf0c, [tlv(0x9f4d, Uint8Array.of(EPURSE_SFI.EF18, logRecords))]),
+      ]);
+    }
+    return encodeTlv(tlv(0x6f, [tlv(0x84, this.aid), { tag: 0xa5, value: prop }]));
+  }
+
+  #params(store: StoreView): PurseParameters {
+    return store.getJson<PurseParameters & JsonValue>('params') ?? DEFAULT_PURSE_PARAMETERS;
+  }
+
+  #purse(store: StoreView, purse: PurseId): PurseState {
+    const s = store.getJson<PurseState & JsonValue>(purse);
+    if (s === undefined) return iso(SW.CONDITIONS_NOT_SATISFIED);
+    return s;
+  }
+
+  #requirePersonalized(store: StoreView): void {
+    if (store.get('personalized') !== true) iso(SW.CONDITIONS_NOT_SATISFIED);
+  }
+
+  /** Unlocked (else 9303) and personalized (else 6985). */
+  #requireUsable(store: StoreView): void {
+    if ((store.getString('lock') ?? 'none') !== 'none') iso(SW.APPLICATION_LOCKED);
+    this.#requirePersonalized(store);
+  }
+
+  #requireInterface(ctx: ApduContext, params: PurseParameters, load: boolean): void {
+    const contact = ctx.iface === 'contact';
+    const bit = load
+      ? contact
+        ? INTERFACE_RULE.LOAD_CONTACT
+        : INTERFACE_RULE.LOAD_CONTACTLESS
+      : contact
+        ? INTERFACE_RULE.PURCHASE_CONTACT
+        : INTERFACE_RULE.PURCHASE_CONTACTLESS;
+    if ((params.rules & bit) === 0) iso(SW.CONDITIONS_NOT_SATISFIED);
+  }
+
+  /** PIN-protected operations: a verified PIN, or the contact interface unless `PIN_ON_CONTACT` (else 6982). */
+  #requirePinRule(ctx: ApduContext, params: PurseParameters): void {
+    if (ctx.security.pinVerified) return;
+    if (ctx.iface === 'contact' && (params.rules & INTERFACE_RULE.PIN_ON_CONTACT) === 0) return;
+    iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+  }
+
+  /** Counts a MAC failure (locking at the limit) in its own transaction and answers 9302. */
+  #macFailure(ctx: ApduContext): never {
+    const store = ctx.store;
+    const limit = this.#params(store).macFailureLimit;
+    ctx.atomically(() => {
+      const n = (store.getNumber('macFailures') ?? 0) + 1;
+      store.put('macFailures', n);
+      if (limit > 0 && n >= limit && (store.getString('lock') ?? 'none') === 'none') store.put('lock', 'mac-limit');
+    });
+    return iso(SW.MAC_INVALID);
+  }
+
+  #key(store: StoreView, type: EpurseKeyName, index: number): KeyEntry | undefined {
+    const slot = `key/${type}/${index}`;
+    const b = store.getBytes(slot);
+    if (b === undefined || b.length !== 18) return undefined;
+    return { slot, index, version: b[0]!, algorithm: b[1]!, key: b.subarray(2) };
+  }
+
+  #firstKey(store: StoreView, type: EpurseKeyName): KeyEntry | undefined {
+    const first = store.getJson<Record<string, number[]>>('keys')?.[type]?.[0];
+    return first === undefined ? undefined : this.#key(store, type, first);
+  }
+
+  /** The DTK used with key index `index`: the DTK of the same index, else the lowest-index DTK. */
+  #tacKeyEntry(store: StoreView, index: number): KeyEntry | undefined {
+    return this.#key(store, 'DTK', index) ?? this.#firstKey(store, 'DTK');
+  }
+
+  #tacMac(store: StoreView, index: number): PbocMac {
+    const dtk = this.#tacKeyEntry(store, index);
+    if (dtk === undefined) return iso(SW.KEY_INDEX_NOT_SUPPORTED);
+    return this.#cached(this.#macs, dtk.slot, dtk.key, () => {
+      const k = tacKey(dtk.key);
+      const m = new PbocMac(k);
+      wipe(k);
+      return m;
+    });
+  }
+
+  #cipher(slot: string, key: Uint8Array): DesCipher {
+    return this.#cached(this.#ciphers, slot, key, () => new DesCipher(key));
+  }
+
+  /** A keyed object cached per slot, rebuilt when the key bytes under the slot changed (personalization, images). */
+  #cached<T>(map: Map<string, { bytes: Uint8Array; value: T }>, slot: string, bytes: Uint8Array, make: () => T): T {
+    const hit = map.get(slot);
+    if (hit !== undefined && equalBytes(hit.bytes, bytes)) return hit.value;
+    const value = make();
+    if (hit !== undefined) wipe(hit.bytes);
+    map.set(slot, { bytes: bytes.slice(), value });
+    return value;
+  }
+
+  #adfNode(fs: FileSystem): DedicatedFile {
+    const cached = this.#adf;
+    if (cached !== undefined && cached.fs === fs && fs.contains(cached.node)) return cached.node;
+    const node = fs.findByName(this.aid);
+    if (node === undefined) return iso(SW.FILE_NOT_FOUND);
+    this.#adf = { fs, node };
+    return node;
+  }
+
+  #ef(fs: FileSystem, sfi: number): ElementaryFile {
+    const ef = fs.bySfi(this.#adfNode(fs), sfi);
+    if (ef === undefined) return iso(SW.FILE_NOT_FOUND);
+    return ef;
+  }
+
+  #logRecord(
+    counter: number,
+    overdraft: number,
+    amount: number,
+    tti: number,
+    terminalId: Uint8Array,
+    date: Uint8Array,
+    time: Uint8Array,
+  ): Uint8Array {
+    const r = new Uint8Array(LOG_RECORD_LENGTH);
+    putUint(r, 0, counter, 2);
+    putUint(r, 2, overdraft, 3);
+    putUint(r, 5, amount, 4);
+    r[9] = tti;
+    r.set(terminalId, 10);
+    r.set(date, 16);
+    r.set(time, 20);
+    return r;
+  }
+
+  #proofRecord(tti: number, counter: number, mac2: Uint8Array, tac: Uint8Array): Uint8Array {
+    const p = new Uint8Array(PROOF_LENGTH);
+    p[0] = tti;
+    putUint(p, 1, counter, 2);
+    p.set(mac2, 3);
+    p.set(tac, 7);
+    return p;
+  }
+}

@@ -1,0 +1,394 @@
+/**
+ * The PSAM (purchase secure access module) applet of a consumption machine — spec digest a.4, DESIGN §3. A
+ * PSAM is its own card in the POS: run it on a separate {@link Card} (contact interface, optionally T=0).
+ *
+ * It holds issuer master keys, never card keys: for every purchase it diversifies the card's purchase key
+ * DPK from the purchase master key and the card's application serial (one level) or issuer/city code and
+ * serial (two levels), computes SESPK and MAC1, and checks the card's MAC2. Its terminal transaction sequence
+ * number (4 bytes, persistent) is used by one MAC1 and incremented in the same transaction. `80 1A` / `80 FA`
+ * diversify a working key and MAC/encrypt with it — e.g. to recompute the TAC of a torn transaction with the
+ * TAC master key (which the reference profile's PSAMs get for that purpose, see `personalizePsam`).
+ *
+ * Sessions are one-shot like the purse's: any command drops a pending MAC2 check (6985 afterwards); the `80 1A`
+ * working key lasts until deselection. `docs/card.md` ("PSAM") is the APDU reference.
+ *
+ * @module
+ */
+import { equalBytes, equalCt, fromHex, readUint, wipe } from '@simtap/sdk/core/bytes';
+import { DesCbcMac, DesCipher, RetailMac } from '@simtap/sdk/core/crypto';
+import { type CommandApdu, IsoException, SW } from '@simtap/sdk/core/iso7816';
+import {
+  PbocKeyDiversifier,
+  PbocMac,
+  purchaseMac1,
+  purchaseMac2,
+  purchaseSessionKey,
+  TTI,
+  tacKey,
+} from '@simtap/sdk/core/pboc';
+import { encodeTlv, tlv } from '@simtap/sdk/core/tlv';
+import type { ApduContext, AppletEnv } from '../../runtime/applet';
+import { LIFECYCLE } from '../../runtime/applet';
+import type { Card } from '../../runtime/card';
+import type { DedicatedFile, ElementaryFile, FileSystem } from '../../runtime/file-system';
+
+import type { PersonalizableApplet, StoreDataItem } from '../personalization';
+
+/** The applet's persistent namespace (whatever the runtime calls its class). */
+type StoreView = ApduContext['store'];
+
+/** Factory type of the PSAM applet in card images. */
+export const PSAM_TYPE = 'simtap.psam';
+
+/** Default PSAM AID (reference profile `psams[].aid`). */
+export const PSAM_DEFAULT_AID_HEX = 'A000000632010106';
+
+/** Default PSAM DF file identifier. */
+export const PSAM_DEFAULT_FID = 0xdf01;
+
+/** The PSAM's commands (spec digest a.4); `header` as documented in `docs/card.md`. */
+export const PSAM_COMMANDS = {
+  /** MAC1 for a purchase: terminal transaction sequence ‖ MAC1. */
+  INIT_SAM_FOR_PURCHASE: { cla: 0x80, ins: 0x70, header: '80 70 00 00', label: 'INIT SAM FOR PURCHASE' },
+  /** Checks the card's MAC2. */
+  CREDIT_SAM_FOR_PURCHASE: { cla: 0x80, ins: 0x72, header: '80 72 00 00', label: 'CREDIT SAM FOR PURCHASE' },
+  /** Diversifies a working key from a master key (P1 usage, P2 version). */
+  DES_INIT: { cla: 0x80, ins: 0x1a, header: '80 1A uu vv', label: 'DES INIT (diversify)' },
+  /** Encrypts (P1 00) or MACs (P1 01 zero ICV, 05 ICV in the data) with the working key. */
+  DES_CRYPT: { cla: 0x80, ins: 0xfa, header: '80 FA pp 00', label: 'DES CRYPT / MAC' },
+} as const;
+
+/** Key usage codes: P1 of `80 1A`, first byte of a DGI 8001 entry. */
+export const PSAM_KEY_USAGE = {
+  PURCHASE: 0x01,
+  LOAD: 0x02,
+  EXTERNAL_AUTH: 0x03,
+  LINE_PROTECT: 0x04,
+  PIN_UNBLOCK: 0x05,
+  /** The working key becomes the single-DES TAC key (DTK left ⊕ right). */
+  TAC: 0x44,
+} as const;
+
+/** PSAM personalization DGIs. */
+export const PSAM_DGI = {
+  /** Terminal ID, 6 bytes (EF 0x16). */
+  TERMINAL_ID: 0x0101,
+  /** Next terminal transaction sequence number, 4 bytes. */
+  TXN_SEQ: 0x0102,
+  /** Master keys, repeated entries usage(1) ‖ version(1) ‖ key(16). Secret. */
+  KEYS: 0x8001,
+} as const;
+
+/** Options of {@link PsamApplet}. */
+export interface PsamOptions {
+  /** Application identifier; default {@link PSAM_DEFAULT_AID_HEX}. */
+  readonly aid?: Uint8Array;
+  /** DF file identifier; default DF01. */
+  readonly fid?: number;
+}
+
+/** What `storeData` needs of its context (an `ApduContext` satisfies it). */
+export interface PsamPersoEnv {
+  readonly store: StoreView;
+  readonly card: Card;
+  atomically<T>(fn: () => T): T;
+}
+
+interface Mac2Session {
+  readonly mac: PbocMac;
+  readonly amount: number;
+}
+
+interface WorkingKey {
+  readonly cipher: DesCipher;
+  readonly mac: DesCbcMac | RetailMac;
+}
+
+interface MasterEntry {
+  readonly bytes: Uint8Array;
+  readonly diversifier: PbocKeyDiversifier;
+  /** Card keys already derived from this master, by diversification data (latin-1 string). */
+  readonly cards: Map<string, DesCipher>;
+}
+
+const SESSION = 'mac2';
+const WORK = 'work';
+const KEY_ENTRY_LENGTH = 18;
+const CARD_KEY_CACHE = 64;
+const PURCHASE_TTIS: readonly number[] = [TTI.ED_PURCHASE, TTI.EP_PURCHASE, TTI.CAPP_PURCHASE];
+
+function iso(sw: number): never {
+  throw new IsoException(sw);
+}
+
+function latin1(b: Uint8Array): string {
+  return String.fromCharCode.apply(null, b as unknown as number[]);
+}
+
+/** The PSAM applet (type `simtap.psam`); see the module documentation. */
+export class PsamApplet implements PersonalizableApplet {
+  /** Factory type in card images. */
+  static readonly TYPE = PSAM_TYPE;
+
+  readonly aid: Uint8Array;
+  readonly type = PSAM_TYPE;
+  readonly #fid: number;
+  readonly #masters = new Map<string, MasterEntry>();
+  #adf: { fs: FileSystem; node: DedicatedFile } | undefined;
+
+  /** A PSAM applet; install it with `card.registry.install` (or `installPsam`). */
+  constructor(options: PsamOptions = {}) {
+    this.aid = (options.aid ?? fromHex(PSAM_DEFAULT_AID_HEX)).slice();
+    this.#fid = options.fid ?? PSAM_DEFAULT_FID;
+  }
+
+  /** Rebuilds the applet from its store (card images). */
+  static restore(env: AppletEnv): PsamApplet {
+    return new PsamApplet({ aid: env.aid, fid: env.store.getNumber('fid') });
+  }
+
+  onInstall(env: AppletEnv): void {
+    const fs = env.files;
+    const adf = fs.createDf(fs.mf, { fid: this.#fid, name: this.aid });
+    fs.createEf(adf, { fid: 0x0016, sfi: 0x16, structure: 'transparent', size: 6 });
+    env.store.put('fid', this.#fid);
+    env.store.put('seq', 1);
+    env.store.put('personalized', false);
+  }
+
+  select(): Uint8Array {
+    return encodeTlv(tlv(0x6f, [tlv(0x84, this.aid)]));
+  }
+
+  process(ctx: ApduContext, cmd: CommandApdu): Uint8Array | undefined {
+    const cla = ctx.cla;
+    if (cla.chaining) iso(SW.CHAINING_NOT_SUPPORTED);
+    if (cla.sm !== 'none') iso(SW.SECURE_MESSAGING_NOT_SUPPORTED);
+    const t = ctx.transient;
+    const session = t.get<Mac2Session>(SESSION);
+    if (session !== undefined) t.delete(SESSION);
+    if (cla.kind === 'proprietary') {
+      switch (cmd.ins) {
+        case PSAM_COMMANDS.INIT_SAM_FOR_PURCHASE.ins:
+          return this.#initForPurchase(ctx, cmd);
+        case PSAM_COMMANDS.CREDIT_SAM_FOR_PURCHASE.ins:
+          return this.#creditForPurchase(cmd, session);
+        case PSAM_COMMANDS.DES_INIT.ins:
+          return this.#desInit(ctx, cmd);
+        case PSAM_COMMANDS.DES_CRYPT.ins:
+          return this.#desCrypt(ctx, cmd);
+        default:
+          return iso(SW.INS_NOT_SUPPORTED);
+      }
+    }
+    if (ctx.files.handles(cmd.ins)) return ctx.files.handle(cmd);
+    return iso(SW.INS_NOT_SUPPORTED);
+  }
+
+  /**
+   * `80 70 00 00 1C|24`: cardRandom(4) ‖ offlineCtr(2) ‖ amount(4) ‖ TTI(1) ‖ date(4) ‖ time(3) ‖ keyVer(1) ‖
+   * algId(1) ‖ cardSerial(8) [‖ issuerId(8)] → terminalTxnSeq(4) ‖ MAC1(4).
+   */
+  #initForPurchase(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    const d = cmd.data;
+    if (d.length !== 0x1c && d.length !== 0x24) iso(SW.WRONG_LENGTH);
+    const store = ctx.store;
+    this.#requirePersonalized(store);
+    const tti = d[10]!;
+    if (!PURCHASE_TTIS.includes(tti)) iso(SW.WRONG_DATA);
+    const seq = store.getNumber('seq') ?? 0;
+    if (seq >= 0xffffffff) iso(SW.TRANSACTION_COUNTER_MAX);
+    const dpk = this.#cardKey(store, PSAM_KEY_USAGE.PURCHASE, d[18]!, d.subarray(20));
+    const sespk = purchaseSessionKey(dpk, d.subarray(0, 4), readUint(d, 4, 2), seq);
+    const mac = new PbocMac(sespk);
+    wipe(sespk);
+    const amount = readUint(d, 6, 4);
+    const fs = ctx.card.files;
+    const terminalId = fs.readBinary(this.#terminalIdEf(fs), 0, 6);
+    const mac1 = purchaseMac1({
+      sessionKey: mac,
+      amount,
+      tti,
+      terminalId,
+      date: d.subarray(11, 15),
+      time: d.subarray(15, 18),
+    });
+    ctx.atomically(() => store.put('seq', seq + 1));
+    const session: Mac2Session = { mac, amount };
+    ctx.transient.set(SESSION, session);
+    const out = new Uint8Array(8);
+    out[0] = (seq >>> 24) & 0xff;
+    out[1] = (seq >>> 16) & 0xff;
+    out[2] = (seq >>> 8) & 0xff;
+    out[3] = seq & 0xff;
+    out.set(mac1, 4);
+    return out;
+  }
+
+  /** `80 72 00 00 04 MAC2`: 9000, 9302 (bad MAC2) or 6985 (no MAC1 session just before). */
+  #creditForPurchase(cmd: CommandApdu, session: Mac2Session | undefined): undefined {
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 4) iso(SW.WRONG_LENGTH);
+    if (session === undefined) return iso(SW.CONDITIONS_NOT_SATISFIED);
+    const expected = purchaseMac2({ sessionKey: session.mac, amount: session.amount });
+    session.mac.destroy();
+    if (!equalCt(expected, cmd.data)) iso(SW.MAC_INVALID);
+    return undefined;
+  }
+
+  /**
+   * `80 1A P1=usage P2=version Lc divData`: the working key = the master key diversified with divData (8 bytes:
+   * card serial; 16 bytes: card serial ‖ issuer ID, two levels); usage 44 turns it into the single-DES TAC key.
+   */
+  #desInit(ctx: ApduContext, cmd: CommandApdu): undefined {
+    const d = cmd.data;
+    if (d.length !== 8 && d.length !== 16) iso(SW.WRONG_LENGTH);
+    const store = ctx.store;
+    this.#requirePersonalized(store);
+    ctx.transient.delete(WORK);
+    const cardKey = this.#deriveKey(store, cmd.p1, cmd.p2, d);
+    let work: WorkingKey;
+    if (cmd.p1 === PSAM_KEY_USAGE.TAC) {
+      const k = tacKey(cardKey);
+      work = { cipher: new DesCipher(k), mac: new DesCbcMac(k) };
+      wipe(k);
+    } else work = { cipher: new DesCipher(cardKey), mac: new RetailMac(cardKey) };
+    wipe(cardKey);
+    ctx.transient.set(WORK, work);
+    return undefined;
+  }
+
+  /**
+   * `80 FA P1 00 Lc data` with the working key: P1 00 ECB-encrypts (multiple of 8 bytes); 01 MAC (ICV zero);
+   * 05 MAC with ICV = the first 8 data bytes. MAC = ISO 9797-1 padding 2, single-DES CBC-MAC for an 8-byte key
+   * (PBOC MAC / TAC), retail MAC (alg 3) for a 16-byte key; 4 bytes.
+   */
+  #desCrypt(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
+    if (cmd.p2 !== 0 || (cmd.p1 !== 0x00 && cmd.p1 !== 0x01 && cmd.p1 !== 0x05)) iso(SW.INCORRECT_P1P2);
+    const work = ctx.transient.get<WorkingKey>(WORK);
+    if (work === undefined) return iso(SW.CONDITIONS_NOT_SATISFIED);
+    const d = cmd.data;
+    if (cmd.p1 === 0x00) {
+      if (d.length === 0 || d.length % 8 !== 0) iso(SW.WRONG_LENGTH);
+      const out = new Uint8Array(d.length);
+      for (let o = 0; o < d.length; o += 8) work.cipher.encryptBlock(d, o, out, o);
+      return out;
+    }
+    if (cmd.p1 === 0x05) {
+      if (d.length < 8) iso(SW.WRONG_LENGTH);
+      return work.mac.mac(d.subarray(8), d.subarray(0, 8)).slice(0, 4);
+    }
+    return work.mac.mac(d).slice(0, 4);
+  }
+
+  // ------------------------------------------------------------ personalization
+
+  storeData(ctx: ApduContext, item: StoreDataItem): void {
+    this.applyStoreData(ctx, item);
+  }
+
+  /**
+   * Applies one PSAM DGI ({@link PSAM_DGI}); the last one marks the PSAM personalized.
+   * @throws {IsoException} 6982 secret DGI without encryption, 6985 already personalized, 6A80 malformed value,
+   *   6A88 unknown DGI.
+   */
+  applyStoreData(env: PsamPersoEnv, item: StoreDataItem): void {
+    const { store, card } = env;
+    if (item.dgi >= 0x8000 && !item.encrypted) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (store.get('personalized') === true) iso(SW.CONDITIONS_NOT_SATISFIED);
+    const d = item.data;
+    const fs = card.files;
+    env.atomically(() => {
+      switch (item.dgi) {
+        case PSAM_DGI.TERMINAL_ID:
+          if (d.length !== 6) iso(SW.WRONG_DATA);
+          fs.updateBinary(this.#terminalIdEf(fs), 0, d);
+          break;
+        case PSAM_DGI.TXN_SEQ:
+          if (d.length !== 4) iso(SW.WRONG_DATA);
+          store.put('seq', readUint(d, 0, 4));
+          break;
+        case PSAM_DGI.KEYS:
+          if (d.length === 0 || d.length % KEY_ENTRY_LENGTH !== 0) iso(SW.WRONG_DATA);
+          for (let o = 0; o < d.length; o += KEY_ENTRY_LENGTH)
+            store.put(`key/${d[o]}/${d[o + 1]}`, d.slice(o + 2, o + KEY_ENTRY_LENGTH));
+          break;
+        default:
+          iso(SW.REFERENCED_DATA_NOT_FOUND);
+      }
+      if (item.last) {
+        store.put('personalized', true);
+        card.registry.setLifecycle(this.aid, LIFECYCLE.PERSONALIZED);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  #requirePersonalized(store: StoreView): void {
+    if (store.get('personalized') !== true) iso(SW.CONDITIONS_NOT_SATISFIED);
+  }
+
+  #master(store: StoreView, usage: number, version: number): MasterEntry {
+    const slot = `key/${usage}/${version}`;
+    const bytes = store.getBytes(slot);
+    if (bytes === undefined || bytes.length !== 16) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    const hit = this.#masters.get(slot);
+    if (hit !== undefined && equalBytes(hit.bytes, bytes)) {
+      wipe(bytes);
+      return hit;
+    }
+    if (hit !== undefined) {
+      hit.diversifier.destroy();
+      wipe(hit.bytes);
+    }
+    const entry: MasterEntry = { bytes, diversifier: new PbocKeyDiversifier(bytes), cards: new Map() };
+    this.#masters.set(slot, entry);
+    return entry;
+  }
+
+  /** The 16-byte card key: one level (serial) or two levels (issuer ID first, then serial). */
+  #deriveKey(store: StoreView, usage: number, version: number, div: Uint8Array): Uint8Array {
+    const master = this.#master(store, usage, version);
+    const serial = div.subarray(0, 8);
+    if (div.length === 8) return master.diversifier.diversify(serial);
+    const intermediate = master.diversifier.diversify(div.subarray(8, 16));
+    const level2 = new PbocKeyDiversifier(intermediate);
+    wipe(intermediate);
+    try {
+      return level2.diversify(serial);
+    } finally {
+      level2.destroy();
+    }
+  }
+
+  /** The card key as a cipher, cached per master and diversification data (gates see the same cards again). */
+  #cardKey(store: StoreView, usage: number, version: number, div: Uint8Array): DesCipher {
+    const master = this.#master(store, usage, version);
+    const id = latin1(div);
+    const cached = master.cards.get(id);
+    if (cached !== undefined) return cached;
+    const key = this.#deriveKey(store, usage, version, div);
+    const cipher = new DesCipher(key);
+    wipe(key);
+    if (master.cards.size >= CARD_KEY_CACHE) {
+      const oldest = master.cards.keys().next();
+      if (!oldest.done) master.cards.delete(oldest.value);
+    }
+    master.cards.set(id, cipher);
+    return cipher;
+  }
+
+  #terminalIdEf(fs: FileSystem): ElementaryFile {
+    let node = this.#adf?.fs === fs ? this.#adf.node : undefined;
+    if (node === undefined || !fs.contains(node)) {
+      node = fs.findByName(this.aid);
+      if (node === undefined) return iso(SW.FILE_NOT_FOUND);
+      this.#adf = { fs, node };
+    }
+    const ef = fs.bySfi(node, 0x16);
+    if (ef === undefined) return iso(SW.FILE_NOT_FOUND);
+    return ef;
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * `simtap-card`: runs a virtual simtap SIM in pcscd's vpcd virtual reader until told to stop, keeping its card
+ * image on disk. {@link main} is the whole program minus process wiring (signals, exit code), so tests run it
+ * in-process with an {@link AbortSignal} and captured output.
+ *
+ * @module
+ */
+import { toHex } from '@simtap/sdk/core/bytes';
+import { type CardProfile, referenceProfile } from '@simtap/sdk/core/profile';
+import { VpcdBridge, type VpcdLogger } from '../bridges/vpcd';
+import type { Card, CardLogger } from '../runtime/card';
+import { CardImageError } from '../runtime/errors';
+import { saveImage } from '../runtime/image-file';
+import { createSim, loadSim } from '../sim';
+import { CardPort, formatTraceLine } from './card-port';
+import { CLI_NAME, CLI_VERSION, type CliOptions, CliUsageError, EXIT_USAGE, helpText, parseCliArgs } from './options';
+
+/** Where the CLI writes: `out` for status and trace lines, `err` for warnings and errors. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** What {@link main} reports once the card is running (before the first connection attempt completes). */
+export interface CliReady {
+  readonly options: CliOptions;
+  readonly card: Card;
+  readonly bridge: VpcdBridge;
+}
+
+/** Options of {@link main}. */
+export interface MainOptions {
+  /** Output sink (default: `process.stdout` / `process.stderr`). */
+  io?: CliIo;
+  /** Stops the card: image saved, bridge closed, `main` resolves 0. */
+  signal?: AbortSignal;
+  /** Called once the card is built and the bridge started. */
+  onReady?: (ready: CliReady) => void;
+  /** Bridge reconnection backoff and connect timeout (tests shorten them). */
+  backoff?: { initialDelayMs?: number; maxDelayMs?: number };
+}
+
+/** Exit status of a runtime failure (unreadable image, failed save). */
+export const EXIT_FAILURE = 1;
+
+const processIo: CliIo = {
+  out: (line) => void process.stdout.write(`${line}\n`),
+  err: (line) => void process.stderr.write(`${line}\n`),
+};
+
+function describe(err: unknown): string {
+  if (err instanceof CardImageError) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return `${err.message}${cause} [${err.code}]`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Saves the card image after commits, one save at a time: a request during a save schedules exactly one more,
+ * so the file always ends with the newest committed state. Failures are reported and counted, never thrown.
+ */
+class ImageSaver {
+  failures = 0;
+  saves = 0;
+  #dirty = false;
+  #running: Promise<void> | null = null;
+
+  constructor(
+    private readonly card: Card,
+    private readonly path: string,
+    private readonly io: CliIo,
+  ) {}
+
+  request(): void {
+    this.#dirty = true;
+    this.#running ??= this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#dirty) {
+      this.#dirty = false;
+      try {
+        await saveImage(this.card, this.path);
+        this.saves++;
+      } catch (err) {
+        this.failures++;
+        this.io.err(`${CLI_NAME}: ${describe(err)}`);
+      }
+    }
+    this.#running = null;
+  }
+
+  /** Resolves when no save is running or pending. */
+  async flush(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  /** Saves now (after any running save); false when it failed (already reported). */
+  async saveNow(): Promise<boolean> {
+    await this.flush();
+    const before = this.failures;
+    this.request();
+    await this.flush();
+    return this.failures === before;
+  }
+}
+
+/** Loads the image at `path`, or creates the card from the profile when there is none (`created` true). */
+async function openCard(
+  options: CliOptions,
+  logger: CardLogger,
+): Promise<{ card: Card; created: boolean } | { error: string }> {
+  const fresh = (): Card => createSim({ card: options.card, defaultKeys: options.defaultKeys, logger });
+  if (options.image === undefined) return { card: fresh(), created: true };
+  try {
+    return { card: await loadSim(options.image, { logger }), created: false };
+  } catch (err) {
+    if (err instanceof CardImageError && err.code === 'IMAGE_NOT_FOUND') return { card: fresh(), created: true };
+    return { error: `cannot load card image ${options.image}: ${describe(err)}; the file was left untouched` };
+  }
+}
+
+const SELECT_ISD = Uint8Array.of(0x00, 0xa4, 0x04, 0x0c, 0x08, 0xa0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00, 0x00);
+const GET_CIN = Uint8Array.of(0x80, 0xca, 0x00, 0x45, 0x00);
+
+/**
+ * Which profile card `card` is, from the card image number (ICCID) its ISD answers to GET DATA 0045 on the
+ * contact interface (left powered off); `undefined` when the ISD does not answer or the ICCID is not in the profile.
+ */
+function identify(card: Card): CardProfile | undefined {
+  try {
+    card.powerOn('contact');
+    const sel = card.transmit('contact', SELECT_ISD);
+    if (sel[sel.length - 2] !== 0x90) return undefined;
+    const rsp = card.transmit('contact', GET_CIN);
+    if (rsp.length < 4 || rsp[rsp.length - 2] !== 0x90 || rsp[0] !== 0x45) return undefined;
+    const cin = toHex(rsp.subarray(2, rsp.length - 2));
+    return referenceProfile().cards.find((c) => (c.iccid.length % 2 === 0 ? c.iccid : `${c.iccid}F`) === cin);
+  } catch {
+    return undefined;
+  } finally {
+    card.powerOff('contact');
+  }
+}
+
+/** Resolves when `signal` aborts. */
+function aborted(signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return new Promise(() => {});
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * Runs `simtap-card` with `argv` (without `node` and the script) and resolves with the exit status: 0 after
+ * `--help`, `--version` or a clean stop through `signal`; {@link EXIT_USAGE} (2) for a bad command line;
+ * {@link EXIT_FAILURE} (1) for a card image that cannot be read or saved.
+ * @example
+ * const stop = new AbortController();
+ * const status = main(['--card', 'card-2', '--image', 'card-2.img'], { signal: stop.signal });
+ * // … later
+ * stop.abort(); await status; // 0
+ */
+export async function main(argv: readonly string[], opts: MainOptions = {}): Promise<number> {
+  const io = opts.io ?? processIo;
+  let options: CliOptions;
+  try {
+    const command = parseCliArgs(argv);
+    if (command.kind === 'help') {
+      io.out(helpText());
+      return 0;
+    }
+    if (command.kind === 'version') {
+      io.out(`${CLI_NAME} ${CLI_VERSION}`);
+      return 0;
+    }
+    options = command.options;
+  } catch (err) {
+    if (!(err instanceof CliUsageError)) throw err;
+    io.err(`${CLI_NAME}: ${err.message} (see ${CLI_NAME} --help)`);
+    return EXIT_USAGE;
+  }
+
+  const cardLogger: CardLogger = {
+    error: (message, context) => io.err(`${CLI_NAME}: card error: ${message} ${JSON.stringify(context)}`),
+  };
+  const opened = await openCard(options, cardLogger);
+  if ('error' in opened) {
+    io.err(`${CLI_NAME}: ${opened.error}`);
+    return EXIT_FAILURE;
+  }
+  const { card, created } = opened;
+  const image = options.image;
+  const saver = image === undefined ? undefined : new ImageSaver(card, image, io);
+  if (saver && created && !(await saver.saveNow())) return EXIT_FAILURE;
+
+  const port = new CardPort(card, options.iface, { onCommit: () => saver?.request() });
+  // Connection changes are reported from the state events below; other bridge warnings (a card that threw) go to err.
+  const logger: VpcdLogger = {
+    info: () => {},
+    warn: (m) => {
+      if (!/^(disconnected from vpcd|vpcd at )/.test(m)) io.err(`${CLI_NAME}: ${m}`);
+    },
+  };
+  const bridge = new VpcdBridge(port, {
+    host: options.vpcdHost,
+    port: options.vpcdPort,
+    logger,
+    ...(opts.backoff ? { backoff: opts.backoff } : {}),
+  });
+  let last: 'connected' | 'lost' | 'waiting' | null = null;
+  const report = (kind: 'connected' | 'lost' | 'waiting', line: string): void => {
+    last = kind;
+    io.out(`${CLI_NAME}: ${line}`);
+  };
+  bridge.on('state', (state) => {
+    if (state === 'connected') report('connected', `card inserted in the vpcd reader at ${bridge.address}`);
+    else if (state === 'retrying' && last === 'connected')
+      report('lost', `vpcd at ${bridge.address} went away; reconnecting`);
+    else if (state === 'retrying' && last === null)
+      report('waiting', `waiting for pcscd's vpcd at ${bridge.address} (is pcscd running with vsmartcard-vpcd?)`);
+  });
+  if (options.trace) {
+    bridge.on('apdu', (e) => io.out(formatTraceLine(options.iface, e.command, e.response, e.durationMs)));
+  }
+
+  const profile = identify(card);
+  const label = profile ? `${profile.label} ICCID ${profile.iccid}` : 'unknown card (ICCID not in the profile)';
+  if (profile !== undefined && profile.label !== options.card)
+    io.out(`${CLI_NAME}: note: the image holds ${profile.label}; --card ${options.card} applies to new images only`);
+  if (!created && options.defaultKeys)
+    io.out(`${CLI_NAME}: note: the image keeps its ISD keys; --default-keys applies to new images only`);
+  const where = image === undefined ? 'no image (state kept in memory only)' : `image ${image}`;
+  const source = image === undefined ? '' : created ? ' (created)' : ' (loaded)';
+  const keys = created ? (options.defaultKeys ? ', ISD default keys' : ', ISD diversified keys') : '';
+  io.out(`${CLI_NAME} ${CLI_VERSION}: ${label} on vpcd ${bridge.address} (${options.iface}${keys}), ${where}${source}`);
+  bridge.start();
+  opts.onReady?.({ options, card, bridge });
+
+  await aborted(opts.signal);
+  await bridge.close();
+  let status = 0;
+  if (saver) {
+    if (!(await saver.saveNow())) status = EXIT_FAILURE;
+    else io.out(`${CLI_NAME}: stopped; card image saved to ${image}`);
+  } else io.out(`${CLI_NAME}: stopped`);
+  return status;
+}

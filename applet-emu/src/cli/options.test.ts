@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CLI_OPTIONS,
+  CLI_VERSION,
+  CliUsageError,
+  cardLabels,
+  DEFAULT_VPCD,
+  helpText,
+  parseCliArgs,
+  parseHostPort,
+} from './options';
+
+function run(argv: string[]) {
+  const cmd = parseCliArgs(argv);
+  if (cmd.kind !== 'run') throw new Error(`expected run, got ${cmd.kind}`);
+  return cmd.options;
+}
+
+function usageError(argv: string[]): CliUsageError {
+  try {
+    parseCliArgs(argv);
+  } catch (err) {
+    expect(err).toBeInstanceOf(CliUsageError);
+    expect((err as CliUsageError).code).toBe('CLI_USAGE');
+    expect((err as Error).message).not.toContain('\n');
+    return err as CliUsageError;
+  }
+  throw new Error(`no usage error for ${argv.join(' ')}`);
+}
+
+describe('parseCliArgs', () => {
+  it('defaults to card-1, contactless, vpcd slot 0, no image, diversified keys, no trace', () => {
+    expect(run([])).toEqual({
+      card: 'card-1',
+      image: undefined,
+      defaultKeys: false,
+      vpcdHost: '127.0.0.1',
+      vpcdPort: 35963,
+      iface: 'contactless',
+      trace: false,
+    });
+    expect(DEFAULT_VPCD).toBe('127.0.0.1:35963');
+  });
+
+  it('parses every option', () => {
+    expect(
+      run([
+        '--card',
+        'card-3',
+        '--image',
+        '/tmp/x.img',
+        '--default-keys',
+        '--vpcd',
+        'pcscd.local:35964',
+        '--interface',
+        'contact',
+        '--trace',
+      ]),
+    ).toEqual({
+      card: 'card-3',
+      image: '/tmp/x.img',
+      defaultKeys: true,
+      vpcdHost: 'pcscd.local',
+      vpcdPort: 35964,
+      iface: 'contact',
+      trace: true,
+    });
+  });
+
+  it('accepts --name=value and every card of the profile', () => {
+    expect(cardLabels()).toEqual(['card-1', 'card-2', 'card-3']);
+    for (const label of cardLabels()) expect(run([`--card=${label}`]).card).toBe(label);
+    expect(run(['--interface=contactless']).iface).toBe('contactless');
+  });
+
+  it('returns help and version commands, help first', () => {
+    expect(parseCliArgs(['--help'])).toEqual({ kind: 'help' });
+    expect(parseCliArgs(['-h'])).toEqual({ kind: 'help' });
+    expect(parseCliArgs(['--version'])).toEqual({ kind: 'version' });
+    expect(parseCliArgs(['-V'])).toEqual({ kind: 'version' });
+    expect(parseCliArgs(['--version', '--help'])).toEqual({ kind: 'help' });
+    expect(CLI_VERSION).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it.each([
+    [['--card', 'card-9'], /--card must be one of card-1, card-2, card-3; got "card-9"/],
+    [['--card='], /--card must be one of/],
+    [['--interface', 'nfc'], /--interface must be one of contactless, contact/],
+    [['--vpcd', 'localhost'], /--vpcd expects HOST:PORT/],
+    [['--vpcd', 'localhost:0'], /--vpcd expects HOST:PORT/],
+    [['--vpcd', 'localhost:65536'], /--vpcd expects HOST:PORT/],
+    [['--vpcd', ':35963'], /--vpcd expects HOST:PORT/],
+    [['--image='], /--image expects a file path/],
+    [['--bogus'], /^unknown option --bogus$/],
+    [['-z'], /^unknown option -z$/],
+    [['--card'], /^option --card needs a value$/],
+    [['--card', '--trace'], /^option --card needs a value$/],
+    [['--trace=yes'], /^option --trace does not take a value$/],
+    [['card-2'], /^unexpected argument 'card-2'$/],
+    [['--card', 'card-1', '--card', 'card-2'], /--card given more than once/],
+  ])('rejects %j', (argv, message) => {
+    expect(usageError(argv).message).toMatch(message);
+  });
+});
+
+describe('parseHostPort', () => {
+  it('parses names, IPv4 and bracketed IPv6', () => {
+    expect(parseHostPort('127.0.0.1:35963')).toEqual({ host: '127.0.0.1', port: 35963 });
+    expect(parseHostPort('[::1]:1')).toEqual({ host: '::1', port: 1 });
+    expect(parseHostPort('vpcd.example:65535')).toEqual({ host: 'vpcd.example', port: 65535 });
+    expect(() => parseHostPort('::1:35963')).toThrow(CliUsageError);
+  });
+});
+
+describe('helpText', () => {
+  it('documents every option of the table, help, version and the defaults', () => {
+    const text = helpText();
+    expect(text).toMatch(/^Usage: simtap-card \[options\]/);
+    for (const def of CLI_OPTIONS) {
+      expect(text).toContain(`--${def.name}${def.value ? ` ${def.value}` : ''}`);
+      if (def.default) expect(text).toContain(`(default ${def.default})`);
+    }
+    for (const name of ['card', 'image', 'default-keys', 'vpcd', 'interface', 'trace']) {
+      expect(CLI_OPTIONS.map((d) => d.name)).toContain(name);
+    }
+    expect(text).toContain('-h, --help');
+    expect(text).toContain('-V, --version');
+    expect(text).toContain('SIGTERM');
+    expect(text).toContain('Exit status');
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * Machines: the consumption machine (POS, gate, canteen till) with its PSAM driver and the recharge machine
+ * (top-up kiosk), over any {@link CardChannel}. They return typed records (TAC, counters, balances, APDU count,
+ * tap-time estimate), throw typed errors integrators branch on, and resolve torn transactions at the next tap.
+ *
+ * @module
+ */
+export { type Clock, fixedClock, systemClock, type TxnDateTime, txnDateTime } from './clock';
+export {
+  BASE_STATUS_TABLE,
+  checkStatus,
+  creditForLoadApdu,
+  debitApdu,
+  errorForStatus,
+  getBalanceApdu,
+  getTransactionProveApdu,
+  INITIALIZE_P1,
+  initializeApdu,
+  MACHINE_COMMANDS,
+  type MachineCommandName,
+  type PurseKind,
+  readBinarySfiApdu,
+  readRecordApdu,
+  STATUS_TABLES,
+  type StatusErrorFactory,
+  type StatusRule,
+  type StatusTable,
+  selectByFidApdu,
+  selectByNameApdu,
+  updateCappDataCacheApdu,
+  verifyPinApdu,
+} from './commands';
+export {
+  ConsumptionMachine,
+  type ConsumptionMachineOptions,
+  type GateRequest,
+  type PurchaseRequest,
+  type RecoveryOutcome,
+  type TapOptions,
+  type TransitOptions,
+} from './consumption';
+export { EPURSE_DEFAULT_AID } from './epurse-client';
+export { CardLeftFieldError, CardLockedError, type CommandTarget, MacError, TacError } from './errors';
+export { MachineResponseError } from './link';
+export {
+  PSAM_DEFAULT_AID,
+  PSAM_DEFAULT_FID,
+  PSAM_KEY_USAGE_TAC,
+  PsamDriver,
+  type PsamDriverOptions,
+  type PsamPurchaseRequest,
+  type PsamPurchaseSession,
+  type PsamTacRequest,
+} from './psam';
+export {
+  IssuerKeyAuthorizer,
+  type IssuerLoadKeys,
+  type LoadAuthorizationRequest,
+  type LoadAuthorizer,
+  type LoadRecoveryOutcome,
+  type LoadRequest,
+  type LoadTacCheck,
+  RechargeMachine,
+  type RechargeMachineOptions,
+} from './recharge';
+export type {
+  LoadRecord,
+  PendingLoad,
+  PendingPurchase,
+  PurchaseCore,
+  PurchaseKind,
+  PurchaseRecord,
+  RecoveryProof,
+  TransitRecord,
+  TransitStation,
+} from './records';
+export {
+  assertStation,
+  type DistanceFareOptions,
+  decodeTransitRecord,
+  distanceFare,
+  type EntryCharge,
+  encodeTransitRecord,
+  type FareRule,
+  flatFare,
+  TRANSIT_RECORD_LENGTH,
+} from './transit';

@@ -1,0 +1,98 @@
+/**
+ * The seam between a machine and a {@link CardChannel}: every exchange is counted and (for the card) fed to a
+ * {@link TapTimer}; T=0 leftovers (`61xx` → GET RESPONSE, `6Cxx` → re-send) are completed; a card that leaves
+ * the field becomes a {@link CardLeftFieldError}; status words go through the command's status table.
+ *
+ * @module
+ */
+import type { CardChannel } from '../card/channel';
+import { ParseError, TransportError } from '../core/errors';
+import { parseResponseApdu, type ResponseApdu, transmitT0 } from '../core/iso7816';
+import type { TapTimer } from '../core/iso14443';
+import { checkStatus, MACHINE_COMMANDS, type MachineCommandName } from './commands';
+import { CardLeftFieldError, type CommandTarget } from './errors';
+
+/** A response had the right status word but the wrong data length. Code `MACHINE_BAD_RESPONSE`. */
+export class MachineResponseError extends ParseError {
+  constructor(command: MachineCommandName, expected: number, got: number) {
+    super(
+      'MACHINE_BAD_RESPONSE',
+      `${MACHINE_COMMANDS[command].label}: expected ${expected} response bytes, got ${got}`,
+      undefined,
+    );
+  }
+}
+
+/**
+ * A counted, timed APDU link to one device (the card or the PSAM).
+ * @internal exported for the machines and their tests.
+ */
+export class ApduLink {
+  readonly channel: CardChannel;
+  readonly target: CommandTarget;
+  /** Exchanges sent on this link (GET RESPONSE and 6Cxx re-sends included). */
+  apduCount = 0;
+  /** Fed with every exchange when set (the card link of a tap). */
+  timer: TapTimer | undefined;
+
+  constructor(channel: CardChannel, target: CommandTarget, timer?: TapTimer) {
+    this.channel = channel;
+    this.target = target;
+    this.timer = timer;
+  }
+
+  async #raw(command: MachineCommandName, capdu: Uint8Array): Promise<Uint8Array> {
+    let rsp: Uint8Array;
+    try {
+      rsp = await this.channel.transmit(capdu);
+    } catch (e) {
+      if (this.target === 'card' && e instanceof TransportError && e.code === 'CARD_REMOVED')
+        throw new CardLeftFieldError(command, undefined, { cause: e });
+      throw e;
+    }
+    this.apduCount++;
+    this.timer?.record(capdu, rsp);
+    return rsp;
+  }
+
+  /**
+   * Sends `capdu` (completing a T=0 `61xx`/`6Cxx` dialogue) and returns the response, whatever its SW.
+   * @throws {CardLeftFieldError} `CARD_REMOVED` when the card left the field; other `TransportError`s as is.
+   */
+  async exchange(command: MachineCommandName, capdu: Uint8Array): Promise<ResponseApdu> {
+    const first = await this.#raw(command, capdu);
+    const sw1 = first.length >= 2 ? first[first.length - 2] : undefined;
+    if (sw1 !== 0x61 && sw1 !== 0x6c) return parseResponseApdu(first);
+    let pending: Uint8Array | undefined = first;
+    const full = await transmitT0((c) => {
+      if (pending !== undefined) {
+        const r = pending;
+        pending = undefined;
+        return Promise.resolve(r);
+      }
+      return this.#raw(command, c);
+    }, capdu);
+    return parseResponseApdu(full);
+  }
+
+  /**
+   * Sends `capdu`, checks the SW through the command's status table and the data length, returns the data.
+   * @throws {StatusWordError} `SW_xxxx` (typed subclasses per the status table) on a non-9000 SW.
+   * @throws {MachineResponseError} `MACHINE_BAD_RESPONSE` when the data is not `length` bytes.
+   * @throws {CardLeftFieldError} `CARD_REMOVED` when the card left the field.
+   */
+  async run(command: MachineCommandName, capdu: Uint8Array, length?: number): Promise<Uint8Array> {
+    return accept(command, await this.exchange(command, capdu), length);
+  }
+}
+
+/**
+ * The data of `r` after the command's status table (9000 only) and the length check.
+ * @throws {StatusWordError} `SW_xxxx` (typed subclasses per the status table) on a non-9000 SW.
+ * @throws {MachineResponseError} `MACHINE_BAD_RESPONSE` when the data is not `length` bytes.
+ */
+export function accept(command: MachineCommandName, r: ResponseApdu, length?: number): Uint8Array {
+  checkStatus(command, r);
+  if (length !== undefined && r.data.length !== length) throw new MachineResponseError(command, length, r.data.length);
+  return r.data;
+}

@@ -1,0 +1,295 @@
+/**
+ * The consumption machine's side of its PSAM (secure access module), spec digest a.4: select the PSAM
+ * application, read the terminal ID, compute MAC1 for a purchase (`80 70`), check the card's MAC2 (`80 72`),
+ * and the generic DES functions (`80 1A` / `80 FA`) used to recompute a TAC or MAC after a torn transaction.
+ *
+ * @module
+ */
+import type { CardChannel } from '../card/channel';
+import { assertBytes, assertUint, fromHex, readUint } from '../core/bytes';
+import { ArgumentError, SimtapError } from '../core/errors';
+import { selectByFidApdu, selectByNameApdu } from './commands';
+import { ApduLink, MachineResponseError } from './link';
+
+/** Default PSAM application AID (reference profile `psams[].aid`). */
+export const PSAM_DEFAULT_AID: Uint8Array = /* @__PURE__ */ fromHex('A000000632010106');
+/** Default PSAM application FID (reference profile `psams[].fid`). */
+export const PSAM_DEFAULT_FID: Uint8Array = /* @__PURE__ */ fromHex('DF01');
+
+/** Options of {@link PsamDriver}. */
+export interface PsamDriverOptions {
+  /** Select the PSAM application by AID (default) or by FID. */
+  readonly selectBy?: 'aid' | 'fid';
+  /** PSAM application AID; default {@link PSAM_DEFAULT_AID}. */
+  readonly aid?: Uint8Array;
+  /** PSAM application FID; default {@link PSAM_DEFAULT_FID}. */
+  readonly fid?: Uint8Array;
+}
+
+/** Inputs of INIT_SAM_FOR_PURCHASE (`80 70`), from the card's INITIALIZE response and the machine. */
+export interface PsamPurchaseRequest {
+  /** The card's 4-byte random from INITIALIZE FOR (CAPP) PURCHASE. */
+  readonly cardRandom: Uint8Array;
+  /** The card's offline counter from INITIALIZE. */
+  readonly offlineCounter: number;
+  /** Amount in fen. */
+  readonly amount: number;
+  /** 06 EP purchase, 09 composite purchase. */
+  readonly tti: number;
+  /** YYYYMMDD, 4 BCD bytes. */
+  readonly date: Uint8Array;
+  /** hhmmss, 3 BCD bytes. */
+  readonly time: Uint8Array;
+  readonly keyVersion: number;
+  readonly algorithmId: number;
+  /** The card's application serial: 10 bytes (the rightmost 8 are sent) or the 8 diversification bytes. */
+  readonly cardSerial: Uint8Array;
+  /** Issuer/city identifier (8 bytes) for two-level diversification (`Lc 24`); omit for one level (`Lc 1C`). */
+  readonly issuerId?: Uint8Array;
+}
+
+/** What the PSAM answers to INIT_SAM_FOR_PURCHASE. */
+export interface PsamPurchaseSession {
+  /** The terminal transaction sequence number the PSAM assigned. */
+  readonly terminalTxnSeq: number;
+  /** MAC1 for DEBIT FOR PURCHASE (4 bytes). */
+  readonly mac1: Uint8Array;
+}
+
+/**
+ * Drives a PSAM over a {@link CardChannel}. Calls must not overlap (the machines serialise them).
+ * @example
+ * const psam = new PsamDriver(channel); const tid = await psam.open();
+ * const { terminalTxnSeq, mac1 } = await psam.initForPurchase({ ... }); await psam.verifyMac2(mac2);
+ */
+export class PsamDriver {
+  readonly #link: ApduLink;
+  readonly #options: Required<PsamDriverOptions>;
+  #terminalId: Uint8Array | undefined;
+  #openSeq: number | undefined;
+
+  /** @throws {ArgumentError} `BAD_ARGUMENT` on a malformed AID (5..16 bytes) or FID (2 bytes). */
+  constructor(channel: CardChannel, options: PsamDriverOptions = {}) {
+    const aid = options.aid ?? PSAM_DEFAULT_AID;
+    const fid = options.fid ?? PSAM_DEFAULT_FID;
+    assertBytes(aid, 'aid');
+    if (aid.length < 5 || aid.length > 16) throw new ArgumentError('aid: expected 5..16 bytes');
+    assertBytes(fid, 'fid', 2);
+    const selectBy = options.selectBy ?? 'aid';
+    if (selectBy !== 'aid' && selectBy !== 'fid') throw new ArgumentError("selectBy: expected 'aid' or 'fid'");
+    this.#link = new ApduLink(channel, 'psam');
+    this.#options = { selectBy, aid: aid.slice(), fid: fid.slice() };
+  }
+
+  /** True once {@link PsamDriver.open} succeeded. */
+  get isOpen(): boolean {
+    return this.#terminalId !== undefined;
+  }
+
+  /** PSAM APDUs sent so far. */
+  get apduCount(): number {
+    return this.#link.apduCount;
+  }
+
+  /**
+   * The terminal ID read by {@link PsamDriver.open} (6 bytes, a copy).
+   * @throws {SimtapError} `PSAM_NOT_OPEN` before `open()`.
+   */
+  get terminalId(): Uint8Array {
+    if (this.#terminalId === undefined) throw new SimtapError('PSAM_NOT_OPEN', 'PsamDriver: call open() first');
+    return this.#terminalId.slice();
+  }
+
+  /** The terminal sequence of the purchase whose MAC2 the PSAM still awaits (`80 72`), if any. */
+  get openSessionSeq(): number | undefined {
+    return this.#openSeq;
+  }
+
+  /**
+   * Selects the PSAM application and reads the terminal ID (`00 B0 96 00 06`, EF 0x16).
+   * @returns the 6-byte terminal ID.
+   * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses; `TransportError` when the link fails.
+   * @throws {MachineResponseError} `MACHINE_BAD_RESPONSE` when the terminal ID is not 6 bytes.
+   */
+  async open(): Promise<Uint8Array> {
+    const o = this.#options;
+    this.#openSeq = undefined;
+    await this.#link.run('PSAM_SELECT', o.selectBy === 'aid' ? selectByNameApdu(o.aid) : selectByFidApdu(o.fid));
+    const tid = await this.#link.run('PSAM_READ_TERMINAL_ID', READ_TERMINAL_ID, 6);
+    this.#terminalId = tid.slice();
+    return tid.slice();
+  }
+
+  /**
+   * INIT_SAM_FOR_PURCHASE `80 70 00 00 1C` (one-level) or `24` (two-level, with `issuerId`): the PSAM derives the
+   * card's purchase key, computes SESPK and MAC1, and assigns the terminal transaction sequence number.
+   * @throws {ArgumentError} `BAD_ARGUMENT` on an out-of-range or wrong-length field.
+   * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses; `MACHINE_BAD_RESPONSE` unless 8 bytes come back.
+   */
+  async initForPurchase(req: PsamPurchaseRequest): Promise<PsamPurchaseSession> {
+    assertBytes(req.cardRandom, 'cardRandom', 4);
+    assertUint(req.offlineCounter, 'offlineCounter', 0xffff);
+    assertUint(req.amount, 'amount', 0xffffffff);
+    assertUint(req.tti, 'tti', 0xff);
+    assertBytes(req.date, 'date', 4);
+    assertBytes(req.time, 'time', 3);
+    assertUint(req.keyVersion, 'keyVersion', 0xff);
+    assertUint(req.algorithmId, 'algorithmId', 0xff);
+    assertBytes(req.cardSerial, 'cardSerial', 8, 10);
+    if (req.issuerId !== undefined) assertBytes(req.issuerId, 'issuerId', 8);
+    const lc = req.issuerId === undefined ? 0x1c : 0x24;
+    const apdu = new Uint8Array(5 + lc + 1);
+    apdu.set(INIT_HEADER, 0);
+    apdu[4] = lc;
+    let o = 5;
+    apdu.set(req.cardRandom, o);
+    o += 4;
+    apdu[o++] = req.offlineCounter >>> 8;
+    apdu[o++] = req.offlineCounter & 0xff;
+    apdu[o++] = req.amount >>> 24;
+    apdu[o++] = (req.amount >>> 16) & 0xff;
+    apdu[o++] = (req.amount >>> 8) & 0xff;
+    apdu[o++] = req.amount & 0xff;
+    apdu[o++] = req.tti;
+    apdu.set(req.date, o);
+    o += 4;
+    apdu.set(req.time, o);
+    o += 3;
+    apdu[o++] = req.keyVersion;
+    apdu[o++] = req.algorithmId;
+    apdu.set(req.cardSerial.length === 10 ? req.cardSerial.subarray(2) : req.cardSerial, o);
+    o += 8;
+    if (req.issuerId !== undefined) apdu.set(req.issuerId, o);
+    apdu[apdu.length - 1] = 0x08;
+    this.#openSeq = undefined;
+    const rsp = await this.#link.run('PSAM_INIT_FOR_PURCHASE', apdu, 8);
+    const terminalTxnSeq = readUint(rsp, 0, 4);
+    this.#openSeq = terminalTxnSeq;
+    return { terminalTxnSeq, mac1: rsp.slice(4, 8) };
+  }
+
+  /**
+   * CREDIT_SAM_FOR_PURCHASE `80 72 00 00 04 MAC2`: the PSAM checks the card's MAC2 against the open session.
+   * @throws {MacError} `SW_9302` (origin `psam`) when MAC2 is wrong.
+   * @throws {StatusWordError} `SW_xxxx` for any other refusal (e.g. 6985: no open session).
+   */
+  async verifyMac2(mac2: Uint8Array): Promise<void> {
+    assertBytes(mac2, 'mac2', 4);
+    const apdu = new Uint8Array(9);
+    apdu.set(VERIFY_HEADER, 0);
+    apdu.set(mac2, 5);
+    try {
+      await this.#link.run('PSAM_CREDIT_FOR_PURCHASE', apdu, 0);
+    } finally {
+      this.#openSeq = undefined;
+    }
+  }
+
+  /**
+   * DES INIT `80 1A keyUsage keyVersion Lc divData`: makes the PSAM's master key (`keyUsage`, `keyVersion`)
+   * diversified with `diversificationData` (card serial(8) [‖ issuer ID(8) for two levels]) its work key;
+   * usage {@link PSAM_KEY_USAGE_TAC} yields the single-DES TAC key.
+   * @throws {ArgumentError} `BAD_ARGUMENT` on a bad byte or data length.
+   * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses (6A88: no such key).
+   */
+  async desInit(keyUsage: number, keyVersion: number, diversificationData: Uint8Array): Promise<void> {
+    assertUint(keyUsage, 'keyUsage', 0xff);
+    assertUint(keyVersion, 'keyVersion', 0xff);
+    assertBytes(diversificationData, 'diversificationData', 8, 16);
+    this.#openSeq = undefined;
+    const apdu = new Uint8Array(5 + diversificationData.length);
+    apdu[0] = 0x80;
+    apdu[1] = 0x1a;
+    apdu[2] = keyUsage;
+    apdu[3] = keyVersion;
+    apdu[4] = diversificationData.length;
+    apdu.set(diversificationData, 5);
+    await this.#link.run('PSAM_DES_INIT', apdu, 0);
+  }
+
+  /**
+   * DES CRYPT `80 FA P1 P2 Lc data Le` with the work key loaded by {@link PsamDriver.desInit}: P1 00 encrypts
+   * (ECB), 01 MACs with a zero ICV, 05 MACs with the first 8 data bytes as ICV. Returns the PSAM's output.
+   * @throws {ArgumentError} `BAD_ARGUMENT` on a bad byte or empty/oversized data.
+   * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses (6985: no work key).
+   */
+  async desCrypt(p1: number, p2: number, data: Uint8Array): Promise<Uint8Array> {
+    assertUint(p1, 'p1', 0xff);
+    assertUint(p2, 'p2', 0xff);
+    assertBytes(data, 'data');
+    if (data.length < 1 || data.length > 255) throw new ArgumentError('data: expected 1..255 bytes');
+    this.#openSeq = undefined;
+    const apdu = new Uint8Array(6 + data.length);
+    apdu[0] = 0x80;
+    apdu[1] = 0xfa;
+    apdu[2] = p1;
+    apdu[3] = p2;
+    apdu[4] = data.length;
+    apdu.set(data, 5);
+    apdu[apdu.length - 1] = 0x00;
+    return (await this.#link.run('PSAM_DES_CRYPT', apdu)).slice();
+  }
+
+  /**
+   * Recomputes a purchase TAC in the PSAM (`80 1A 44` with the card serial [‖ issuer ID], then `80 FA 01` over
+   * amount ‖ TTI ‖ terminal ID ‖ terminal sequence ‖ date ‖ time): to check a TAC a card proved after a torn
+   * purchase, or to complete a record the card's log confirmed. Needs a PSAM holding the TAC master key.
+   * @throws {ArgumentError} `BAD_ARGUMENT` on an out-of-range or wrong-length field.
+   * @throws {StatusWordError} `SW_6A88` when the PSAM holds no TAC key of that version.
+   */
+  async computePurchaseTac(p: PsamTacRequest): Promise<Uint8Array> {
+    assertBytes(p.cardSerial, 'cardSerial', 8, 10);
+    if (p.issuerId !== undefined) assertBytes(p.issuerId, 'issuerId', 8);
+    assertUint(p.amount, 'amount', 0xffffffff);
+    assertUint(p.tti, 'tti', 0xff);
+    assertBytes(p.terminalId, 'terminalId', 6);
+    assertUint(p.terminalTxnSeq, 'terminalTxnSeq', 0xffffffff);
+    assertBytes(p.date, 'date', 4);
+    assertBytes(p.time, 'time', 3);
+    const serial = p.cardSerial.length === 10 ? p.cardSerial.subarray(2) : p.cardSerial;
+    const div = new Uint8Array(p.issuerId === undefined ? 8 : 16);
+    div.set(serial, 0);
+    if (p.issuerId !== undefined) div.set(p.issuerId, 8);
+    await this.desInit(PSAM_KEY_USAGE_TAC, p.keyVersion, div);
+    const data = new Uint8Array(22);
+    writeU32(data, 0, p.amount);
+    data[4] = p.tti;
+    data.set(p.terminalId, 5);
+    writeU32(data, 11, p.terminalTxnSeq);
+    data.set(p.date, 15);
+    data.set(p.time, 19);
+    const mac = await this.desCrypt(0x01, 0x00, data);
+    if (mac.length !== 4) throw new MachineResponseError('PSAM_DES_CRYPT', 4, mac.length);
+    return mac;
+  }
+}
+
+/** `80 1A` key usage of the TAC master key: the work key becomes the single-DES TAC key (DTK left ⊕ right). */
+export const PSAM_KEY_USAGE_TAC = 0x44;
+
+/** Inputs of {@link PsamDriver.computePurchaseTac}. */
+export interface PsamTacRequest {
+  /** 10-byte application serial or its 8 diversification bytes. */
+  readonly cardSerial: Uint8Array;
+  /** Issuer ID (8 bytes) for two-level diversification. */
+  readonly issuerId?: Uint8Array;
+  /** The card's key version (INITIALIZE's). */
+  readonly keyVersion: number;
+  readonly amount: number;
+  readonly tti: number;
+  readonly terminalId: Uint8Array;
+  readonly terminalTxnSeq: number;
+  readonly date: Uint8Array;
+  readonly time: Uint8Array;
+}
+
+function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+const READ_TERMINAL_ID = /* @__PURE__ */ fromHex('00B0960006');
+const INIT_HEADER = /* @__PURE__ */ fromHex('80700000');
+const VERIFY_HEADER = /* @__PURE__ */ fromHex('8072000004');

@@ -1,0 +1,504 @@
+/**
+ * The recharge machine (top-up kiosk) of DESIGN §4: cash or bank in, load onto the card with the MAC2 of the
+ * platform. The machine never holds the load key: it relays the card's MAC1 to a {@link LoadAuthorizer} (the
+ * platform, through its application system) and sends back the MAC2 it returns.
+ *
+ * Flow: SELECT (AID, or PPSE → AID) → READ BINARY EF 0x15 → [VERIFY PIN] → INITIALIZE FOR LOAD → authorizer
+ * (checks MAC1, returns MAC2) → CREDIT FOR LOAD → TAC checked by the authorizer (`verifyTac`) → {@link LoadRecord}.
+ *
+ * **Torn loads.** When the card leaves the field after CREDIT FOR LOAD was sent and before its answer arrived,
+ * the machine keeps a {@link PendingLoad} and throws {@link CardLeftFieldError}. At the next tap of the same card
+ * it resolves it as the consumption machine resolves purchases: GET TRANSACTION PROVE (TTI 02, online counter)
+ * → 9000 with the MAC2 this machine sent: loaded (the TAC is verified) → the record is completed, never loaded
+ * twice; 9406 or another load's proof → the EF 0x18 log decides (a record with that counter matching amount,
+ * terminal, date and time: loaded; a lower newest load counter or another terminal's record: not loaded, the
+ * pending record is dropped and a retry loads once; log too short: `unknown`, the pending record is kept and
+ * `RECOVERY_UNDETERMINED` is thrown).
+ *
+ * @module
+ */
+import type { CardChannel } from '../card/channel';
+import { assertBytes, assertUint, equalCt, toHex } from '../core/bytes';
+import { ArgumentError, CryptoError, SimtapError } from '../core/errors';
+import { ISO14443_106, type LinkProfile, type TapTimeOptions, TapTimer } from '../core/iso14443';
+import {
+  decodeInitForLoadResponse,
+  diversificationDataOf,
+  loadMac1,
+  loadMac2,
+  loadSessionKey,
+  loadTac,
+  PbocKeyDiversifier,
+  PbocMac,
+  TTI,
+  tacKey,
+} from '../core/pboc';
+import { referenceProfile, type SimtapProfile } from '../core/profile';
+import { type Clock, systemClock, txnDateTime } from './clock';
+import { creditForLoadApdu, INITIALIZE_P1, initializeApdu, verifyPinApdu } from './commands';
+import { type CardIdentity, EPURSE_DEFAULT_AID, identifyCard, proveTransaction, searchLog } from './epurse-client';
+import { CardLeftFieldError, TacError } from './errors';
+import { ApduLink } from './link';
+import type { LoadRecord, PendingLoad, RecoveryProof } from './records';
+
+/** What the authorizer gets to decide on a load and compute its MAC2. */
+export interface LoadAuthorizationRequest {
+  /** The card's 10-byte application serial (EF 0x15). */
+  readonly cardSerial: Uint8Array;
+  /** Amount to load, fen. */
+  readonly amount: number;
+  /** The kiosk's terminal ID (6 bytes). */
+  readonly terminalId: Uint8Array;
+  /** Balance before the load, fen. */
+  readonly oldBalance: number;
+  /** The card's online counter (before the load). */
+  readonly onlineCounter: number;
+  /** The card's 4-byte random. */
+  readonly random: Uint8Array;
+  readonly keyVersion: number;
+  readonly algId: number;
+  /** The card's MAC1 (4 bytes). */
+  readonly mac1: Uint8Array;
+  /** YYYYMMDD (4 BCD bytes) the card will receive with MAC2. */
+  readonly date: Uint8Array;
+  /** hhmmss (3 BCD bytes). */
+  readonly time: Uint8Array;
+  /** 02 EP load (01 ED load). */
+  readonly tti: number;
+}
+
+/** What the authorizer gets to verify a load's TAC. */
+export interface LoadTacCheck {
+  readonly cardSerial: Uint8Array;
+  /** Balance after the load, fen. */
+  readonly newBalance: number;
+  /** The online counter the load used (before increment). */
+  readonly onlineCounter: number;
+  readonly amount: number;
+  readonly tti: number;
+  readonly terminalId: Uint8Array;
+  readonly date: Uint8Array;
+  readonly time: Uint8Array;
+  /** The TAC the card returned (4 bytes). */
+  readonly tac: Uint8Array;
+}
+
+/**
+ * Authorizes loads: the platform (later over the wire), or {@link IssuerKeyAuthorizer} in tests. `authorize`
+ * must verify MAC1 before computing MAC2, and throws to refuse.
+ */
+export interface LoadAuthorizer {
+  /** Verifies MAC1 and returns MAC2. Throw to refuse (e.g. `CryptoError` `MAC1_INVALID`). */
+  authorize(req: LoadAuthorizationRequest): Promise<{ mac2: Uint8Array }>;
+  /** True when the TAC is the issuer's for this load. Optional: without it, records carry `tacVerified: false`. */
+  verifyTac?(check: LoadTacCheck): Promise<boolean>;
+}
+
+/** Master keys of {@link IssuerKeyAuthorizer}. */
+export interface IssuerLoadKeys {
+  /** The issuer's load master key (16 bytes); the card's DLK is its PBOC diversification. */
+  readonly loadMasterKey: Uint8Array;
+  /** The issuer's TAC master key (16 bytes); enables `verifyTac`. */
+  readonly tacMasterKey?: Uint8Array;
+}
+
+/**
+ * A {@link LoadAuthorizer} holding the issuer's master keys (tests, demos, an issuer back office): derives DLK
+ * from `loadMasterKey` with the card's diversification data (EF 0x15 serial, rightmost 8 bytes), verifies MAC1 in
+ * constant time, computes MAC2; verifies TACs with DTK from `tacMasterKey`.
+ */
+export class IssuerKeyAuthorizer implements LoadAuthorizer {
+  readonly #dlk: PbocKeyDiversifier;
+  readonly #dtk: PbocKeyDiversifier | undefined;
+
+  /** @throws {ArgumentError} `BAD_ARGUMENT` unless the master keys are 16 bytes. */
+  constructor(keys: IssuerLoadKeys) {
+    assertBytes(keys?.loadMasterKey, 'loadMasterKey', 16);
+    if (keys.tacMasterKey !== undefined) assertBytes(keys.tacMasterKey, 'tacMasterKey', 16);
+    this.#dlk = new PbocKeyDiversifier(keys.loadMasterKey);
+    this.#dtk = keys.tacMasterKey === undefined ? undefined : new PbocKeyDiversifier(keys.tacMasterKey);
+  }
+
+  /** An authorizer with the issuer keys of `profile` (default: the reference profile). */
+  static fromProfile(profile: SimtapProfile = referenceProfile()): IssuerKeyAuthorizer {
+    const mk = profile.issuer.masterKeys;
+    return new IssuerKeyAuthorizer({ loadMasterKey: mk.loadMasterKey, tacMasterKey: mk.tacMasterKey });
+  }
+
+  /**
+   * Verifies MAC1 and returns MAC2.
+   * @throws {CryptoError} `MAC1_INVALID` when MAC1 is not the card's.
+   * @throws {ArgumentError} `BAD_ARGUMENT` on a malformed field.
+   */
+  async authorize(req: LoadAuthorizationRequest): Promise<{ mac2: Uint8Array }> {
+    assertBytes(req.cardSerial, 'cardSerial', 10);
+    assertBytes(req.mac1, 'mac1', 4);
+    const dlk = this.#dlk.diversify(diversificationDataOf(req.cardSerial));
+    const seslk = loadSessionKey(dlk, req.random, req.onlineCounter);
+    dlk.fill(0);
+    const mac = new PbocMac(seslk);
+    seslk.fill(0);
+    try {
+      const mac1 = loadMac1({
+        sessionKey: mac,
+        oldBalance: req.oldBalance,
+        amount: req.amount,
+        tti: req.tti,
+        terminalId: req.terminalId,
+      });
+      if (!equalCt(mac1, req.mac1)) throw new CryptoError('MAC1_INVALID', 'load MAC1 does not verify');
+      const mac2 = loadMac2({
+        sessionKey: mac,
+        amount: req.amount,
+        tti: req.tti,
+        terminalId: req.terminalId,
+        date: req.date,
+        time: req.time,
+      });
+      return { mac2 };
+    } finally {
+      mac.destroy();
+    }
+  }
+
+  /**
+   * True when `check.tac` is the load TAC (DESIGN §7) under the card's DTK.
+   * @throws {SimtapError} `NO_TAC_KEY` when constructed without `tacMasterKey`; `BAD_ARGUMENT` on a bad field.
+   */
+  async verifyTac(check: LoadTacCheck): Promise<boolean> {
+    if (this.#dtk === undefined) throw new SimtapError('NO_TAC_KEY', 'IssuerKeyAuthorizer: no tacMasterKey');
+    assertBytes(check.cardSerial, 'cardSerial', 10);
+    assertBytes(check.tac, 'tac', 4);
+    const dtk = this.#dtk.diversify(diversificationDataOf(check.cardSerial));
+    const key = tacKey(dtk);
+    dtk.fill(0);
+    try {
+      const tac = loadTac({
+        tacKey: key,
+        newBalance: check.newBalance,
+        onlineCounter: check.onlineCounter,
+        amount: check.amount,
+        tti: check.tti,
+        terminalId: check.terminalId,
+        date: check.date,
+        time: check.time,
+      });
+      return equalCt(tac, check.tac);
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /** Zeroes the key schedules; later calls throw `BAD_ARGUMENT`. */
+  destroy(): void {
+    this.#dlk.destroy();
+    this.#dtk?.destroy();
+  }
+
+  /** Never exposes key material. */
+  toJSON(): string {
+    return 'IssuerKeyAuthorizer(keys [redacted])';
+  }
+}
+
+/** Options of {@link RechargeMachine}. */
+export interface RechargeMachineOptions {
+  /** The kiosk reader's channel to cards (a call may pass another). */
+  readonly card: CardChannel;
+  /** Who computes MAC2 (the platform). */
+  readonly authorizer: LoadAuthorizer;
+  /** The kiosk's terminal ID (6 bytes). */
+  readonly terminalId: Uint8Array;
+  readonly clock?: Clock;
+  /** Terminal-local time zone, minutes east of UTC; default 480 (China). */
+  readonly timeZoneOffsetMinutes?: number;
+  /** Load key index sent in INITIALIZE FOR LOAD; default 1. */
+  readonly keyIndex?: number;
+  /** The e-purse AID; default A000000632010105. */
+  readonly aid?: Uint8Array;
+  readonly selectVia?: 'aid' | 'ppse';
+  /** Link profile of the tap-time estimate; default {@link ISO14443_106}. */
+  readonly linkProfile?: LinkProfile;
+  readonly tapTimeOptions?: TapTimeOptions;
+  /** Records of EF 0x18 a recovery may read; default 10. */
+  readonly logRecords?: number;
+  /** Called with every completed record (also those a recovery completes). */
+  readonly onRecord?: (record: LoadRecord) => void;
+  /** Pending loads kept from an earlier run. */
+  readonly pending?: readonly PendingLoad[];
+}
+
+/** A load request. */
+export interface LoadRequest {
+  /** Amount in fen (1..2³²−1). */
+  readonly amount: number;
+  /** PIN digits, when the card asks for the PIN before a load. */
+  readonly pin?: string;
+  readonly card?: CardChannel;
+  readonly linkProfile?: LinkProfile;
+}
+
+/** The result of resolving a card's pending load. */
+export type LoadRecoveryOutcome =
+  | { readonly outcome: 'none' }
+  | { readonly outcome: 'loaded'; readonly record: LoadRecord }
+  | { readonly outcome: 'not-loaded'; readonly pending: PendingLoad }
+  | { readonly outcome: 'unknown'; readonly pending: PendingLoad };
+
+interface Tap {
+  readonly link: ApduLink;
+  readonly timer: TapTimer;
+  readonly profile: LinkProfile;
+}
+
+const LOAD_FAMILY: readonly number[] = [TTI.EP_LOAD];
+
+/**
+ * A top-up kiosk: loads the tapped card with MAC2 from a {@link LoadAuthorizer}. Calls are serialised.
+ * @example
+ * const kiosk = new RechargeMachine({ card: reader, authorizer, terminalId });
+ * const rec = await kiosk.load({ amount: 5000 }); // rec.balanceAfter, rec.tac, rec.tacVerified
+ */
+export class RechargeMachine {
+  readonly #o: {
+    card: CardChannel;
+    authorizer: LoadAuthorizer;
+    terminalId: Uint8Array;
+    clock: Clock;
+    tz: number;
+    keyIndex: number;
+    select: { aid: Uint8Array; selectVia: 'aid' | 'ppse' };
+    profile: LinkProfile;
+    tapTimeOptions: TapTimeOptions;
+    logRecords: number;
+    onRecord: ((r: LoadRecord) => void) | undefined;
+  };
+  readonly #pending = new Map<string, PendingLoad>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** @throws {ArgumentError} `BAD_ARGUMENT` on an invalid option. */
+  constructor(options: RechargeMachineOptions) {
+    if (typeof options !== 'object' || options === null) throw new ArgumentError('options: expected an object');
+    if (typeof options.card?.transmit !== 'function') throw new ArgumentError('card: expected a CardChannel');
+    if (typeof options.authorizer?.authorize !== 'function')
+      throw new ArgumentError('authorizer: expected a LoadAuthorizer');
+    assertBytes(options.terminalId, 'terminalId', 6);
+    const keyIndex = options.keyIndex ?? 1;
+    assertUint(keyIndex, 'keyIndex', 0xff);
+    const tz = options.timeZoneOffsetMinutes ?? 480;
+    if (!Number.isInteger(tz) || Math.abs(tz) > 14 * 60) throw new ArgumentError('timeZoneOffsetMinutes: out of range');
+    const logRecords = options.logRecords ?? 10;
+    assertUint(logRecords, 'logRecords', 254);
+    const aid = options.aid ?? EPURSE_DEFAULT_AID;
+    if (!(aid instanceof Uint8Array) || aid.length < 5 || aid.length > 16)
+      throw new ArgumentError('aid: expected 5..16 bytes');
+    const selectVia = options.selectVia ?? 'aid';
+    if (selectVia !== 'aid' && selectVia !== 'ppse') throw new ArgumentError("selectVia: expected 'aid' or 'ppse'");
+    this.#o = {
+      card: options.card,
+      authorizer: options.authorizer,
+      terminalId: options.terminalId.slice(),
+      clock: options.clock ?? systemClock,
+      tz,
+      keyIndex,
+      select: { aid: aid.slice(), selectVia },
+      profile: options.linkProfile ?? ISO14443_106,
+      tapTimeOptions: options.tapTimeOptions ?? {},
+      logRecords,
+      onRecord: options.onRecord,
+    };
+    for (const p of options.pending ?? []) this.#pending.set(toHex(p.cardSerial), p);
+  }
+
+  /** Loads the cards may or may not have committed, awaiting their next tap. */
+  get pending(): readonly PendingLoad[] {
+    return [...this.#pending.values()];
+  }
+
+  /**
+   * Forgets the pending load of `cardSerial` (after a manual resolution); returns it, if there was one.
+   * @throws {ArgumentError} `BAD_ARGUMENT` unless `cardSerial` is 10 bytes.
+   */
+  discardPending(cardSerial: Uint8Array): PendingLoad | undefined {
+    assertBytes(cardSerial, 'cardSerial', 10);
+    const key = toHex(cardSerial);
+    const p = this.#pending.get(key);
+    this.#pending.delete(key);
+    return p;
+  }
+
+  /**
+   * Loads `amount` onto the tapped card. A pending load of the same card is resolved first; when it turns out
+   * loaded and has the same amount, its completed record is returned instead of loading again.
+   * @throws {CryptoError} `MAC1_INVALID` (or whatever the authorizer throws) when the authorizer refuses.
+   * @throws {MacError} `SW_9302` (origin `card`) when the card refuses MAC2.
+   * @throws {CardLockedError} `SW_9303` / `SW_6283`; `SecurityStatusError` `SW_6982` when a PIN is needed.
+   * @throws {CardLeftFieldError} `CARD_REMOVED`; `pending` set when the credit may have landed.
+   * @throws {TacError} `TAC_INVALID` when the authorizer rejects the TAC (the card was credited: `err.record`).
+   * @throws {SimtapError} `RECOVERY_UNDETERMINED`; `StatusWordError` `SW_xxxx` (6A80: above the maximum balance).
+   */
+  async load(req: LoadRequest): Promise<LoadRecord> {
+    assertUint(req?.amount, 'amount', 0xffffffff);
+    if (req.amount === 0) throw new ArgumentError('amount: a load needs at least 1 fen');
+    return this.#tap(req, async (tap) => {
+      const id = await identifyCard(tap.link, this.#o.select);
+      if (this.#pending.size > 0) {
+        const p = this.#pending.get(toHex(id.serial));
+        if (p !== undefined) {
+          const r = await this.#resolve(tap, p);
+          if (r.outcome === 'unknown')
+            throw new SimtapError(
+              'RECOVERY_UNDETERMINED',
+              'an earlier torn load of this card cannot be resolved from the card; check it and discardPending()',
+            );
+          if (r.outcome === 'loaded' && r.record.amount === req.amount) return r.record;
+        }
+      }
+      if (req.pin !== undefined) await tap.link.run('VERIFY_PIN', verifyPinApdu(req.pin), 0);
+      return this.#credit(tap, id, req.amount);
+    });
+  }
+
+  /**
+   * Resolves the pending load of the tapped card, if any, without loading again.
+   * @throws {CardLeftFieldError} / `StatusWordError` when the tap itself fails (the pending record is kept).
+   */
+  async recover(req: { card?: CardChannel; linkProfile?: LinkProfile } = {}): Promise<LoadRecoveryOutcome> {
+    return this.#tap(req, async (tap) => {
+      const id = await identifyCard(tap.link, this.#o.select);
+      const p = this.#pending.size === 0 ? undefined : this.#pending.get(toHex(id.serial));
+      if (p === undefined) return { outcome: 'none' };
+      return this.#resolve(tap, p);
+    });
+  }
+
+  // ------------------------------------------------------------ internals
+
+  #tap<T>(req: { card?: CardChannel; linkProfile?: LinkProfile }, fn: (tap: Tap) => Promise<T>): Promise<T> {
+    const channel = req.card ?? this.#o.card;
+    const profile = req.linkProfile ?? this.#o.profile;
+    const go = (): Promise<T> => {
+      const timer = new TapTimer();
+      return fn({ link: new ApduLink(channel, 'card', timer), timer, profile });
+    };
+    const run = this.#queue.then(go, go);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #credit(tap: Tap, id: CardIdentity, amount: number): Promise<LoadRecord> {
+    const o = this.#o;
+    const link = tap.link;
+    const tti = TTI.EP_LOAD;
+    const { date, time } = txnDateTime(o.clock, o.tz);
+    const init = decodeInitForLoadResponse(
+      await link.run('INITIALIZE_FOR_LOAD', initializeApdu(INITIALIZE_P1.LOAD, o.keyIndex, amount, o.terminalId), 16),
+    );
+    const balanceBefore = init.oldBalance | 0;
+    const { mac2 } = await o.authorizer.authorize({
+      cardSerial: id.serial.slice(),
+      amount,
+      terminalId: o.terminalId.slice(),
+      oldBalance: init.oldBalance,
+      onlineCounter: init.onlineCounter,
+      random: init.random,
+      keyVersion: init.keyVersion,
+      algId: init.algorithmId,
+      mac1: init.mac1,
+      date: date.slice(),
+      time: time.slice(),
+      tti,
+    });
+    assertBytes(mac2, 'authorizer mac2', 4);
+    const pending: PendingLoad = {
+      status: 'pending',
+      tti,
+      cardSerial: id.serial.slice(),
+      onlineCounter: init.onlineCounter,
+      amount,
+      balanceBefore,
+      balanceAfter: balanceBefore + amount,
+      terminalId: o.terminalId.slice(),
+      date: date.slice(),
+      time: time.slice(),
+      keyVersion: init.keyVersion,
+      algorithmId: init.algorithmId,
+      mac2: mac2.slice(),
+    };
+    let tac: Uint8Array;
+    try {
+      tac = (await link.run('CREDIT_FOR_LOAD', creditForLoadApdu(date, time, mac2), 4)).slice();
+    } catch (e) {
+      if (e instanceof CardLeftFieldError) {
+        this.#pending.set(toHex(pending.cardSerial), pending);
+        throw new CardLeftFieldError('CREDIT_FOR_LOAD', pending, { cause: e.cause });
+      }
+      throw e;
+    }
+    return this.#finish(tap, pending, tac, undefined);
+  }
+
+  async #finish(
+    tap: Tap,
+    p: PendingLoad,
+    tac: Uint8Array | undefined,
+    recovered: RecoveryProof | undefined,
+  ): Promise<LoadRecord> {
+    const verify = this.#o.authorizer.verifyTac;
+    const ok =
+      verify === undefined || tac === undefined
+        ? undefined
+        : await verify.call(this.#o.authorizer, {
+            cardSerial: p.cardSerial,
+            newBalance: p.balanceAfter >>> 0,
+            onlineCounter: p.onlineCounter,
+            amount: p.amount,
+            tti: p.tti,
+            terminalId: p.terminalId,
+            date: p.date,
+            time: p.time,
+            tac,
+          });
+    const { status: _, ...core } = p;
+    const record: LoadRecord = {
+      ...core,
+      status: 'completed',
+      tac,
+      tacVerified: ok === true,
+      recovered,
+      apduCount: tap.link.apduCount,
+      tapTime: tap.timer.estimate(tap.profile, this.#o.tapTimeOptions),
+    };
+    this.#o.onRecord?.(record);
+    if (ok === false) throw new TacError('the load TAC does not verify with the issuer key', record);
+    return record;
+  }
+
+  async #resolve(tap: Tap, p: PendingLoad): Promise<LoadRecoveryOutcome> {
+    const key = toHex(p.cardSerial);
+    const proof = await proveTransaction(tap.link, p.tti, p.onlineCounter);
+    // The proof is ours when it carries the MAC2 this machine sent (another load may have used the counter since).
+    if (proof !== undefined && equalCt(proof.mac2, p.mac2)) {
+      this.#pending.delete(key);
+      return { outcome: 'loaded', record: await this.#finish(tap, p, proof.tac, 'transaction-prove') };
+    }
+    const v = await searchLog(
+      tap.link,
+      {
+        counter: p.onlineCounter,
+        family: LOAD_FAMILY,
+        tti: p.tti,
+        amount: p.amount,
+        terminalId: p.terminalId,
+        date: p.date,
+        time: p.time,
+      },
+      this.#o.logRecords,
+    );
+    if (v.verdict === 'unknown') return { outcome: 'unknown', pending: p };
+    this.#pending.delete(key);
+    if (v.verdict === 'not-committed') return { outcome: 'not-loaded', pending: p };
+    // The log shows the load but its proof is gone: no TAC to keep (tacVerified false).
+    return { outcome: 'loaded', record: await this.#finish(tap, p, undefined, 'transaction-log') };
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * What machines hand back: one record per completed money movement (purchase, transit entry/exit, load), and
+ * the pending records they keep when a card leaves the field while the movement may have landed.
+ *
+ * Byte fields are fresh `Uint8Array`s owned by the record. Amounts and balances are integer fen.
+ *
+ * @module
+ */
+import type { TapTimeEstimate } from '../core/iso14443';
+
+/** A metro/bus stop as the transit records name it. */
+export interface TransitStation {
+  /** Line number (0..65535). */
+  readonly line: number;
+  /** Station number on the line (0..65535). */
+  readonly station: number;
+}
+
+/** What kind of purchase a record is. */
+export type PurchaseKind = 'purchase' | 'transit-entry' | 'transit-exit';
+
+/** The fields a pending (torn) purchase and a completed one share. */
+export interface PurchaseCore {
+  readonly kind: PurchaseKind;
+  /** Transaction type identifier: 06 EP purchase, 09 composite (CAPP) purchase. */
+  readonly tti: number;
+  /** The card's 10-byte application serial (EF 0x15 bytes 10..19). */
+  readonly cardSerial: Uint8Array;
+  /** The offline counter this purchase used (INITIALIZE's value, before the card increments it). */
+  readonly offlineCounter: number;
+  /** Amount debited, fen. */
+  readonly amount: number;
+  /** Balance before the debit, fen. */
+  readonly balanceBefore: number;
+  /** Balance after the debit, fen (`balanceBefore - amount`). */
+  readonly balanceAfter: number;
+  /** The PSAM's terminal ID (6 bytes). */
+  readonly terminalId: Uint8Array;
+  /** The PSAM's terminal transaction sequence number for this purchase. */
+  readonly terminalTxnSeq: number;
+  /** YYYYMMDD, 4 BCD bytes. */
+  readonly date: Uint8Array;
+  /** hhmmss, 3 BCD bytes. */
+  readonly time: Uint8Array;
+  readonly keyVersion: number;
+  readonly algorithmId: number;
+  /** Transit only: the station of this entry or exit. */
+  readonly station?: TransitStation;
+  /** Transit exit only: the entry record the fare was computed from (undefined when the card had none). */
+  readonly entry?: TransitRecord;
+}
+
+/** A purchase the card may or may not have committed (the card left the field during DEBIT). */
+export interface PendingPurchase extends PurchaseCore {
+  readonly status: 'pending';
+}
+
+/** How a recovered record was proven. */
+export type RecoveryProof = 'transaction-prove' | 'transaction-log';
+
+/** A completed purchase, ready for the clearing batch. */
+export interface PurchaseRecord extends PurchaseCore {
+  readonly status: 'completed';
+  /** Transaction authentication code (4 bytes); undefined only when recovered from the log without a PSAM TAC key. */
+  readonly tac: Uint8Array | undefined;
+  /** The card's MAC2 (4 bytes); undefined only when recovered from the card's log. */
+  readonly mac2: Uint8Array | undefined;
+  /** True when the PSAM accepted MAC2. */
+  readonly mac2Verified: boolean;
+  /**
+   * True when the PSAM recomputed the same TAC (recoveries whose MAC2 the PSAM can no longer check). A record
+   * recovered from the log carries the TAC the PSAM computed (`tacVerified` false).
+   */
+  readonly tacVerified: boolean;
+  /** Set when this record completes a torn purchase at a later tap: how the card proved it. */
+  readonly recovered: RecoveryProof | undefined;
+  /** Card APDUs of the tap that produced this record. */
+  readonly apduCount: number;
+  /** PSAM APDUs spent for this record. */
+  readonly psamApduCount: number;
+  /** Estimated tap time of the card exchanges at the machine's link profile. */
+  readonly tapTime: TapTimeEstimate;
+}
+
+/** The travel record a gate writes into the card's composite-application file at entry and exit. */
+export interface TransitRecord {
+  /** 0x03 entry, 0x04 exit (JT/T 978 travel record types). */
+  readonly type: 'entry' | 'exit';
+  readonly station: TransitStation;
+  /** The gate's terminal ID (6 bytes). */
+  readonly terminalId: Uint8Array;
+  /** Amount charged at this gate, fen. */
+  readonly amount: number;
+  /** Balance after this gate's debit, fen. */
+  readonly balance: number;
+  /** YYYYMMDD, 4 BCD bytes. */
+  readonly date: Uint8Array;
+  /** hhmmss, 3 BCD bytes. */
+  readonly time: Uint8Array;
+}
+
+/** A load the card may or may not have committed (the card left the field during CREDIT FOR LOAD). */
+export interface PendingLoad {
+  readonly status: 'pending';
+  /** 02 EP load (01 ED load). */
+  readonly tti: number;
+  readonly cardSerial: Uint8Array;
+  /** The online counter this load used (INITIALIZE FOR LOAD's value). */
+  readonly onlineCounter: number;
+  readonly amount: number;
+  readonly balanceBefore: number;
+  readonly balanceAfter: number;
+  readonly terminalId: Uint8Array;
+  readonly date: Uint8Array;
+  readonly time: Uint8Array;
+  readonly keyVersion: number;
+  readonly algorithmId: number;
+  /** The MAC2 the machine sent. */
+  readonly mac2: Uint8Array;
+}
+
+/** A completed load. */
+export interface LoadRecord extends Omit<PendingLoad, 'status'> {
+  readonly status: 'completed';
+  /** The card's TAC (4 bytes); undefined only when recovered from the card's log. */
+  readonly tac: Uint8Array | undefined;
+  /** True when the authorizer verified the TAC; false when it cannot verify TACs. */
+  readonly tacVerified: boolean;
+  /** Set when this record completes a torn load at a later tap. */
+  readonly recovered: RecoveryProof | undefined;
+  readonly apduCount: number;
+  readonly tapTime: TapTimeEstimate;
+}

@@ -1,0 +1,143 @@
+/**
+ * End to end: the SDK's machines against the real e-purse and PSAM applets, in process. card-1 of the reference
+ * profile, PSAM pos-1; every balance and counter is read back from the card.
+ */
+import { toHex } from '@simtap/sdk/core/bytes';
+import { InsufficientBalanceError, StatusWordError } from '@simtap/sdk/core/iso7816';
+import { ISO14443_106, ISO14443_424 } from '@simtap/sdk/core/iso14443';
+import { purchaseTac, TTI } from '@simtap/sdk/core/pboc';
+import { cardProfile } from '@simtap/sdk/core/profile';
+import { CardLockedError, MacError, PsamDriver, type PurchaseRecord } from '@simtap/sdk/machines';
+import { describe, expect, it } from 'vitest';
+import { corruptResponseOn, kiosk, pos, psamCard, purseCard, readPurse, terminalIdOf } from './fixtures';
+
+const card1 = cardProfile('card-1');
+
+describe('load ¥50, purchase ¥12.50', () => {
+  it('loads 5000 fen at the kiosk, then a POS debits 1250 fen with a TAC the issuer can verify', async () => {
+    const card = purseCard();
+    const loaded = await kiosk(card).load({ amount: 5000 });
+    expect(loaded).toMatchObject({ amount: 5000, balanceBefore: 0, balanceAfter: 5000, onlineCounter: 0 });
+    expect(loaded.tacVerified).toBe(true);
+    expect(readPurse(card)).toMatchObject({ balance: 5000, onlineCounter: 1, offlineCounter: 0 });
+
+    const { machine } = pos(card);
+    const r = await machine.purchase({ amount: 1250 });
+    expect(r).toMatchObject({
+      kind: 'purchase',
+      tti: TTI.EP_PURCHASE,
+      amount: 1250,
+      balanceBefore: 5000,
+      balanceAfter: 3750,
+      offlineCounter: 0,
+      terminalTxnSeq: 1,
+      mac2Verified: true,
+      recovered: undefined,
+      apduCount: 4,
+      psamApduCount: 2,
+    });
+    expect(toHex(r.cardSerial)).toBe(toHex(card1.applicationSerial));
+    expect(toHex(r.terminalId)).toBe(toHex(terminalIdOf('pos-1')));
+    // the clearing house recomputes the TAC with the card's TAC key
+    const tac = purchaseTac({
+      tacKey: card1.tacSingleDesKey,
+      amount: 1250,
+      tti: TTI.EP_PURCHASE,
+      terminalId: r.terminalId,
+      terminalTxnSeq: r.terminalTxnSeq,
+      date: r.date,
+      time: r.time,
+    });
+    expect(toHex(r.tac!)).toBe(toHex(tac));
+
+    const state = readPurse(card);
+    expect(state).toMatchObject({ balance: 3750, offlineCounter: 1, onlineCounter: 1 });
+    expect(state.log[0]).toMatchObject({ counter: 0, amount: 1250, tti: TTI.EP_PURCHASE });
+    expect(state.log[1]).toMatchObject({ counter: 0, amount: 5000, tti: TTI.EP_LOAD });
+  });
+
+  it("the PSAM recomputes the card's purchase TAC (80 1A 44 / 80 FA)", async () => {
+    const card = purseCard('card-1', 5000);
+    const { machine } = pos(card);
+    const r = await machine.purchase({ amount: 1250 });
+    const sam = psamCard('pos-1');
+    const driver = new PsamDriver(sam.channel);
+    const tac = await driver.computePurchaseTac({ ...r, cardSerial: r.cardSerial });
+    expect(toHex(tac)).toBe(toHex(r.tac!));
+  });
+
+  it('successive purchases advance the counter and the terminal sequence; selecting through the PPSE works', async () => {
+    const card = purseCard('card-1', 1000);
+    const records: PurchaseRecord[] = [];
+    const { machine } = pos(card, 'pos-1', { selectVia: 'ppse', onRecord: (x) => records.push(x) });
+    for (let i = 0; i < 3; i++) await machine.purchase({ amount: 100 });
+    expect(records.map((x) => [x.offlineCounter, x.terminalTxnSeq, x.balanceAfter, x.apduCount])).toEqual([
+      [0, 1, 900, 5],
+      [1, 2, 800, 5],
+      [2, 3, 700, 5],
+    ]);
+    expect(readPurse(card)).toMatchObject({ balance: 700, offlineCounter: 3 });
+  });
+
+  it('reports the tap time at 106 and 424 kbit/s', async () => {
+    const card = purseCard('card-1', 5000);
+    const slow = await pos(card, 'pos-1', { linkProfile: ISO14443_106 }).machine.purchase({ amount: 100 });
+    const fast = await pos(card, 'pos-1', { linkProfile: ISO14443_424 }).machine.purchase({ amount: 100 });
+    expect(slow.tapTime).toMatchObject({ link: '106 kbit/s', apduCount: 4 });
+    expect(fast.tapTime).toMatchObject({ link: '424 kbit/s', apduCount: 4 });
+    expect(fast.tapTime.bytesUp).toBe(slow.tapTime.bytesUp);
+    expect(fast.tapTime.totalUs).toBeLessThan(slow.tapTime.totalUs);
+    // a contactless purchase stays well under the 300 ms a tap may take
+    expect(slow.tapTime.totalUs).toBeLessThan(300_000);
+  });
+});
+
+describe('refusals', () => {
+  it('insufficient balance: InsufficientBalanceError, nothing moves', async () => {
+    const card = purseCard('card-1', 1000);
+    const { machine, psam } = pos(card);
+    const seqBefore = psam.persistentWrites;
+    const e = await machine.purchase({ amount: 1250 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InsufficientBalanceError);
+    expect(e).toMatchObject({ code: 'SW_9401', sw: 0x9401 });
+    expect(psam.persistentWrites).toBe(seqBefore + 0); // the PSAM computed no MAC1
+    expect(readPurse(card)).toMatchObject({ balance: 1000, offlineCounter: 0 });
+    expect(machine.pending).toEqual([]);
+  });
+
+  it('a PSAM with the wrong purchase key: the card refuses MAC1 (MacError, card) and locks after 3 (CardLockedError)', async () => {
+    const card = purseCard('card-1', 5000);
+    const { machine } = pos(card, 'pos-1', {}, { masterKeys: { purchaseMasterKey: new Uint8Array(16).fill(7) } });
+    for (let i = 0; i < 3; i++) {
+      const e = await machine.purchase({ amount: 100 }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(MacError);
+      expect(e).toMatchObject({ code: 'SW_9302', origin: 'card', record: undefined });
+    }
+    const locked = await machine.purchase({ amount: 100 }).catch((x: unknown) => x);
+    expect(locked).toBeInstanceOf(CardLockedError);
+    expect(machine.pending).toEqual([]);
+    // a genuine POS cannot use the card either
+    await expect(pos(card).machine.purchase({ amount: 100 })).rejects.toBeInstanceOf(CardLockedError);
+    await expect(kiosk(card).load({ amount: 100 })).rejects.toBeInstanceOf(CardLockedError);
+  });
+
+  it("bad MAC2: the PSAM rejects a corrupted card MAC2 (MacError, psam) and the record shows the card's debit", async () => {
+    const card = purseCard('card-1', 5000);
+    const { machine } = pos(card, 'pos-1', { card: corruptResponseOn(card, 0x54) });
+    const e = (await machine.purchase({ amount: 1250 }).catch((x: unknown) => x)) as MacError;
+    expect(e).toBeInstanceOf(MacError);
+    expect(e).toMatchObject({ code: 'SW_9302', origin: 'psam' });
+    expect(e.record).toMatchObject({ amount: 1250, balanceAfter: 3750, mac2Verified: false });
+    expect(readPurse(card)).toMatchObject({ balance: 3750, offlineCounter: 1 });
+  });
+
+  it('other refusals surface as StatusWordError with the SW (load above the maximum balance: 6A80)', async () => {
+    const card = purseCard('card-1', 99_000);
+    const e = await kiosk(card)
+      .load({ amount: 5000 })
+      .catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(StatusWordError);
+    expect(e).toMatchObject({ code: 'SW_6A80' });
+    expect(readPurse(card)).toMatchObject({ balance: 99_000, onlineCounter: 0 });
+  });
+});
