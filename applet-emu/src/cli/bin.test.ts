@@ -15,7 +15,11 @@ describe('simtap-card bin', () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO, 'applet-emu/package.json'), 'utf8')) as {
       bin: Record<string, string>;
     };
-    expect(pkg.bin['simtap-card']).toBe('./dist/cli/simtap-card.js');
+    // A committed launcher, so `npm install` can link it before the build creates dist/.
+    expect(pkg.bin['simtap-card']).toBe('./bin/simtap-card.js');
+    expect(readFileSync(path.join(REPO, 'applet-emu/bin/simtap-card.js'), 'utf8')).toContain(
+      '../dist/cli/simtap-card.js',
+    );
     // `npm install` builds every workspace (root `prepare`); build here only when a developer has no dist yet,
     // never underneath other test files that may be running the built CLI.
     if (!existsSync(BIN) || !existsSync(path.join(REPO, 'sdk/dist/index.js')))
