@@ -48,7 +48,7 @@ import {
   T0ResponseBuffer,
 } from '@simtap/sdk/core/iso7816';
 import type { ApduContext, AppletFactory, CardInterface, SelectReason } from './applet';
-import { isSelectableLifecycle } from './applet';
+import { CARD_LIFECYCLE, isSelectableLifecycle, PRIVILEGE } from './applet';
 import { DirectoryDdf } from './directory';
 import { CardImageError, CardRemovedError, CardTornError } from './errors';
 import {
@@ -592,7 +592,15 @@ export class Card {
   }
 
   #selectable(port: Port, e: Entry): boolean {
-    return e.installed && isSelectableLifecycle(e.lifecycle) && e.accepts(port.iface);
+    if (!(e.installed && isSelectableLifecycle(e.lifecycle) && e.accepts(port.iface))) return false;
+    // GPC 2.3 §5.1.4–5.1.5: in CARD_LOCKED and TERMINATED only the issuer security domain (a security domain
+    // holding the card-lock privilege) stays selectable; every other application answers "not found".
+    const cardState = this.registry.cardLifecycle;
+    if (cardState === CARD_LIFECYCLE.CARD_LOCKED || cardState === CARD_LIFECYCLE.TERMINATED) {
+      const p0 = e.privileges[0] ?? 0;
+      return (p0 & PRIVILEGE.SECURITY_DOMAIN) !== 0 && (p0 & PRIVILEGE.CARD_LOCK) !== 0;
+    }
+    return true;
   }
 
   /** Deselects the current applet, selects `target`, points the cursor at its ADF (or the MF); returns the FCI. */
