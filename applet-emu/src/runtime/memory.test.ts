@@ -247,3 +247,23 @@ describe('TransientStore', () => {
     expect(t.has('k')).toBe(false);
   });
 });
+
+describe('TransientStore disposers', () => {
+  it('runs onClear when the runtime clears the store, not on delete or overwrite', async () => {
+    const { TransientStore } = await import('./memory');
+    const t = new TransientStore();
+    const key = Uint8Array.of(1, 2, 3);
+    let overwritten = 0;
+    t.set('a', key, () => key.fill(0));
+    t.set('b', 1, () => overwritten++);
+    t.set('b', 2);
+    t.set('c', 3, () => {
+      throw new Error('boom');
+    });
+    t.delete('c');
+    t.clear();
+    expect(key).toEqual(new Uint8Array(3));
+    expect(overwritten).toBe(0);
+    expect(t.size).toBe(0);
+  });
+});

@@ -426,15 +426,22 @@ export class PersistentStore {
  */
 export class TransientStore {
   readonly #map = new Map<string, unknown>();
+  readonly #disposers = new Map<string, () => void>();
 
   /** The value under `key` (the type parameter is not checked), or `undefined`. */
   get<T = unknown>(key: string): T | undefined {
     return this.#map.get(key) as T | undefined;
   }
 
-  /** Stores `value` under `key`. */
-  set(key: string, value: unknown): void {
+  /**
+   * Stores `value` under `key`. `onClear` runs when the runtime clears the store (deselect, channel close,
+   * reset, power off, tear) while `value` is still held — the place to wipe session keys. It does not run on
+   * {@link delete} or when `key` is overwritten: the applet then owns the old value.
+   */
+  set(key: string, value: unknown, onClear?: () => void): void {
     this.#map.set(key, value);
+    if (onClear) this.#disposers.set(key, onClear);
+    else this.#disposers.delete(key);
   }
 
   /** True when `key` holds a value. */
@@ -445,10 +452,21 @@ export class TransientStore {
   /** Removes `key`. */
   delete(key: string): void {
     this.#map.delete(key);
+    this.#disposers.delete(key);
   }
 
   /** Removes everything (called by the runtime). */
   clear(): void {
+    if (this.#disposers.size > 0) {
+      for (const dispose of this.#disposers.values()) {
+        try {
+          dispose();
+        } catch {
+          // a failing wipe must not stop the reset
+        }
+      }
+      this.#disposers.clear();
+    }
     if (this.#map.size > 0) this.#map.clear();
   }
 

@@ -175,13 +175,10 @@ export function initializeUpdate(ctx: ApduContext, cmd: CommandApdu, params: Ini
           });
     const kvn = ks.kvn;
     if (usesCounter) ctx.atomically(() => store.put(`seq/${kvn}`, seq));
-    ctx.transient.set(TRANSIENT.SCP, {
-      kind: 'pending',
-      scp,
-      kvn,
-      pending: r.pending,
-      dek: scp === 3 ? keys.dek.slice() : new Uint8Array(0),
-    } satisfies ScpState);
+    const dek = scp === 3 ? keys.dek.slice() : new Uint8Array(0);
+    ctx.transient.set(TRANSIENT.SCP, { kind: 'pending', scp, kvn, pending: r.pending, dek } satisfies ScpState, () =>
+      wipe(dek),
+    );
     return r.response;
   } finally {
     wipe(keys.enc, keys.mac, keys.dek);
@@ -216,14 +213,16 @@ export function externalAuthenticate(
     if (code === 'SCP_SECURITY_LEVEL_INVALID') iso(SW.INCORRECT_P1P2);
     throw err;
   }
-  ctx.transient.set(TRANSIENT.SCP, {
-    kind: 'open',
-    scp: state.scp,
-    kvn: state.kvn,
-    level: session.securityLevel,
-    session,
-    dek: state.dek,
-  } satisfies ScpState);
+  const dek = state.dek;
+  ctx.transient.set(
+    TRANSIENT.SCP,
+    { kind: 'open', scp: state.scp, kvn: state.kvn, level: session.securityLevel, session, dek } satisfies ScpState,
+    // Reset, power off, deselect or a tear: the session keys do not outlive the session.
+    () => {
+      session.close();
+      wipe(dek);
+    },
+  );
   return undefined;
 }
 
