@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromHex, hex, toHex } from '@simtap/sdk/core/bytes';
 import { diversifyKdf3, Scp03Host } from '@simtap/sdk/core/gp';
-import { referenceProfile } from '@simtap/sdk/core/profile';
+import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { describe, expect, it } from 'vitest';
+import { epurseDgis } from './applets/epurse';
 import { cardTransmit, openScp03Sync, swOf, TestPersoApplet } from './applets/isd/test-support';
 import { CARD_LIFECYCLE } from './runtime/applet';
 import { saveImage } from './runtime/image-file';
@@ -106,3 +107,87 @@ describe('restoring a SIM', () => {
 function dataOf(rsp: Uint8Array): Uint8Array {
   return rsp.subarray(0, rsp.length - 2);
 }
+
+describe('createSim with the e-purse', () => {
+  const SELECT_PURSE = hex`00 A4 04 00 08 A0 00 00 06 32 01 01 05 00`;
+  const GET_BALANCE = hex`80 5C 00 02 04`;
+
+  /** STORE DATA blocks of DGIs (`DGI ‖ L ‖ value`), one DGI per block, the last one flagged. */
+  function storeDataBlocks(items: readonly { dgi: number; data: Uint8Array }[]): Uint8Array[] {
+    return items.map((it, i) => {
+      const dgi = Uint8Array.of(it.dgi >> 8, it.dgi & 0xff, it.data.length);
+      const body = new Uint8Array([...dgi, ...it.data]);
+      const p1 = i === items.length - 1 ? 0x80 : 0x00;
+      return new Uint8Array([0x80, 0xe2, p1, i, body.length, ...body]);
+    });
+  }
+
+  it('personalized: the profile card (EF 0x15, PIN, initial balance 0), listed in the PPSE', () => {
+    const card = createSim({ card: 'card-2', personalized: true });
+    card.powerOn('contactless');
+    expect(swOf(card.transmit('contactless', SELECT_PURSE))).toBe(0x9000);
+    expect(toHex(card.transmit('contactless', GET_BALANCE))).toBe('000000009000');
+    const ef15 = card.transmit('contactless', hex`00 B0 95 00 1E`);
+    expect(toHex(dataOf(ef15).subarray(10, 20))).toBe('00004401202600000002');
+    expect(swOf(card.transmit('contactless', hex`00 20 00 00 03 12 34 56`))).toBe(0x9000);
+    const ppse = card.transmit('contactless', hex`00 A4 04 00 0E 32 50 41 59 2E 53 59 53 2E 44 44 46 30 31 00`);
+    expect(swOf(ppse)).toBe(0x9000);
+    expect(card.registry.list().map((e) => e.type)).toContain('simtap.epurse');
+  });
+
+  it('personalized with overrides: the balance; installers still run after the purse', () => {
+    const seen: (string | undefined)[][] = [];
+    const card = createSim({
+      personalized: { balance: 5000 },
+      applets: [(c) => seen.push(c.registry.list().map((e) => e.type))],
+    });
+    expect(seen[0]).toContain('simtap.epurse');
+    card.powerOn('contact');
+    card.transmit('contact', SELECT_PURSE);
+    expect(toHex(card.transmit('contact', GET_BALANCE))).toBe('000013889000');
+    expect(() => createSim({ personalized: { balance: 2 ** 31 } })).toThrow(
+      expect.objectContaining({ code: 'BAD_ARGUMENT' }),
+    );
+  });
+
+  it('epurse: installed blank, then personalized by the issuer through the ISD over SCP03', () => {
+    const card = createSim({ epurse: true });
+    card.powerOn('contact');
+    const t = cardTransmit(card, 'contact');
+    expect(swOf(t(SELECT_PURSE))).toBe(0x9000);
+    expect(swOf(t(GET_BALANCE))).toBe(0x6985); // not personalized
+    expect(swOf(t(hex`00 A4 04 00 08 A0 00 00 01 51 00 00 00 00`))).toBe(0x9000);
+    const scp = openScp03Sync(t, { keys: simIsdKeys().scp03, securityLevel: 0x33 });
+    expect(toHex(scp.transmit(hex`80 E6 20 00 0E 00 00 08 A0 00 00 06 32 01 01 05 00 00 00 00`))).toBe('009000');
+    for (const block of storeDataBlocks(epurseDgis(cardProfile('card-1'), { balance: 700 })))
+      expect(swOf(scp.transmit(block))).toBe(0x9000);
+    expect(swOf(t(SELECT_PURSE))).toBe(0x9000);
+    expect(toHex(t(GET_BALANCE))).toBe('000002BC9000');
+    expect(card.registry.get(hex`A000000632010105`)!.lifecycle).toBe(0x0f);
+  });
+
+  it('a personalized SIM survives a card image (SIM_FACTORIES knows the e-purse and the PSAM)', async () => {
+    expect(Object.keys(SIM_FACTORIES)).toEqual(expect.arrayContaining(['simtap.epurse', 'simtap.psam']));
+    const card = createSim({ personalized: { balance: 1234 } });
+    const dir = await mkdtemp(join(tmpdir(), 'simtap-sim-'));
+    try {
+      const path = join(dir, 'card-1.img');
+      await saveImage(card, path);
+      const loaded = await loadSim(path);
+      loaded.powerOn('contactless');
+      loaded.transmit('contactless', SELECT_PURSE);
+      expect(toHex(loaded.transmit('contactless', GET_BALANCE))).toBe('000004D29000');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('neither option: no e-purse (the ISD alone)', () => {
+    expect(
+      createSim()
+        .registry.list()
+        .map((e) => e.type),
+    ).toEqual(['simtap.isd']);
+    expect(createSim({ epurse: false, personalized: false }).registry.list()).toHaveLength(1);
+  });
+});

@@ -11,8 +11,14 @@
  * static keys 40..4F. KDD: the card's `isd.kdd`. CPLC from the ICCID and application serial, IIN = the first
  * three ICCID bytes (`89 86 00`), CIN = the ICCID.
  *
- * **Extending.** `applets` runs extra installers after the ISD (the e-purse is added there); their applet
- * factories go in `factories` (and in {@link SIM_FACTORIES} for built-in ones) so images can be restored.
+ * **E-purse.** With `epurse` the PBOC e-purse (AID and FID from the profile, listed in the PSE and PPSE) is
+ * installed after the ISD, blank: the issuer personalizes it through the ISD (INSTALL [for personalization],
+ * STORE DATA of `epurseDgis(...)`). With `personalized` it is also personalized at once from the card of the
+ * profile — EF 0x15, keys, PIN, parameters, balance = the card's `initialBalance` (overridable) — through the
+ * same `storeData` code the ISD's STORE DATA reaches, in one transaction.
+ *
+ * **Extending.** `applets` runs extra installers after the ISD and the e-purse; their applet factories go in
+ * `factories` (and in {@link SIM_FACTORIES} for built-in ones) so images can be restored.
  *
  * @module
  */
@@ -20,6 +26,14 @@ import { fromHex } from '@simtap/sdk/core/bytes';
 import type { RandomSource } from '@simtap/sdk/core/crypto';
 import { diversifyKdf3, type StaticKeys } from '@simtap/sdk/core/gp';
 import { type CardProfile, cardProfile, referenceProfile, type SimtapProfile } from '@simtap/sdk/core/profile';
+import {
+  EPURSE_FACTORIES,
+  type EpurseApplet,
+  type EpursePersonalization,
+  epurseDgis,
+  type InstallEpurseOptions,
+  installEpurse,
+} from './applets/epurse';
 import {
   buildCplc,
   type IsdChallengeHook,
@@ -30,6 +44,7 @@ import {
   IssuerSecurityDomain,
   isdFactory,
 } from './applets/isd';
+import { PSAM_FACTORIES } from './applets/psam';
 import { type AppletFactory, LIFECYCLE, PRIVILEGE } from './runtime/applet';
 import { Card, type CardLogger, type CardOptions, type CardSnapshot } from './runtime/card';
 import { loadImage } from './runtime/image-file';
@@ -99,7 +114,17 @@ export interface SimOptions extends SimRuntimeOptions {
   /** Initial card life cycle (default SECURED, 0F). */
   readonly cardLifecycle?: number;
   readonly isd?: SimIsdOverrides;
-  /** Extra installers, run in order after the ISD. */
+  /**
+   * Install the e-purse after the ISD, not personalized (`true`: AID and FID of the profile; or installer
+   * options). Implied by `personalized`.
+   */
+  readonly epurse?: boolean | InstallEpurseOptions;
+  /**
+   * Install the e-purse and personalize it from this card of the profile (`true`), or with DGI overrides
+   * (e.g. `{ balance: 5000 }`).
+   */
+  readonly personalized?: boolean | EpursePersonalization;
+  /** Extra installers, run in order after the ISD and the e-purse. */
   readonly applets?: readonly SimInstaller[];
 }
 
@@ -137,7 +162,8 @@ export function simIsdKeys(opts: { card?: string; defaultKeys?: boolean; profile
 export function simFactories(hooks: IsdHooks = {}): Record<string, AppletFactory> {
   return {
     [IssuerSecurityDomain.TYPE]: isdFactory(hooks),
-    // Built-in applets added later (e-purse, PSAM) register their factories here.
+    ...EPURSE_FACTORIES,
+    ...PSAM_FACTORIES,
   };
 }
 
@@ -160,14 +186,47 @@ export function simCardOptions(opts: SimRuntimeOptions = {}): CardOptions {
 }
 
 /**
+ * Installs the e-purse on a SIM being created (`opts.epurse` / `opts.personalized`, see the module
+ * documentation) and personalizes it when asked. Returns the applet, or undefined when neither option is set.
+ * @throws {ArgumentError} `BAD_ARGUMENT` on a personalization override out of range.
+ * @throws {IsoException} with the STORE DATA status word when the profile's data is refused (6A80).
+ */
+export function installSimEpurse(card: Card, context: SimInstallContext): EpurseApplet | undefined {
+  const { profile, cardProfile: cp, options } = context;
+  const perso = options.personalized;
+  const wanted = options.epurse;
+  if ((perso === undefined || perso === false) && (wanted === undefined || wanted === false)) return undefined;
+  const ep = profile.card.epurse;
+  const installOptions: InstallEpurseOptions = {
+    aid: ep.aid,
+    fid: (ep.fid[0]! << 8) | ep.fid[1]!,
+    ...(typeof wanted === 'object' ? wanted : {}),
+  };
+  const applet = installEpurse(card, installOptions);
+  if (perso === undefined || perso === false) return applet;
+  const items = epurseDgis(cp, perso === true ? {} : perso, profile);
+  const env = {
+    store: card.registry.storeOf(applet.aid),
+    card,
+    atomically: <T>(fn: () => T): T => card.atomically(fn),
+  };
+  card.atomically(() => {
+    for (const item of items) applet.applyStoreData(env, item);
+  });
+  return applet;
+}
+
+/**
  * Builds the SIM of one profile card: a {@link Card} (powered off) with the ISD installed as described in the
- * module documentation, then the `applets` installers.
- * @throws {ArgumentError} `BAD_ARGUMENT` on an unknown card label or invalid ISD overrides.
+ * module documentation, then the e-purse (`epurse` / `personalized`), then the `applets` installers.
+ * @throws {ArgumentError} `BAD_ARGUMENT` on an unknown card label, invalid ISD overrides or an e-purse
+ *   personalization override out of range.
  * @throws {RegistryError} `LIFECYCLE_INVALID` on a `cardLifecycle` that is not a byte.
  * @example
- * const card = createSim({ card: 'card-1' });
+ * const card = createSim({ card: 'card-1', personalized: { balance: 5000 } });
  * card.powerOn('contactless');
- * card.transmit('contactless', hex`80 CA 9F 7F 00`); // 9F7F 2A <CPLC> 90 00
+ * card.transmit('contactless', hex`00 A4 04 00 08 A000000632010105 00`); // FCI 90 00
+ * card.transmit('contactless', hex`80 5C 00 02 04`); // 00 00 13 88 90 00
  */
 export function createSim(opts: SimOptions = {}): Card {
   const profile = opts.profile ?? referenceProfile();
@@ -202,7 +261,7 @@ export function createSim(opts: SimOptions = {}): Card {
   });
   if (opts.cardLifecycle !== undefined) card.registry.setCardLifecycle(opts.cardLifecycle);
   const context: SimInstallContext = { profile, cardProfile: cp, options: opts };
-  // Built-in applets installed on every SIM (the e-purse) go here, before the caller's extra installers.
+  installSimEpurse(card, context);
   for (const install of opts.applets ?? []) install(card, context);
   return card;
 }

@@ -14,6 +14,8 @@ import { main } from './main';
 
 const SELECT_ISD = hex`00 A4 04 00 08 A0 00 00 01 51 00 00 00 00`;
 const INITIALIZE_UPDATE = hex`80 50 00 00 08 01 02 03 04 05 06 07 08 00`;
+const SELECT_PURSE = hex`00 A4 04 00 08 A0 00 00 06 32 01 01 05 00`;
+const GET_BALANCE = hex`80 5C 00 02 04`;
 const REPO = path.resolve(import.meta.dirname, '../../..');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -208,6 +210,94 @@ describe('main (in-process)', () => {
     });
     run.stop();
     expect(await run.done).toBe(0);
+  });
+
+  it('--personalized: the e-purse answers SELECT and GET BALANCE (initial balance) through vpcd; kept in the image', async () => {
+    const image = path.join(dir, 'card-1.img');
+    const argv = ['--personalized', '--image', image, '--vpcd', `127.0.0.1:${fake.port}`];
+    const run = start(argv);
+    await until(() => run.out.some((l) => l.includes('card inserted')), 'the connected line');
+    expect(run.out[0]).toMatch(/: card-1 ICCID \S+ with a personalized e-purse on vpcd .*\(created\)$/);
+    await fake.exchange(Uint8Array.of(0x01));
+    const fci = await fake.apdu(SELECT_PURSE);
+    expect(toHex(fci.subarray(-2))).toBe('9000');
+    expect(toHex(fci.subarray(0, 12))).toMatch(/^6F..8408A000000632010105/);
+    const initial = cardProfile('card-1').initialBalance;
+    expect(toHex(await fake.apdu(GET_BALANCE))).toBe(`${initial.toString(16).padStart(8, '0')}9000`);
+    expect(toHex(await fake.apdu(hex`00 B0 95 0A 0A`))).toBe('000044012026000000019000'); // application serial
+    run.stop();
+    expect(await run.done).toBe(0);
+    expect(run.err).toEqual([]);
+
+    const again = start(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
+    await until(() => again.out.some((l) => l.includes('card inserted')), 'the reload');
+    expect(again.out[0]).toContain('with a personalized e-purse');
+    expect(again.out[0]).toContain('(loaded)');
+    await fake.exchange(Uint8Array.of(0x01));
+    expect(toHex((await fake.apdu(SELECT_PURSE)).subarray(-2))).toBe('9000');
+    again.stop();
+    expect(await again.done).toBe(0);
+  });
+
+  it('without --personalized the SIM has no e-purse; --personalized on an existing image is only a note', async () => {
+    const image = path.join(dir, 'card.img');
+    const first = start(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
+    await fake.exchange(Uint8Array.of(0x01));
+    expect(toHex(await fake.apdu(SELECT_PURSE))).toBe('6A82');
+    first.stop();
+    expect(await first.done).toBe(0);
+    const second = start(['--personalized', '--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
+    await until(() => second.out.some((l) => l.includes('card inserted')), 'the reload');
+    expect(second.out[0]).toBe(
+      'simtap-card: note: the image keeps its applications; --personalized applies to new images only',
+    );
+    second.stop();
+    expect(await second.done).toBe(0);
+  });
+
+  it.each([
+    ['pos-1', '440100000001'],
+    ['gate-1', '440100000002'],
+  ])('--psam %s: the PSAM answers SELECT and its terminal ID on the contact interface', async (label, tid) => {
+    const image = path.join(dir, `${label}.img`);
+    const run = start(['--psam', label, '--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
+    await until(() => run.out.some((l) => l.includes('card inserted')), 'the connected line');
+    expect(run.out[0]).toMatch(
+      new RegExp(`: PSAM ${label} terminal ${tid} on vpcd \\S+ \\(contact\\), image .*\\(created\\)$`),
+    );
+    await fake.exchange(Uint8Array.of(0x01)); // power on (contact: the ATR)
+    expect(toHex((await fake.exchange(Uint8Array.of(0x04)))!)).toBe(toHex(referenceProfile().card.atr));
+    const fci = await fake.apdu(hex`00 A4 04 00 08 A0 00 00 06 32 01 01 06 00`);
+    expect(toHex(fci)).toBe('6F0A8408A0000006320101069000');
+    expect(toHex(await fake.apdu(hex`00 B0 96 00 06`))).toBe(`${tid}9000`);
+    expect(toHex(await fake.apdu(SELECT_ISD))).toBe('6A82');
+    run.stop();
+    expect(await run.done).toBe(0);
+
+    const again = start([
+      '--psam',
+      label === 'pos-1' ? 'gate-1' : 'pos-1',
+      '--image',
+      image,
+      '--vpcd',
+      `127.0.0.1:${fake.port}`,
+    ]);
+    await until(() => again.out.some((l) => l.includes('card inserted')), 'the reload');
+    expect(again.out[0]).toMatch(new RegExp(`^simtap-card: note: the image holds PSAM ${label}; --psam `));
+    expect(again.out[1]).toContain(`PSAM ${label} terminal ${tid}`);
+    await fake.exchange(Uint8Array.of(0x01));
+    await fake.apdu(hex`00 A4 04 00 08 A0 00 00 06 32 01 01 06 00`);
+    expect(toHex(await fake.apdu(hex`00 B0 96 00 06`))).toBe(`${tid}9000`);
+    again.stop();
+    expect(await again.done).toBe(0);
+  });
+
+  it('refuses --psam with SIM options (status 2)', async () => {
+    const cap = captureIo();
+    expect(await main(['--psam', 'pos-1', '--personalized'], { io: cap.io })).toBe(2);
+    expect(cap.err).toEqual([
+      'simtap-card: --psam runs a PSAM, not a SIM: --personalized does not apply (see simtap-card --help)',
+    ]);
   });
 
   it('keeps the card in memory without --image', async () => {

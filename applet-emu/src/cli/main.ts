@@ -1,13 +1,15 @@
 /**
- * `simtap-card`: runs a virtual simtap SIM in pcscd's vpcd virtual reader until told to stop, keeping its card
- * image on disk. {@link main} is the whole program minus process wiring (signals, exit code), so tests run it
+ * `simtap-card`: runs a virtual simtap SIM (or, with `--psam`, a PSAM of the profile) in pcscd's vpcd virtual
+ * reader until told to stop, keeping its card image on disk. {@link main} is the whole program minus process wiring (signals, exit code), so tests run it
  * in-process with an {@link AbortSignal} and captured output.
  *
  * @module
  */
 import { toHex } from '@simtap/sdk/core/bytes';
-import { type CardProfile, referenceProfile } from '@simtap/sdk/core/profile';
+import { referenceProfile } from '@simtap/sdk/core/profile';
+import { createPsam } from '../applets/psam';
 import { VpcdBridge, type VpcdLogger } from '../bridges/vpcd';
+import { LIFECYCLE } from '../runtime/applet';
 import type { Card, CardLogger } from '../runtime/card';
 import { CardImageError } from '../runtime/errors';
 import { saveImage } from '../runtime/image-file';
@@ -111,7 +113,16 @@ async function openCard(
   options: CliOptions,
   logger: CardLogger,
 ): Promise<{ card: Card; created: boolean } | { error: string }> {
-  const fresh = (): Card => createSim({ card: options.card, defaultKeys: options.defaultKeys, logger });
+  const psam = options.psam;
+  const fresh = (): Card =>
+    psam !== undefined
+      ? createPsam(psam, { card: { logger } })
+      : createSim({
+          card: options.card,
+          defaultKeys: options.defaultKeys,
+          personalized: options.personalized,
+          logger,
+        });
   if (options.image === undefined) return { card: fresh(), created: true };
   try {
     return { card: await loadSim(options.image, { logger }), created: false };
@@ -123,25 +134,72 @@ async function openCard(
 
 const SELECT_ISD = Uint8Array.of(0x00, 0xa4, 0x04, 0x0c, 0x08, 0xa0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00, 0x00);
 const GET_CIN = Uint8Array.of(0x80, 0xca, 0x00, 0x45, 0x00);
+const READ_TERMINAL_ID = Uint8Array.of(0x00, 0xb0, 0x96, 0x00, 0x06);
+
+/** What a card turned out to be: a SIM of the profile (with or without a personalized e-purse) or a PSAM. */
+type Identity =
+  | { kind: 'sim'; label: string; iccid: string; purse: boolean }
+  | { kind: 'psam'; label: string; terminalId: string };
+
+const ok = (rsp: Uint8Array): boolean => rsp.length >= 2 && rsp[rsp.length - 2] === 0x90 && rsp[rsp.length - 1] === 0;
+
+function selectByName(aid: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + aid.length);
+  out.set([0x00, 0xa4, 0x04, 0x0c, aid.length]);
+  out.set(aid, 5);
+  return out;
+}
 
 /**
- * Which profile card `card` is, from the card image number (ICCID) its ISD answers to GET DATA 0045 on the
- * contact interface (left powered off); `undefined` when the ISD does not answer or the ICCID is not in the profile.
+ * Which profile card `card` is, asked on the contact interface (left powered off): a SIM by the ICCID its ISD
+ * answers to GET DATA 0045, a PSAM by the terminal ID in its EF 0x16; `undefined` when neither answers or the
+ * value is not in the profile.
  */
-function identify(card: Card): CardProfile | undefined {
+function identify(card: Card): Identity | undefined {
+  const profile = referenceProfile();
   try {
     card.powerOn('contact');
-    const sel = card.transmit('contact', SELECT_ISD);
-    if (sel[sel.length - 2] !== 0x90) return undefined;
-    const rsp = card.transmit('contact', GET_CIN);
-    if (rsp.length < 4 || rsp[rsp.length - 2] !== 0x90 || rsp[0] !== 0x45) return undefined;
-    const cin = toHex(rsp.subarray(2, rsp.length - 2));
-    return referenceProfile().cards.find((c) => (c.iccid.length % 2 === 0 ? c.iccid : `${c.iccid}F`) === cin);
+    if (ok(card.transmit('contact', SELECT_ISD))) {
+      const rsp = card.transmit('contact', GET_CIN);
+      if (rsp.length < 4 || !ok(rsp) || rsp[0] !== 0x45) return undefined;
+      const cin = toHex(rsp.subarray(2, rsp.length - 2));
+      const c = profile.cards.find((p) => (p.iccid.length % 2 === 0 ? p.iccid : `${p.iccid}F`) === cin);
+      if (c === undefined) return undefined;
+      const purse = card.registry.get(profile.card.epurse.aid);
+      return { kind: 'sim', label: c.label, iccid: c.iccid, purse: purse?.lifecycle === LIFECYCLE.PERSONALIZED };
+    }
+    for (const p of profile.psams) {
+      if (!ok(card.transmit('contact', selectByName(p.aid)))) continue;
+      const rsp = card.transmit('contact', READ_TERMINAL_ID);
+      if (!ok(rsp)) continue;
+      const tid = toHex(rsp.subarray(0, rsp.length - 2));
+      const match = profile.psams.find((q) => toHex(q.terminalId) === tid);
+      return match === undefined ? undefined : { kind: 'psam', label: match.label, terminalId: tid };
+    }
+    return undefined;
   } catch {
     return undefined;
   } finally {
     card.powerOff('contact');
   }
+}
+
+/** Notes on options that apply to new images only, when the loaded card does not match them. */
+function imageNotes(options: CliOptions, id: Identity | undefined, created: boolean): string[] {
+  const notes: string[] = [];
+  const holds = id === undefined ? 'an unknown card' : id.kind === 'psam' ? `PSAM ${id.label}` : id.label;
+  if (options.psam !== undefined) {
+    if (id?.kind !== 'psam' || id.label !== options.psam)
+      notes.push(`the image holds ${holds}; --psam ${options.psam} applies to new images only`);
+    return notes;
+  }
+  if (id !== undefined && (id.kind === 'psam' || id.label !== options.card))
+    notes.push(`the image holds ${holds}; --card ${options.card} applies to new images only`);
+  if (!created && options.defaultKeys)
+    notes.push('the image keeps its ISD keys; --default-keys applies to new images only');
+  if (!created && options.personalized && !(id?.kind === 'sim' && id.purse))
+    notes.push('the image keeps its applications; --personalized applies to new images only');
+  return notes;
 }
 
 /** Resolves when `signal` aborts. */
@@ -224,15 +282,22 @@ export async function main(argv: readonly string[], opts: MainOptions = {}): Pro
     bridge.on('apdu', (e) => io.out(formatTraceLine(options.iface, e.command, e.response, e.durationMs)));
   }
 
-  const profile = identify(card);
-  const label = profile ? `${profile.label} ICCID ${profile.iccid}` : 'unknown card (ICCID not in the profile)';
-  if (profile !== undefined && profile.label !== options.card)
-    io.out(`${CLI_NAME}: note: the image holds ${profile.label}; --card ${options.card} applies to new images only`);
-  if (!created && options.defaultKeys)
-    io.out(`${CLI_NAME}: note: the image keeps its ISD keys; --default-keys applies to new images only`);
+  const id = identify(card);
+  const label =
+    id === undefined
+      ? 'unknown card (not in the profile)'
+      : id.kind === 'psam'
+        ? `PSAM ${id.label} terminal ${id.terminalId}`
+        : `${id.label} ICCID ${id.iccid}${id.purse ? ' with a personalized e-purse' : ''}`;
+  for (const note of imageNotes(options, id, created)) io.out(`${CLI_NAME}: note: ${note}`);
   const where = image === undefined ? 'no image (state kept in memory only)' : `image ${image}`;
   const source = image === undefined ? '' : created ? ' (created)' : ' (loaded)';
-  const keys = created ? (options.defaultKeys ? ', ISD default keys' : ', ISD diversified keys') : '';
+  const keys =
+    created && options.psam === undefined
+      ? options.defaultKeys
+        ? ', ISD default keys'
+        : ', ISD diversified keys'
+      : '';
   io.out(`${CLI_NAME} ${CLI_VERSION}: ${label} on vpcd ${bridge.address} (${options.iface}${keys}), ${where}${source}`);
   bridge.start();
   opts.onReady?.({ options, card, bridge });

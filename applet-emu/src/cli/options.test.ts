@@ -8,6 +8,7 @@ import {
   helpText,
   parseCliArgs,
   parseHostPort,
+  psamLabels,
 } from './options';
 
 function run(argv: string[]) {
@@ -29,11 +30,13 @@ function usageError(argv: string[]): CliUsageError {
 }
 
 describe('parseCliArgs', () => {
-  it('defaults to card-1, contactless, vpcd slot 0, no image, diversified keys, no trace', () => {
+  it('defaults to card-1, contactless, vpcd slot 0, no image, diversified keys, no e-purse, no PSAM, no trace', () => {
     expect(run([])).toEqual({
       card: 'card-1',
       image: undefined,
       defaultKeys: false,
+      personalized: false,
+      psam: undefined,
       vpcdHost: '127.0.0.1',
       vpcdPort: 35963,
       iface: 'contactless',
@@ -50,6 +53,7 @@ describe('parseCliArgs', () => {
         '--image',
         '/tmp/x.img',
         '--default-keys',
+        '--personalized',
         '--vpcd',
         'pcscd.local:35964',
         '--interface',
@@ -60,6 +64,8 @@ describe('parseCliArgs', () => {
       card: 'card-3',
       image: '/tmp/x.img',
       defaultKeys: true,
+      personalized: true,
+      psam: undefined,
       vpcdHost: 'pcscd.local',
       vpcdPort: 35964,
       iface: 'contact',
@@ -71,6 +77,21 @@ describe('parseCliArgs', () => {
     expect(cardLabels()).toEqual(['card-1', 'card-2', 'card-3']);
     for (const label of cardLabels()) expect(run([`--card=${label}`]).card).toBe(label);
     expect(run(['--interface=contactless']).iface).toBe('contactless');
+  });
+
+  it('--psam runs a PSAM of the profile, on the contact interface unless --interface says otherwise', () => {
+    expect(psamLabels()).toEqual(['pos-1', 'gate-1']);
+    expect(run(['--psam', 'gate-1', '--vpcd', '127.0.0.1:35964'])).toMatchObject({
+      psam: 'gate-1',
+      iface: 'contact',
+      vpcdPort: 35964,
+      personalized: false,
+    });
+    expect(run(['--psam=pos-1', '--interface', 'contactless', '--image', 'pos-1.img'])).toMatchObject({
+      psam: 'pos-1',
+      iface: 'contactless',
+      image: 'pos-1.img',
+    });
   });
 
   it('returns help and version commands, help first', () => {
@@ -98,6 +119,11 @@ describe('parseCliArgs', () => {
     [['--trace=yes'], /^option --trace does not take a value$/],
     [['card-2'], /^unexpected argument 'card-2'$/],
     [['--card', 'card-1', '--card', 'card-2'], /--card given more than once/],
+    [['--psam', 'pos-9'], /--psam must be one of pos-1, gate-1; got "pos-9"/],
+    [['--psam'], /^option --psam needs a value$/],
+    [['--personalized=yes'], /^option --personalized does not take a value$/],
+    [['--psam', 'pos-1', '--personalized'], /^--psam runs a PSAM, not a SIM: --personalized does not apply$/],
+    [['--psam', 'pos-1', '--card', 'card-2', '--default-keys'], /: --card, --default-keys do not apply$/],
   ])('rejects %j', (argv, message) => {
     expect(usageError(argv).message).toMatch(message);
   });
@@ -120,12 +146,14 @@ describe('helpText', () => {
       expect(text).toContain(`--${def.name}${def.value ? ` ${def.value}` : ''}`);
       if (def.default) expect(text).toContain(`(default ${def.default})`);
     }
-    for (const name of ['card', 'image', 'default-keys', 'vpcd', 'interface', 'trace']) {
+    for (const name of ['card', 'image', 'default-keys', 'personalized', 'psam', 'vpcd', 'interface', 'trace']) {
       expect(CLI_OPTIONS.map((d) => d.name)).toContain(name);
     }
     expect(text).toContain('-h, --help');
     expect(text).toContain('-V, --version');
     expect(text).toContain('SIGTERM');
     expect(text).toContain('Exit status');
+    expect(text).toContain('--psam pos-1 --vpcd 127.0.0.1:35964');
+    expect(text).toContain('--personalized --image card-1.img');
   });
 });

@@ -31,6 +31,10 @@ export interface CliOptions {
   image: string | undefined;
   /** Create the ISD with the static default keys 40..4F instead of KDF3-diversified keys. */
   defaultKeys: boolean;
+  /** New cards: install the e-purse and personalize it from the card of the profile. */
+  personalized: boolean;
+  /** Run this PSAM of the profile (`pos-1`, `gate-1`) instead of a SIM; `undefined` runs the SIM. */
+  psam: string | undefined;
   /** Host of pcscd's vpcd listener. */
   vpcdHost: string;
   /** Port of pcscd's vpcd listener (slot n = 35963 + n). */
@@ -76,6 +80,11 @@ export interface CliOptionDef {
 /** The labels of the reference profile's cards. */
 export function cardLabels(): string[] {
   return referenceProfile().cards.map((c) => c.label);
+}
+
+/** The labels of the reference profile's PSAMs. */
+export function psamLabels(): string[] {
+  return referenceProfile().psams.map((p) => p.label);
 }
 
 /**
@@ -127,6 +136,21 @@ export const CLI_OPTIONS: readonly CliOptionDef[] = [
     },
   },
   {
+    name: 'personalized',
+    help: 'new cards: install the e-purse and personalize it from the profile (keys, EF 0x15, PIN, initial balance)',
+    apply: (o, v) => {
+      o.personalized = flag(v);
+    },
+  },
+  {
+    name: 'psam',
+    value: 'LABEL',
+    help: `run a PSAM of the profile instead of a SIM (${psamLabels().join(', ')}); contact interface by default`,
+    apply: (o, v) => {
+      o.psam = choice('psam', text(v), psamLabels());
+    },
+  },
+  {
     name: 'vpcd',
     value: 'HOST:PORT',
     help: "pcscd's vpcd listener (slot n listens on 35963 + n)",
@@ -141,7 +165,7 @@ export const CLI_OPTIONS: readonly CliOptionDef[] = [
     name: 'interface',
     value: 'IFACE',
     help: 'card interface the reader talks to (contactless, contact)',
-    default: 'contactless',
+    default: 'contactless; contact with --psam',
     apply: (o, v) => {
       o.iface = choice('interface', text(v), ['contactless', 'contact']) as CardInterface;
     },
@@ -166,6 +190,8 @@ function defaults(): CliOptions {
     card: 'card-1',
     image: undefined,
     defaultKeys: false,
+    personalized: false,
+    psam: undefined,
     vpcdHost: host,
     vpcdPort: port,
     iface: 'contactless',
@@ -223,6 +249,14 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     if (v === undefined || v === false) continue;
     def.apply(options, v as string | true);
   }
+  if (options.psam !== undefined) {
+    const clash = ['card', 'default-keys', 'personalized'].filter((n) => seen.has(n));
+    if (clash.length > 0)
+      throw new CliUsageError(
+        `--psam runs a PSAM, not a SIM: --${clash.join(', --')} ${clash.length === 1 ? 'does' : 'do'} not apply`,
+      );
+    if (!seen.has('interface')) options.iface = 'contact';
+  }
   return { kind: 'run', options };
 }
 
@@ -241,7 +275,8 @@ export function helpText(): string {
   return [
     `Usage: ${CLI_NAME} [options]`,
     '',
-    "Runs a virtual simtap SIM (GlobalPlatform ISD) in pcscd's vpcd virtual reader until SIGINT or SIGTERM.",
+    'Runs a virtual simtap SIM (GlobalPlatform ISD, and with --personalized the PBOC e-purse) or, with --psam, a',
+    "PSAM of the reference profile in pcscd's vpcd virtual reader until SIGINT or SIGTERM.",
     'Needs pcscd with the vsmartcard vpcd driver (Debian: apt-get install pcscd vsmartcard-vpcd).',
     '',
     'Options:',
@@ -249,7 +284,9 @@ export function helpText(): string {
     '',
     'Exit status: 0 after a clean shutdown, 1 on a runtime error (e.g. a corrupt image), 2 on a bad command line.',
     '',
-    'Example:',
+    'Examples:',
+    `  ${CLI_NAME} --personalized --image card-1.img           # the SIM with its e-purse, vpcd slot 0`,
+    `  ${CLI_NAME} --psam pos-1 --vpcd 127.0.0.1:35964         # the POS's PSAM, vpcd slot 1`,
     `  ${CLI_NAME} --card card-2 --image card-2.img --trace`,
     '',
   ].join('\n');
