@@ -5,12 +5,19 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchCard } from './card';
 import { benchCore } from './core';
 import { type BenchRow, machine, printRows } from './lib';
 import { benchPcsc } from './pcsc';
+import { benchPurchase } from './purchase';
 
 const only = process.argv[2];
-const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = { core: benchCore, pcsc: benchPcsc };
+const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
+  core: benchCore,
+  pcsc: benchPcsc,
+  card: benchCard,
+  purchase: benchPurchase,
+};
 
 const rows: BenchRow[] = [];
 for (const [name, suite] of Object.entries(suites)) {

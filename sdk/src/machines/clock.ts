@@ -41,5 +41,6 @@ export interface TxnDateTime {
 /** Reads `clock` once and encodes the terminal-local date and time (`timeZoneOffsetMinutes`, default UTC+8). */
 export function txnDateTime(clock: Clock, timeZoneOffsetMinutes = 480): TxnDateTime {
   const b = bcdDateTime(clock.now(), timeZoneOffsetMinutes);
-  return { date: b.subarray(0, 4), time: b.subarray(4, 7) };
+  // Copies, not subarrays: a view of a small array makes V8 move it off-heap (a malloc per purchase).
+  return { date: b.slice(0, 4), time: b.slice(4, 7) };
 }

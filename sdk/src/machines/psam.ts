@@ -157,7 +157,9 @@ export class PsamDriver {
     o += 3;
     apdu[o++] = req.keyVersion;
     apdu[o++] = req.algorithmId;
-    apdu.set(req.cardSerial.length === 10 ? req.cardSerial.subarray(2) : req.cardSerial, o);
+    // The rightmost 8 bytes, copied byte by byte: a subarray would move the serial off-heap (a malloc per call).
+    const serial = req.cardSerial;
+    for (let i = 0, from = serial.length - 8; i < 8; i++) apdu[o + i] = serial[from + i]!;
     o += 8;
     if (req.issuerId !== undefined) apdu.set(req.issuerId, o);
     apdu[apdu.length - 1] = 0x08;

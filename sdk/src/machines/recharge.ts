@@ -39,7 +39,7 @@ import { creditForLoadApdu, INITIALIZE_P1, initializeApdu, verifyPinApdu } from 
 import { type CardIdentity, EPURSE_DEFAULT_AID, identifyCard, proveTransaction, searchLog } from './epurse-client';
 import { CardLeftFieldError, TacError } from './errors';
 import { ApduLink } from './link';
-import type { LoadRecord, PendingLoad, RecoveryProof } from './records';
+import type { LoadRecord, PendingLoad, RecoveryProof, Writable } from './records';
 
 /** What the authorizer gets to decide on a load and compute its MAC2. */
 export interface LoadAuthorizationRequest {
@@ -459,16 +459,16 @@ export class RechargeMachine {
             time: p.time,
             tac,
           });
+    // Completed in place on the rest copy (see ConsumptionMachine: a spread followed by more properties costs a
+    // new hidden class per record on Node 20). Same keys, same order.
     const { status: _, ...core } = p;
-    const record: LoadRecord = {
-      ...core,
-      status: 'completed',
-      tac,
-      tacVerified: ok === true,
-      recovered,
-      apduCount: tap.link.apduCount,
-      tapTime: tap.timer.estimate(tap.profile, this.#o.tapTimeOptions),
-    };
+    const record = core as Writable<LoadRecord>;
+    record.status = 'completed';
+    record.tac = tac;
+    record.tacVerified = ok === true;
+    record.recovered = recovered;
+    record.apduCount = tap.link.apduCount;
+    record.tapTime = tap.timer.estimate(tap.profile, this.#o.tapTimeOptions);
     this.#o.onRecord?.(record);
     if (ok === false) throw new TacError('the load TAC does not verify with the issuer key', record);
     return record;

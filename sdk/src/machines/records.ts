@@ -131,3 +131,9 @@ export interface LoadRecord extends Omit<PendingLoad, 'status'> {
   readonly apduCount: number;
   readonly tapTime: TapTimeEstimate;
 }
+
+/**
+ * `T` without `readonly`: how the machines fill a record in place before handing it out.
+ * @internal
+ */
+export type Writable<T> = { -readonly [K in keyof T]: T[K] };

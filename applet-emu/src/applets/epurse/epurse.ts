@@ -996,7 +996,8 @@ export class EpurseApplet implements PersonalizableApplet {
     const slot = `key/${type}/${index}`;
     const b = store.getBytes(slot);
     if (b === undefined || b.length !== 18) return undefined;
-    return { slot, index, version: b[0]!, algorithm: b[1]!, key: b.subarray(2) };
+    // A copy, not a subarray: a view of the small on-heap array would make V8 move it off-heap (a malloc).
+    return { slot, index, version: b[0]!, algorithm: b[1]!, key: b.slice(2) };
   }
 
   #firstKey(store: StoreView, type: EpurseKeyName): KeyEntry | undefined {

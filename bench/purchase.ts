@@ -1,0 +1,385 @@
+/**
+ * Purchase latency and throughput (issue 4): the SDK's ConsumptionMachine doing a full purchase (SELECT, READ
+ * BINARY EF 0x15, INITIALIZE FOR PURCHASE, PSAM MAC1, DEBIT FOR PURCHASE, PSAM MAC2) against the e-purse and PSAM
+ * applets over InProcessChannels, beside the same six APDUs sent synchronously without the machine; a metro exit
+ * (composite purchase) gate; and the estimated tap time of both flows over ISO/IEC 14443 at 106 and 424 kbit/s.
+ *
+ * Cards are personalized at the profile's maximum balance (100 000 fen) and charged 1 fen per purchase; the
+ * offline counter (2 bytes) caps a card at 65 535 purchases, so every batch gets a fresh card and machine,
+ * built outside the timed region. GC is forced before each batch, followed by untimed calls (as `latency()` does);
+ * the latency rows aggregate every sample, and the p99 row lists the GC pauses that fell inside the timed batches.
+ */
+import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
+import { installEpurse, personalizeEpurse } from '@simtap/applet-emu/applets/epurse';
+import { createPsam } from '@simtap/applet-emu/applets/psam';
+import { Card } from '@simtap/applet-emu/runtime';
+import { InProcessChannel } from '@simtap/sdk/card';
+import { fromHex } from '@simtap/sdk/core/bytes';
+import { formatTapTime, ISO14443_106, ISO14443_424, type TapTimeEstimate } from '@simtap/sdk/core/iso14443';
+import {
+  ConsumptionMachine,
+  type ConsumptionMachineOptions,
+  fixedClock,
+  flatFare,
+  PsamDriver,
+  type TransitStation,
+} from '@simtap/sdk/machines';
+import { type BenchRow, latency, type Measurement, row } from './lib';
+
+const GROUP = 'Purchase, card + PSAM in-process (one core)';
+const CLOCK = new Date('2026-03-01T02:03:04Z');
+const BALANCE = 100_000; // the reference profile's maxBalance
+const BATCHES = 8;
+const PER_BATCH = 5_000;
+const ROUND = 10_000;
+const WARMUP = 3_000;
+/**
+ * Untimed calls after each forced GC, as `latency()` does for the raw series: a forced full GC leaves the heap
+ * shrunk and concurrent sweeping running, which slows the next ~1,500 purchases and is not the steady state.
+ */
+const SETTLE = 2_000;
+
+const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+/** A deterministic random source for the card (reproducible sessions). */
+function lcgRandom(seed: number): (n: number) => Uint8Array {
+  let x = seed >>> 0;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      out[i] = x >>> 24;
+    }
+    return out;
+  };
+}
+
+let seed = 1;
+
+/** card-1 of the reference profile with the e-purse at the maximum balance, powered on (contactless). */
+function purseCard(): Card {
+  const card = new Card({ random: lcgRandom(seed++), logger: { error: () => undefined } });
+  installEpurse(card);
+  personalizeEpurse(card, 'card-1', { balance: BALANCE });
+  card.powerOn('contactless');
+  return card;
+}
+
+function psamCard(label: string): Card {
+  const psam = createPsam(label);
+  psam.powerOn('contact');
+  return psam;
+}
+
+/** A POS (or gate) over a fresh card and PSAM, with its PSAM already opened by one untimed tap. */
+async function freshMachine(
+  psamLabel: string,
+  extra: Partial<ConsumptionMachineOptions> = {},
+): Promise<{ machine: ConsumptionMachine; card: Card }> {
+  const card = purseCard();
+  const psam = psamCard(psamLabel);
+  const machine = new ConsumptionMachine({
+    card: new InProcessChannel({ transmit: (c) => card.transmit('contactless', c) }),
+    psam: new PsamDriver(new InProcessChannel({ transmit: (c) => psam.transmit('contact', c) })),
+    clock: fixedClock(CLOCK, 1000),
+    ...extra,
+  });
+  await machine.open();
+  return { machine, card };
+}
+
+const sw = (r: Uint8Array): number => (r[r.length - 2]! << 8) | r[r.length - 1]!;
+
+function expect9000(what: string, r: Uint8Array): Uint8Array {
+  if (sw(r) !== 0x9000) throw new Error(`${what}: SW ${sw(r).toString(16).padStart(4, '0')}`);
+  return r;
+}
+
+/**
+ * The raw primitive: the machine's six APDUs (4 card, 2 PSAM) built by hand and sent with `Card.transmit`,
+ * synchronously, checking only status words.
+ */
+class RawPurchase {
+  static readonly SELECT_PURSE = fromHex('00A4040008A00000063201010500');
+  static readonly READ_EF15 = fromHex('00B095001E');
+  static readonly DATE = fromHex('20260301');
+  static readonly TIME = fromHex('100304');
+  readonly #card: Card;
+  readonly #psam: Card;
+  readonly #init: Uint8Array;
+
+  constructor() {
+    this.#card = purseCard();
+    this.#psam = psamCard('pos-1');
+    expect9000('PSAM SELECT', this.#psam.transmit('contact', fromHex('00A4040008A00000063201010600')));
+    const tid = expect9000('PSAM terminal ID', this.#psam.transmit('contact', fromHex('00B0960006')));
+    // INITIALIZE FOR PURCHASE: key index 1, 1 fen, terminal ID, Le 0F.
+    this.#init = fromHex('805001020B01000000010000000000000F');
+    this.#init.set(tid.subarray(0, 6), 10);
+  }
+
+  purchase(): void {
+    const card = this.#card;
+    const psam = this.#psam;
+    expect9000('SELECT', card.transmit('contactless', RawPurchase.SELECT_PURSE));
+    const ef15 = expect9000('READ BINARY', card.transmit('contactless', RawPurchase.READ_EF15));
+    const d = expect9000('INITIALIZE', card.transmit('contactless', this.#init));
+    const mac1Cmd = new Uint8Array(34);
+    mac1Cmd.set([0x80, 0x70, 0x00, 0x00, 0x1c], 0);
+    mac1Cmd.set(d.subarray(11, 15), 5); // card random
+    mac1Cmd.set(d.subarray(4, 6), 9); // offline counter
+    mac1Cmd[14] = 1; // amount 00000001
+    mac1Cmd[15] = 0x06; // TTI EP purchase
+    mac1Cmd.set(RawPurchase.DATE, 16);
+    mac1Cmd.set(RawPurchase.TIME, 20);
+    mac1Cmd.set(d.subarray(9, 11), 23); // key version, algorithm
+    mac1Cmd.set(ef15.subarray(12, 20), 25); // rightmost 8 bytes of the application serial
+    mac1Cmd[33] = 0x08;
+    const mac1 = expect9000('PSAM MAC1', psam.transmit('contact', mac1Cmd));
+    const debitCmd = new Uint8Array(21);
+    debitCmd.set([0x80, 0x54, 0x01, 0x00, 0x0f], 0);
+    debitCmd.set(mac1.subarray(0, 4), 5); // terminal transaction sequence
+    debitCmd.set(RawPurchase.DATE, 9);
+    debitCmd.set(RawPurchase.TIME, 13);
+    debitCmd.set(mac1.subarray(4, 8), 16);
+    debitCmd[20] = 0x08;
+    const debit = expect9000('DEBIT', card.transmit('contactless', debitCmd));
+    const mac2Cmd = new Uint8Array(9);
+    mac2Cmd.set([0x80, 0x72, 0x00, 0x00, 0x04], 0);
+    mac2Cmd.set(debit.subarray(4, 8), 5);
+    expect9000('PSAM MAC2', psam.transmit('contact', mac2Cmd));
+  }
+}
+
+/** Per-call latencies gathered over several batches; p50/p99/mean over every sample. */
+class Samples {
+  readonly #t: Float64Array;
+  #n = 0;
+
+  constructor(capacity: number) {
+    this.#t = new Float64Array(capacity);
+  }
+
+  add(us: number): void {
+    this.#t[this.#n++] = us;
+  }
+
+  summary(name: string): Measurement & { p50Us: number; meanUs: number } {
+    const t = this.#t.slice(0, this.#n).sort();
+    let sum = 0;
+    for (const v of t) sum += v;
+    const p50 = t[Math.floor(t.length * 0.5)]!;
+    const p99 = t[Math.floor(t.length * 0.99)]!;
+    return { name, usPerOp: p50, opsPerSec: 1e6 / p50, p99Us: p99, p50Us: p50, meanUs: sum / t.length };
+  }
+}
+
+/** GC pauses (from `PerformanceObserver`) that fall inside the recorded windows. */
+class GcWindows {
+  readonly #entries: Array<{ startTime: number; duration: number; detail?: unknown }> = [];
+  readonly #windows: Array<[number, number]> = [];
+  readonly #observer = new PerformanceObserver((list) => {
+    this.#entries.push(...list.getEntries());
+  });
+  #open = 0;
+
+  constructor() {
+    this.#observer.observe({ entryTypes: ['gc'] });
+  }
+
+  begin(): void {
+    this.#open = performance.now();
+  }
+
+  end(): void {
+    this.#windows.push([this.#open, performance.now()]);
+  }
+
+  /** Stops observing; a one-line summary of the pauses inside the windows. */
+  async report(): Promise<string> {
+    await new Promise((r) => setTimeout(r, 50)); // gc entries arrive on a timer turn
+    this.#observer.disconnect();
+    const inside = this.#entries.filter((e) => this.#windows.some(([a, b]) => e.startTime >= a && e.startTime < b));
+    const minor = inside.filter(
+      (e) => (e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR,
+    );
+    const total = inside.reduce((a, e) => a + e.duration, 0);
+    const max = inside.reduce((a, e) => Math.max(a, e.duration), 0);
+    return `${inside.length} GC pauses in the timed batches (${minor.length} scavenges), ${total.toFixed(1)} ms in all, longest ${max.toFixed(2)} ms`;
+  }
+}
+
+/** Sequential throughput: `count` back-to-back calls on fresh state (GC forced first, GC pauses included). */
+async function throughput(name: string, prepare: () => Promise<() => unknown>, count: number): Promise<Measurement> {
+  const op = await prepare();
+  gc();
+  const t0 = nowUs();
+  for (let i = 0; i < count; i++) await op();
+  const us = (nowUs() - t0) / count;
+  return { name, usPerOp: us, opsPerSec: 1e6 / us };
+}
+
+/** {@link throughput} of a synchronous operation. */
+function syncThroughput(name: string, op: () => unknown, count: number): Measurement {
+  gc();
+  const t0 = nowUs();
+  for (let i = 0; i < count; i++) op();
+  const us = (nowUs() - t0) / count;
+  return { name, usPerOp: us, opsPerSec: 1e6 / us };
+}
+
+const fmt = (us: number): string => `${(us / 1000).toFixed(2)} ms`;
+
+function tapRow(label: string, est: TapTimeEstimate): BenchRow {
+  return row(
+    'Estimated tap time (ISO/IEC 14443 model, card link only)',
+    { name: `${label} at ${est.link}`, usPerOp: est.totalUs, opsPerSec: 1e6 / est.totalUs },
+    undefined,
+    undefined,
+    `${formatTapTime(est)} (activation ${fmt(est.activationUs)}; the PSAM is on the machine's contact link)`,
+  );
+}
+
+export async function benchPurchase(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const transit = { fare: flatFare(1) };
+  let station = 0;
+  const stationAt = (): TransitStation => ({ line: 1, station: 1 + (station++ % 30) });
+
+  // Warm-up (JIT) of the three flows on throwaway cards.
+  const warmRaw = new RawPurchase();
+  for (let i = 0; i < WARMUP; i++) warmRaw.purchase();
+  const { machine: warmPos } = await freshMachine('pos-1');
+  for (let i = 0; i < WARMUP; i++) await warmPos.purchase({ amount: 1 });
+  const { machine: warmGate } = await freshMachine('gate-1', { transit });
+  for (let i = 0; i < WARMUP / 2; i++) {
+    await warmGate.enter({ station: stationAt() });
+    await warmGate.exit({ station: stationAt() });
+  }
+
+  // Interleaved batches (raw, machine, metro exit), each on fresh cards with GC forced first, so that the three
+  // series see the same machine conditions.
+  const rawLat: Array<Measurement & { p50Us: number }> = [];
+  const purchases = new Samples(BATCHES * PER_BATCH);
+  const exits = new Samples(BATCHES * (PER_BATCH / 2));
+  const gcs = new GcWindows();
+  for (let b = 0; b < BATCHES; b++) {
+    const raw = new RawPurchase();
+    gc();
+    rawLat.push(latency('raw purchase', () => raw.purchase(), PER_BATCH));
+
+    const { machine } = await freshMachine('pos-1');
+    gc();
+    for (let i = 0; i < SETTLE; i++) await machine.purchase({ amount: 1 });
+    gcs.begin();
+    for (let i = 0; i < PER_BATCH; i++) {
+      const t0 = nowUs();
+      await machine.purchase({ amount: 1 });
+      purchases.add(nowUs() - t0);
+    }
+    gcs.end();
+
+    const { machine: gate } = await freshMachine('gate-1', { transit });
+    gc();
+    for (let i = 0; i < SETTLE / 2; i++) {
+      await gate.enter({ station: stationAt() });
+      await gate.exit({ station: stationAt() });
+    }
+    for (let i = 0; i < PER_BATCH / 2; i++) {
+      await gate.enter({ station: stationAt() });
+      const t0 = nowUs();
+      await gate.exit({ station: stationAt() });
+      exits.add(nowUs() - t0);
+    }
+  }
+  const gcNote = await gcs.report();
+  const lat = purchases.summary('full purchase p50 (ConsumptionMachine.purchase)');
+  const exitLat = exits.summary('metro exit p50 (ConsumptionMachine.exit, composite)');
+  const med = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const rawP50 = med(rawLat.map((m) => m.p50Us));
+  const rawP99 = med(rawLat.map((m) => m.p99Us!));
+  const rawP50m: Measurement = {
+    name: 'same 6 APDUs, sync Card.transmit, p50',
+    usPerOp: rawP50,
+    opsPerSec: 1e6 / rawP50,
+  };
+  const rawP99m: Measurement = { name: 'same 6 APDUs, p99', usPerOp: rawP99, opsPerSec: 1e6 / rawP99 };
+
+  // Throughput: back-to-back rounds, raw and machine alternating; the median round of each.
+  const rawRounds: Measurement[] = [];
+  const machineRounds: Measurement[] = [];
+  for (let r = 0; r < 3; r++) {
+    const raw = new RawPurchase();
+    rawRounds.push(syncThroughput('same 6 APDUs back to back', () => raw.purchase(), ROUND));
+    machineRounds.push(
+      await throughput(
+        'purchases back to back (ConsumptionMachine)',
+        async () => {
+          const { machine } = await freshMachine('pos-1');
+          return () => machine.purchase({ amount: 1 });
+        },
+        ROUND,
+      ),
+    );
+  }
+  const byUs = (a: Measurement, b: Measurement) => a.usPerOp - b.usPerOp;
+  const rawTput = rawRounds.sort(byUs)[1]!;
+  const tput = machineRounds.sort(byUs)[1]!;
+
+  const { machine: probe } = await freshMachine('pos-1');
+  const rec = await probe.purchase({ amount: 1 });
+  const apdus = rec.apduCount + rec.psamApduCount;
+  const samples = `${BATCHES} × ${PER_BATCH.toLocaleString('en-US')} timed purchases on fresh cards, each batch after a forced GC and ${SETTLE.toLocaleString('en-US')} untimed ones`;
+  rows.push(
+    row(GROUP, lat, rawP50m, { maxUsPerOp: 100 }, `${samples}; raw: lib latency() per batch, median of batches`),
+    row(
+      GROUP,
+      { name: 'full purchase p99 (ConsumptionMachine.purchase)', usPerOp: lat.p99Us!, opsPerSec: 1e6 / lat.p99Us! },
+      rawP99m,
+      { maxUsPerOp: 250 },
+      gcNote,
+    ),
+    row(
+      GROUP,
+      tput,
+      rawTput,
+      { maxUsPerOp: 100 },
+      `target ≥ 10,000 purchases/s = ≤ 100 µs mean; median of 3 rounds of ${ROUND.toLocaleString('en-US')}, GC pauses included (latency mean ${lat.meanUs.toFixed(1)} µs)`,
+    ),
+    row(
+      GROUP,
+      {
+        name: `APDUs in the purchase flow (${rec.apduCount} card + ${rec.psamApduCount} PSAM)`,
+        usPerOp: tput.usPerOp / apdus,
+        opsPerSec: tput.opsPerSec * apdus,
+      },
+      {
+        name: 'same flow without the machine, per APDU',
+        usPerOp: rawTput.usPerOp / apdus,
+        opsPerSec: rawTput.opsPerSec * apdus,
+      },
+    ),
+    row(
+      GROUP,
+      exitLat,
+      lat,
+      undefined,
+      `READ RECORD (entry) + INITIALIZE CAPP + UPDATE CAPP DATA CACHE + DEBIT CAPP, PSAM MAC1/MAC2; ${BATCHES} × ${PER_BATCH / 2} exits (entry untimed), same batching`,
+    ),
+  );
+
+  // ---- estimated tap time, from the records the machines return
+  const { machine: pos } = await freshMachine('pos-1');
+  const { machine: gate } = await freshMachine('gate-1', { transit });
+  for (const profile of [ISO14443_106, ISO14443_424]) {
+    const r = await pos.purchase({ amount: 1, linkProfile: profile });
+    rows.push(tapRow(`purchase (${r.apduCount} card APDUs)`, r.tapTime));
+  }
+  for (const profile of [ISO14443_106, ISO14443_424]) {
+    await gate.enter({ station: { line: 1, station: 1 }, linkProfile: profile });
+    const exit = await gate.exit({ station: { line: 1, station: 9 }, linkProfile: profile });
+    rows.push(tapRow(`metro exit (${exit.apduCount} card APDUs)`, exit.tapTime));
+  }
+  return rows;
+}
