@@ -67,6 +67,12 @@ export const PSAM_KEY_USAGE = {
   PIN_UNBLOCK: 0x05,
   /** The working key becomes the single-DES TAC key (DTK left ⊕ right). */
   TAC: 0x44,
+  /**
+   * Flag on a key entry's usage byte: the 16 bytes are a card application key used as is (zero levels of
+   * diversification), not a master key. For replaying published worked examples whose card key is known but whose
+   * master is not (`pboc-ep-mac.json`); an issuer never loads card keys into a PSAM. [K]
+   */
+  DIRECT_KEY_FLAG: 0x80,
 } as const;
 
 /** PSAM personalization DGIs. */
@@ -365,6 +371,12 @@ export class PsamApplet implements PersonalizableApplet {
 
   /** The card key as a cipher, cached per master and diversification data (gates see the same cards again). */
   #cardKey(store: StoreView, usage: number, version: number, div: Uint8Array): DesCipher {
+    const direct = store.getBytes(`key/${usage | PSAM_KEY_USAGE.DIRECT_KEY_FLAG}/${version}`);
+    if (direct !== undefined && direct.length === 16) {
+      const cipher = new DesCipher(direct);
+      wipe(direct);
+      return cipher;
+    }
     const master = this.#master(store, usage, version);
     const id = latin1(div);
     const cached = master.cards.get(id);
