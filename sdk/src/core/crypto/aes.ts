@@ -34,6 +34,38 @@ function checkBlockRange(b: Uint8Array, off: number, name: string): void {
     throw new ArgumentError(`${name}: no 16-byte block at offset ${off}`);
 }
 
+/** One of noble's AES round functions (`unsafe.encrypt` / `unsafe.decrypt`) on little-endian words. */
+type AesRounds = typeof unsafe.encrypt;
+
+/** Runs `rounds` under schedule `xk` over the block at `src[srcOff]` into `dst[dstOff]` (exact overlap allowed). */
+function cryptBlock(
+  rounds: AesRounds,
+  xk: Uint32Array,
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+): void {
+  const r = rounds(
+    xk,
+    readLe32(src, srcOff),
+    readLe32(src, srcOff + 4),
+    readLe32(src, srcOff + 8),
+    readLe32(src, srcOff + 12),
+  );
+  writeLe32(dst, dstOff, r.s0);
+  writeLe32(dst, dstOff + 4, r.s1);
+  writeLe32(dst, dstOff + 8, r.s2);
+  writeLe32(dst, dstOff + 12, r.s3);
+}
+
+/** ECB over whole 16-byte blocks (length already checked) into a new array. */
+function ecb(rounds: AesRounds, xk: Uint32Array, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(data.length);
+  for (let o = 0; o < data.length; o += 16) cryptBlock(rounds, xk, data, o, out, o);
+  return out;
+}
+
 /**
  * An AES key (16, 24 or 32 bytes) with its schedule expanded once.
  * @example new AesCipher(key).cbcEncrypt(padded, iv)
@@ -75,17 +107,7 @@ export class AesCipher {
   encryptBlock(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
     checkBlockRange(src, srcOff, 'src');
     checkBlockRange(dst, dstOff, 'dst');
-    const r = unsafe.encrypt(
-      this.#encKey(),
-      readLe32(src, srcOff),
-      readLe32(src, srcOff + 4),
-      readLe32(src, srcOff + 8),
-      readLe32(src, srcOff + 12),
-    );
-    writeLe32(dst, dstOff, r.s0);
-    writeLe32(dst, dstOff + 4, r.s1);
-    writeLe32(dst, dstOff + 8, r.s2);
-    writeLe32(dst, dstOff + 12, r.s3);
+    cryptBlock(unsafe.encrypt, this.#encKey(), src, srcOff, dst, dstOff);
   }
 
   /**
@@ -95,17 +117,7 @@ export class AesCipher {
   decryptBlock(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): void {
     checkBlockRange(src, srcOff, 'src');
     checkBlockRange(dst, dstOff, 'dst');
-    const r = unsafe.decrypt(
-      this.#decKey(),
-      readLe32(src, srcOff),
-      readLe32(src, srcOff + 4),
-      readLe32(src, srcOff + 8),
-      readLe32(src, srcOff + 12),
-    );
-    writeLe32(dst, dstOff, r.s0);
-    writeLe32(dst, dstOff + 4, r.s1);
-    writeLe32(dst, dstOff + 8, r.s2);
-    writeLe32(dst, dstOff + 12, r.s3);
+    cryptBlock(unsafe.decrypt, this.#decKey(), src, srcOff, dst, dstOff);
   }
 
   /**
@@ -114,22 +126,7 @@ export class AesCipher {
    */
   ecbEncrypt(data: Uint8Array): Uint8Array {
     checkData(data, 'ecbEncrypt');
-    const xk = this.#encKey();
-    const out = new Uint8Array(data.length);
-    for (let o = 0; o < data.length; o += 16) {
-      const r = unsafe.encrypt(
-        xk,
-        readLe32(data, o),
-        readLe32(data, o + 4),
-        readLe32(data, o + 8),
-        readLe32(data, o + 12),
-      );
-      writeLe32(out, o, r.s0);
-      writeLe32(out, o + 4, r.s1);
-      writeLe32(out, o + 8, r.s2);
-      writeLe32(out, o + 12, r.s3);
-    }
-    return out;
+    return ecb(unsafe.encrypt, this.#encKey(), data);
   }
 
   /**
@@ -138,22 +135,7 @@ export class AesCipher {
    */
   ecbDecrypt(data: Uint8Array): Uint8Array {
     checkData(data, 'ecbDecrypt');
-    const xk = this.#decKey();
-    const out = new Uint8Array(data.length);
-    for (let o = 0; o < data.length; o += 16) {
-      const r = unsafe.decrypt(
-        xk,
-        readLe32(data, o),
-        readLe32(data, o + 4),
-        readLe32(data, o + 8),
-        readLe32(data, o + 12),
-      );
-      writeLe32(out, o, r.s0);
-      writeLe32(out, o + 4, r.s1);
-      writeLe32(out, o + 8, r.s2);
-      writeLe32(out, o + 12, r.s3);
-    }
-    return out;
+    return ecb(unsafe.decrypt, this.#decKey(), data);
   }
 
   /**

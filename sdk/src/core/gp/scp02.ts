@@ -24,15 +24,31 @@
  * @module
  */
 import { assertBytes, assertUint, concat, copyBytes, equalCt, wipe } from '../bytes';
-import { DesCipher, kcvDes, padIso9797, type RandomSource, RetailMac, randomBytes, unpadIso7816 } from '../crypto';
+import { DesCipher, kcvDes, padIso9797, type RandomSource, RetailMac, randomBytes } from '../crypto';
 import { ArgumentError, CryptoError, ParseError } from '../errors';
-import { type CommandApdu, decodeCla, encodeCommandApdu, parseCommandApdu, statusWordError } from '../iso7816';
+import { type CommandApdu, decodeCla, encodeCommandApdu } from '../iso7816';
 import type { StaticKeys } from './diversification';
+import {
+  asCommandApdu,
+  COMMAND_DECRYPT_FAILURE,
+  cardExternalAuthenticate,
+  checkSdAid,
+  checkSessionRole,
+  checkSessionUse,
+  checkStaticKeySet,
+  decryptPadded,
+  describeSession,
+  externalAuthenticateApdu,
+  isExternalAuthenticate,
+  responseSwBytes,
+  runHostHandshake,
+  type ScpSessionState,
+  withCipher,
+} from './secure-channel';
 import {
   type ApduTransmit,
   assertSecurityLevel,
   checkPlainCommand,
-  initializeUpdateCommand,
   isScpProtectedSw,
   parseInitializeUpdate,
   parseSecurityLevel,
@@ -77,10 +93,11 @@ export interface Scp02SessionKeys {
 }
 
 function checkStaticKeys(keys: StaticKeys): void {
-  if (typeof keys !== 'object' || keys === null) throw new ArgumentError('keys: expected { enc, mac, dek }');
-  assertBytes(keys.enc, 'keys.enc', 16);
-  assertBytes(keys.mac, 'keys.mac', 16);
-  assertBytes(keys.dek, 'keys.dek', 16);
+  checkStaticKeySet(keys, 16);
+}
+
+function wipeKeys(keys: Scp02SessionKeys): void {
+  wipe(keys.sEnc, keys.sMac, keys.sRmac, keys.sDek);
 }
 
 function checkI(i: number): void {
@@ -160,15 +177,10 @@ export function scp02Cryptograms(
   const seq = seqBytes(sequenceCounter);
   assertBytes(hostChallenge, 'hostChallenge', 8);
   assertBytes(cardChallenge, 'cardChallenge', 6);
-  const c = new DesCipher(sEnc);
-  try {
-    return {
-      cardCryptogram: full3desMac(c, concat(hostChallenge, seq, cardChallenge)),
-      hostCryptogram: full3desMac(c, concat(seq, cardChallenge, hostChallenge)),
-    };
-  } finally {
-    c.destroy();
-  }
+  return withCipher(new DesCipher(sEnc), (c) => ({
+    cardCryptogram: full3desMac(c, concat(hostChallenge, seq, cardChallenge)),
+    hostCryptogram: full3desMac(c, concat(seq, cardChallenge, hostChallenge)),
+  }));
 }
 
 /**
@@ -183,8 +195,7 @@ export function scp02PseudoRandomChallenge(
 ): Uint8Array {
   assertBytes(staticMac, 'staticMac', 16);
   const seq = seqBytes(sequenceCounter);
-  assertBytes(aid, 'aid');
-  if (aid.length < 5 || aid.length > 16) throw new ArgumentError(`aid: expected 5..16 bytes, got ${aid.length}`);
+  checkSdAid(aid);
   const c = new DesCipher(staticMac);
   const sMac = deriveKey(c, SCP02_DERIVATION.C_MAC, seq);
   c.destroy();
@@ -271,8 +282,6 @@ export interface Scp02SessionOptions {
   channel?: number;
 }
 
-type SessionState = 'authenticating' | 'open' | 'closed';
-
 /**
  * One SCP02 secure-channel session, single-use (STYLE §3.5): opened by EXTERNAL AUTHENTICATE, closed by
  * {@link Scp02Session.close} or a security failure. The C-MAC and R-MAC chaining values are private and never
@@ -308,7 +317,7 @@ export class Scp02Session {
   readonly #ricv = new Uint8Array(8);
   /** The stripped command the next response's R-MAC covers. */
   #rmacCommand: Uint8Array | undefined;
-  #state: SessionState = 'authenticating';
+  #state: ScpSessionState = 'authenticating';
 
   /**
    * @throws {ArgumentError} `BAD_ARGUMENT` on keys that are not 16 bytes, an SCP02-invalid security level, an
@@ -317,7 +326,7 @@ export class Scp02Session {
   constructor(opts: Scp02SessionOptions) {
     const { keys, securityLevel, role } = opts;
     assertSecurityLevel(securityLevel, 2);
-    if (role !== 'host' && role !== 'card') throw new ArgumentError(`role: expected 'host' or 'card'`);
+    checkSessionRole(role);
     const i = opts.i ?? 0x55;
     checkI(i);
     const channel = opts.channel ?? 0;
@@ -368,16 +377,11 @@ export class Scp02Session {
 
   /** Never exposes key material. */
   toJSON(): string {
-    return `Scp02Session(${this.role}, level ${this.securityLevel.toString(16).padStart(2, '0')}, ${this.#state})`;
+    return describeSession('Scp02Session', this.role, this.securityLevel, this.#state);
   }
 
-  #require(role: ScpRole, state: SessionState, what: string): void {
-    if (this.#state === 'closed') throw new SecureChannelClosedError(what);
-    if (this.role !== role) throw new ArgumentError(`${what}: not available on a ${this.role}-side session`);
-    if (this.#state !== state)
-      throw new ArgumentError(
-        `${what}: ${state === 'open' ? 'EXTERNAL AUTHENTICATE has not completed' : 'already authenticated'}`,
-      );
+  #require(role: ScpRole, state: ScpSessionState, what: string): void {
+    checkSessionUse(this.#state, this.role, role, state, what);
   }
 
   #abort(code: string, message: string): never {
@@ -458,14 +462,7 @@ export class Scp02Session {
     const mac = this.#cmac(0x80, SCP_INS.EXTERNAL_AUTHENTICATE, this.securityLevel, 0, hostCryptogram, true);
     this.#ricv.set(mac);
     this.#state = 'open';
-    return encodeCommandApdu({
-      cla: scpWireCla(0x80, this.channel, true),
-      ins: SCP_INS.EXTERNAL_AUTHENTICATE,
-      p1: this.securityLevel,
-      p2: 0,
-      data: concat(hostCryptogram, mac),
-      ne: undefined,
-    });
+    return externalAuthenticateApdu(this.channel, this.securityLevel, hostCryptogram, mac);
   }
 
   /**
@@ -477,14 +474,8 @@ export class Scp02Session {
    */
   acceptExternalAuthenticate(cmd: CommandApdu | Uint8Array): Uint8Array {
     this.#require('card', 'authenticating', 'acceptExternalAuthenticate');
-    const c = cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd;
-    if (
-      c.ins !== SCP_INS.EXTERNAL_AUTHENTICATE ||
-      !decodeCla(c.cla).gpSecureMessaging ||
-      c.p1 !== this.securityLevel ||
-      c.p2 !== 0 ||
-      c.data.length !== 16
-    )
+    const c = asCommandApdu(cmd);
+    if (!isExternalAuthenticate(c, this.securityLevel))
       this.#abort('SCP_CMAC_INVALID', 'EXTERNAL AUTHENTICATE: malformed command');
     const hostCryptogram = c.data.slice(0, 8);
     const mac = this.#cmac(c.cla, c.ins, c.p1, c.p2, hostCryptogram, true);
@@ -506,7 +497,7 @@ export class Scp02Session {
    */
   wrapCommand(cmd: CommandApdu | Uint8Array): Uint8Array {
     this.#require('host', 'open', 'wrapCommand');
-    const c = cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd;
+    const c = asCommandApdu(cmd);
     const cla = checkPlainCommand(c, this.channel, this.#cMac, 'wrapCommand');
     if (!this.#cMac) return encodeCommandApdu({ ...c, cla });
     const plain = c.data;
@@ -567,7 +558,7 @@ export class Scp02Session {
    */
   unwrapCommand(cmd: CommandApdu | Uint8Array): CommandApdu {
     this.#require('card', 'open', 'unwrapCommand');
-    const c = cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd;
+    const c = asCommandApdu(cmd);
     if (!this.#cMac) return c;
     const info = decodeCla(c.cla);
     if (!info.gpSecureMessaging) this.#abort('SCP_CMAC_INVALID', 'command without secure messaging');
@@ -575,15 +566,15 @@ export class Scp02Session {
     if (n < 8 || n > 255 || c.extended === true)
       this.#abort('SCP_CMAC_INVALID', 'command length does not fit SCP02 (short APDU with a C-MAC)');
     const body = c.data.subarray(0, n - 8);
-    let plain: Uint8Array;
-    if (this.#cDec && body.length > 0) {
-      if (body.length % 8 !== 0) this.#abort('SCP_CMAC_INVALID', 'encrypted data is not whole blocks');
-      try {
-        plain = unpadIso7816(this.#enc.cbcDecrypt(body), 8);
-      } catch {
-        this.#abort('SCP_CMAC_INVALID', 'decrypted data is not padded 80 00…');
-      }
-    } else plain = body.slice();
+    const plain =
+      this.#cDec && body.length > 0
+        ? decryptPadded(
+            body,
+            8,
+            (b) => this.#enc.cbcDecrypt(b),
+            (why) => this.#abort('SCP_CMAC_INVALID', COMMAND_DECRYPT_FAILURE[why]),
+          )
+        : body.slice();
     const mac = this.#cmac(c.cla, c.ins, c.p1, c.p2, plain, false);
     if (!equalCt(mac, c.data.subarray(n - 8))) this.#abort('SCP_CMAC_INVALID', 'C-MAC does not verify');
     if (this.#rMac) this.#rmacCommand = Scp02Session.#stripped(c.cla, c.ins, c.p1, c.p2, plain);
@@ -599,9 +590,7 @@ export class Scp02Session {
    */
   wrapResponse(data: Uint8Array, sw: number): Uint8Array {
     this.#require('card', 'open', 'wrapResponse');
-    assertBytes(data, 'data');
-    assertUint(sw, 'sw', 0xffff);
-    const swBytes = Uint8Array.of(sw >>> 8, sw & 0xff);
+    const swBytes = responseSwBytes(data, sw);
     if (!this.#rMac) return concat(data, swBytes);
     const command = this.#rmacCommand;
     if (command === undefined) throw new ArgumentError('wrapResponse: no unwrapped command to answer');
@@ -682,17 +671,21 @@ export class Scp02PendingSession {
     if (keys === undefined) throw new SecureChannelClosedError('externalAuthenticate');
     this.#keys = undefined;
     try {
-      const c = cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd;
-      const level = parseSecurityLevel(c.p1, 2);
-      const session = new Scp02Session({ keys, securityLevel: level, role: 'card', i: this.i, channel: this.channel });
-      const hostCryptogram = session.acceptExternalAuthenticate(c);
-      if (!equalCt(hostCryptogram, this.#hostCryptogram)) {
-        session.close();
-        throw new CryptoError('SCP_HOST_CRYPTOGRAM_INVALID', 'EXTERNAL AUTHENTICATE: wrong host cryptogram');
-      }
-      return session;
+      return cardExternalAuthenticate(
+        cmd,
+        this.#hostCryptogram,
+        (c) =>
+          new Scp02Session({
+            keys,
+            securityLevel: parseSecurityLevel(c.p1, 2),
+            role: 'card',
+            i: this.i,
+            channel: this.channel,
+          }),
+      );
     } finally {
-      wipe(keys.sEnc, keys.sMac, keys.sRmac, keys.sDek, this.#hostCryptogram);
+      wipeKeys(keys);
+      wipe(this.#hostCryptogram);
     }
   }
 }
@@ -708,7 +701,7 @@ export function scp02CardInitializeUpdate(
   cmd: CommandApdu | Uint8Array,
   opts: Scp02CardInitOptions,
 ): { response: Uint8Array; pending: Scp02PendingSession } {
-  const iu = parseInitializeUpdate(cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd);
+  const iu = parseInitializeUpdate(asCommandApdu(cmd));
   checkStaticKeys(opts.keys);
   const i = opts.i ?? 0x55;
   checkI(i);
@@ -788,33 +781,16 @@ export class Scp02Host {
     assertSecurityLevel(opts.securityLevel, 2);
     const i = opts.i ?? 0x55;
     checkI(i);
-    const channel = opts.channel ?? 0;
-    const hostChallenge = opts.hostChallenge ?? (opts.random ?? randomBytes)(8);
-    const iuCmd = initializeUpdateCommand(opts.kvn ?? 0, hostChallenge, channel);
-    const iu = splitResponse(await transmit(encodeCommandApdu(iuCmd)), 'INITIALIZE UPDATE');
-    if (iu.sw !== 0x9000) throw statusWordError(iu.sw, 'INITIALIZE UPDATE');
-    const info = parseScp02InitUpdateResponse(iu.data);
-    const keys = scp02SessionKeys(opts.keys, info.sequenceCounter);
-    const { cardCryptogram, hostCryptogram } = scp02Cryptograms(
-      keys.sEnc,
-      info.sequenceCounter,
-      hostChallenge,
-      info.cardChallenge,
-    );
-    if (!equalCt(cardCryptogram, info.cardCryptogram)) {
-      wipe(keys.sEnc, keys.sMac, keys.sRmac, keys.sDek);
-      throw new CryptoError('SCP_CARD_CRYPTOGRAM_INVALID', 'card cryptogram does not verify: wrong keys?');
-    }
-    const session = new Scp02Session({ keys, securityLevel: opts.securityLevel, role: 'host', i, channel });
-    wipe(keys.sEnc, keys.sMac, keys.sRmac, keys.sDek);
-    const ea = splitResponse(
-      await transmit(session.externalAuthenticateCommand(hostCryptogram)),
-      'EXTERNAL AUTHENTICATE',
-    );
-    if (ea.sw !== 0x9000) {
-      session.close();
-      throw statusWordError(ea.sw, 'EXTERNAL AUTHENTICATE');
-    }
+    const { session, info } = await runHostHandshake(transmit, opts, {
+      parseResponse: parseScp02InitUpdateResponse,
+      derive: (info, hostChallenge) => {
+        const keys = scp02SessionKeys(opts.keys, info.sequenceCounter);
+        return { keys, ...scp02Cryptograms(keys.sEnc, info.sequenceCounter, hostChallenge, info.cardChallenge) };
+      },
+      wipeKeys,
+      openSession: (keys, channel) =>
+        new Scp02Session({ keys, securityLevel: opts.securityLevel, role: 'host', i, channel }),
+    });
     return new Scp02Host(transmit, session, info);
   }
 
@@ -851,12 +827,7 @@ export class Scp02Host {
 export function encryptKeyScp02(sDek: Uint8Array, key: Uint8Array): Uint8Array {
   assertBytes(sDek, 'sDek', 16);
   checkKeyBlocks(key, 'key');
-  const c = new DesCipher(sDek);
-  try {
-    return c.ecbEncrypt(key);
-  } finally {
-    c.destroy();
-  }
+  return withCipher(new DesCipher(sDek), (c) => c.ecbEncrypt(key));
 }
 
 /**
@@ -866,12 +837,7 @@ export function encryptKeyScp02(sDek: Uint8Array, key: Uint8Array): Uint8Array {
 export function decryptKeyScp02(sDek: Uint8Array, encrypted: Uint8Array): Uint8Array {
   assertBytes(sDek, 'sDek', 16);
   checkKeyBlocks(encrypted, 'encrypted');
-  const c = new DesCipher(sDek);
-  try {
-    return c.ecbDecrypt(encrypted);
-  } finally {
-    c.destroy();
-  }
+  return withCipher(new DesCipher(sDek), (c) => c.ecbDecrypt(encrypted));
 }
 
 /**

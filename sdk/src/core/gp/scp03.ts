@@ -27,16 +27,31 @@ import {
   randomBytes,
   SCP03_DERIVATION,
   scp03Derive,
-  unpadIso7816,
 } from '../crypto';
 import { ArgumentError, CryptoError, ParseError } from '../errors';
-import { type CommandApdu, decodeCla, encodeCommandApdu, parseCommandApdu, statusWordError } from '../iso7816';
+import { type CommandApdu, decodeCla, encodeCommandApdu } from '../iso7816';
 import type { StaticKeys } from './diversification';
+import {
+  asCommandApdu,
+  COMMAND_DECRYPT_FAILURE,
+  cardExternalAuthenticate,
+  checkSdAid,
+  checkSessionRole,
+  checkSessionUse,
+  checkStaticKeySet,
+  decryptPadded,
+  describeSession,
+  externalAuthenticateApdu,
+  isExternalAuthenticate,
+  responseSwBytes,
+  runHostHandshake,
+  type ScpSessionState,
+  withCipher,
+} from './secure-channel';
 import {
   type ApduTransmit,
   assertSecurityLevel,
   checkPlainCommand,
-  initializeUpdateCommand,
   isScpProtectedSw,
   parseInitializeUpdate,
   parseSecurityLevel,
@@ -47,8 +62,12 @@ import {
   scpMacCla,
   scpWireCla,
   securityFlags,
-  splitResponse,
 } from './security-level';
+
+const RESPONSE_DECRYPT_FAILURE = {
+  blocks: 'R-ENCRYPTION data is not whole blocks',
+  padding: 'R-ENCRYPTION data is not padded 80 00…',
+} as const;
 
 /** The three SCP03 session keys (Amd D §6.2.1). */
 export interface Scp03SessionKeys {
@@ -70,10 +89,11 @@ export const SCP03_I = {
 const AES_KEY_LENGTHS = [16, 24, 32];
 
 function checkStaticKeys(keys: StaticKeys): void {
-  if (typeof keys !== 'object' || keys === null) throw new ArgumentError('keys: expected { enc, mac, dek }');
-  assertBytes(keys.enc, 'keys.enc', ...AES_KEY_LENGTHS);
-  assertBytes(keys.mac, 'keys.mac', ...AES_KEY_LENGTHS);
-  assertBytes(keys.dek, 'keys.dek', ...AES_KEY_LENGTHS);
+  checkStaticKeySet(keys, ...AES_KEY_LENGTHS);
+}
+
+function wipeKeys(keys: Scp03SessionKeys): void {
+  wipe(keys.sEnc, keys.sMac, keys.sRmac);
 }
 
 /**
@@ -131,8 +151,7 @@ export function scp03PseudoRandomChallenge(
 ): Uint8Array {
   assertBytes(staticEnc, 'staticEnc', ...AES_KEY_LENGTHS);
   const seq = sequenceCounterBytes(sequenceCounter);
-  assertBytes(aid, 'aid');
-  if (aid.length < 5 || aid.length > 16) throw new ArgumentError(`aid: expected 5..16 bytes, got ${aid.length}`);
+  checkSdAid(aid);
   return scp03Derive(staticEnc, SCP03_DERIVATION.CARD_CHALLENGE, concat(seq, aid), 64);
 }
 
@@ -238,8 +257,6 @@ export interface Scp03SessionOptions {
   channel?: number;
 }
 
-type SessionState = 'authenticating' | 'open' | 'closed';
-
 /**
  * One SCP03 secure-channel session, single-use (STYLE §3.5): created after INITIALIZE UPDATE, opened by
  * EXTERNAL AUTHENTICATE, closed by {@link Scp03Session.close} or by a security failure (Amd D §5.6). The
@@ -271,7 +288,7 @@ export class Scp03Session {
   readonly #icv = new Uint8Array(16);
   readonly #hdr = new Uint8Array(7);
   #counter = 0;
-  #state: SessionState = 'authenticating';
+  #state: ScpSessionState = 'authenticating';
 
   /**
    * @throws {ArgumentError} `BAD_ARGUMENT` on keys that are not 16/24/32 bytes, an SCP03-invalid security level,
@@ -280,7 +297,7 @@ export class Scp03Session {
   constructor(opts: Scp03SessionOptions) {
     const { keys, securityLevel, role } = opts;
     assertSecurityLevel(securityLevel, 3);
-    if (role !== 'host' && role !== 'card') throw new ArgumentError(`role: expected 'host' or 'card'`);
+    checkSessionRole(role);
     const channel = opts.channel ?? 0;
     assertUint(channel, 'channel', 19);
     assertBytes(keys?.sEnc, 'keys.sEnc', ...AES_KEY_LENGTHS);
@@ -322,16 +339,11 @@ export class Scp03Session {
 
   /** Never exposes key material. */
   toJSON(): string {
-    return `Scp03Session(${this.role}, level ${this.securityLevel.toString(16).padStart(2, '0')}, ${this.#state})`;
+    return describeSession('Scp03Session', this.role, this.securityLevel, this.#state);
   }
 
-  #require(role: ScpRole, state: SessionState, what: string): void {
-    if (this.#state === 'closed') throw new SecureChannelClosedError(what);
-    if (this.role !== role) throw new ArgumentError(`${what}: not available on a ${this.role}-side session`);
-    if (this.#state !== state)
-      throw new ArgumentError(
-        `${what}: ${state === 'open' ? 'EXTERNAL AUTHENTICATE has not completed' : 'already authenticated'}`,
-      );
+  #require(role: ScpRole, state: ScpSessionState, what: string): void {
+    checkSessionUse(this.#state, this.role, role, state, what);
   }
 
   #abort(code: string, message: string): never {
@@ -393,14 +405,7 @@ export class Scp03Session {
       hostCryptogram,
     );
     this.#state = 'open';
-    return encodeCommandApdu({
-      cla: scpWireCla(0x80, this.channel, true),
-      ins: SCP_INS.EXTERNAL_AUTHENTICATE,
-      p1: this.securityLevel,
-      p2: 0,
-      data: concat(hostCryptogram, mac),
-      ne: undefined,
-    });
+    return externalAuthenticateApdu(this.channel, this.securityLevel, hostCryptogram, mac);
   }
 
   /**
@@ -412,15 +417,9 @@ export class Scp03Session {
    */
   acceptExternalAuthenticate(cmd: CommandApdu | Uint8Array): Uint8Array {
     this.#require('card', 'authenticating', 'acceptExternalAuthenticate');
-    const c = cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd;
-    const cla = decodeCla(c.cla);
-    if (
-      c.ins !== SCP_INS.EXTERNAL_AUTHENTICATE ||
-      !cla.gpSecureMessaging ||
-      c.p1 !== this.securityLevel ||
-      c.p2 !== 0 ||
-      c.data.length !== 16
-    )
+    const c = asCommandApdu(cmd);
+    decodeCla(c.cla); // throws BAD_ARGUMENT on a CLA outside 0..255 before any other check
+    if (!isExternalAuthenticate(c, this.securityLevel))
       this.#abort('SCP_CMAC_INVALID', 'EXTERNAL AUTHENTICATE: malformed command');
     const hostCryptogram = c.data.slice(0, 8);
     const mac = this.#chainMac(this.#header(c.cla, c.ins, c.p1, c.p2, 16, false), hostCryptogram);
@@ -440,7 +439,7 @@ export class Scp03Session {
    */
   wrapCommand(cmd: CommandApdu | Uint8Array): Uint8Array {
     this.#require('host', 'open', 'wrapCommand');
-    const c = cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd;
+    const c = asCommandApdu(cmd);
     const cla = checkPlainCommand(c, this.channel, this.#cMac, 'wrapCommand');
     const n = c.data.length;
     const lc = (this.#cDec && n > 0 ? n + 16 - (n % 16) : n) + 8;
@@ -481,14 +480,13 @@ export class Scp03Session {
     let data = rapdu.subarray(0, n - 10);
     const expected = this.#rmac.macParts([this.#chain, data, swBytes]).subarray(0, 8);
     if (!equalCt(expected, rapdu.subarray(n - 10, n - 2))) this.#abort('SCP_RMAC_INVALID', 'R-MAC does not verify');
-    if (this.#rEnc && data.length > 0) {
-      if (data.length % 16 !== 0) this.#abort('SCP_RMAC_INVALID', 'R-ENCRYPTION data is not whole blocks');
-      try {
-        data = unpadIso7816(this.#enc.cbcDecrypt(data, this.#counterIcv(true)), 16);
-      } catch {
-        this.#abort('SCP_RMAC_INVALID', 'R-ENCRYPTION data is not padded 80 00…');
-      }
-    }
+    if (this.#rEnc && data.length > 0)
+      data = decryptPadded(
+        data,
+        16,
+        (b) => this.#enc.cbcDecrypt(b, this.#counterIcv(true)),
+        (why) => this.#abort('SCP_RMAC_INVALID', RESPONSE_DECRYPT_FAILURE[why]),
+      );
     const out = new Uint8Array(data.length + 2);
     out.set(data, 0);
     out.set(swBytes, data.length);
@@ -507,7 +505,7 @@ export class Scp03Session {
    */
   unwrapCommand(cmd: CommandApdu | Uint8Array): CommandApdu {
     this.#require('card', 'open', 'unwrapCommand');
-    const c = cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd;
+    const c = asCommandApdu(cmd);
     this.#counter++;
     if (!this.#cMac) return c;
     const info = decodeCla(c.cla);
@@ -519,15 +517,15 @@ export class Scp03Session {
     const body = c.data.subarray(0, n - 8);
     const mac = this.#chainMac(this.#header(c.cla, c.ins, c.p1, c.p2, n, extended), body);
     if (!equalCt(mac, c.data.subarray(n - 8))) this.#abort('SCP_CMAC_INVALID', 'C-MAC does not verify');
-    let data: Uint8Array;
-    if (this.#cDec && body.length > 0) {
-      if (body.length % 16 !== 0) this.#abort('SCP_CMAC_INVALID', 'encrypted data is not whole blocks');
-      try {
-        data = unpadIso7816(this.#enc.cbcDecrypt(body, this.#counterIcv(false)), 16);
-      } catch {
-        this.#abort('SCP_CMAC_INVALID', 'decrypted data is not padded 80 00…');
-      }
-    } else data = body.slice();
+    const data =
+      this.#cDec && body.length > 0
+        ? decryptPadded(
+            body,
+            16,
+            (b) => this.#enc.cbcDecrypt(b, this.#counterIcv(false)),
+            (why) => this.#abort('SCP_CMAC_INVALID', COMMAND_DECRYPT_FAILURE[why]),
+          )
+        : body.slice();
     const plain: CommandApdu = {
       cla: scpWireCla(c.cla, info.channel, false),
       ins: c.ins,
@@ -549,9 +547,7 @@ export class Scp03Session {
    */
   wrapResponse(data: Uint8Array, sw: number): Uint8Array {
     this.#require('card', 'open', 'wrapResponse');
-    assertBytes(data, 'data');
-    assertUint(sw, 'sw', 0xffff);
-    const swBytes = Uint8Array.of(sw >>> 8, sw & 0xff);
+    const swBytes = responseSwBytes(data, sw);
     if (!this.#rMac) return concat(data, swBytes);
     if (!isScpProtectedSw(sw)) return swBytes;
     let body = data;
@@ -634,22 +630,18 @@ export class Scp03PendingSession {
     if (keys === undefined) throw new SecureChannelClosedError('externalAuthenticate');
     this.#keys = undefined;
     try {
-      const c = cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd;
-      const level = parseSecurityLevel(c.p1, 3);
-      if ((level & 0x10 && !(this.i & SCP03_I.R_MAC)) || (level & 0x20 && !(this.i & SCP03_I.R_ENC)))
-        throw new ParseError(
-          'SCP_SECURITY_LEVEL_INVALID',
-          `security level ${level.toString(16)} not offered by i = ${this.i.toString(16)}`,
-        );
-      const session = new Scp03Session({ keys, securityLevel: level, role: 'card', channel: this.channel });
-      const hostCryptogram = session.acceptExternalAuthenticate(c);
-      if (!equalCt(hostCryptogram, this.#hostCryptogram)) {
-        session.close();
-        throw new CryptoError('SCP_HOST_CRYPTOGRAM_INVALID', 'EXTERNAL AUTHENTICATE: wrong host cryptogram');
-      }
-      return session;
+      return cardExternalAuthenticate(cmd, this.#hostCryptogram, (c) => {
+        const level = parseSecurityLevel(c.p1, 3);
+        if ((level & 0x10 && !(this.i & SCP03_I.R_MAC)) || (level & 0x20 && !(this.i & SCP03_I.R_ENC)))
+          throw new ParseError(
+            'SCP_SECURITY_LEVEL_INVALID',
+            `security level ${level.toString(16)} not offered by i = ${this.i.toString(16)}`,
+          );
+        return new Scp03Session({ keys, securityLevel: level, role: 'card', channel: this.channel });
+      });
     } finally {
-      wipe(keys.sEnc, keys.sMac, keys.sRmac, this.#hostCryptogram);
+      wipeKeys(keys);
+      wipe(this.#hostCryptogram);
     }
   }
 }
@@ -665,7 +657,7 @@ export function scp03CardInitializeUpdate(
   cmd: CommandApdu | Uint8Array,
   opts: Scp03CardInitOptions,
 ): { response: Uint8Array; pending: Scp03PendingSession } {
-  const iu = parseInitializeUpdate(cmd instanceof Uint8Array ? parseCommandApdu(cmd) : cmd);
+  const iu = parseInitializeUpdate(asCommandApdu(cmd));
   checkStaticKeys(opts.keys);
   const i = opts.i ?? 0x70;
   assertUint(i, 'i', 0xff);
@@ -745,28 +737,16 @@ export class Scp03Host {
     if (typeof transmit !== 'function') throw new ArgumentError('transmit: expected a function');
     checkStaticKeys(opts.keys);
     assertSecurityLevel(opts.securityLevel, 3);
-    const channel = opts.channel ?? 0;
-    const hostChallenge = opts.hostChallenge ?? (opts.random ?? randomBytes)(8);
-    const iuCmd = initializeUpdateCommand(opts.kvn ?? 0, hostChallenge, channel);
-    const iu = splitResponse(await transmit(encodeCommandApdu(iuCmd)), 'INITIALIZE UPDATE');
-    if (iu.sw !== 0x9000) throw statusWordError(iu.sw, 'INITIALIZE UPDATE');
-    const info = parseScp03InitUpdateResponse(iu.data);
-    const keys = scp03SessionKeys(opts.keys, hostChallenge, info.cardChallenge);
-    const { cardCryptogram, hostCryptogram } = scp03Cryptograms(keys.sMac, hostChallenge, info.cardChallenge);
-    if (!equalCt(cardCryptogram, info.cardCryptogram)) {
-      wipe(keys.sEnc, keys.sMac, keys.sRmac);
-      throw new CryptoError('SCP_CARD_CRYPTOGRAM_INVALID', 'card cryptogram does not verify: wrong keys?');
-    }
-    const session = new Scp03Session({ keys, securityLevel: opts.securityLevel, role: 'host', channel });
-    wipe(keys.sEnc, keys.sMac, keys.sRmac);
-    const ea = splitResponse(
-      await transmit(session.externalAuthenticateCommand(hostCryptogram)),
-      'EXTERNAL AUTHENTICATE',
-    );
-    if (ea.sw !== 0x9000) {
-      session.close();
-      throw statusWordError(ea.sw, 'EXTERNAL AUTHENTICATE');
-    }
+    const { session, info } = await runHostHandshake(transmit, opts, {
+      parseResponse: parseScp03InitUpdateResponse,
+      derive: (info, hostChallenge) => {
+        const keys = scp03SessionKeys(opts.keys, hostChallenge, info.cardChallenge);
+        return { keys, ...scp03Cryptograms(keys.sMac, hostChallenge, info.cardChallenge) };
+      },
+      wipeKeys,
+      openSession: (keys, channel) =>
+        new Scp03Session({ keys, securityLevel: opts.securityLevel, role: 'host', channel }),
+    });
     return new Scp03Host(transmit, session, info);
   }
 
@@ -797,12 +777,7 @@ export function encryptKeyScp03(staticDek: Uint8Array, key: Uint8Array): Uint8Ar
   assertBytes(key, 'key');
   if (key.length === 0) throw new ArgumentError('key: empty');
   const padded = key.length % 16 === 0 ? key : padIso9797(key, 1, 16);
-  const c = new AesCipher(staticDek);
-  try {
-    return c.cbcEncrypt(padded);
-  } finally {
-    c.destroy();
-  }
+  return withCipher(new AesCipher(staticDek), (c) => c.cbcEncrypt(padded));
 }
 
 /**
@@ -813,15 +788,12 @@ export function decryptKeyScp03(staticDek: Uint8Array, encrypted: Uint8Array, ke
   assertBytes(staticDek, 'staticDek', ...AES_KEY_LENGTHS);
   assertBytes(encrypted, 'encrypted');
   assertUint(keyLength, 'keyLength', encrypted.length);
-  const c = new AesCipher(staticDek);
-  try {
+  return withCipher(new AesCipher(staticDek), (c) => {
     const clear = c.cbcDecrypt(encrypted);
     const out = clear.slice(0, keyLength);
     wipe(clear);
     return out;
-  } finally {
-    c.destroy();
-  }
+  });
 }
 
 /**
