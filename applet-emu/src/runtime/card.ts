@@ -466,7 +466,9 @@ export class Card {
     }
     const interindustry = info.kind !== 'proprietary';
     const ins = cmd.ins;
-    if (port.t0 && interindustry && ins === INS_GET_RESPONSE) {
+    // T=0 GET RESPONSE: interindustry CLA always; a proprietary CLA (e.g. `80 C0`, as GlobalPlatform tools send
+    // after a `80 50` INITIALIZE UPDATE) only while response data is pending, so applets keep proprietary INS C0.
+    if (port.t0 && ins === INS_GET_RESPONSE && (interindustry || ch.t0.pending > 0)) {
       if (info.chaining) return swBytes(SW.CHAINING_NOT_SUPPORTED);
       return ch.t0.handleGetResponse(cmd);
     }

@@ -233,9 +233,13 @@ describe('SCP02 sessions replayed through the ISD', () => {
       const rsp = card.transmit('contact', fromHex(csdn02.initialize_update_cmd));
       if (!t0) expect(toHex(rsp)).toBe(`${h(csdn02.initialize_update_rsp)}9000`);
       else {
-        // As recorded: 611C, then GET RESPONSE (the recording used CLA 80; the runtime serves interindustry 00).
+        // As recorded: 611C, then GET RESPONSE with the recording's proprietary CLA 80 (00 works as well).
         expect(toHex(rsp)).toBe('611C');
-        expect(toHex(card.transmit('contact', hex`00 C0 00 00 1C`))).toBe(`${h(csdn02.initialize_update_rsp)}9000`);
+        expect(toHex(card.transmit('contact', hex`80 C0 00 00 1C`))).toBe(`${h(csdn02.initialize_update_rsp)}9000`);
+        expect(toHex(card.transmit('contact', fromHex(csdn02.initialize_update_cmd)))).toBe('611C');
+        expect(toHex(card.transmit('contact', hex`00 C0 00 00 1C`))).toMatch(/9000$/);
+        // Nothing pending: a proprietary C0 is the selected applet's own instruction again (the ISD has none).
+        expect(toHex(card.transmit('contact', hex`80 C0 00 00 1C`))).toBe('6D00');
       }
     }
   });
