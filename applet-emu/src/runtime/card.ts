@@ -139,10 +139,6 @@ export function isValidSw(sw: number): boolean {
   return (sw1 >= 0x61 && sw1 <= 0x6f) || (sw1 >= 0x90 && sw1 <= 0x9f);
 }
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 function startsWith(aid: Uint8Array, prefix: Uint8Array): boolean {
   if (prefix.length > aid.length) return false;
   for (let i = 0; i < prefix.length; i++) if (aid[i] !== prefix[i]) return false;
@@ -481,8 +477,8 @@ export class Card {
     let data: Uint8Array | undefined;
     try {
       if (interindustry && (ins === INS_MANAGE_CHANNEL || ins === INS_SELECT)) {
-        if (info.chaining) iso(SW.CHAINING_NOT_SUPPORTED);
-        if (info.sm !== 'none') iso(SW.SECURE_MESSAGING_NOT_SUPPORTED);
+        if (info.chaining) IsoException.throwIt(SW.CHAINING_NOT_SUPPORTED);
+        if (info.sm !== 'none') IsoException.throwIt(SW.SECURE_MESSAGING_NOT_SUPPORTED);
         data = ins === INS_SELECT ? this.#select(port, ch, cmd) : this.#manageChannel(port, ch, cmd);
       } else data = this.#route(ch, cmd, interindustry);
       if (data !== undefined && !(data instanceof Uint8Array))
@@ -506,11 +502,11 @@ export class Card {
       files.revalidate();
       if (entry === undefined || this.#ownerOf(files.currentDf) !== entry) {
         // Files outside the selected applet's ADF are the runtime's: no applet can verify SM for them.
-        if (ch.ctx.cla.sm !== 'none') iso(SW.SECURE_MESSAGING_NOT_SUPPORTED);
+        if (ch.ctx.cla.sm !== 'none') IsoException.throwIt(SW.SECURE_MESSAGING_NOT_SUPPORTED);
         return files.handle(cmd);
       }
     }
-    if (entry === undefined) return iso(SW.INS_NOT_SUPPORTED);
+    if (entry === undefined) return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
     this.#bind(ch, entry);
     return entry.applet.process(ch.ctx, cmd);
   }
@@ -520,19 +516,19 @@ export class Card {
   #select(port: Port, ch: Channel, cmd: CommandApdu): Uint8Array | undefined {
     if (cmd.p1 === 0x04) return this.#selectByName(port, ch, cmd);
     if (isFileSelectP1(cmd.p1)) return this.#selectFile(port, ch, cmd);
-    return iso(SW.INCORRECT_P1P2);
+    return IsoException.throwIt(SW.INCORRECT_P1P2);
   }
 
   #selectByName(port: Port, ch: Channel, cmd: CommandApdu): Uint8Array | undefined {
     const p2 = cmd.p2;
-    if ((p2 & 0xf0) !== 0) iso(SW.INCORRECT_P1P2);
+    if ((p2 & 0xf0) !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const name = cmd.data;
     let target: Entry | undefined;
     if (name.length === 0) {
       target = this.registry.defaultEntry(port.iface);
       if (target !== undefined && !this.#selectable(port, target)) target = undefined;
     } else if (name.length <= 16) target = this.#findByName(port, name, p2 & 3, ch.entry);
-    if (target === undefined) return iso(SW.FILE_NOT_FOUND);
+    if (target === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
     const fci = this.#selectEntry(ch, target, 'aid');
     return (p2 & 0x0c) === 0x0c ? undefined : fci;
   }
@@ -561,7 +557,7 @@ export class Card {
 
   #selectFile(port: Port, ch: Channel, cmd: CommandApdu): Uint8Array | undefined {
     const p2 = cmd.p2;
-    if ((p2 & 0xf3) !== 0) iso(SW.INCORRECT_P1P2);
+    if ((p2 & 0xf3) !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const files = ch.files;
     files.revalidate();
     const node = resolveFileSelect(this.files, files.currentDf, cmd.p1, cmd.data);
@@ -570,7 +566,7 @@ export class Card {
     const isAdf = node.kind === 'df' && owner !== undefined && (node as DfNode).nameHex === owner.aidHex;
     let fci: Uint8Array | undefined;
     if (owner !== undefined && (owner !== ch.entry || isAdf)) {
-      if (!this.#selectable(port, owner)) iso(SW.FILE_NOT_FOUND);
+      if (!this.#selectable(port, owner)) IsoException.throwIt(SW.FILE_NOT_FOUND);
       fci = this.#selectEntry(ch, owner, 'file');
     }
     files.moveTo(node);
@@ -666,7 +662,7 @@ export class Card {
   // ------------------------------------------------------------ MANAGE CHANNEL
 
   #manageChannel(port: Port, ch: Channel, cmd: CommandApdu): Uint8Array | undefined {
-    if (cmd.data.length > 0) iso(SW.WRONG_LENGTH);
+    if (cmd.data.length > 0) IsoException.throwIt(SW.WRONG_LENGTH);
     const p2 = cmd.p2;
     if (cmd.p1 === 0x00) {
       let n = p2;
@@ -677,25 +673,25 @@ export class Card {
             n = i;
             break;
           }
-        if (n === 0) iso(SW.FUNCTION_NOT_SUPPORTED);
+        if (n === 0) IsoException.throwIt(SW.FUNCTION_NOT_SUPPORTED);
       } else {
-        if (p2 >= CHANNELS) iso(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
-        if (port.channels[p2]!.open) iso(SW.INCORRECT_P1P2);
+        if (p2 >= CHANNELS) IsoException.throwIt(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
+        if (port.channels[p2]!.open) IsoException.throwIt(SW.INCORRECT_P1P2);
       }
       this.#openChannel(port, ch, port.channels[n]!);
       return p2 === 0 ? Uint8Array.of(n) : undefined;
     }
     if (cmd.p1 === 0x80) {
       const n = p2 === 0 ? ch.number : p2;
-      if (n >= CHANNELS) iso(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
-      if (n === 0) iso(SW.INCORRECT_P1P2);
+      if (n >= CHANNELS) IsoException.throwIt(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
+      if (n === 0) IsoException.throwIt(SW.INCORRECT_P1P2);
       const target = port.channels[n]!;
-      if (!target.open) iso(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
+      if (!target.open) IsoException.throwIt(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
       this.#deselect(target);
       target.resetState();
       return undefined;
     }
-    return iso(SW.INCORRECT_P1P2);
+    return IsoException.throwIt(SW.INCORRECT_P1P2);
   }
 
   #openChannel(port: Port, from: Channel, c: Channel): void {

@@ -57,10 +57,6 @@ interface DdfConfig {
 const ASCII = new TextEncoder();
 const ASCII_DECODE = new TextDecoder();
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 /** The `70 { 61 { 4F, 50, 87, extra } }` directory record of an entry. */
 export function directoryRecord(entry: DirectoryEntry): Uint8Array {
   const items: Tlv[] = [tlv(0x4f, entry.aid)];
@@ -184,7 +180,7 @@ export class DirectoryDdf implements Applet {
 
   process(ctx: ApduContext, cmd: CommandApdu): Uint8Array | undefined {
     if (ctx.files.handles(cmd.ins)) return ctx.files.handle(cmd);
-    return iso(SW.INS_NOT_SUPPORTED);
+    return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
   }
 
   #df(card: Card): DedicatedFile {

@@ -70,10 +70,6 @@ const INS_READ_RECORD = 0xb2;
 const INS_UPDATE_RECORD = 0xdc;
 const INS_APPEND_RECORD = 0xe2;
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 function conditionMet(cond: AccessCondition, sec: SecurityStatus, sm: boolean): boolean {
   switch (cond) {
     case 'always':
@@ -164,7 +160,8 @@ export class ChannelFiles implements FileAccess {
 
   checkAccess(ef: ElementaryFile, op: FileOperation, options?: FileHandleOptions): void {
     const cond = op === 'append' ? (ef.access.append ?? ef.access.update) : ef.access[op];
-    if (!conditionMet(cond, this.#security, options?.secureMessaging === true)) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (!conditionMet(cond, this.#security, options?.secureMessaging === true))
+      IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
   }
 
   handle(cmd: CommandApdu, options?: FileHandleOptions): Uint8Array | undefined {
@@ -184,7 +181,7 @@ export class ChannelFiles implements FileAccess {
         this.#appendRecord(cmd, options);
         return undefined;
       default:
-        return iso(SW.INS_NOT_SUPPORTED);
+        return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
     }
   }
 
@@ -193,7 +190,7 @@ export class ChannelFiles implements FileAccess {
   /** P1 b8 = 1: SFI in P1 b5..b1 (b7b6 = 00), offset P2; else a 15-bit offset on the current EF. */
   #binaryTarget(p1: number, p2: number): number {
     if ((p1 & 0x80) !== 0) {
-      if ((p1 & 0x60) !== 0 || (p1 & 0x1f) === 0) iso(SW.INCORRECT_P1P2);
+      if ((p1 & 0x60) !== 0 || (p1 & 0x1f) === 0) IsoException.throwIt(SW.INCORRECT_P1P2);
       this.#efBySfi(p1 & 0x1f);
       return p2;
     }
@@ -202,13 +199,13 @@ export class ChannelFiles implements FileAccess {
   }
 
   #readBinary(cmd: CommandApdu, options: FileHandleOptions | undefined): Uint8Array {
-    if (cmd.data.length > 0 || cmd.ne === undefined) iso(SW.WRONG_LENGTH);
+    if (cmd.data.length > 0 || cmd.ne === undefined) IsoException.throwIt(SW.WRONG_LENGTH);
     const offset = this.#binaryTarget(cmd.p1, cmd.p2);
     const ef = this.currentEf!;
-    if (ef.structure !== 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    if (ef.structure !== 'transparent') IsoException.throwIt(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
     this.checkAccess(ef, 'read', options);
     const content = this.fs.rawContent(ef);
-    if (offset >= content.length) iso(SW.WRONG_P1P2);
+    if (offset >= content.length) IsoException.throwIt(SW.WRONG_P1P2);
     const ne = cmd.ne;
     const end = Math.min(content.length, offset + ne);
     if (end - offset < ne && !isWildcardLe(cmd)) this.#status.setStatus(SW.END_OF_FILE);
@@ -216,10 +213,10 @@ export class ChannelFiles implements FileAccess {
   }
 
   #updateBinary(cmd: CommandApdu, options: FileHandleOptions | undefined): void {
-    if (cmd.data.length === 0) iso(SW.WRONG_LENGTH);
+    if (cmd.data.length === 0) IsoException.throwIt(SW.WRONG_LENGTH);
     const offset = this.#binaryTarget(cmd.p1, cmd.p2);
     const ef = this.currentEf!;
-    if (ef.structure !== 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    if (ef.structure !== 'transparent') IsoException.throwIt(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
     this.checkAccess(ef, 'update', options);
     this.fs.updateBinary(ef, offset, cmd.data);
   }
@@ -229,19 +226,19 @@ export class ChannelFiles implements FileAccess {
   /** P2 b8..b4: SFI (0 = current EF, 31 = RFU → 6A86). Makes the EF current; requires a record EF. */
   #recordTarget(p2: number): ElementaryFile {
     const sfi = p2 >> 3;
-    if (sfi === 31) iso(SW.INCORRECT_P1P2);
+    if (sfi === 31) IsoException.throwIt(SW.INCORRECT_P1P2);
     const ef = sfi === 0 ? this.#requireCurrentEf() : this.#efBySfi(sfi);
-    if (ef.structure === 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    if (ef.structure === 'transparent') IsoException.throwIt(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
     return ef;
   }
 
   #readRecord(cmd: CommandApdu, options: FileHandleOptions | undefined): Uint8Array {
-    if (cmd.data.length > 0 || cmd.ne === undefined) iso(SW.WRONG_LENGTH);
+    if (cmd.data.length > 0 || cmd.ne === undefined) IsoException.throwIt(SW.WRONG_LENGTH);
     const mode = cmd.p2 & 7;
-    if (mode === 7) iso(SW.INCORRECT_P1P2);
+    if (mode === 7) IsoException.throwIt(SW.INCORRECT_P1P2);
     const ef = this.#recordTarget(cmd.p2);
     this.checkAccess(ef, 'read', options);
-    if (mode === 5 || mode === 6) iso(SW.FUNCTION_NOT_SUPPORTED); // "from P1 to last" / "last to P1"
+    if (mode === 5 || mode === 6) IsoException.throwIt(SW.FUNCTION_NOT_SUPPORTED); // "from P1 to last" / "last to P1"
     const n = mode === 4 ? this.#recordNumber(cmd.p1) : this.#recordByReference(ef, cmd.p1, mode);
     const rec = this.fs.readRecord(ef, n);
     this.currentRecord = n;
@@ -250,14 +247,14 @@ export class ChannelFiles implements FileAccess {
   }
 
   #updateRecord(cmd: CommandApdu, options: FileHandleOptions | undefined): void {
-    if (cmd.data.length === 0) iso(SW.WRONG_LENGTH);
+    if (cmd.data.length === 0) IsoException.throwIt(SW.WRONG_LENGTH);
     const mode = cmd.p2 & 7;
-    if (mode !== 4 && mode !== 3) iso(SW.INCORRECT_P1P2);
+    if (mode !== 4 && mode !== 3) IsoException.throwIt(SW.INCORRECT_P1P2);
     const ef = this.#recordTarget(cmd.p2);
     this.checkAccess(ef, 'update', options);
     if (mode === 3) {
       // "Previous record" with P1 = 00 on a cyclic EF writes a new newest record (ISO 7816-4 §7.3.5).
-      if (cmd.p1 !== 0 || ef.structure !== 'cyclic') iso(SW.INCORRECT_P1P2);
+      if (cmd.p1 !== 0 || ef.structure !== 'cyclic') IsoException.throwIt(SW.INCORRECT_P1P2);
       this.currentRecord = this.fs.appendRecord(ef, cmd.data);
       return;
     }
@@ -267,8 +264,8 @@ export class ChannelFiles implements FileAccess {
   }
 
   #appendRecord(cmd: CommandApdu, options: FileHandleOptions | undefined): void {
-    if (cmd.p1 !== 0 || (cmd.p2 & 7) !== 0) iso(SW.INCORRECT_P1P2);
-    if (cmd.data.length === 0) iso(SW.WRONG_LENGTH);
+    if (cmd.p1 !== 0 || (cmd.p2 & 7) !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length === 0) IsoException.throwIt(SW.WRONG_LENGTH);
     const ef = this.#recordTarget(cmd.p2);
     this.checkAccess(ef, 'append', options);
     this.currentRecord = this.fs.appendRecord(ef, cmd.data);
@@ -277,7 +274,7 @@ export class ChannelFiles implements FileAccess {
   /** Record number mode: P1 ≠ 0 is the number, P1 = 0 the current record. */
   #recordNumber(p1: number): number {
     const n = p1 === 0 ? this.currentRecord : p1;
-    if (n === 0) iso(SW.RECORD_NOT_FOUND);
+    if (n === 0) IsoException.throwIt(SW.RECORD_NOT_FOUND);
     return n;
   }
 
@@ -309,18 +306,18 @@ export class ChannelFiles implements FileAccess {
         step = -1;
     }
     for (let i = from; i >= 1 && i <= count; i += step) if (matches(i)) return i;
-    return iso(SW.RECORD_NOT_FOUND);
+    return IsoException.throwIt(SW.RECORD_NOT_FOUND);
   }
 
   #requireCurrentEf(): ElementaryFile {
     const ef = this.currentEf;
-    if (ef === undefined) return iso(SW.COMMAND_NOT_ALLOWED_NO_CURRENT_EF);
+    if (ef === undefined) return IsoException.throwIt(SW.COMMAND_NOT_ALLOWED_NO_CURRENT_EF);
     return ef;
   }
 
   #efBySfi(sfi: number): ElementaryFile {
     const ef = this.fs.bySfi(this.currentDf, sfi);
-    if (ef === undefined) return iso(SW.FILE_NOT_FOUND);
+    if (ef === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
     if (ef !== this.currentEf) this.moveTo(ef);
     return ef;
   }
@@ -356,34 +353,34 @@ export function resolveFileSelect(fs: FileSystem, cur: DedicatedFile, p1: number
   switch (p1) {
     case 0x00: {
       if (n === 0) return fs.mf;
-      if (n !== 2) return iso(SW.WRONG_LENGTH);
+      if (n !== 2) return IsoException.throwIt(SW.WRONG_LENGTH);
       const fid = fidAt(data, 0);
       if (fid === 0x3f00) return fs.mf;
       if (cur.fid === fid) return cur;
       const found =
         fs.child(cur, fid) ??
         (cur.parent !== undefined ? (cur.parent.fid === fid ? cur.parent : fs.child(cur.parent, fid)) : undefined);
-      return found ?? iso(SW.FILE_NOT_FOUND);
+      return found ?? IsoException.throwIt(SW.FILE_NOT_FOUND);
     }
     case 0x01:
     case 0x02: {
-      if (n !== 2) return iso(SW.WRONG_LENGTH);
+      if (n !== 2) return IsoException.throwIt(SW.WRONG_LENGTH);
       const c = fs.child(cur, fidAt(data, 0));
-      if (c === undefined || c.kind !== (p1 === 0x01 ? 'df' : 'ef')) return iso(SW.FILE_NOT_FOUND);
+      if (c === undefined || c.kind !== (p1 === 0x01 ? 'df' : 'ef')) return IsoException.throwIt(SW.FILE_NOT_FOUND);
       return c;
     }
     case 0x03:
-      if (n !== 0) return iso(SW.WRONG_LENGTH);
-      return cur.parent ?? iso(SW.FILE_NOT_FOUND);
+      if (n !== 0) return IsoException.throwIt(SW.WRONG_LENGTH);
+      return cur.parent ?? IsoException.throwIt(SW.FILE_NOT_FOUND);
     case 0x08:
     case 0x09: {
-      if (n === 0 || (n & 1) !== 0) return iso(SW.WRONG_LENGTH);
+      if (n === 0 || (n & 1) !== 0) return IsoException.throwIt(SW.WRONG_LENGTH);
       const path: number[] = [];
       for (let i = 0; i < n; i += 2) path.push(fidAt(data, i));
-      return fs.resolvePath(path, p1 === 0x08 ? fs.mf : cur) ?? iso(SW.FILE_NOT_FOUND);
+      return fs.resolvePath(path, p1 === 0x08 ? fs.mf : cur) ?? IsoException.throwIt(SW.FILE_NOT_FOUND);
     }
     default:
-      return iso(SW.INCORRECT_P1P2);
+      return IsoException.throwIt(SW.INCORRECT_P1P2);
   }
 }
 

@@ -152,10 +152,6 @@ function checkFid(fid: unknown): number {
   return fid;
 }
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 /** Length-prefixed record list codec: each record is `len(1) ‖ bytes`. */
 function decodeRecords(content: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -430,7 +426,7 @@ export class FileSystem {
    */
   readBinary(ef: ElementaryFile, offset: number, length: number): Uint8Array {
     const content = this.#transparent(ef);
-    if (offset > content.length) iso(SW.WRONG_P1P2);
+    if (offset > content.length) IsoException.throwIt(SW.WRONG_P1P2);
     const end = Math.min(content.length, offset + Math.max(0, length));
     return content.slice(offset, end);
   }
@@ -441,8 +437,8 @@ export class FileSystem {
    */
   updateBinary(ef: ElementaryFile, offset: number, data: Uint8Array): void {
     const content = this.#transparent(ef);
-    if (offset > content.length) iso(SW.WRONG_P1P2);
-    if (offset + data.length > content.length) iso(SW.WRONG_LENGTH);
+    if (offset > content.length) IsoException.throwIt(SW.WRONG_P1P2);
+    if (offset + data.length > content.length) IsoException.throwIt(SW.WRONG_LENGTH);
     const next = content.slice();
     next.set(data, offset);
     this.#mem.atomically(() => this.#mem.put((ef as EfNode).contentKey, next));
@@ -463,7 +459,7 @@ export class FileSystem {
   readRecord(ef: ElementaryFile, n: number): Uint8Array {
     const content = this.#recordContent(ef);
     const at = locateRecord(content, n);
-    if (at === undefined || n < 1) return iso(SW.RECORD_NOT_FOUND);
+    if (at === undefined || n < 1) return IsoException.throwIt(SW.RECORD_NOT_FOUND);
     return content.slice(at[0], at[0] + at[1]);
   }
 
@@ -483,7 +479,7 @@ export class FileSystem {
     const content = this.#recordContent(ef);
     this.#checkRecordLength(ef, data);
     const at = locateRecord(content, n);
-    if (at === undefined || n < 1) iso(SW.RECORD_NOT_FOUND);
+    if (at === undefined || n < 1) IsoException.throwIt(SW.RECORD_NOT_FOUND);
     const [off, len] = at;
     let next: Uint8Array;
     if (len === data.length) {
@@ -520,7 +516,7 @@ export class FileSystem {
       next.set(content.subarray(0, keepEnd), 1 + data.length);
       recNo = 1;
     } else {
-      if (count >= ef.maxRecords) iso(SW.NOT_ENOUGH_MEMORY);
+      if (count >= ef.maxRecords) IsoException.throwIt(SW.NOT_ENOUGH_MEMORY);
       next = new Uint8Array(content.length + 1 + data.length);
       next.set(content);
       next[content.length] = data.length;
@@ -540,19 +536,21 @@ export class FileSystem {
   // ------------------------------------------------------------ internals
 
   #transparent(ef: ElementaryFile): Uint8Array {
-    if (ef.kind !== 'ef' || ef.structure !== 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    if (ef.kind !== 'ef' || ef.structure !== 'transparent')
+      IsoException.throwIt(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
     return this.rawContent(ef);
   }
 
   #recordContent(ef: ElementaryFile): Uint8Array {
-    if (ef.kind !== 'ef' || ef.structure === 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    if (ef.kind !== 'ef' || ef.structure === 'transparent')
+      IsoException.throwIt(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
     return this.rawContent(ef);
   }
 
   #checkRecordLength(ef: ElementaryFile, data: Uint8Array): void {
     if (ef.structure === 'linear-variable') {
-      if (data.length < 1 || data.length > ef.size) iso(SW.WRONG_LENGTH);
-    } else if (data.length !== ef.size) iso(SW.WRONG_LENGTH);
+      if (data.length < 1 || data.length > ef.size) IsoException.throwIt(SW.WRONG_LENGTH);
+    } else if (data.length !== ef.size) IsoException.throwIt(SW.WRONG_LENGTH);
   }
 
   #live(node: FileNode): DfNode | EfNode {

@@ -24,10 +24,6 @@ import type { ApduContext, Applet, AppletEnv } from './applet';
 
 const PIN_TRIES = 3;
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 /** The sample applet (see the module documentation for its commands and files). */
 export class SampleApplet implements Applet {
   /** Factory type in card images. */
@@ -98,14 +94,14 @@ export class SampleApplet implements Applet {
     if (cmd.cla === 0x80) {
       switch (cmd.ins) {
         case 0xca:
-          if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.REFERENCED_DATA_NOT_FOUND);
+          if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
           return u32(ctx.store.getNumber('counter') ?? 0);
         case 0x32:
           return this.#add(ctx, cmd);
         case 0xef:
           ctx.atomically(() => {
             ctx.store.put('counter', (ctx.store.getNumber('counter') ?? 0) + 1000);
-            iso(SW.CONDITIONS_NOT_SATISFIED);
+            IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
           });
           return undefined;
         case 0xee:
@@ -114,21 +110,21 @@ export class SampleApplet implements Applet {
           ctx.setStatus(0x6310);
           return fromHex('57 41 52 4E');
         default:
-          return iso(SW.INS_NOT_SUPPORTED);
+          return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
       }
     }
-    if ((cmd.cla & 0x80) !== 0) return iso(SW.CLA_NOT_SUPPORTED);
+    if ((cmd.cla & 0x80) !== 0) return IsoException.throwIt(SW.CLA_NOT_SUPPORTED);
     if (cmd.ins === 0x20) return this.#verify(ctx, cmd);
     if (ctx.files.handles(cmd.ins)) return ctx.files.handle(cmd);
-    return iso(SW.INS_NOT_SUPPORTED);
+    return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
   }
 
   #add(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
-    if (cmd.data.length !== 4) iso(SW.WRONG_LENGTH);
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 4) IsoException.throwIt(SW.WRONG_LENGTH);
     const n = readU32(cmd.data, 0);
     const counter = ctx.store.getNumber('counter') ?? 0;
-    if (counter + n > 0xffffffff) iso(SW.WRONG_DATA);
+    if (counter + n > 0xffffffff) IsoException.throwIt(SW.WRONG_DATA);
     const next = counter + n;
     const log = ctx.files.fs.bySfi(ctx.files.fs.findByName(this.aid)!, 3)!;
     ctx.atomically(() => {
@@ -140,15 +136,15 @@ export class SampleApplet implements Applet {
   }
 
   #verify(ctx: ApduContext, cmd: CommandApdu): undefined {
-    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
-    if (cmd.data.length === 0) iso(SW.WRONG_LENGTH);
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length === 0) IsoException.throwIt(SW.WRONG_LENGTH);
     const tries = ctx.store.getNumber('tries') ?? 0;
-    if (tries === 0) iso(SW.AUTHENTICATION_METHOD_BLOCKED);
+    if (tries === 0) IsoException.throwIt(SW.AUTHENTICATION_METHOD_BLOCKED);
     const pin = ctx.store.getBytes('pin') ?? new Uint8Array(0);
     if (!equalCt(pin, cmd.data)) {
       ctx.atomically(() => ctx.store.put('tries', tries - 1));
       ctx.security.pinVerified = false;
-      iso(0x63c0 | (tries - 1));
+      IsoException.throwIt(0x63c0 | (tries - 1));
     }
     if (tries !== PIN_TRIES) ctx.atomically(() => ctx.store.put('tries', PIN_TRIES));
     ctx.security.pinVerified = true;

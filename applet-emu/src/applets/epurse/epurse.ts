@@ -181,10 +181,6 @@ const EF16_DEFAULT_LENGTH = 55;
 const PROOF_LENGTH = 11;
 const FILE_ACCESS_READ_ONLY: EfAccess = { read: 'always', update: 'never' };
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 function takeSession(ctx: ApduContext): Session | undefined {
   const t = ctx.transient;
   const s = t.get<Session>(SESSION);
@@ -294,14 +290,14 @@ export class EpurseApplet implements PersonalizableApplet {
 
   process(ctx: ApduContext, cmd: CommandApdu): Uint8Array | undefined {
     const cla = ctx.cla;
-    if (cla.chaining) iso(SW.CHAINING_NOT_SUPPORTED);
+    if (cla.chaining) IsoException.throwIt(SW.CHAINING_NOT_SUPPORTED);
     const session = takeSession(ctx);
     const ins = cmd.ins;
     if (cla.kind === 'proprietary') {
       if (cla.sm !== 'none') {
         if (ins === C.APPLICATION_BLOCK.ins || ins === C.APPLICATION_UNBLOCK.ins)
           return this.#lineProtected(ctx, cmd, session);
-        return iso(SW.SECURE_MESSAGING_NOT_SUPPORTED);
+        return IsoException.throwIt(SW.SECURE_MESSAGING_NOT_SUPPORTED);
       }
       switch (ins) {
         case C.GET_BALANCE.ins:
@@ -322,12 +318,12 @@ export class EpurseApplet implements PersonalizableApplet {
           return this.#getData(ctx, cmd);
         case C.APPLICATION_BLOCK.ins:
         case C.APPLICATION_UNBLOCK.ins:
-          return iso(SW.SM_DATA_OBJECTS_MISSING);
+          return IsoException.throwIt(SW.SM_DATA_OBJECTS_MISSING);
         default:
-          return iso(SW.INS_NOT_SUPPORTED);
+          return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
       }
     }
-    if (cla.sm !== 'none') iso(SW.SECURE_MESSAGING_NOT_SUPPORTED);
+    if (cla.sm !== 'none') IsoException.throwIt(SW.SECURE_MESSAGING_NOT_SUPPORTED);
     switch (ins) {
       case C.VERIFY.ins:
         return this.#verify(ctx, cmd);
@@ -340,15 +336,15 @@ export class EpurseApplet implements PersonalizableApplet {
       default:
         if (ctx.files.handles(ins))
           return ctx.files.handle(cmd, { secureMessaging: ctx.transient.get(AUTHENTICATED) === true });
-        return iso(SW.INS_NOT_SUPPORTED);
+        return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
     }
   }
 
   // ------------------------------------------------------------ balance, load, purchase
 
   #getBalance(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.p1 !== 0 || (cmd.p2 !== 1 && cmd.p2 !== 2)) iso(SW.INCORRECT_P1P2);
-    if (cmd.data.length !== 0) iso(SW.WRONG_LENGTH);
+    if (cmd.p1 !== 0 || (cmd.p2 !== 1 && cmd.p2 !== 2)) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 0) IsoException.throwIt(SW.WRONG_LENGTH);
     this.#requirePersonalized(ctx.store);
     const purse: PurseId = cmd.p2 === 1 ? 'ed' : 'ep';
     if (purse === 'ed') this.#requirePinRule(ctx, this.#params(ctx.store));
@@ -358,9 +354,10 @@ export class EpurseApplet implements PersonalizableApplet {
   #initialize(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
     const p1 = cmd.p1;
     const p2 = cmd.p2;
-    if ((p1 !== 0 && p1 !== 1 && p1 !== 3) || (p2 !== 1 && p2 !== 2) || (p1 === 3 && p2 !== 2)) iso(SW.INCORRECT_P1P2);
+    if ((p1 !== 0 && p1 !== 1 && p1 !== 3) || (p2 !== 1 && p2 !== 2) || (p1 === 3 && p2 !== 2))
+      IsoException.throwIt(SW.INCORRECT_P1P2);
     const data = cmd.data;
-    if (data.length !== 11) iso(SW.WRONG_LENGTH);
+    if (data.length !== 11) IsoException.throwIt(SW.WRONG_LENGTH);
     const store = ctx.store;
     this.#requireUsable(store);
     const params = this.#params(store);
@@ -370,14 +367,15 @@ export class EpurseApplet implements PersonalizableApplet {
     if (purse === 'ed') this.#requirePinRule(ctx, params);
     const keyIndex = data[0]!;
     const key = this.#key(store, load ? 'DLK' : 'DPK', keyIndex);
-    if (key === undefined || this.#tacKeyEntry(store, keyIndex) === undefined) iso(SW.KEY_INDEX_NOT_SUPPORTED);
+    if (key === undefined || this.#tacKeyEntry(store, keyIndex) === undefined)
+      IsoException.throwIt(SW.KEY_INDEX_NOT_SUPPORTED);
     const amount = readUint(data, 1, 4);
     const terminalId = data.slice(5, 11);
     const state = this.#purse(store, purse);
     const cipher = this.#cipher(key.slot, key.key);
     if (load) {
-      if (state.online >= 0xffff) iso(SW.TRANSACTION_COUNTER_MAX);
-      if (state.balance + amount > params.maxBalance) iso(SW.WRONG_DATA);
+      if (state.online >= 0xffff) IsoException.throwIt(SW.TRANSACTION_COUNTER_MAX);
+      if (state.balance + amount > params.maxBalance) IsoException.throwIt(SW.WRONG_DATA);
       const tti = purse === 'ep' ? TTI.EP_LOAD : TTI.ED_LOAD;
       const random = ctx.random(4);
       const seslk = loadSessionKey(cipher, random, state.online);
@@ -406,8 +404,8 @@ export class EpurseApplet implements PersonalizableApplet {
       out.set(mac1, 12);
       return out;
     }
-    if (state.offline >= 0xffff) iso(SW.TRANSACTION_COUNTER_MAX);
-    if (amount > state.balance + params.overdraftLimit) iso(SW.INSUFFICIENT_BALANCE);
+    if (state.offline >= 0xffff) IsoException.throwIt(SW.TRANSACTION_COUNTER_MAX);
+    if (amount > state.balance + params.overdraftLimit) IsoException.throwIt(SW.INSUFFICIENT_BALANCE);
     const capp = p1 === 3;
     const random = ctx.random(4);
     const session: PurchaseSession = {
@@ -436,10 +434,10 @@ export class EpurseApplet implements PersonalizableApplet {
   }
 
   #credit(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): Uint8Array {
-    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const data = cmd.data;
-    if (data.length !== 11) iso(SW.WRONG_LENGTH);
-    if (session?.kind !== 'load') return iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (data.length !== 11) IsoException.throwIt(SW.WRONG_LENGTH);
+    if (session?.kind !== 'load') return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const store = ctx.store;
     this.#requireUsable(store);
     const s = session;
@@ -458,9 +456,9 @@ export class EpurseApplet implements PersonalizableApplet {
     if (!equalCt(expected, mac2)) this.#macFailure(ctx);
     const state = this.#purse(store, s.purse);
     const params = this.#params(store);
-    if (state.online !== s.counter || state.balance !== s.oldBalance) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (state.online !== s.counter || state.balance !== s.oldBalance) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const newBalance = state.balance + s.amount;
-    if (newBalance > params.maxBalance) iso(SW.WRONG_DATA);
+    if (newBalance > params.maxBalance) IsoException.throwIt(SW.WRONG_DATA);
     const tac = loadTac({
       tacKey: this.#tacMac(store, s.keyIndex),
       newBalance: newBalance >>> 0,
@@ -485,10 +483,10 @@ export class EpurseApplet implements PersonalizableApplet {
   }
 
   #debit(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): Uint8Array {
-    if (cmd.p1 !== 1 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.p1 !== 1 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const data = cmd.data;
-    if (data.length !== 15) iso(SW.WRONG_LENGTH);
-    if (session?.kind !== 'purchase') return iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (data.length !== 15) IsoException.throwIt(SW.WRONG_LENGTH);
+    if (session?.kind !== 'purchase') return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const store = ctx.store;
     this.#requireUsable(store);
     const s = session;
@@ -509,8 +507,8 @@ export class EpurseApplet implements PersonalizableApplet {
     mac.destroy();
     const params = this.#params(store);
     const state = this.#purse(store, s.purse);
-    if (state.offline !== s.counter || state.balance !== s.balance) iso(SW.CONDITIONS_NOT_SATISFIED);
-    if (s.amount > state.balance + params.overdraftLimit) iso(SW.INSUFFICIENT_BALANCE);
+    if (state.offline !== s.counter || state.balance !== s.balance) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
+    if (s.amount > state.balance + params.overdraftLimit) IsoException.throwIt(SW.INSUFFICIENT_BALANCE);
     const tac = purchaseTac({
       tacKey: this.#tacMac(store, s.keyIndex),
       amount: s.amount,
@@ -546,31 +544,32 @@ export class EpurseApplet implements PersonalizableApplet {
    * when `cappP2Mode011` is on. The write is only cached; DEBIT commits it.
    */
   #updateCappCache(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): undefined {
-    if (session?.kind !== 'purchase' || !session.capp) return iso(SW.COMMAND_NOT_ACCEPTED);
+    if (session?.kind !== 'purchase' || !session.capp) return IsoException.throwIt(SW.COMMAND_NOT_ACCEPTED);
     const p1 = cmd.p1;
     const sfi = cmd.p2 >> 3;
     const mode = cmd.p2 & 7;
     const byNumber = mode === 4;
     if (sfi === 0 || sfi === 31 || !(byNumber || mode === 0 || (mode === 3 && this.#opts.cappP2Mode011)))
-      iso(SW.INCORRECT_P1P2);
+      IsoException.throwIt(SW.INCORRECT_P1P2);
     const data = cmd.data;
-    if (data.length === 0) iso(SW.WRONG_LENGTH);
+    if (data.length === 0) IsoException.throwIt(SW.WRONG_LENGTH);
     const fs = ctx.card.files;
     const ef = fs.bySfi(this.#adfNode(fs), sfi);
-    if (ef === undefined) return iso(SW.FILE_NOT_FOUND);
-    if (ef.structure === 'transparent') iso(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
+    if (ef === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
+    if (ef.structure === 'transparent') IsoException.throwIt(SW.COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE);
     const capp = ctx.store.getJson<number[]>('capp') ?? [];
-    if (!capp.includes(sfi)) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
-    if (ef.structure === 'linear-variable' ? data.length > ef.size : data.length !== ef.size) iso(SW.WRONG_LENGTH);
+    if (!capp.includes(sfi)) IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (ef.structure === 'linear-variable' ? data.length > ef.size : data.length !== ef.size)
+      IsoException.throwIt(SW.WRONG_LENGTH);
     let record: number;
     if (byNumber) {
-      if (p1 === 0 || p1 > fs.recordCount(ef)) iso(SW.RECORD_NOT_FOUND);
+      if (p1 === 0 || p1 > fs.recordCount(ef)) IsoException.throwIt(SW.RECORD_NOT_FOUND);
       record = p1;
     } else if (p1 === 0) {
-      if (ef.structure !== 'cyclic') iso(SW.INCORRECT_P1P2);
+      if (ef.structure !== 'cyclic') IsoException.throwIt(SW.INCORRECT_P1P2);
       record = 0;
     } else {
-      if (data[0] !== p1) iso(SW.WRONG_DATA);
+      if (data[0] !== p1) IsoException.throwIt(SW.WRONG_DATA);
       record = 0;
       const count = fs.recordCount(ef);
       for (let i = 1; i <= count; i++)
@@ -578,14 +577,14 @@ export class EpurseApplet implements PersonalizableApplet {
           record = i;
           break;
         }
-      if (record === 0) iso(SW.RECORD_NOT_FOUND);
+      if (record === 0) IsoException.throwIt(SW.RECORD_NOT_FOUND);
     }
     const cache = session.cache;
     const at = record === 0 ? -1 : cache.findIndex((w) => w.ef === ef && w.record === record);
     const write: CappWrite = { ef, record, data: data.slice() };
     if (at >= 0) cache[at] = write;
     else {
-      if (cache.length >= CAPP_CACHE_LIMIT) iso(SW.NOT_ENOUGH_MEMORY);
+      if (cache.length >= CAPP_CACHE_LIMIT) IsoException.throwIt(SW.NOT_ENOUGH_MEMORY);
       cache.push(write);
     }
     ctx.transient.set(SESSION, session);
@@ -593,31 +592,31 @@ export class EpurseApplet implements PersonalizableApplet {
   }
 
   #prove(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.p1 !== 0) iso(SW.INCORRECT_P1P2);
-    if (cmd.data.length !== 2) iso(SW.WRONG_LENGTH);
+    if (cmd.p1 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 2) IsoException.throwIt(SW.WRONG_LENGTH);
     const proof = ctx.store.getBytes('proof');
     if (proof === undefined || proof[0] !== cmd.p2 || proof[1] !== cmd.data[0] || proof[2] !== cmd.data[1])
-      return iso(SW.MAC_NOT_AVAILABLE);
+      return IsoException.throwIt(SW.MAC_NOT_AVAILABLE);
     return proof.slice(3, PROOF_LENGTH);
   }
 
   // ------------------------------------------------------------ PIN
 
   #verify(ctx: ApduContext, cmd: CommandApdu): undefined {
-    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const store = ctx.store;
     this.#requireUsable(store);
     const pin = store.getBytes('pin');
-    if (pin === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    if (pin === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     const tries = store.getNumber('pinTries') ?? 0;
     const data = cmd.data;
     if (data.length === 0) {
-      if (tries === 0) iso(SW.AUTHENTICATION_METHOD_BLOCKED);
+      if (tries === 0) IsoException.throwIt(SW.AUTHENTICATION_METHOD_BLOCKED);
       if (ctx.security.pinVerified) return undefined;
-      return iso(SW.PIN_WRONG | tries);
+      return IsoException.throwIt(SW.PIN_WRONG | tries);
     }
-    if (data.length < 2 || data.length > 6) iso(SW.WRONG_LENGTH);
-    if (!isPinBlock(data)) iso(SW.WRONG_DATA);
+    if (data.length < 2 || data.length > 6) IsoException.throwIt(SW.WRONG_LENGTH);
+    if (!isPinBlock(data)) IsoException.throwIt(SW.WRONG_DATA);
     this.#checkPin(ctx, pin, tries, data);
     ctx.security.pinVerified = true;
     return undefined;
@@ -626,11 +625,11 @@ export class EpurseApplet implements PersonalizableApplet {
   /** Compares `candidate` with the PIN; wrong → tries − 1 and 63Cx; right → tries reset. */
   #checkPin(ctx: ApduContext, pin: Uint8Array, tries: number, candidate: Uint8Array): void {
     const store = ctx.store;
-    if (tries === 0) iso(SW.AUTHENTICATION_METHOD_BLOCKED);
+    if (tries === 0) IsoException.throwIt(SW.AUTHENTICATION_METHOD_BLOCKED);
     if (!equalCt(pin, candidate)) {
       ctx.atomically(() => store.put('pinTries', tries - 1));
       ctx.security.pinVerified = false;
-      iso(SW.PIN_WRONG | (tries - 1));
+      IsoException.throwIt(SW.PIN_WRONG | (tries - 1));
     }
     const limit = this.#params(store).pinTryLimit;
     if (tries !== limit) ctx.atomically(() => store.put('pinTries', limit));
@@ -638,30 +637,30 @@ export class EpurseApplet implements PersonalizableApplet {
 
   /** `80 5E 01 00` CHANGE PIN (old ‖ FF ‖ new) and `80 5E 00 00` RELOAD PIN (new ‖ MAC with DPUK). */
   #changeOrReloadPin(ctx: ApduContext, cmd: CommandApdu): undefined {
-    if ((cmd.p1 !== 0 && cmd.p1 !== 1) || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    if ((cmd.p1 !== 0 && cmd.p1 !== 1) || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const store = ctx.store;
     this.#requireUsable(store);
     const data = cmd.data;
     const params = this.#params(store);
     if (cmd.p1 === 1) {
       const sep = data.indexOf(0xff);
-      if (sep < 0) return iso(SW.WRONG_DATA);
+      if (sep < 0) return IsoException.throwIt(SW.WRONG_DATA);
       const oldPin = data.subarray(0, sep);
       const newPin = data.slice(sep + 1);
-      if (!isPinBlock(oldPin) || !isPinBlock(newPin)) iso(SW.WRONG_DATA);
+      if (!isPinBlock(oldPin) || !isPinBlock(newPin)) IsoException.throwIt(SW.WRONG_DATA);
       this.#requirePinRule(ctx, params);
       const pin = store.getBytes('pin');
-      if (pin === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+      if (pin === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
       this.#checkPin(ctx, pin, store.getNumber('pinTries') ?? 0, oldPin);
       ctx.atomically(() => store.put('pin', newPin));
       ctx.security.pinVerified = true;
       return undefined;
     }
-    if (data.length < 6 || data.length > 10) iso(SW.WRONG_LENGTH);
+    if (data.length < 6 || data.length > 10) IsoException.throwIt(SW.WRONG_LENGTH);
     const newPin = data.slice(0, data.length - 4);
-    if (!isPinBlock(newPin)) iso(SW.WRONG_DATA);
+    if (!isPinBlock(newPin)) IsoException.throwIt(SW.WRONG_DATA);
     const dpuk = this.#firstKey(store, 'DPUK');
-    if (dpuk === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    if (dpuk === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     const expected = macAlg3(dpuk.key, newPin).subarray(0, 4);
     if (!equalCt(expected, data.subarray(data.length - 4))) this.#macFailure(ctx);
     ctx.atomically(() => {
@@ -675,8 +674,8 @@ export class EpurseApplet implements PersonalizableApplet {
   // ------------------------------------------------------------ authentication and line protection
 
   #getChallenge(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
-    if (cmd.data.length !== 0 || (cmd.ne !== 4 && cmd.ne !== 8)) iso(SW.WRONG_LENGTH);
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 0 || (cmd.ne !== 4 && cmd.ne !== 8)) IsoException.throwIt(SW.WRONG_LENGTH);
     const random = ctx.random(cmd.ne);
     const session: ChallengeSession = { kind: 'challenge', random };
     ctx.transient.set(SESSION, session);
@@ -685,16 +684,16 @@ export class EpurseApplet implements PersonalizableApplet {
 
   /** 3DES-ECB(DEAK[P2], challenge); a 4-byte challenge is extended with 00000000. */
   #externalAuthenticate(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): undefined {
-    if (cmd.p1 !== 0) iso(SW.INCORRECT_P1P2);
-    if (cmd.data.length !== 8) iso(SW.WRONG_LENGTH);
+    if (cmd.p1 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 8) IsoException.throwIt(SW.WRONG_LENGTH);
     ctx.transient.delete(AUTHENTICATED);
     const key = this.#key(ctx.store, 'DEAK', cmd.p2);
-    if (key === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
-    if (session?.kind !== 'challenge') return iso(SW.REFERENCE_DATA_INVALIDATED);
+    if (key === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
+    if (session?.kind !== 'challenge') return IsoException.throwIt(SW.REFERENCE_DATA_INVALIDATED);
     const challenge = new Uint8Array(8);
     challenge.set(session.random.subarray(0, 8));
     const expected = pbocExternalAuthCryptogram(this.#cipher(key.slot, key.key), challenge);
-    if (!equalCt(expected, cmd.data)) iso(SW.AUTHENTICATION_FAILED);
+    if (!equalCt(expected, cmd.data)) IsoException.throwIt(SW.AUTHENTICATION_FAILED);
     ctx.transient.set(AUTHENTICATED, true);
     return undefined;
   }
@@ -704,13 +703,13 @@ export class EpurseApplet implements PersonalizableApplet {
    * diversified (PBOC method) with the application serial's diversification data (EF 0x15 bytes 12..19).
    */
   #internalAuthenticate(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.p1 !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.p1 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const data = cmd.data;
-    if (data.length === 0 || data.length % 8 !== 0 || data.length > 248) iso(SW.WRONG_LENGTH);
+    if (data.length === 0 || data.length % 8 !== 0 || data.length > 248) IsoException.throwIt(SW.WRONG_LENGTH);
     const store = ctx.store;
     this.#requireUsable(store);
     const key = this.#key(store, 'DEAK', cmd.p2);
-    if (key === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    if (key === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     const fs = ctx.card.files;
     const serial = fs.readBinary(this.#ef(fs, EPURSE_SFI.EF15), 12, 8);
     const material = concat(key.key, serial);
@@ -733,26 +732,26 @@ export class EpurseApplet implements PersonalizableApplet {
    */
   #lineProtected(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): undefined {
     const block = cmd.ins === C.APPLICATION_BLOCK.ins;
-    if (cmd.p1 !== 0 || (block ? cmd.p2 > 1 : cmd.p2 !== 0)) iso(SW.INCORRECT_P1P2);
+    if (cmd.p1 !== 0 || (block ? cmd.p2 > 1 : cmd.p2 !== 0)) IsoException.throwIt(SW.INCORRECT_P1P2);
     const data = cmd.data;
-    if (data.length === 0) iso(SW.SM_DATA_OBJECTS_MISSING);
-    if (data.length !== 4) iso(SW.WRONG_LENGTH);
+    if (data.length === 0) IsoException.throwIt(SW.SM_DATA_OBJECTS_MISSING);
+    if (data.length !== 4) IsoException.throwIt(SW.WRONG_LENGTH);
     const store = ctx.store;
     const key = this.#firstKey(store, 'DLPK');
-    if (key === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
-    if (session?.kind !== 'challenge') return iso(SW.REFERENCE_DATA_INVALIDATED);
+    if (key === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
+    if (session?.kind !== 'challenge') return IsoException.throwIt(SW.REFERENCE_DATA_INVALIDATED);
     const icv = new Uint8Array(8);
     icv.set(session.random.subarray(0, 8));
     const header = Uint8Array.of(cmd.cla, cmd.ins, cmd.p1, cmd.p2, data.length);
     const expected = macAlg3(key.key, header, { iv: icv }).subarray(0, 4);
-    if (!equalCt(expected, data)) iso(SW.SM_DATA_OBJECTS_INCORRECT);
+    if (!equalCt(expected, data)) IsoException.throwIt(SW.SM_DATA_OBJECTS_INCORRECT);
     const lock = (store.getString('lock') ?? 'none') as PurseLock;
     if (block) {
       const next: PurseLock = cmd.p2 === 1 ? 'permanent' : lock === 'none' ? 'blocked' : lock;
       if (next !== lock) ctx.atomically(() => store.put('lock', next));
       return undefined;
     }
-    if (lock === 'permanent') iso(SW.APPLICATION_LOCKED);
+    if (lock === 'permanent') IsoException.throwIt(SW.APPLICATION_LOCKED);
     ctx.atomically(() => {
       if (lock !== 'none') store.put('lock', 'none');
       if ((store.getNumber('macFailures') ?? 0) !== 0) store.put('macFailures', 0);
@@ -761,9 +760,9 @@ export class EpurseApplet implements PersonalizableApplet {
   }
 
   #getData(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.data.length !== 0) iso(SW.WRONG_LENGTH);
+    if (cmd.data.length !== 0) IsoException.throwIt(SW.WRONG_LENGTH);
     const value = cmd.p1 === 0 && cmd.p2 === 0 ? ctx.store.getBytes('getData') : undefined;
-    if (value === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    if (value === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     return value;
   }
 
@@ -783,19 +782,19 @@ export class EpurseApplet implements PersonalizableApplet {
   applyStoreData(env: EpursePersoEnv, item: StoreDataItem): void {
     const { store, card } = env;
     const dgi = item.dgi;
-    if (dgi >= 0x8000 && !item.encrypted) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (dgi >= 0x8000 && !item.encrypted) IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
     const personalized = store.get('personalized') === true;
-    if (personalized && dgi !== EPURSE_DGI.STATUS) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (personalized && dgi !== EPURSE_DGI.STATUS) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const data = item.data;
     const fs = card.files;
     env.atomically(() => {
       switch (dgi) {
         case EPURSE_DGI.EF15:
-          if (data.length !== EF15_LENGTH) iso(SW.WRONG_DATA);
+          if (data.length !== EF15_LENGTH) IsoException.throwIt(SW.WRONG_DATA);
           fs.updateBinary(this.#ef(fs, EPURSE_SFI.EF15), 0, data);
           break;
         case EPURSE_DGI.EF16: {
-          if (data.length === 0 || data.length > 255) iso(SW.WRONG_DATA);
+          if (data.length === 0 || data.length > 255) IsoException.throwIt(SW.WRONG_DATA);
           let ef = this.#ef(fs, EPURSE_SFI.EF16);
           if (ef.size !== data.length) {
             const access = ef.access;
@@ -812,16 +811,16 @@ export class EpurseApplet implements PersonalizableApplet {
           break;
         }
         case EPURSE_DGI.FCI_PROPRIETARY:
-          if (data.length === 0 || data.length > 200) iso(SW.WRONG_DATA);
+          if (data.length === 0 || data.length > 200) IsoException.throwIt(SW.WRONG_DATA);
           try {
             decodeTlv(data, { lenient: true });
           } catch {
-            iso(SW.WRONG_DATA);
+            IsoException.throwIt(SW.WRONG_DATA);
           }
           store.put('fciA5', data);
           break;
         case EPURSE_DGI.GET_DATA:
-          if (data.length === 0 || data.length > 255) iso(SW.WRONG_DATA);
+          if (data.length === 0 || data.length > 255) IsoException.throwIt(SW.WRONG_DATA);
           store.put('getData', data);
           break;
         case EPURSE_DGI.PARAMETERS: {
@@ -863,7 +862,7 @@ export class EpurseApplet implements PersonalizableApplet {
           break;
         }
         case EPURSE_DGI.PIN:
-          if (!isPinBlock(data)) iso(SW.WRONG_DATA);
+          if (!isPinBlock(data)) IsoException.throwIt(SW.WRONG_DATA);
           store.put('pin', data);
           store.put('pinTries', this.#params(store).pinTryLimit);
           break;
@@ -871,12 +870,13 @@ export class EpurseApplet implements PersonalizableApplet {
           this.#applyStatus(store, data);
           break;
         default: {
-          if ((dgi & 0xff00) !== EPURSE_DGI.RECORD_FILE) iso(SW.REFERENCED_DATA_NOT_FOUND);
+          if ((dgi & 0xff00) !== EPURSE_DGI.RECORD_FILE) IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
           const sfi = dgi & 0xff;
-          if (sfi < 1 || sfi > 30 || sfi === EPURSE_SFI.EF15 || sfi === EPURSE_SFI.EF16) iso(SW.WRONG_DATA);
+          if (sfi < 1 || sfi > 30 || sfi === EPURSE_SFI.EF15 || sfi === EPURSE_SFI.EF16)
+            IsoException.throwIt(SW.WRONG_DATA);
           const spec = decodeRecordFile(sfi, data);
           if (sfi === EPURSE_SFI.EF18 && (spec.structure !== 'cyclic' || spec.recordSize !== LOG_RECORD_LENGTH))
-            iso(SW.WRONG_DATA);
+            IsoException.throwIt(SW.WRONG_DATA);
           this.#defineRecordFile(fs, store, spec);
         }
       }
@@ -889,9 +889,9 @@ export class EpurseApplet implements PersonalizableApplet {
   }
 
   #applyStatus(store: StoreView, data: Uint8Array): void {
-    if (data.length !== 1 || data[0]! > 2) iso(SW.WRONG_DATA);
+    if (data.length !== 1 || data[0]! > 2) IsoException.throwIt(SW.WRONG_DATA);
     const lock = (store.getString('lock') ?? 'none') as PurseLock;
-    if (lock === 'permanent') iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (lock === 'permanent') IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     if (data[0] === 0) {
       store.put('lock', 'none');
       store.put('macFailures', 0);
@@ -947,17 +947,17 @@ export class EpurseApplet implements PersonalizableApplet {
 
   #purse(store: StoreView, purse: PurseId): PurseState {
     const s = store.getJson<PurseState & JsonValue>(purse);
-    if (s === undefined) return iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (s === undefined) return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     return s;
   }
 
   #requirePersonalized(store: StoreView): void {
-    if (store.get('personalized') !== true) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (store.get('personalized') !== true) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
   }
 
   /** Unlocked (else 9303) and personalized (else 6985). */
   #requireUsable(store: StoreView): void {
-    if ((store.getString('lock') ?? 'none') !== 'none') iso(SW.APPLICATION_LOCKED);
+    if ((store.getString('lock') ?? 'none') !== 'none') IsoException.throwIt(SW.APPLICATION_LOCKED);
     this.#requirePersonalized(store);
   }
 
@@ -970,14 +970,14 @@ export class EpurseApplet implements PersonalizableApplet {
       : contact
         ? INTERFACE_RULE.PURCHASE_CONTACT
         : INTERFACE_RULE.PURCHASE_CONTACTLESS;
-    if ((params.rules & bit) === 0) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if ((params.rules & bit) === 0) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
   }
 
   /** PIN-protected operations: a verified PIN, or the contact interface unless `PIN_ON_CONTACT` (else 6982). */
   #requirePinRule(ctx: ApduContext, params: PurseParameters): void {
     if (ctx.security.pinVerified) return;
     if (ctx.iface === 'contact' && (params.rules & INTERFACE_RULE.PIN_ON_CONTACT) === 0) return;
-    iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
   }
 
   /** Counts a MAC failure (locking at the limit) in its own transaction and answers 9302. */
@@ -989,7 +989,7 @@ export class EpurseApplet implements PersonalizableApplet {
       store.put('macFailures', n);
       if (limit > 0 && n >= limit && (store.getString('lock') ?? 'none') === 'none') store.put('lock', 'mac-limit');
     });
-    return iso(SW.MAC_INVALID);
+    return IsoException.throwIt(SW.MAC_INVALID);
   }
 
   #key(store: StoreView, type: EpurseKeyName, index: number): KeyEntry | undefined {
@@ -1012,7 +1012,7 @@ export class EpurseApplet implements PersonalizableApplet {
 
   #tacMac(store: StoreView, index: number): PbocMac {
     const dtk = this.#tacKeyEntry(store, index);
-    if (dtk === undefined) return iso(SW.KEY_INDEX_NOT_SUPPORTED);
+    if (dtk === undefined) return IsoException.throwIt(SW.KEY_INDEX_NOT_SUPPORTED);
     return this.#cached(this.#macs, dtk.slot, dtk.key, () => {
       const k = tacKey(dtk.key);
       const m = new PbocMac(k);
@@ -1039,14 +1039,14 @@ export class EpurseApplet implements PersonalizableApplet {
     const cached = this.#adf;
     if (cached !== undefined && cached.fs === fs && fs.contains(cached.node)) return cached.node;
     const node = fs.findByName(this.aid);
-    if (node === undefined) return iso(SW.FILE_NOT_FOUND);
+    if (node === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
     this.#adf = { fs, node };
     return node;
   }
 
   #ef(fs: FileSystem, sfi: number): ElementaryFile {
     const ef = fs.bySfi(this.#adfNode(fs), sfi);
-    if (ef === undefined) return iso(SW.FILE_NOT_FOUND);
+    if (ef === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
     return ef;
   }
 

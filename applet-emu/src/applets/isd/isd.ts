@@ -135,10 +135,6 @@ const noStatus = (): void => undefined;
 const SCP02_I_VALUES: readonly number[] = [0x15, 0x55];
 const SCP03_I_VALUES: readonly number[] = [0x00, 0x10, 0x30, 0x70];
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 function validateConfig(c: IsdConfig): void {
   if (typeof c !== 'object' || c === null) throw new ArgumentError('ISD config: expected an object');
   if (!Array.isArray(c.keySets) || c.keySets.length === 0 || c.keySets.length > 8)
@@ -238,11 +234,11 @@ export class IssuerSecurityDomain implements Applet {
 
   process(ctx: ApduContext, cmd: CommandApdu): Uint8Array | undefined {
     const cla = ctx.cla;
-    if (cla.chaining) iso(SW.CHAINING_NOT_SUPPORTED);
+    if (cla.chaining) IsoException.throwIt(SW.CHAINING_NOT_SUPPORTED);
     const ins = cmd.ins;
     // GPC §5.1.1.5: a TERMINATED card answers GET DATA only.
     if (ins !== INS.GET_DATA && ctx.card.registry.cardLifecycle === CARD_LIFECYCLE.TERMINATED)
-      iso(SW.CONDITIONS_NOT_SATISFIED);
+      IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const state = scpState(ctx);
     if (ins === INS.INITIALIZE_UPDATE && cla.kind === 'proprietary' && !cla.gpSecureMessaging) {
       const cfg = this.#storedConfig(ctx.store);
@@ -260,12 +256,13 @@ export class IssuerSecurityDomain implements Applet {
       endSession(ctx); // anything else between INITIALIZE UPDATE and EXTERNAL AUTHENTICATE drops the handshake
     }
     const open = state?.kind === 'open' ? state : undefined;
-    if (ins === INS.EXTERNAL_AUTHENTICATE && state === undefined) return iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (ins === INS.EXTERNAL_AUTHENTICATE && state === undefined)
+      return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     if (cla.gpSecureMessaging) {
       // Verified before anything else, so both ends' MAC chains and counters stay in step whatever the command.
       if (open === undefined || open.level === 0) {
         endSession(ctx);
-        return iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+        return IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
       }
       return this.#secured(ctx, open, unwrapCommand(ctx, open, cmd));
     }
@@ -273,7 +270,7 @@ export class IssuerSecurityDomain implements Applet {
       if (open.level === 0) return this.#secured(ctx, open, unwrapCommand(ctx, open, cmd));
       if (ins !== INS.GET_DATA) {
         endSession(ctx);
-        iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+        IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
       }
     }
     return this.#execute(ctx, undefined, cmd, noStatus);
@@ -291,9 +288,9 @@ export class IssuerSecurityDomain implements Applet {
       if (!(err instanceof IsoException)) throw err;
       sw = err.sw;
     }
-    if (scpState(ctx) !== open) iso(sw === SW.OK ? SW.SECURITY_STATUS_NOT_SATISFIED : sw); // session ended meanwhile
+    if (scpState(ctx) !== open) IsoException.throwIt(sw === SW.OK ? SW.SECURITY_STATUS_NOT_SATISFIED : sw); // session ended meanwhile
     const out = wrapResponse(open, data ?? EMPTY, sw);
-    if (out === undefined) iso(sw);
+    if (out === undefined) IsoException.throwIt(sw);
     if (sw !== SW.OK) ctx.setStatus(sw);
     return out;
   }
@@ -306,15 +303,15 @@ export class IssuerSecurityDomain implements Applet {
     setSw: (sw: number) => void,
   ): Uint8Array | undefined {
     const ins = cmd.ins;
-    if (!KNOWN.includes(ins)) iso(SW.INS_NOT_SUPPORTED);
-    if (ctx.cla.kind !== 'proprietary' && ins !== INS.GET_DATA) iso(SW.CLA_NOT_SUPPORTED);
+    if (!KNOWN.includes(ins)) IsoException.throwIt(SW.INS_NOT_SUPPORTED);
+    if (ctx.cla.kind !== 'proprietary' && ins !== INS.GET_DATA) IsoException.throwIt(SW.CLA_NOT_SUPPORTED);
     if (ins === INS.GET_DATA) return this.#getData(ctx, cmd);
     if (ins === INS.EXTERNAL_AUTHENTICATE || ins === INS.INITIALIZE_UPDATE) {
       // Out of sequence: EXTERNAL AUTHENTICATE without INITIALIZE UPDATE, or either inside a session.
       if (open !== undefined) endSession(ctx);
-      return iso(SW.CONDITIONS_NOT_SATISFIED);
+      return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     }
-    if (!hasCMac(open)) return iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (!hasCMac(open)) return IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
     const encrypted = (open.level & 0x02) !== 0;
     switch (ins) {
       case INS.GET_STATUS:
@@ -335,7 +332,8 @@ export class IssuerSecurityDomain implements Applet {
   }
 
   #requireNotLocked(ctx: ApduContext): void {
-    if (ctx.card.registry.cardLifecycle === CARD_LIFECYCLE.CARD_LOCKED) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (ctx.card.registry.cardLifecycle === CARD_LIFECYCLE.CARD_LOCKED)
+      IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
   }
 
   /**
@@ -343,7 +341,7 @@ export class IssuerSecurityDomain implements Applet {
    * counter of the default key set, 0042 IIN, 0045 CIN, 00CF key diversification data.
    */
   #getData(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.data.length !== 0) iso(SW.WRONG_LENGTH);
+    if (cmd.data.length !== 0) IsoException.throwIt(SW.WRONG_LENGTH);
     const store = ctx.store;
     switch ((cmd.p1 << 8) | cmd.p2) {
       case 0x9f7f:
@@ -355,7 +353,7 @@ export class IssuerSecurityDomain implements Applet {
         return keyInformationTemplate(keyInfos(store));
       case 0x00c1: {
         const ks = readKeySets(store)[0];
-        if (ks === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+        if (ks === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
         const n = ks.scp === 2 ? 2 : 3;
         let v = readCounter(store, ks.kvn);
         const out = new Uint8Array(n);
@@ -365,13 +363,13 @@ export class IssuerSecurityDomain implements Applet {
       case 0x0042:
       case 0x0045: {
         const v = store.getBytes(cmd.p2 === 0x42 ? 'iin' : 'cin');
-        if (v === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+        if (v === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
         return encodeTlv(tlv(cmd.p2, v));
       }
       case 0x00cf:
         return encodeTlv(tlv(0xcf, this.#kddOf(store)));
       default:
-        return iso(SW.REFERENCED_DATA_NOT_FOUND);
+        return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     }
   }
 

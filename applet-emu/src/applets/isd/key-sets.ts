@@ -45,10 +45,6 @@ export function maxSequenceCounter(scp: 2 | 3): number {
   return scp === 2 ? 0xffff : 0xffffff;
 }
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 /** The key sets, in order (frozen). */
 export function readKeySets(store: Store): readonly KeySetInfo[] {
   return store.getJson<KeySetInfo[]>('ks') ?? [];
@@ -132,45 +128,46 @@ export interface PutKeyCommand {
  *   KID range beyond 3, a single-key P2 with several keys, mixed key types, KVN′ 00 or ≥ 80).
  */
 export function parsePutKey(p1: number, p2: number, data: Uint8Array): PutKeyCommand {
-  if ((p1 & 0x80) !== 0) iso(SW.INCORRECT_P1P2);
+  if ((p1 & 0x80) !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
   const firstKid = p2 & 0x7f;
   const multiple = (p2 & 0x80) !== 0;
-  if (firstKid < 1 || firstKid > 3) iso(SW.INCORRECT_P1P2);
-  if (data.length < 1) iso(SW.WRONG_DATA);
+  if (firstKid < 1 || firstKid > 3) IsoException.throwIt(SW.INCORRECT_P1P2);
+  if (data.length < 1) IsoException.throwIt(SW.WRONG_DATA);
   const newKvn = data[0]!;
-  if (newKvn === 0 || newKvn >= 0x80) iso(SW.WRONG_DATA);
+  if (newKvn === 0 || newKvn >= 0x80) IsoException.throwIt(SW.WRONG_DATA);
   const fields: PutKeyField[] = [];
   let pos = 1;
   while (pos < data.length) {
-    if (pos + 2 > data.length) iso(SW.WRONG_DATA);
+    if (pos + 2 > data.length) IsoException.throwIt(SW.WRONG_DATA);
     const type = data[pos]!;
     const len = data[pos + 1]!;
     pos += 2;
-    if (pos + len + 1 > data.length) iso(SW.WRONG_DATA);
+    if (pos + len + 1 > data.length) IsoException.throwIt(SW.WRONG_DATA);
     let keyLength: number;
     let encrypted: Uint8Array;
     if (type === KEY_TYPE_AES) {
-      if (len < 1) iso(SW.WRONG_DATA);
+      if (len < 1) IsoException.throwIt(SW.WRONG_DATA);
       keyLength = data[pos]!;
       encrypted = data.subarray(pos + 1, pos + len);
-      if (![16, 24, 32].includes(keyLength)) iso(SW.WRONG_DATA);
+      if (![16, 24, 32].includes(keyLength)) IsoException.throwIt(SW.WRONG_DATA);
     } else if (type === KEY_TYPE_DES) {
       keyLength = 16;
       encrypted = data.subarray(pos, pos + len);
-    } else return iso(SW.WRONG_DATA);
-    if (encrypted.length < keyLength || encrypted.length % (type === KEY_TYPE_AES ? 16 : 8) !== 0) iso(SW.WRONG_DATA);
+    } else return IsoException.throwIt(SW.WRONG_DATA);
+    if (encrypted.length < keyLength || encrypted.length % (type === KEY_TYPE_AES ? 16 : 8) !== 0)
+      IsoException.throwIt(SW.WRONG_DATA);
     pos += len;
     const kcvLength = data[pos]!;
     pos += 1;
-    if ((kcvLength !== 0 && kcvLength !== 3) || pos + kcvLength > data.length) iso(SW.WRONG_DATA);
+    if ((kcvLength !== 0 && kcvLength !== 3) || pos + kcvLength > data.length) IsoException.throwIt(SW.WRONG_DATA);
     fields.push({ type, keyLength, encrypted, kcv: data.subarray(pos, pos + kcvLength) });
     pos += kcvLength;
   }
-  if (fields.length === 0 || (!multiple && fields.length !== 1)) iso(SW.WRONG_DATA);
-  if (firstKid + fields.length - 1 > 3) iso(SW.WRONG_DATA);
+  if (fields.length === 0 || (!multiple && fields.length !== 1)) IsoException.throwIt(SW.WRONG_DATA);
+  if (firstKid + fields.length - 1 > 3) IsoException.throwIt(SW.WRONG_DATA);
   const type = fields[0]!.type;
   const keyLength = fields[0]!.keyLength;
-  for (const f of fields) if (f.type !== type || f.keyLength !== keyLength) iso(SW.WRONG_DATA);
+  for (const f of fields) if (f.type !== type || f.keyLength !== keyLength) IsoException.throwIt(SW.WRONG_DATA);
   return { replaceKvn: p1, firstKid, newKvn, fields };
 }
 
@@ -191,11 +188,11 @@ export function decryptPutKeyFields(
       try {
         key = decrypt(f.encrypted, f.keyLength);
       } catch {
-        return iso(SW.WRONG_DATA);
+        return IsoException.throwIt(SW.WRONG_DATA);
       }
       keys.push(key);
       const kcv = f.type === KEY_TYPE_AES ? kcvAes(key) : kcvDes(key);
-      if (f.kcv.length > 0 && !equalCt(kcv, f.kcv)) iso(SW.WRONG_DATA);
+      if (f.kcv.length > 0 && !equalCt(kcv, f.kcv)) IsoException.throwIt(SW.WRONG_DATA);
       kcvs.push(kcv);
     }
   } catch (err) {
@@ -230,14 +227,14 @@ export function applyPutKey(
   const complete = cmd.firstKid === 1 && cmd.fields.length === 3;
   let base: KeySetInfo | undefined;
   if (cmd.replaceKvn === 0) {
-    if (!complete) iso(SW.WRONG_DATA);
-    if (list.some((k) => k.kvn === cmd.newKvn)) iso(SW.WRONG_DATA);
-    if (list.length >= MAX_KEY_SETS) iso(SW.NOT_ENOUGH_MEMORY);
+    if (!complete) IsoException.throwIt(SW.WRONG_DATA);
+    if (list.some((k) => k.kvn === cmd.newKvn)) IsoException.throwIt(SW.WRONG_DATA);
+    if (list.length >= MAX_KEY_SETS) IsoException.throwIt(SW.NOT_ENOUGH_MEMORY);
   } else {
     base = list.find((k) => k.kvn === cmd.replaceKvn);
-    if (base === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
-    if (base.scp !== scp || (base.len !== len && !complete)) iso(SW.WRONG_DATA);
-    if (cmd.newKvn !== base.kvn && list.some((k) => k.kvn === cmd.newKvn)) iso(SW.WRONG_DATA);
+    if (base === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
+    if (base.scp !== scp || (base.len !== len && !complete)) IsoException.throwIt(SW.WRONG_DATA);
+    if (cmd.newKvn !== base.kvn && list.some((k) => k.kvn === cmd.newKvn)) IsoException.throwIt(SW.WRONG_DATA);
   }
   const { keys, kcvs } = decryptPutKeyFields(cmd, decrypt);
   const old = base !== undefined ? readKeys(store, base) : undefined;

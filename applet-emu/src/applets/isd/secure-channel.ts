@@ -97,10 +97,6 @@ export interface InitializeUpdateParams {
   readonly challenge: IsdChallengeHook | undefined;
 }
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 /** The channel's secure-channel state, if any. */
 export function scpState(ctx: ApduContext): ScpState | undefined {
   return ctx.transient.get<ScpState>(TRANSIENT.SCP);
@@ -126,18 +122,18 @@ export function endSession(ctx: ApduContext): void {
  */
 export function initializeUpdate(ctx: ApduContext, cmd: CommandApdu, params: InitializeUpdateParams): Uint8Array {
   endSession(ctx);
-  if (cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
-  if (cmd.data.length !== 8) iso(SW.WRONG_LENGTH);
+  if (cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
+  if (cmd.data.length !== 8) IsoException.throwIt(SW.WRONG_LENGTH);
   const store = ctx.store;
   let ks = cmd.p1 === 0 ? readKeySets(store)[0] : findKeySet(store, cmd.p1);
   if (ks === undefined && params.ignoreUnknownKvn) ks = readKeySets(store)[0];
-  if (ks === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+  if (ks === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
   const scp = ks.scp;
   const i = scp === 2 ? params.scp02I : params.scp03I;
   const usesCounter = scp === 2 || (i & 0x10) !== 0;
   let seq = readCounter(store, ks.kvn);
   if (usesCounter) {
-    if (seq >= maxSequenceCounter(scp)) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (seq >= maxSequenceCounter(scp)) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     seq += 1;
   }
   const cardChallenge = params.challenge?.({
@@ -203,14 +199,14 @@ export function externalAuthenticate(
   ctx.transient.delete(TRANSIENT.SCP);
   let session: ScpSession;
   try {
-    if (!ctx.cla.gpSecureMessaging) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (!ctx.cla.gpSecureMessaging) IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
     session = state.pending.externalAuthenticate(cmd);
   } catch (err) {
     wipe(state.dek);
     const code = codeOf(err);
-    if (code === 'SCP_HOST_CRYPTOGRAM_INVALID') iso(SW.AUTHENTICATION_FAILED);
-    if (code === 'SCP_CMAC_INVALID') iso(SW.SECURITY_STATUS_NOT_SATISFIED);
-    if (code === 'SCP_SECURITY_LEVEL_INVALID') iso(SW.INCORRECT_P1P2);
+    if (code === 'SCP_HOST_CRYPTOGRAM_INVALID') IsoException.throwIt(SW.AUTHENTICATION_FAILED);
+    if (code === 'SCP_CMAC_INVALID') IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (code === 'SCP_SECURITY_LEVEL_INVALID') IsoException.throwIt(SW.INCORRECT_P1P2);
     throw err;
   }
   const dek = state.dek;
@@ -237,7 +233,8 @@ export function unwrapCommand(ctx: ApduContext, state: OpenScp, cmd: CommandApdu
   } catch (err) {
     endSession(ctx);
     const code = codeOf(err);
-    if (code === 'SCP_CMAC_INVALID' || code === 'SCP_SESSION_CLOSED') iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (code === 'SCP_CMAC_INVALID' || code === 'SCP_SESSION_CLOSED')
+      IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
     throw err;
   }
 }

@@ -42,10 +42,6 @@ interface StatusEntry {
   readonly privileges: Uint8Array;
 }
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 function startsWith(aid: Uint8Array, prefix: Uint8Array): boolean {
   if (prefix.length > aid.length) return false;
   for (let i = 0; i < prefix.length; i++) if (aid[i] !== prefix[i]) return false;
@@ -61,14 +57,14 @@ function parseTagList(v: Uint8Array): number[] {
     if ((tag & 0x1f) === 0x1f) {
       let more = true;
       while (more) {
-        if (i >= v.length) iso(SW.WRONG_DATA);
+        if (i >= v.length) IsoException.throwIt(SW.WRONG_DATA);
         const b = v[i++]!;
         tag = tag * 256 + b;
         more = (b & 0x80) !== 0;
-        if (tag > 0xffffff) iso(SW.WRONG_DATA);
+        if (tag > 0xffffff) IsoException.throwIt(SW.WRONG_DATA);
       }
     }
-    if (out.length >= 16) iso(SW.WRONG_DATA);
+    if (out.length >= 16) IsoException.throwIt(SW.WRONG_DATA);
     out.push(tag);
   }
   return out;
@@ -79,10 +75,10 @@ function parseCriteria(data: Uint8Array): { aid: Uint8Array; tags: number[] } {
   try {
     objs = decodeTlv(data, { lenient: true });
   } catch {
-    return iso(SW.WRONG_DATA);
+    return IsoException.throwIt(SW.WRONG_DATA);
   }
   const aid = objs.find((o) => o.tag === 0x4f);
-  if (aid === undefined || aid.value.length > 16) return iso(SW.WRONG_DATA);
+  if (aid === undefined || aid.value.length > 16) return IsoException.throwIt(SW.WRONG_DATA);
   const list = objs.find((o) => o.tag === 0x5c);
   const tags = list === undefined ? [...STATUS_TAGS] : parseTagList(list.value).filter((t) => STATUS_TAGS.includes(t));
   return { aid: aid.value.slice(), tags: tags.length === 0 ? [...STATUS_TAGS] : tags };
@@ -143,14 +139,15 @@ export function getStatus(
     p1 !== STATUS_SCOPE.LOAD_FILES &&
     p1 !== STATUS_SCOPE.LOAD_FILES_AND_MODULES
   )
-    iso(SW.INCORRECT_P1P2);
-  if ((cmd.p2 & 0xfc) !== 0) iso(SW.INCORRECT_P1P2);
+    IsoException.throwIt(SW.INCORRECT_P1P2);
+  if ((cmd.p2 & 0xfc) !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
   const tlvFormat = (cmd.p2 & 0x02) !== 0;
   let query: StatusQuery;
   if ((cmd.p2 & 0x01) !== 0) {
     const cont = ctx.transient.get<StatusQuery>(TRANSIENT.STATUS);
     ctx.transient.delete(TRANSIENT.STATUS);
-    if (cont === undefined || cont.p1 !== p1 || cont.tlvFormat !== tlvFormat) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    if (cont === undefined || cont.p1 !== p1 || cont.tlvFormat !== tlvFormat)
+      return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     query = cont;
   } else {
     ctx.transient.delete(TRANSIENT.STATUS);
@@ -158,7 +155,7 @@ export function getStatus(
     query = { p1, tlvFormat, aid: c.aid, tags: c.tags, index: 0 };
   }
   const entries = entriesOf(ctx, query, isdAid);
-  if (query.index >= entries.length) iso(SW.REFERENCED_DATA_NOT_FOUND);
+  if (query.index >= entries.length) IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
   const parts: Uint8Array[] = [];
   let total = 0;
   let i = query.index;
@@ -210,24 +207,24 @@ export function setStatus(ctx: ApduContext, cmd: CommandApdu, isdAid: Uint8Array
   const reg = ctx.card.registry;
   const data = cmd.data;
   if (cmd.p1 === 0x80) {
-    if (data.length !== 0 && !equalBytes(data, isdAid)) iso(SW.WRONG_DATA);
-    if (!CARD_STATES.includes(cmd.p2)) iso(SW.INCORRECT_P1P2);
-    if (!cardTransitionAllowed(reg.cardLifecycle, cmd.p2)) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (data.length !== 0 && !equalBytes(data, isdAid)) IsoException.throwIt(SW.WRONG_DATA);
+    if (!CARD_STATES.includes(cmd.p2)) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (!cardTransitionAllowed(reg.cardLifecycle, cmd.p2)) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     ctx.atomically(() => reg.setCardLifecycle(cmd.p2));
     return undefined;
   }
-  if (cmd.p1 !== 0x40) iso(SW.INCORRECT_P1P2);
-  if (cmd.p2 !== 0x80 && cmd.p2 !== 0x00) iso(SW.INCORRECT_P1P2);
-  if (data.length < 5 || data.length > 16) iso(SW.WRONG_DATA);
+  if (cmd.p1 !== 0x40) IsoException.throwIt(SW.INCORRECT_P1P2);
+  if (cmd.p2 !== 0x80 && cmd.p2 !== 0x00) IsoException.throwIt(SW.INCORRECT_P1P2);
+  if (data.length < 5 || data.length > 16) IsoException.throwIt(SW.WRONG_DATA);
   const entry = reg.get(data);
-  if (entry === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
-  if (equalBytes(entry.aid, isdAid)) iso(SW.CONDITIONS_NOT_SATISFIED);
+  if (entry === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
+  if (equalBytes(entry.aid, isdAid)) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
   const locked = (entry.lifecycle & 0x80) !== 0;
   if (cmd.p2 === 0x80) {
-    if (locked) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (locked) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     ctx.atomically(() => reg.setLifecycle(entry.aid, entry.lifecycle | 0x80));
   } else {
-    if (!locked) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (!locked) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     ctx.atomically(() => reg.setLifecycle(entry.aid, entry.lifecycle & 0x7f));
   }
   return undefined;

@@ -50,10 +50,6 @@ interface PersoState {
   readonly next: number;
 }
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 /**
  * INSTALL [for personalization] `80 E6 20 00 Lc 00 00 Laid AID 00 00 00`: names the application the following
  * STORE DATA commands personalize; answers `00`.
@@ -61,25 +57,26 @@ function iso(sw: number): never {
  *   6985 (application locked or not personalizable).
  */
 export function installForPersonalization(ctx: ApduContext, cmd: CommandApdu, isdAid: Uint8Array): Uint8Array {
-  if (cmd.p1 !== 0x20 || cmd.p2 !== 0x00) iso(SW.INCORRECT_P1P2);
+  if (cmd.p1 !== 0x20 || cmd.p2 !== 0x00) IsoException.throwIt(SW.INCORRECT_P1P2);
   const d = cmd.data;
   // load file AID, module AID, application AID, privileges, parameters, token: each length-prefixed.
   const fields: Uint8Array[] = [];
   let pos = 0;
   while (pos < d.length && fields.length < 6) {
     const n = d[pos]!;
-    if (pos + 1 + n > d.length) iso(SW.WRONG_DATA);
+    if (pos + 1 + n > d.length) IsoException.throwIt(SW.WRONG_DATA);
     fields.push(d.subarray(pos + 1, pos + 1 + n));
     pos += 1 + n;
   }
-  if (pos !== d.length || fields.length < 3) iso(SW.WRONG_DATA);
+  if (pos !== d.length || fields.length < 3) IsoException.throwIt(SW.WRONG_DATA);
   const aid = fields[2]!;
-  if (aid.length < 5 || aid.length > 16) iso(SW.WRONG_DATA);
+  if (aid.length < 5 || aid.length > 16) IsoException.throwIt(SW.WRONG_DATA);
   const entry = ctx.card.registry.get(aid);
-  if (entry === undefined) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+  if (entry === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
   let target: Uint8Array | undefined;
   if (!equalBytes(entry.aid, isdAid)) {
-    if ((entry.lifecycle & 0x80) !== 0 || !isPersonalizable(entry.applet)) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if ((entry.lifecycle & 0x80) !== 0 || !isPersonalizable(entry.applet))
+      IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     target = entry.aid;
   }
   ctx.transient.set(TRANSIENT.PERSO, { target, next: 0 } satisfies PersoState);
@@ -94,16 +91,16 @@ export function parseDgis(data: Uint8Array): Array<{ dgi: number; data: Uint8Arr
   const out: Array<{ dgi: number; data: Uint8Array }> = [];
   let pos = 0;
   while (pos < data.length) {
-    if (pos + 3 > data.length) iso(SW.WRONG_DATA);
+    if (pos + 3 > data.length) IsoException.throwIt(SW.WRONG_DATA);
     const dgi = (data[pos]! << 8) | data[pos + 1]!;
     let len = data[pos + 2]!;
     pos += 3;
     if (len === 0xff) {
-      if (pos + 2 > data.length) iso(SW.WRONG_DATA);
+      if (pos + 2 > data.length) IsoException.throwIt(SW.WRONG_DATA);
       len = (data[pos]! << 8) | data[pos + 1]!;
       pos += 2;
     }
-    if (pos + len > data.length) iso(SW.WRONG_DATA);
+    if (pos + len > data.length) IsoException.throwIt(SW.WRONG_DATA);
     out.push({ dgi, data: data.slice(pos, pos + len) });
     pos += len;
   }
@@ -149,7 +146,7 @@ function storeSelf(ctx: ApduContext, cmd: CommandApdu, opts: StoreDataOptions, l
     }
   }
   if (objs !== undefined && objs.length > 0 && objs.every((o) => o.tag === 0x42 || o.tag === 0x45)) {
-    for (const o of objs) if (o.value.length < 1 || o.value.length > 16) iso(SW.WRONG_DATA);
+    for (const o of objs) if (o.value.length < 1 || o.value.length > 16) IsoException.throwIt(SW.WRONG_DATA);
     const list = objs;
     ctx.atomically(() => {
       for (const o of list) ctx.store.put(o.tag === 0x42 ? 'iin' : 'cin', o.value);
@@ -157,7 +154,7 @@ function storeSelf(ctx: ApduContext, cmd: CommandApdu, opts: StoreDataOptions, l
     return undefined;
   }
   if (opts.hook === undefined)
-    return iso(objs === undefined && structure === 2 ? SW.WRONG_DATA : SW.REFERENCED_DATA_NOT_FOUND);
+    return IsoException.throwIt(objs === undefined && structure === 2 ? SW.WRONG_DATA : SW.REFERENCED_DATA_NOT_FOUND);
   const hook = opts.hook;
   const request: IsdStoreDataRequest = {
     p1: cmd.p1,
@@ -179,20 +176,22 @@ function storeSelf(ctx: ApduContext, cmd: CommandApdu, opts: StoreDataOptions, l
  *   understood), or what the target application throws (6A80, 6A88, 6985, …).
  */
 export function storeData(ctx: ApduContext, cmd: CommandApdu, opts: StoreDataOptions): Uint8Array | undefined {
-  if (cmd.data.length === 0) iso(SW.WRONG_LENGTH);
+  if (cmd.data.length === 0) IsoException.throwIt(SW.WRONG_LENGTH);
   const state = ctx.transient.get<PersoState>(TRANSIENT.PERSO) ?? { target: undefined, next: 0 };
-  if (cmd.p2 !== state.next) iso(SW.INCORRECT_P1P2);
+  if (cmd.p2 !== state.next) IsoException.throwIt(SW.INCORRECT_P1P2);
   const last = (cmd.p1 & 0x80) !== 0;
   let result: Uint8Array | undefined;
   const target = state.target;
   if (target === undefined) result = storeSelf(ctx, cmd, opts, last);
   else {
-    if (((cmd.p1 >> 3) & 3) >= 2) iso(SW.INCORRECT_P1P2);
+    if (((cmd.p1 >> 3) & 3) >= 2) IsoException.throwIt(SW.INCORRECT_P1P2);
     const items = parseDgis(cmd.data);
-    for (const it of items) if (it.dgi >= 0x8000 && !opts.encrypted) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
+    for (const it of items)
+      if (it.dgi >= 0x8000 && !opts.encrypted) IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
     const reg = ctx.card.registry;
     const entry = reg.get(target);
-    if (entry === undefined || !isPersonalizable(entry.applet)) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    if (entry === undefined || !isPersonalizable(entry.applet))
+      return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     const applet = entry.applet;
     const tctx = targetContext(ctx, reg.storeOf(target));
     ctx.atomically(() => {

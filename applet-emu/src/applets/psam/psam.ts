@@ -123,10 +123,6 @@ const KEY_ENTRY_LENGTH = 18;
 const CARD_KEY_CACHE = 64;
 const PURCHASE_TTIS: readonly number[] = [TTI.ED_PURCHASE, TTI.EP_PURCHASE, TTI.CAPP_PURCHASE];
 
-function iso(sw: number): never {
-  throw new IsoException(sw);
-}
-
 function latin1(b: Uint8Array): string {
   return String.fromCharCode.apply(null, b as unknown as number[]);
 }
@@ -168,8 +164,8 @@ export class PsamApplet implements PersonalizableApplet {
 
   process(ctx: ApduContext, cmd: CommandApdu): Uint8Array | undefined {
     const cla = ctx.cla;
-    if (cla.chaining) iso(SW.CHAINING_NOT_SUPPORTED);
-    if (cla.sm !== 'none') iso(SW.SECURE_MESSAGING_NOT_SUPPORTED);
+    if (cla.chaining) IsoException.throwIt(SW.CHAINING_NOT_SUPPORTED);
+    if (cla.sm !== 'none') IsoException.throwIt(SW.SECURE_MESSAGING_NOT_SUPPORTED);
     const t = ctx.transient;
     const session = t.get<Mac2Session>(SESSION);
     if (session !== undefined) t.delete(SESSION);
@@ -184,11 +180,11 @@ export class PsamApplet implements PersonalizableApplet {
         case PSAM_COMMANDS.DES_CRYPT.ins:
           return this.#desCrypt(ctx, cmd);
         default:
-          return iso(SW.INS_NOT_SUPPORTED);
+          return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
       }
     }
     if (ctx.files.handles(cmd.ins)) return ctx.files.handle(cmd);
-    return iso(SW.INS_NOT_SUPPORTED);
+    return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
   }
 
   /**
@@ -196,15 +192,15 @@ export class PsamApplet implements PersonalizableApplet {
    * algId(1) ‖ cardSerial(8) [‖ issuerId(8)] → terminalTxnSeq(4) ‖ MAC1(4).
    */
   #initForPurchase(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const d = cmd.data;
-    if (d.length !== 0x1c && d.length !== 0x24) iso(SW.WRONG_LENGTH);
+    if (d.length !== 0x1c && d.length !== 0x24) IsoException.throwIt(SW.WRONG_LENGTH);
     const store = ctx.store;
     this.#requirePersonalized(store);
     const tti = d[10]!;
-    if (!PURCHASE_TTIS.includes(tti)) iso(SW.WRONG_DATA);
+    if (!PURCHASE_TTIS.includes(tti)) IsoException.throwIt(SW.WRONG_DATA);
     const seq = store.getNumber('seq') ?? 0;
-    if (seq >= 0xffffffff) iso(SW.TRANSACTION_COUNTER_MAX);
+    if (seq >= 0xffffffff) IsoException.throwIt(SW.TRANSACTION_COUNTER_MAX);
     const dpk = this.#cardKey(store, PSAM_KEY_USAGE.PURCHASE, d[18]!, d.subarray(20));
     const sespk = purchaseSessionKey(dpk, d.subarray(0, 4), readUint(d, 4, 2), seq);
     const mac = new PbocMac(sespk);
@@ -234,12 +230,12 @@ export class PsamApplet implements PersonalizableApplet {
 
   /** `80 72 00 00 04 MAC2`: 9000, 9302 (bad MAC2) or 6985 (no MAC1 session just before). */
   #creditForPurchase(cmd: CommandApdu, session: Mac2Session | undefined): undefined {
-    if (cmd.p1 !== 0 || cmd.p2 !== 0) iso(SW.INCORRECT_P1P2);
-    if (cmd.data.length !== 4) iso(SW.WRONG_LENGTH);
-    if (session === undefined) return iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== 4) IsoException.throwIt(SW.WRONG_LENGTH);
+    if (session === undefined) return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const expected = purchaseMac2({ sessionKey: session.mac, amount: session.amount });
     session.mac.destroy();
-    if (!equalCt(expected, cmd.data)) iso(SW.MAC_INVALID);
+    if (!equalCt(expected, cmd.data)) IsoException.throwIt(SW.MAC_INVALID);
     return undefined;
   }
 
@@ -249,7 +245,7 @@ export class PsamApplet implements PersonalizableApplet {
    */
   #desInit(ctx: ApduContext, cmd: CommandApdu): undefined {
     const d = cmd.data;
-    if (d.length !== 8 && d.length !== 16) iso(SW.WRONG_LENGTH);
+    if (d.length !== 8 && d.length !== 16) IsoException.throwIt(SW.WRONG_LENGTH);
     const store = ctx.store;
     this.#requirePersonalized(store);
     ctx.transient.delete(WORK);
@@ -271,18 +267,19 @@ export class PsamApplet implements PersonalizableApplet {
    * (PBOC MAC / TAC), retail MAC (alg 3) for a 16-byte key; 4 bytes.
    */
   #desCrypt(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.p2 !== 0 || (cmd.p1 !== 0x00 && cmd.p1 !== 0x01 && cmd.p1 !== 0x05)) iso(SW.INCORRECT_P1P2);
+    if (cmd.p2 !== 0 || (cmd.p1 !== 0x00 && cmd.p1 !== 0x01 && cmd.p1 !== 0x05))
+      IsoException.throwIt(SW.INCORRECT_P1P2);
     const work = ctx.transient.get<WorkingKey>(WORK);
-    if (work === undefined) return iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (work === undefined) return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const d = cmd.data;
     if (cmd.p1 === 0x00) {
-      if (d.length === 0 || d.length % 8 !== 0) iso(SW.WRONG_LENGTH);
+      if (d.length === 0 || d.length % 8 !== 0) IsoException.throwIt(SW.WRONG_LENGTH);
       const out = new Uint8Array(d.length);
       for (let o = 0; o < d.length; o += 8) work.cipher.encryptBlock(d, o, out, o);
       return out;
     }
     if (cmd.p1 === 0x05) {
-      if (d.length < 8) iso(SW.WRONG_LENGTH);
+      if (d.length < 8) IsoException.throwIt(SW.WRONG_LENGTH);
       return work.mac.mac(d.subarray(8), d.subarray(0, 8)).slice(0, 4);
     }
     return work.mac.mac(d).slice(0, 4);
@@ -301,27 +298,27 @@ export class PsamApplet implements PersonalizableApplet {
    */
   applyStoreData(env: PsamPersoEnv, item: StoreDataItem): void {
     const { store, card } = env;
-    if (item.dgi >= 0x8000 && !item.encrypted) iso(SW.SECURITY_STATUS_NOT_SATISFIED);
-    if (store.get('personalized') === true) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (item.dgi >= 0x8000 && !item.encrypted) IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (store.get('personalized') === true) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const d = item.data;
     const fs = card.files;
     env.atomically(() => {
       switch (item.dgi) {
         case PSAM_DGI.TERMINAL_ID:
-          if (d.length !== 6) iso(SW.WRONG_DATA);
+          if (d.length !== 6) IsoException.throwIt(SW.WRONG_DATA);
           fs.updateBinary(this.#terminalIdEf(fs), 0, d);
           break;
         case PSAM_DGI.TXN_SEQ:
-          if (d.length !== 4) iso(SW.WRONG_DATA);
+          if (d.length !== 4) IsoException.throwIt(SW.WRONG_DATA);
           store.put('seq', readUint(d, 0, 4));
           break;
         case PSAM_DGI.KEYS:
-          if (d.length === 0 || d.length % KEY_ENTRY_LENGTH !== 0) iso(SW.WRONG_DATA);
+          if (d.length === 0 || d.length % KEY_ENTRY_LENGTH !== 0) IsoException.throwIt(SW.WRONG_DATA);
           for (let o = 0; o < d.length; o += KEY_ENTRY_LENGTH)
             store.put(`key/${d[o]}/${d[o + 1]}`, d.slice(o + 2, o + KEY_ENTRY_LENGTH));
           break;
         default:
-          iso(SW.REFERENCED_DATA_NOT_FOUND);
+          IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
       }
       if (item.last) {
         store.put('personalized', true);
@@ -333,13 +330,13 @@ export class PsamApplet implements PersonalizableApplet {
   // ------------------------------------------------------------ helpers
 
   #requirePersonalized(store: StoreView): void {
-    if (store.get('personalized') !== true) iso(SW.CONDITIONS_NOT_SATISFIED);
+    if (store.get('personalized') !== true) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
   }
 
   #master(store: StoreView, usage: number, version: number): MasterEntry {
     const slot = `key/${usage}/${version}`;
     const bytes = store.getBytes(slot);
-    if (bytes === undefined || bytes.length !== 16) return iso(SW.REFERENCED_DATA_NOT_FOUND);
+    if (bytes === undefined || bytes.length !== 16) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     const hit = this.#masters.get(slot);
     if (hit !== undefined && equalBytes(hit.bytes, bytes)) {
       wipe(bytes);
@@ -396,11 +393,11 @@ export class PsamApplet implements PersonalizableApplet {
     let node = this.#adf?.fs === fs ? this.#adf.node : undefined;
     if (node === undefined || !fs.contains(node)) {
       node = fs.findByName(this.aid);
-      if (node === undefined) return iso(SW.FILE_NOT_FOUND);
+      if (node === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
       this.#adf = { fs, node };
     }
     const ef = fs.bySfi(node, 0x16);
-    if (ef === undefined) return iso(SW.FILE_NOT_FOUND);
+    if (ef === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
     return ef;
   }
 }
