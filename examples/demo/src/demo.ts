@@ -15,6 +15,7 @@ import { bcdToString, concat, fromHex, readUint, toHex } from '@simtap/sdk/core/
 import type { RandomSource } from '@simtap/sdk/core/crypto';
 import { SimtapError } from '@simtap/sdk/core/errors';
 import { diversifyKdf3, Scp03Host } from '@simtap/sdk/core/gp';
+import { formatSw, parseResponseApdu } from '@simtap/sdk/core/iso7816';
 import { decodeTransactionLogRecord, type TransactionLogRecord, TTI } from '@simtap/sdk/core/pboc';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { decodeTlv } from '@simtap/sdk/core/tlv';
@@ -110,14 +111,6 @@ export function yuan(fen: number): string {
   return `${sign}¥${(Math.abs(fen) / 100).toFixed(2)}`;
 }
 
-function sw(r: Uint8Array): number {
-  return (r[r.length - 2]! << 8) | r[r.length - 1]!;
-}
-
-function swHex(r: Uint8Array): string {
-  return sw(r).toString(16).toUpperCase().padStart(4, '0');
-}
-
 function dataOf(r: Uint8Array): Uint8Array {
   return r.subarray(0, r.length - 2);
 }
@@ -196,7 +189,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     throw new DemoError(current, message);
   };
   const expectOk = (what: string, r: Uint8Array): Uint8Array => {
-    if (sw(r) !== 0x9000) fail(`${what} answered ${swHex(r)}`);
+    if (parseResponseApdu(r).sw !== 0x9000) fail(`${what} answered ${formatSw(parseResponseApdu(r).sw)}`);
     return dataOf(r);
   };
 
@@ -364,7 +357,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     const log: TransactionLogRecord[] = [];
     for (let n = 1; n <= profile.card.epurse.transactionLogRecords; n++) {
       const r = await back.transmit(readRecordApdu(n, 0x18, 23));
-      if (sw(r) === 0x6a83) break;
+      if (parseResponseApdu(r).sw === 0x6a83) break;
       const rec = expectOk(`READ RECORD ${n}`, r);
       if (rec.every((b) => b === 0)) break;
       log.push(decodeTransactionLogRecord(rec.slice()));

@@ -13,6 +13,7 @@
 import type { CardChannel } from '@simtap/sdk/card';
 import { concat, equalCt, wipe } from '@simtap/sdk/core/bytes';
 import { desEcbEncrypt, type RandomSource, randomBytes } from '@simtap/sdk/core/crypto';
+import { formatSw, parseResponseApdu } from '@simtap/sdk/core/iso7816';
 import { diversificationDataOf, diversifyPbocKey, pbocExternalAuthCryptogram } from '@simtap/sdk/core/pboc';
 import { EPURSE_DEFAULT_AID, readBinarySfiApdu, selectByNameApdu } from '@simtap/sdk/machines';
 
@@ -36,10 +37,6 @@ export interface DoorOptions {
   readonly random?: RandomSource;
 }
 
-function sw(r: Uint8Array): number {
-  return (r[r.length - 2]! << 8) | r[r.length - 1]!;
-}
-
 /**
  * Authenticates the tapped card with the issuer's external-authentication master key `masterKey`.
  * @throws {Error} when the card has no e-purse or EF 0x15 cannot be read (not a card of this issuer).
@@ -51,9 +48,10 @@ export async function openDoor(
 ): Promise<DoorDecision> {
   const kk = opts.keyIndex ?? 1;
   const select = await card.transmit(selectByNameApdu(EPURSE_DEFAULT_AID));
-  if (sw(select) !== 0x9000) throw new Error(`the card has no e-purse (SELECT answered ${sw(select).toString(16)})`);
+  if (parseResponseApdu(select).sw !== 0x9000)
+    throw new Error(`the card has no e-purse (SELECT answered ${formatSw(parseResponseApdu(select).sw)})`);
   const ef15 = await card.transmit(readBinarySfiApdu(0x15, 0, 30));
-  if (sw(ef15) !== 0x9000 || ef15.length !== 32) throw new Error('cannot read EF 0x15');
+  if (parseResponseApdu(ef15).sw !== 0x9000 || ef15.length !== 32) throw new Error('cannot read EF 0x15');
   const serial = ef15.slice(10, 20);
   const d = diversificationDataOf(serial);
   const deak = diversifyPbocKey(masterKey, d);
@@ -62,13 +60,15 @@ export async function openDoor(
     const random = (opts.random ?? randomBytes)(8);
     const ia = await card.transmit(concat(Uint8Array.of(0x00, 0x88, 0x00, kk, 0x08), random, Uint8Array.of(0x08)));
     const cardAuthenticated =
-      sw(ia) === 0x9000 && ia.length === 10 && equalCt(ia.subarray(0, 8), desEcbEncrypt(internalKey, random));
+      parseResponseApdu(ia).sw === 0x9000 &&
+      ia.length === 10 &&
+      equalCt(ia.subarray(0, 8), desEcbEncrypt(internalKey, random));
     const challenge = await card.transmit(Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x04));
-    if (sw(challenge) !== 0x9000 || challenge.length !== 6) throw new Error('GET CHALLENGE failed');
+    if (parseResponseApdu(challenge).sw !== 0x9000 || challenge.length !== 6) throw new Error('GET CHALLENGE failed');
     const padded = concat(challenge.subarray(0, 4), new Uint8Array(4));
     const cryptogram = pbocExternalAuthCryptogram(deak, padded);
     const ea = await card.transmit(concat(Uint8Array.of(0x00, 0x82, 0x00, kk, 0x08), cryptogram));
-    const externalAuthSw = sw(ea);
+    const externalAuthSw = parseResponseApdu(ea).sw;
     return { granted: cardAuthenticated && externalAuthSw === 0x9000, cardAuthenticated, externalAuthSw, serial };
   } finally {
     wipe(deak, internalKey);
