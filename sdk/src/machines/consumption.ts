@@ -34,7 +34,7 @@
  * @module
  */
 import type { CardChannel } from '../card/channel';
-import { assertUint, equalCt, toHex } from '../core/bytes';
+import { assertBytes, assertUint, equalCt } from '../core/bytes';
 import { ArgumentError, ParseError, SimtapError } from '../core/errors';
 import { StatusWordError, SW } from '../core/iso7816';
 import { ISO14443_106, type LinkProfile, type TapTimeOptions, TapTimer } from '../core/iso14443';
@@ -52,14 +52,15 @@ import { type CardIdentity, EPURSE_DEFAULT_AID, identifyCard, proveTransaction, 
 import { CardLeftFieldError, MacError, TacError } from './errors';
 import { ApduLink, accept } from './link';
 import type { PsamDriver } from './psam';
-import type {
-  PendingPurchase,
-  PurchaseKind,
-  PurchaseRecord,
-  RecoveryProof,
-  TransitRecord,
-  TransitStation,
-  Writable,
+import {
+  PendingBySerial,
+  type PendingPurchase,
+  type PurchaseKind,
+  type PurchaseRecord,
+  type RecoveryProof,
+  type TransitRecord,
+  type TransitStation,
+  type Writable,
 } from './records';
 import {
   assertStation,
@@ -188,7 +189,7 @@ export class ConsumptionMachine {
     logRecords: number;
     onRecord: ((r: PurchaseRecord) => void) | undefined;
   };
-  readonly #pending = new Map<string, PendingPurchase>();
+  readonly #pending: PendingBySerial<PendingPurchase>;
   #queue: Promise<unknown> = Promise.resolve();
   #psamOpen = false;
 
@@ -229,12 +230,12 @@ export class ConsumptionMachine {
       logRecords,
       onRecord: options.onRecord,
     };
-    for (const p of options.pending ?? []) this.#pending.set(toHex(p.cardSerial), p);
+    this.#pending = new PendingBySerial(options.pending);
   }
 
   /** Purchases the card may or may not have committed, awaiting the card's next tap (persist them across restarts). */
   get pending(): readonly PendingPurchase[] {
-    return [...this.#pending.values()];
+    return this.#pending.list();
   }
 
   /**
@@ -242,12 +243,8 @@ export class ConsumptionMachine {
    * @throws {ArgumentError} `BAD_ARGUMENT` unless `cardSerial` is 10 bytes.
    */
   discardPending(cardSerial: Uint8Array): PendingPurchase | undefined {
-    if (!(cardSerial instanceof Uint8Array) || cardSerial.length !== 10)
-      throw new ArgumentError('cardSerial: expected 10 bytes');
-    const key = toHex(cardSerial);
-    const p = this.#pending.get(key);
-    this.#pending.delete(key);
-    return p;
+    assertBytes(cardSerial, 'cardSerial', 10);
+    return this.#pending.remove(cardSerial);
   }
 
   /**
@@ -332,7 +329,7 @@ export class ConsumptionMachine {
   async recover(req: TapOptions = {}): Promise<RecoveryOutcome> {
     return this.#tap(req, async (tap) => {
       const id = await identifyCard(tap.link, this.#o.select);
-      const p = this.#pending.size === 0 ? undefined : this.#pending.get(toHex(id.serial));
+      const p = this.#pending.of(id.serial);
       if (p === undefined) return { outcome: 'none' };
       return this.#resolve(tap, id, p);
     });
@@ -374,8 +371,7 @@ export class ConsumptionMachine {
     id: CardIdentity,
     sameSale: (p: PendingPurchase) => boolean,
   ): Promise<PurchaseRecord | undefined> {
-    if (this.#pending.size === 0) return undefined;
-    const p = this.#pending.get(toHex(id.serial));
+    const p = this.#pending.of(id.serial);
     if (p === undefined) return undefined;
     const r = await this.#resolve(tap, id, p);
     if (r.outcome === 'unknown')
@@ -388,7 +384,6 @@ export class ConsumptionMachine {
   }
 
   async #resolve(tap: Tap, id: CardIdentity, p: PendingPurchase): Promise<RecoveryOutcome> {
-    const key = toHex(p.cardSerial);
     const psam = this.#o.psam;
     const proof = await proveTransaction(tap.link, p.tti, p.offlineCounter);
     // Is the proof ours? The card proves the last transaction with that counter, which may be another
@@ -412,7 +407,7 @@ export class ConsumptionMachine {
         if (tac !== undefined) ours = evidence.tacVerified = equalCt(tac, proof.tac);
       }
       if (ours === true) {
-        this.#pending.delete(key);
+        this.#pending.remove(p.cardSerial);
         return { outcome: 'charged', record: this.#emit(this.#complete(tap, p, evidence, 'transaction-prove')) };
       }
     }
@@ -430,7 +425,7 @@ export class ConsumptionMachine {
       this.#o.logRecords,
     );
     if (v.verdict === 'unknown') return { outcome: 'unknown', pending: p };
-    this.#pending.delete(key);
+    this.#pending.remove(p.cardSerial);
     if (v.verdict === 'not-committed') return { outcome: 'not-charged', pending: p };
     if (ours === false) {
       // The log shows our purchase but the card's proof of it does not authenticate.
@@ -559,7 +554,7 @@ export class ConsumptionMachine {
       rsp = await link.run(command, debitApdu(session.terminalTxnSeq, date, time, session.mac1), 8);
     } catch (e) {
       if (e instanceof CardLeftFieldError) {
-        this.#pending.set(toHex(pending.cardSerial), pending);
+        this.#pending.add(pending);
         throw new CardLeftFieldError(command, pending, { cause: e.cause });
       }
       throw e;

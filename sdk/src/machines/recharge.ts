@@ -18,7 +18,7 @@
  * @module
  */
 import type { CardChannel } from '../card/channel';
-import { assertBytes, assertUint, equalCt, toHex } from '../core/bytes';
+import { assertBytes, assertUint, equalCt } from '../core/bytes';
 import { ArgumentError, CryptoError, SimtapError } from '../core/errors';
 import { ISO14443_106, type LinkProfile, type TapTimeOptions, TapTimer } from '../core/iso14443';
 import {
@@ -39,7 +39,7 @@ import { creditForLoadApdu, INITIALIZE_P1, initializeApdu, verifyPinApdu } from 
 import { type CardIdentity, EPURSE_DEFAULT_AID, identifyCard, proveTransaction, searchLog } from './epurse-client';
 import { CardLeftFieldError, TacError } from './errors';
 import { ApduLink } from './link';
-import type { LoadRecord, PendingLoad, RecoveryProof, Writable } from './records';
+import { type LoadRecord, PendingBySerial, type PendingLoad, type RecoveryProof, type Writable } from './records';
 
 /** What the authorizer gets to decide on a load and compute its MAC2. */
 export interface LoadAuthorizationRequest {
@@ -273,7 +273,7 @@ export class RechargeMachine {
     logRecords: number;
     onRecord: ((r: LoadRecord) => void) | undefined;
   };
-  readonly #pending = new Map<string, PendingLoad>();
+  readonly #pending: PendingBySerial<PendingLoad>;
   #queue: Promise<unknown> = Promise.resolve();
 
   /** @throws {ArgumentError} `BAD_ARGUMENT` on an invalid option. */
@@ -307,12 +307,12 @@ export class RechargeMachine {
       logRecords,
       onRecord: options.onRecord,
     };
-    for (const p of options.pending ?? []) this.#pending.set(toHex(p.cardSerial), p);
+    this.#pending = new PendingBySerial(options.pending);
   }
 
   /** Loads the cards may or may not have committed, awaiting their next tap. */
   get pending(): readonly PendingLoad[] {
-    return [...this.#pending.values()];
+    return this.#pending.list();
   }
 
   /**
@@ -321,10 +321,7 @@ export class RechargeMachine {
    */
   discardPending(cardSerial: Uint8Array): PendingLoad | undefined {
     assertBytes(cardSerial, 'cardSerial', 10);
-    const key = toHex(cardSerial);
-    const p = this.#pending.get(key);
-    this.#pending.delete(key);
-    return p;
+    return this.#pending.remove(cardSerial);
   }
 
   /**
@@ -342,17 +339,15 @@ export class RechargeMachine {
     if (req.amount === 0) throw new ArgumentError('amount: a load needs at least 1 fen');
     return this.#tap(req, async (tap) => {
       const id = await identifyCard(tap.link, this.#o.select);
-      if (this.#pending.size > 0) {
-        const p = this.#pending.get(toHex(id.serial));
-        if (p !== undefined) {
-          const r = await this.#resolve(tap, p);
-          if (r.outcome === 'unknown')
-            throw new SimtapError(
-              'RECOVERY_UNDETERMINED',
-              'an earlier torn load of this card cannot be resolved from the card; check it and discardPending()',
-            );
-          if (r.outcome === 'loaded' && r.record.amount === req.amount) return r.record;
-        }
+      const p = this.#pending.of(id.serial);
+      if (p !== undefined) {
+        const r = await this.#resolve(tap, p);
+        if (r.outcome === 'unknown')
+          throw new SimtapError(
+            'RECOVERY_UNDETERMINED',
+            'an earlier torn load of this card cannot be resolved from the card; check it and discardPending()',
+          );
+        if (r.outcome === 'loaded' && r.record.amount === req.amount) return r.record;
       }
       if (req.pin !== undefined) await tap.link.run('VERIFY_PIN', verifyPinApdu(req.pin), 0);
       return this.#credit(tap, id, req.amount);
@@ -366,7 +361,7 @@ export class RechargeMachine {
   async recover(req: { card?: CardChannel; linkProfile?: LinkProfile } = {}): Promise<LoadRecoveryOutcome> {
     return this.#tap(req, async (tap) => {
       const id = await identifyCard(tap.link, this.#o.select);
-      const p = this.#pending.size === 0 ? undefined : this.#pending.get(toHex(id.serial));
+      const p = this.#pending.of(id.serial);
       if (p === undefined) return { outcome: 'none' };
       return this.#resolve(tap, p);
     });
@@ -430,7 +425,7 @@ export class RechargeMachine {
       tac = (await link.run('CREDIT_FOR_LOAD', creditForLoadApdu(date, time, mac2), 4)).slice();
     } catch (e) {
       if (e instanceof CardLeftFieldError) {
-        this.#pending.set(toHex(pending.cardSerial), pending);
+        this.#pending.add(pending);
         throw new CardLeftFieldError('CREDIT_FOR_LOAD', pending, { cause: e.cause });
       }
       throw e;
@@ -475,11 +470,10 @@ export class RechargeMachine {
   }
 
   async #resolve(tap: Tap, p: PendingLoad): Promise<LoadRecoveryOutcome> {
-    const key = toHex(p.cardSerial);
     const proof = await proveTransaction(tap.link, p.tti, p.onlineCounter);
     // The proof is ours when it carries the MAC2 this machine sent (another load may have used the counter since).
     if (proof !== undefined && equalCt(proof.mac2, p.mac2)) {
-      this.#pending.delete(key);
+      this.#pending.remove(p.cardSerial);
       return { outcome: 'loaded', record: await this.#finish(tap, p, proof.tac, 'transaction-prove') };
     }
     const v = await searchLog(
@@ -496,7 +490,7 @@ export class RechargeMachine {
       this.#o.logRecords,
     );
     if (v.verdict === 'unknown') return { outcome: 'unknown', pending: p };
-    this.#pending.delete(key);
+    this.#pending.remove(p.cardSerial);
     if (v.verdict === 'not-committed') return { outcome: 'not-loaded', pending: p };
     // The log shows the load but its proof is gone: no TAC to keep (tacVerified false).
     return { outcome: 'loaded', record: await this.#finish(tap, p, undefined, 'transaction-log') };

@@ -6,6 +6,8 @@
  *
  * @module
  */
+
+import { toHex } from '../core/bytes';
 import type { TapTimeEstimate } from '../core/iso14443';
 
 /** A metro/bus stop as the transit records name it. */
@@ -137,3 +139,40 @@ export interface LoadRecord extends Omit<PendingLoad, 'status'> {
  * @internal
  */
 export type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * Torn transactions awaiting their card's next tap, one per card, keyed by the application serial (EF15).
+ * Shared by the consumption and the recharge machine.
+ * @internal
+ */
+export class PendingBySerial<T extends { readonly cardSerial: Uint8Array }> {
+  readonly #map = new Map<string, T>();
+
+  constructor(initial: Iterable<T> = []) {
+    for (const p of initial) this.add(p);
+  }
+
+  /** Records `p` (replacing an earlier one of the same card). */
+  add(p: T): void {
+    this.#map.set(toHex(p.cardSerial), p);
+  }
+
+  /** The pending transaction of the card with `serial`, if any. */
+  of(serial: Uint8Array): T | undefined {
+    return this.#map.size === 0 ? undefined : this.#map.get(toHex(serial));
+  }
+
+  /** Forgets the pending transaction of `serial`; returns it, if there was one. */
+  remove(serial: Uint8Array): T | undefined {
+    if (this.#map.size === 0) return undefined;
+    const key = toHex(serial);
+    const p = this.#map.get(key);
+    this.#map.delete(key);
+    return p;
+  }
+
+  /** All pending transactions, oldest first. */
+  list(): T[] {
+    return [...this.#map.values()];
+  }
+}
