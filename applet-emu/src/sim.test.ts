@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromHex, hex, toHex } from '@simtap/sdk/core/bytes';
-import { diversifyKdf3, Scp03Host } from '@simtap/sdk/core/gp';
+import { concat, fromHex, hex, toHex } from '@simtap/sdk/core/bytes';
+import { diversifyKdf3, Scp03Host, storeDataCommands } from '@simtap/sdk/core/gp';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { describe, expect, it } from 'vitest';
 import { epurseDgis } from './applets/epurse';
@@ -112,16 +112,6 @@ describe('createSim with the e-purse', () => {
   const SELECT_PURSE = hex`00 A4 04 00 08 A0 00 00 06 32 01 01 05 00`;
   const GET_BALANCE = hex`80 5C 00 02 04`;
 
-  /** STORE DATA blocks of DGIs (`DGI ‖ L ‖ value`), one DGI per block, the last one flagged. */
-  function storeDataBlocks(items: readonly { dgi: number; data: Uint8Array }[]): Uint8Array[] {
-    return items.map((it, i) => {
-      const dgi = Uint8Array.of(it.dgi >> 8, it.dgi & 0xff, it.data.length);
-      const body = new Uint8Array([...dgi, ...it.data]);
-      const p1 = i === items.length - 1 ? 0x80 : 0x00;
-      return new Uint8Array([0x80, 0xe2, p1, i, body.length, ...body]);
-    });
-  }
-
   it('personalized: the profile card (EF 0x15, PIN, initial balance 0), listed in the PPSE', () => {
     const card = createSim({ card: 'card-2', personalized: true });
     card.powerOn('contactless');
@@ -159,8 +149,21 @@ describe('createSim with the e-purse', () => {
     expect(swOf(t(hex`00 A4 04 00 08 A0 00 00 01 51 00 00 00 00`))).toBe(0x9000);
     const scp = openScp03Sync(t, { keys: simIsdKeys().scp03, securityLevel: 0x33 });
     expect(toHex(scp.transmit(hex`80 E6 20 00 0E 00 00 08 A0 00 00 06 32 01 01 05 00 00 00 00`))).toBe('009000');
-    for (const block of storeDataBlocks(epurseDgis(cardProfile('card-1'), { balance: 700 })))
-      expect(swOf(scp.transmit(block))).toBe(0x9000);
+    const dgis = epurseDgis(cardProfile('card-1'), { balance: 700 });
+    // The key and PIN DGIs in plaintext are refused (6982) even at SL 33 …
+    const keys = dgis.find((d) => d.dgi === 0x8001)!;
+    const plain = concat(
+      hex`80 E2 00 00`,
+      Uint8Array.of(keys.data.length + 3),
+      hex`80 01`,
+      Uint8Array.of(keys.data.length),
+      keys.data,
+    );
+    expect(swOf(scp.transmit(plain))).toBe(0x6982);
+    // … and accepted DEK-encrypted (EMV CPS), in their own commands.
+    const commands = storeDataCommands(dgis, { cipher: scp.dgiCipher });
+    expect(commands.filter((c) => (c[2]! & 0x60) === 0x60).length).toBe(dgis.filter((d) => d.dgi >= 0x8000).length);
+    for (const cmd of commands) expect(swOf(scp.transmit(cmd))).toBe(0x9000);
     expect(swOf(t(SELECT_PURSE))).toBe(0x9000);
     expect(toHex(t(GET_BALANCE))).toBe('000002BC9000');
     expect(card.registry.get(hex`A000000632010105`)!.lifecycle).toBe(0x0f);

@@ -14,8 +14,10 @@
  * **E-purse.** With `epurse` the PBOC e-purse (AID and FID from the profile, listed in the PSE and PPSE) is
  * installed after the ISD, blank: the issuer personalizes it through the ISD (INSTALL [for personalization],
  * STORE DATA of `epurseDgis(...)`). With `personalized` it is also personalized at once from the card of the
- * profile — EF 0x15, keys, PIN, parameters, balance = the card's `initialBalance` (overridable) — through the
- * same `storeData` code the ISD's STORE DATA reaches, in one transaction.
+ * profile — EF 0x15, keys, PIN, parameters, balance = the card's `initialBalance` (overridable) — the way the
+ * issuer does it: real APDUs on the contact interface to the ISD, SCP03 SL 33 with the card's first key set,
+ * INSTALL [for personalization], STORE DATA with the key and PIN DGIs encrypted under the DEK (EMV CPS; see
+ * `personalizeThroughIsd`). The card is powered off again afterwards.
  *
  * **Extending.** `applets` runs extra installers after the ISD and the e-purse; their applet factories go in
  * `factories` (and in {@link SIM_FACTORIES} for built-in ones) so images can be restored.
@@ -48,6 +50,8 @@ import { PSAM_FACTORIES } from './applets/psam';
 import { type AppletFactory, LIFECYCLE, PRIVILEGE } from './runtime/applet';
 import { Card, type CardLogger, type CardOptions, type CardSnapshot } from './runtime/card';
 import { loadImage } from './runtime/image-file';
+import { personalizeThroughIsd } from './applets/isd/sync-host';
+import { ArgumentError } from '@simtap/sdk/core/errors';
 
 /** Privileges of the ISD as created: security domain, card lock, card terminate, card reset, CVM management. */
 export const ISD_PRIVILEGES = Object.freeze([
@@ -83,6 +87,8 @@ export interface SimInstallContext {
   readonly profile: SimtapProfile;
   readonly cardProfile: CardProfile;
   readonly options: SimOptions;
+  /** The ISD as installed: its AID and the key set the issuer personalizes with (the first one). */
+  readonly isd: { readonly aid: Uint8Array; readonly keySet: IsdKeySetConfig };
 }
 
 /** Installs one more applet on a card being created (runs after the ISD). */
@@ -161,9 +167,10 @@ export function simIsdKeys(opts: { card?: string; defaultKeys?: boolean; profile
  */
 export function simFactories(hooks: IsdHooks = {}): Record<string, AppletFactory> {
   return {
-    [IssuerSecurityDomain.TYPE]: isdFactory(hooks),
     ...EPURSE_FACTORIES,
     ...PSAM_FACTORIES,
+    // After PSAM_FACTORIES, whose ISD factory has no hooks.
+    [IssuerSecurityDomain.TYPE]: isdFactory(hooks),
   };
 }
 
@@ -205,14 +212,21 @@ export function installSimEpurse(card: Card, context: SimInstallContext): Epurse
   const applet = installEpurse(card, installOptions);
   if (perso === undefined || perso === false) return applet;
   const items = epurseDgis(cp, perso === true ? {} : perso, profile);
-  const env = {
-    store: card.registry.storeOf(applet.aid),
-    card,
-    atomically: <T>(fn: () => T): T => card.atomically(fn),
-  };
-  card.atomically(() => {
-    for (const item of items) applet.applyStoreData(env, item);
-  });
+  const ks = context.isd.keySet;
+  const wasOn = card.isPowered('contact');
+  if (!wasOn) card.powerOn('contact');
+  try {
+    personalizeThroughIsd(card, {
+      iface: 'contact',
+      isdAid: context.isd.aid,
+      keySet: { scp: ks.scp, kvn: ks.kvn, keys: ks.keys, ...(ks.scp === 2 ? { i: profile.card.isd.scp02.i } : {}) },
+      target: applet.aid,
+      items,
+      ...(options.random === undefined ? {} : { random: options.random }),
+    });
+  } finally {
+    if (!wasOn) card.powerOff('contact');
+  }
   return applet;
 }
 
@@ -259,10 +273,13 @@ export function createSim(opts: SimOptions = {}): Card {
     privileges: Uint8Array.from(ISD_PRIVILEGES),
     default: true,
   });
-  if (opts.cardLifecycle !== undefined) card.registry.setCardLifecycle(opts.cardLifecycle);
-  const context: SimInstallContext = { profile, cardProfile: cp, options: opts };
+  const isdKeySet = keySets[0];
+  if (isdKeySet === undefined) throw new ArgumentError('isd.keySets: at least one key set');
+  const context: SimInstallContext = { profile, cardProfile: cp, options: opts, isd: { aid: isd.aid, keySet: isdKeySet } };
   installSimEpurse(card, context);
   for (const install of opts.applets ?? []) install(card, context);
+  // Last: a locked or terminated card no longer accepts the issuer's personalization.
+  if (opts.cardLifecycle !== undefined) card.registry.setCardLifecycle(opts.cardLifecycle);
   return card;
 }
 

@@ -5,12 +5,14 @@
  * The ISD receives `INSTALL [for personalization]` naming an application's AID, then routes every following
  * `STORE DATA` block to that application's {@link PersonalizableApplet.storeData}, one DGI at a time
  * (`DGI(2) ‖ length(1, or FF xx xx) ‖ data`; a DGI may not span blocks in this implementation). The ISD has
- * already unwrapped the secure channel: `data` is plaintext. DGIs ≥ 0x8000 carry secret keys and are accepted
- * only when the STORE DATA command arrived with C-DECRYPTION (`encrypted` is then true) — the ISD refuses them
- * with 6982 otherwise, before the applet is called.
+ * already unwrapped the secure channel: `data` is plaintext. DGIs ≥ 0x8000 carry secret keys and PINs and are
+ * accepted only DEK-encrypted (EMV CPS: STORE DATA P1 b7b6 = 11): the ISD decrypts them with the session's DEK
+ * and sets `encrypted`; it refuses a secret DGI in any other command with 6982 before the applet is called.
+ * A decrypted value may end in the CPS padding: applets take it off with {@link secretDgiValue}.
  *
  * @module
  */
+import { IsoException, SW } from '@simtap/sdk/core/iso7816';
 import type { ApduContext, Applet } from '../runtime/applet';
 
 /** One data grouping of a STORE DATA command, as routed by the ISD. */
@@ -19,7 +21,7 @@ export interface StoreDataItem {
   readonly dgi: number;
   /** Plaintext DGI value. */
   readonly data: Uint8Array;
-  /** True when the command was protected with C-DECRYPTION (security level 03/13/33). */
+  /** True when the value arrived DEK-encrypted (STORE DATA P1 b7b6 = 11) and the ISD decrypted it. */
   readonly encrypted: boolean;
   /** True on the last block of the personalization sequence (STORE DATA P1 b8 = 1). */
   readonly last: boolean;
@@ -39,4 +41,20 @@ export interface PersonalizableApplet extends Applet {
 /** True when `applet` accepts STORE DATA personalization. */
 export function isPersonalizable(applet: Applet): applet is PersonalizableApplet {
   return typeof (applet as Partial<PersonalizableApplet>).storeData === 'function';
+}
+
+/**
+ * The plaintext of a secret DGI as the ISD hands it over after DEK decryption. EMV CPS pads a secret value with
+ * ISO 9797-1 method 2 only when its length is not a multiple of the cipher block, and leaves it to the application
+ * to know its own lengths: a value that is `wellFormed` as it is comes back unchanged; otherwise it must end in
+ * that padding (`80` then up to 14 `00`, 1 to 15 bytes in all), and what precedes it must be well formed.
+ * Returns a copy.
+ * @throws {IsoException} 6A80 when neither the value nor the value without padding is well formed.
+ */
+export function secretDgiValue(data: Uint8Array, wellFormed: (length: number) => boolean): Uint8Array {
+  if (wellFormed(data.length)) return data.slice();
+  let end = data.length - 1;
+  while (end >= 0 && data[end] === 0x00 && data.length - end < 15) end--;
+  if (end < 0 || data[end] !== 0x80 || data.length - end > 15 || !wellFormed(end)) IsoException.throwIt(SW.WRONG_DATA);
+  return data.slice(0, end);
 }

@@ -151,14 +151,23 @@ function selectByName(aid: Uint8Array): Uint8Array {
 }
 
 /**
- * Which profile card `card` is, asked on the contact interface (left powered off): a SIM by the ICCID its ISD
- * answers to GET DATA 0045, a PSAM by the terminal ID in its EF 0x16; `undefined` when neither answers or the
+ * Which profile card `card` is, asked on the contact interface (left powered off): a PSAM by the terminal ID in its
+ * EF 0x16, a SIM by the ICCID its ISD answers to GET DATA 0045; `undefined` when neither answers or the
  * value is not in the profile.
  */
 function identify(card: Card): Identity | undefined {
   const profile = referenceProfile();
   try {
     card.powerOn('contact');
+    // The PSAM first: a PSAM card has an ISD too.
+    for (const p of profile.psams) {
+      if (!ok(card.transmit('contact', selectByName(p.aid)))) continue;
+      const rsp = card.transmit('contact', READ_TERMINAL_ID);
+      if (!ok(rsp)) continue;
+      const tid = toHex(rsp.subarray(0, rsp.length - 2));
+      const match = profile.psams.find((q) => toHex(q.terminalId) === tid);
+      return match === undefined ? undefined : { kind: 'psam', label: match.label, terminalId: tid };
+    }
     if (ok(card.transmit('contact', SELECT_ISD))) {
       const rsp = card.transmit('contact', GET_CIN);
       if (rsp.length < 4 || !ok(rsp) || rsp[0] !== 0x45) return undefined;
@@ -167,14 +176,6 @@ function identify(card: Card): Identity | undefined {
       if (c === undefined) return undefined;
       const purse = card.registry.get(profile.card.epurse.aid);
       return { kind: 'sim', label: c.label, iccid: c.iccid, purse: purse?.lifecycle === LIFECYCLE.PERSONALIZED };
-    }
-    for (const p of profile.psams) {
-      if (!ok(card.transmit('contact', selectByName(p.aid)))) continue;
-      const rsp = card.transmit('contact', READ_TERMINAL_ID);
-      if (!ok(rsp)) continue;
-      const tid = toHex(rsp.subarray(0, rsp.length - 2));
-      const match = profile.psams.find((q) => toHex(q.terminalId) === tid);
-      return match === undefined ? undefined : { kind: 'psam', label: match.label, terminalId: tid };
     }
     return undefined;
   } catch {

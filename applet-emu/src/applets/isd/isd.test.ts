@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { concat, fromHex, hex, toHex } from '@simtap/sdk/core/bytes';
 import { kcvAes, kcvDes } from '@simtap/sdk/core/crypto';
-import { Scp02Host, Scp03Host, type StaticKeys, scp03PutKeyData } from '@simtap/sdk/core/gp';
+import {
+  encryptSecretDgi,
+  Scp02Host,
+  Scp03Host,
+  type StaticKeys,
+  scp03DgiCipher,
+  scp03PutKeyData,
+} from '@simtap/sdk/core/gp';
 import { cardProfile } from '@simtap/sdk/core/profile';
 import { decodeTlv, findTlv } from '@simtap/sdk/core/tlv';
 import { describe, expect, it } from 'vitest';
@@ -86,13 +93,18 @@ describe('SCP03 SL 33 end to end with the SDK host (Scp03Host.open over Card.tra
     expect(scp31.cardInfo.kvn).toBe(0x31);
     expect(toHex(scp31.cardInfo.sequenceCounter!)).toBe('000001');
 
-    // STORE DATA to a personalizable application, two blocks, one secret DGI (allowed: C-DECRYPTION is on).
+    // STORE DATA to a personalizable application, two blocks, one secret DGI: refused in plaintext even with
+    // C-DECRYPTION on (6982), accepted DEK-encrypted (P1 b7b6 = 11, AES-CBC under the static DEK, CPS padding).
     expect(toHex(await scp31.transmit(installForPerso(PERSO_AID)))).toBe('009000');
     expect(sw(await scp31.transmit(apdu('80 E2 00 00', hex`0101 02 AABB 0102 02 CCDD`)))).toBe('9000');
-    expect(sw(await scp31.transmit(apdu('80 E2 80 01', hex`8001 04 01020304`)))).toBe('9000');
+    expect(sw(await scp31.transmit(apdu('80 E2 80 01', hex`8001 04 01020304`)))).toBe('6982');
+    const secret = encryptSecretDgi(scp03DgiCipher(NEW_KEYS.dek), hex`01020304`);
+    expect(secret.length).toBe(16);
+    expect(sw(await scp31.transmit(apdu('80 E2 E0 01', hex`8001 10`, secret)))).toBe('9000');
     const store = card.registry.storeOf(PERSO_AID);
     expect(store.getNumber('count')).toBe(3);
-    expect(toHex(store.getBytes('dgi/8001')!)).toBe('0101020304'); // encrypted flag ‖ value
+    // encrypted flag ‖ the decrypted value with its CPS padding (the application knows its lengths)
+    expect(toHex(store.getBytes('dgi/8001')!)).toBe('0101020304800000000000000000000000');
     expect(store.has('personalized')).toBe(true);
     // The sequence has ended: another block goes to the ISD itself (block 00, not understood → 6A88).
     expect(sw(await scp31.transmit(apdu('80 E2 80 02', hex`0101 01 00`)))).toBe('6A86');
@@ -150,8 +162,10 @@ describe('SCP02 i = 55 end to end with the SDK host (Scp02Host.open)', () => {
     );
     const scp21 = await Scp02Host.open(transmit, { keys: NEW_KEYS, securityLevel: 0x03, kvn: 0x21 });
     expect(toHex(await scp21.transmit(installForPerso(PERSO_AID)))).toBe('009000');
-    expect(sw(await scp21.transmit(apdu('80 E2 80 00', hex`8010 03 A1A2A3`)))).toBe('9000');
-    expect(toHex(card.registry.storeOf(PERSO_AID).getBytes('dgi/8010')!)).toBe('01A1A2A3');
+    // SCP02: the secret DGI under the session DEK (3DES-ECB), padded to 8 bytes.
+    const pin = scp21.encryptKey(hex`A1A2A3 80 00000000`);
+    expect(sw(await scp21.transmit(apdu('80 E2 E0 00', hex`8010 08`, pin)))).toBe('9000');
+    expect(toHex(card.registry.storeOf(PERSO_AID).getBytes('dgi/8010')!)).toBe('01A1A2A38000000000');
     expect(sw(await scp21.transmit(concat(hex`80 F0 40 80`, Uint8Array.of(PERSO_AID.length), PERSO_AID)))).toBe('9000');
     expect(card.registry.get(PERSO_AID)!.lifecycle & 0x80).toBe(0x80);
   });
@@ -168,16 +182,25 @@ describe('SCP02 i = 55 end to end with the SDK host (Scp02Host.open)', () => {
 });
 
 describe('personalization rules', () => {
-  it('a secret DGI (≥ 8000) needs C-DECRYPTION: refused 6982 at SL 01 and 11, nothing stored', () => {
-    for (const level of [0x01, 0x11] as const) {
+  it('a secret DGI (≥ 8000) needs DEK encryption: refused 6982 in plaintext at SL 01, 11 and 33, nothing stored', () => {
+    for (const level of [0x01, 0x11, 0x33] as const) {
       const { card } = sim();
       const host = openScp03Sync(cardTransmit(card, IFACE), { keys: KEYS.scp03, securityLevel: level });
       expect(toHex(host.transmit(installForPerso(PERSO_AID)))).toBe('009000');
       expect(toHex(host.transmit(apdu('80 E2 80 00', hex`0101 01 AA 8001 04 01020304`)))).toBe('6982');
       expect(card.registry.storeOf(PERSO_AID).keys()).toEqual([]);
       // Public DGIs alone are fine.
-      expect(toHex(host.transmit(apdu('80 E2 80 00', hex`0101 01 AA`)))).toBe('9000');
+      expect(toHex(host.transmit(apdu('80 E2 00 00', hex`0101 01 AA`)))).toBe('9000');
       expect(card.registry.storeOf(PERSO_AID).getNumber('count')).toBe(1);
+      // P1 b7b6 = 01 (application-dependent) or 10 (RFU): 6A86; an encrypted value that is not whole blocks: 6A80.
+      expect(toHex(host.transmit(apdu('80 E2 A0 01', hex`8001 10`, new Uint8Array(16))))).toBe('6A86');
+      expect(toHex(host.transmit(apdu('80 E2 C0 01', hex`8001 10`, new Uint8Array(16))))).toBe('6A86');
+      expect(toHex(host.transmit(apdu('80 E2 E0 01', hex`8001 08`, new Uint8Array(8))))).toBe('6A80');
+      expect(card.registry.storeOf(PERSO_AID).getNumber('count')).toBe(1);
+      // DEK-encrypted (SL 01 is enough: the DEK protects the value, the C-MAC the command).
+      const secret = encryptSecretDgi(scp03DgiCipher(KEYS.scp03.dek), hex`01020304`);
+      expect(toHex(host.transmit(apdu('80 E2 E0 01', hex`8001 10`, secret)))).toBe('9000');
+      expect(toHex(card.registry.storeOf(PERSO_AID).getBytes('dgi/8001')!).slice(0, 10)).toBe('0101020304');
     }
   });
 
@@ -193,7 +216,7 @@ describe('personalization rules', () => {
     expect(toHex(host.transmit(apdu('80 E2 10 01', hex`0102 01 BB`)))).toBe('6A86'); // BER-TLV to an application
     expect(toHex(host.transmit(apdu('80 E2 88 01', hex`0102 FF 0002 BBCC`)))).toBe('9000'); // long-form length, last
     const store = card.registry.storeOf(PERSO_AID);
-    expect(toHex(store.getBytes('dgi/0102')!)).toBe('01BBCC');
+    expect(toHex(store.getBytes('dgi/0102')!)).toBe('00BBCC'); // not DEK-encrypted
     expect(store.has('personalized')).toBe(true);
     host.transmit(installForPerso(PERSO_AID));
     expect(toHex(host.transmit(apdu('80 E2 80 00', hex`0103 01 AA`)))).toBe('6985');

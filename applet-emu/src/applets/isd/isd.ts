@@ -46,6 +46,7 @@ import {
   initializeUpdate,
   type OpenScp,
   scpState,
+  sessionDgiDecryptor,
   sessionKeyDecryptor,
   unwrapCommand,
   wrapResponse,
@@ -327,7 +328,12 @@ export class IssuerSecurityDomain implements Applet {
         return installForPersonalization(ctx, cmd, this.aid);
       default:
         this.#requireNotLocked(ctx);
-        return storeData(ctx, cmd, { isdAid: this.aid, encrypted, hook: this.#hooks.storeData });
+        return storeData(ctx, cmd, {
+          isdAid: this.aid,
+          encrypted,
+          decryptDgi: sessionDgiDecryptor(open),
+          hook: this.#hooks.storeData,
+        });
     }
   }
 

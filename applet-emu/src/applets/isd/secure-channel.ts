@@ -24,6 +24,7 @@ import { wipe } from '@simtap/sdk/core/bytes';
 import { SimtapError } from '@simtap/sdk/core/errors';
 import {
   decryptKeyScp03,
+  decryptSecretDgi,
   type Scp02PendingSession,
   type Scp02Session,
   type Scp03PendingSession,
@@ -31,6 +32,7 @@ import {
   type SecurityLevelValue,
   scp02CardInitializeUpdate,
   scp03CardInitializeUpdate,
+  scp03DgiCipher,
 } from '@simtap/sdk/core/gp';
 import { type CommandApdu, IsoException, SW } from '@simtap/sdk/core/iso7816';
 import type { ApduContext, CardInterface } from '../../runtime/applet';
@@ -267,5 +269,24 @@ export function sessionKeyDecryptor(state: OpenScp): (encrypted: Uint8Array, key
     const key = clear.slice(0, keyLength);
     wipe(clear);
     return key;
+  };
+}
+
+/**
+ * The session's secret-DGI decryption for STORE DATA (EMV CPS): SCP03 AES-CBC (ICV zero) under the static DEK,
+ * SCP02 3DES-ECB under S-DEK. The result may still carry the CPS padding (the application removes it).
+ * @throws {IsoException} 6A80 when the value is empty or not whole cipher blocks.
+ */
+export function sessionDgiDecryptor(state: OpenScp): (encrypted: Uint8Array) => Uint8Array {
+  const blockSize = state.scp === 3 ? 16 : 8;
+  return (encrypted) => {
+    if (encrypted.length === 0 || encrypted.length % blockSize !== 0) return IsoException.throwIt(SW.WRONG_DATA);
+    if (state.scp === 2) return (state.session as Scp02Session).decryptKey(encrypted);
+    const cipher = scp03DgiCipher(state.dek);
+    try {
+      return decryptSecretDgi(cipher, encrypted);
+    } finally {
+      cipher.destroy();
+    }
   };
 }

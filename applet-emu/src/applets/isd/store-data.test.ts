@@ -1,4 +1,5 @@
 import { concat, fromHex, hex, toHex } from '@simtap/sdk/core/bytes';
+import { encryptSecretDgi } from '@simtap/sdk/core/gp';
 import type { IsoException } from '@simtap/sdk/core/iso7816';
 import { describe, expect, it } from 'vitest';
 import type { CardInterface } from '../../runtime/applet';
@@ -60,7 +61,10 @@ describe('STORE DATA under tears: each command lands whole or not at all, the ca
       return card;
     };
     const script = (): void => {
-      expect(swOf(host!.transmit(apdu('80 E2 00 00', hex`0101 02 AABB 8002 03 010203`)))).toBe(0x9000);
+      // Block 00: two secret DGIs, DEK-encrypted (P1 b7b6 = 11).
+      const enc = (v: Uint8Array) => encryptSecretDgi(host!.dgiCipher, v);
+      const block0 = concat(hex`8001 10`, enc(hex`AABB`), hex`8002 10`, enc(hex`010203`));
+      expect(swOf(host!.transmit(apdu('80 E2 60 00', block0)))).toBe(0x9000);
       expect(swOf(host!.transmit(apdu('80 E2 80 01', hex`0103 01 CC`)))).toBe(0x9000);
     };
     const outcomes = enumerateTearPoints(setup, script);
@@ -72,8 +76,8 @@ describe('STORE DATA under tears: each command lands whole or not at all, the ca
       expect([0, 2, 3], `${o.when} write ${o.write}`).toContain(s.count);
       const expected: Record<number, string[]> = {
         0: [],
-        2: ['dgi/0101', 'dgi/8002'],
-        3: ['dgi/0101', 'dgi/0103', 'dgi/8002'],
+        2: ['dgi/8001', 'dgi/8002'],
+        3: ['dgi/0103', 'dgi/8001', 'dgi/8002'],
       };
       expect(s.dgis).toEqual(expected[s.count]);
       expect(s.personalized).toBe(s.count === 3);

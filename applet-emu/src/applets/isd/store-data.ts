@@ -6,13 +6,18 @@
  *   P2 = 00, 01, … in order) goes to that application's `storeData`, one DGI at a time, all DGIs of one command
  *   in one transaction. The sequence ends with the block that has P1 b8 set; `last` is true for the final DGI of
  *   that block only.
+ * - Secret DGIs (≥ 0x8000: keys, PIN) are accepted only DEK-encrypted (EMV CPS): in a command with P1 b7b6 = 11,
+ *   whose every DGI the ISD decrypts with the session's DEK before routing it (`encrypted: true`); in any other
+ *   command a secret DGI is refused with 6982 — C-DECRYPTION of the channel alone is not enough. P1 b7b6 = 01
+ *   (application-dependent encryption) and 10 (RFU) are refused with 6A86.
  * - Without a preceding INSTALL [for personalization], STORE DATA addresses the ISD itself: BER-TLV data
  *   (P1 b5b4 = 10) with tags `42` (IIN) and `45` (CIN) is stored; anything else goes to the optional
  *   {@link IsdStoreDataHook} (e.g. an eUICC-style extension in tests) or is refused with 6A88.
  *
  * @module
  */
-import { equalBytes } from '@simtap/sdk/core/bytes';
+import { equalBytes, wipe } from '@simtap/sdk/core/bytes';
+import { SECRET_DGI_MIN, STORE_DATA_P1 } from '@simtap/sdk/core/gp';
 import { type CommandApdu, IsoException, SW } from '@simtap/sdk/core/iso7816';
 import { decodeTlv, type Tlv } from '@simtap/sdk/core/tlv';
 import type { ApduContext, CardInterface } from '../../runtime/applet';
@@ -132,6 +137,8 @@ export interface StoreDataOptions {
   readonly isdAid: Uint8Array;
   /** True when the command came with C-DECRYPTION. */
   readonly encrypted: boolean;
+  /** The session's DEK decryption of a secret DGI value (see `sessionDgiDecryptor`). */
+  readonly decryptDgi: (encrypted: Uint8Array) => Uint8Array;
   readonly hook: IsdStoreDataHook | undefined;
 }
 
@@ -171,9 +178,10 @@ function storeSelf(ctx: ApduContext, cmd: CommandApdu, opts: StoreDataOptions, l
 /**
  * STORE DATA `80 E2 P1 P2 Lc data [Le]` (plaintext, after secure messaging): P1 b8 last block, b5b4 structure
  * (00/01 DGI, 10 BER-TLV), P2 block number.
- * @throws {IsoException} 6700 (no data), 6A86 (block out of sequence, BER-TLV to an application), 6A80
- *   (malformed DGI/TLV), 6982 (secret DGI ≥ 8000 without C-DECRYPTION), 6A88 (target gone; ISD data not
- *   understood), or what the target application throws (6A80, 6A88, 6985, …).
+ * @throws {IsoException} 6700 (no data), 6A86 (block out of sequence, BER-TLV to an application, P1 b7b6 01 or
+ *   10), 6A80 (malformed DGI/TLV, an encrypted value that is not whole cipher blocks), 6982 (secret DGI ≥ 8000 not
+ *   DEK-encrypted), 6A88 (target gone; ISD data not understood), or what the target application throws (6A80,
+ *   6A88, 6985, …).
  */
 export function storeData(ctx: ApduContext, cmd: CommandApdu, opts: StoreDataOptions): Uint8Array | undefined {
   if (cmd.data.length === 0) IsoException.throwIt(SW.WRONG_LENGTH);
@@ -185,27 +193,34 @@ export function storeData(ctx: ApduContext, cmd: CommandApdu, opts: StoreDataOpt
   if (target === undefined) result = storeSelf(ctx, cmd, opts, last);
   else {
     if (((cmd.p1 >> 3) & 3) >= 2) IsoException.throwIt(SW.INCORRECT_P1P2);
+    const encryption = cmd.p1 & STORE_DATA_P1.ENCRYPTED;
+    if (encryption !== 0 && encryption !== STORE_DATA_P1.ENCRYPTED) IsoException.throwIt(SW.INCORRECT_P1P2);
+    const dekEncrypted = encryption === STORE_DATA_P1.ENCRYPTED;
     const items = parseDgis(cmd.data);
-    for (const it of items)
-      if (it.dgi >= 0x8000 && !opts.encrypted) IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (!dekEncrypted)
+      for (const it of items) if (it.dgi >= SECRET_DGI_MIN) IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
     const reg = ctx.card.registry;
     const entry = reg.get(target);
     if (entry === undefined || !isPersonalizable(entry.applet))
       return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     const applet = entry.applet;
     const tctx = targetContext(ctx, reg.storeOf(target));
-    ctx.atomically(() => {
-      for (let j = 0; j < items.length; j++) {
-        const it = items[j]!;
-        const item: StoreDataItem = {
-          dgi: it.dgi,
-          data: it.data,
-          encrypted: opts.encrypted,
-          last: last && j === items.length - 1,
-        };
-        applet.storeData(tctx, item);
-      }
-    });
+    const values = dekEncrypted ? items.map((it) => opts.decryptDgi(it.data)) : items.map((it) => it.data);
+    try {
+      ctx.atomically(() => {
+        for (let j = 0; j < items.length; j++) {
+          const item: StoreDataItem = {
+            dgi: items[j]!.dgi,
+            data: values[j]!,
+            encrypted: dekEncrypted,
+            last: last && j === items.length - 1,
+          };
+          applet.storeData(tctx, item);
+        }
+      });
+    } finally {
+      if (dekEncrypted) wipe(...values);
+    }
   }
   if (last) ctx.transient.delete(TRANSIENT.PERSO);
   else ctx.transient.set(TRANSIENT.PERSO, { target, next: state.next + 1 } satisfies PersoState);

@@ -5,13 +5,19 @@
  * @module
  */
 export {
+  type CreatePsamOptions,
   createPsam,
+  type DirectPurchaseKey,
+  installDirectPurchaseKey,
   installPsam,
+  installPsamIsd,
   MASTER_KEY_USAGE,
   PSAM_FACTORIES,
   type PsamPersonalization,
   personalizePsam,
   psamDgis,
+  psamIsdKdd,
+  psamIsdKeys,
 } from './install';
 export {
   PSAM_COMMANDS,

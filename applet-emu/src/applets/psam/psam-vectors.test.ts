@@ -2,16 +2,14 @@
  * The published PBOC purchase worked example (sdk/test/vectors/pboc-ep-mac.json, case purchase-ep-blog) replayed
  * through the PSAM applet's APDUs: INIT SAM FOR PURCHASE must return the example's terminal sequence and MAC1, and
  * CREDIT SAM FOR PURCHASE must accept the example's MAC2. The example gives the card key (DPK), not a master, so the
- * PSAM holds it as a direct key (PSAM_KEY_USAGE.DIRECT_KEY_FLAG).
+ * test helper puts it into the PSAM directly for the example's card serial (`directPurchaseKeys`; no APDU or DGI can).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { concat, fromHex, toHex } from '@simtap/sdk/core/bytes';
-import { psamProfile } from '@simtap/sdk/core/profile';
 import { describe, expect, it } from 'vitest';
-import { Card } from '../../runtime/card';
-import { installPsam, psamDgis } from './install';
-import { PSAM_DGI, PSAM_KEY_USAGE } from './psam';
+import type { Card } from '../../runtime/card';
+import { createPsam } from './install';
 
 interface PurchaseCase {
   id: string;
@@ -34,27 +32,21 @@ function send(card: Card, apdu: Uint8Array): { data: Uint8Array; sw: number } {
   return { data: r.subarray(0, r.length - 2), sw: (r[r.length - 2]! << 8) | r[r.length - 1]! };
 }
 
-function psamWithVectorKey(): Card {
+/** Card serial the example's INIT SAM FOR PURCHASE names; the direct key is bound to it. */
+const SERIAL = fromHex('0000000000000001');
+
+function psamWithVectorKey(serial = SERIAL): Card {
   const initCmd = fromHex(c.command_init_for_purchase);
-  const terminalId = initCmd.subarray(10, 16);
-  const direct = concat(
-    Uint8Array.of(
-      PSAM_KEY_USAGE.PURCHASE | PSAM_KEY_USAGE.DIRECT_KEY_FLAG,
-      Number.parseInt(c.response_fields.key_version, 16),
-    ),
-    fromHex(c.purchase_key_DPK),
-  );
-  // The profile's pos-1 personalization, with the example's card key added to the key DGI.
-  const items = psamDgis(psamProfile('pos-1'), {
-    terminalId,
+  const psam = createPsam('pos-1', {
+    terminalId: initCmd.subarray(10, 16),
     initialTerminalTxnSeq: Number.parseInt(c.terminal_txn_seq, 16),
-  }).map((it) => (it.dgi === PSAM_DGI.KEYS ? { ...it, data: concat(it.data, direct) } : it));
-  const psam = new Card();
-  const applet = psam.atomically(() => installPsam(psam, { aid: fromHex('A000000632010106'), fid: 0xdf01 }));
-  const store = psam.registry.storeOf(applet.aid);
-  psam.atomically(() => {
-    for (const item of items)
-      applet.applyStoreData({ store, card: psam, atomically: <T>(fn: () => T): T => psam.atomically(fn) }, item);
+    directPurchaseKeys: [
+      {
+        diversificationData: serial,
+        keyVersion: Number.parseInt(c.response_fields.key_version, 16),
+        key: fromHex(c.purchase_key_DPK),
+      },
+    ],
   });
   psam.powerOn('contact');
   return psam;
@@ -73,7 +65,7 @@ function initSam(psam: Card): { data: Uint8Array; sw: number } {
     mac1In.subarray(15, 18), // time
     fromHex(f.key_version),
     fromHex(f.alg_id),
-    fromHex('0000000000000001'), // card serial: not used with a direct key
+    SERIAL, // card serial: the direct key is bound to it
   );
   return send(psam, concat(fromHex('80 70 00 00 1C'), data, fromHex('08')));
 }
@@ -85,6 +77,16 @@ describe(`PSAM replays ${c.id}`, () => {
     expect(r.sw).toBe(0x9000);
     expect(toHex(r.data)).toBe(c.terminal_txn_seq + c.MAC1);
     expect(send(psam, concat(fromHex('80 72 00 00 04'), fromHex(c.MAC2))).sw).toBe(0x9000);
+  });
+
+  it('uses the direct key for that card serial only: another card gets the master-derived key', () => {
+    // The same example with the direct key bound to another serial: the PSAM diversifies pos-1's purchase master
+    // key for serial …01 instead, so MAC1 differs from the example's.
+    const psam = psamWithVectorKey(fromHex('0000000000000002'));
+    const r = initSam(psam);
+    expect(r.sw).toBe(0x9000);
+    expect(toHex(r.data.subarray(0, 4))).toBe(c.terminal_txn_seq);
+    expect(toHex(r.data.subarray(4))).not.toBe(c.MAC1);
   });
 
   it('refuses a MAC2 that differs from the example by one bit with 9302', () => {

@@ -2,20 +2,27 @@
  * The PSAM (purchase secure access module) applet of a consumption machine — spec digest a.4, DESIGN §3. A
  * PSAM is its own card in the POS: run it on a separate {@link Card} (contact interface, optionally T=0).
  *
- * It holds issuer master keys, never card keys: for every purchase it diversifies the card's purchase key
- * DPK from the purchase master key and the card's application serial (one level) or issuer/city code and
- * serial (two levels), computes SESPK and MAC1, and checks the card's MAC2. Its terminal transaction sequence
- * number (4 bytes, persistent) is used by one MAC1 and incremented in the same transaction. `80 1A` / `80 FA`
- * diversify a working key and MAC/encrypt with it — e.g. to recompute the TAC of a torn transaction with the
- * TAC master key (which the reference profile's PSAMs get for that purpose, see `personalizePsam`).
+ * It holds issuer master keys, never card keys, and every key carries a usage ({@link PSAM_KEY_USAGE}) that fixes
+ * which commands may use it:
  *
- * Sessions are one-shot like the purse's: any command drops a pending MAC2 check (6985 afterwards); the `80 1A`
- * working key lasts until deselection. `docs/card.md` ("PSAM") is the APDU reference.
+ * - the **purchase** master key (usage 01) serves `80 70` / `80 72` only: for every purchase the PSAM diversifies
+ *   the card's DPK from it and the card's application serial (one level) or issuer/city code and serial (two
+ *   levels), computes SESPK and MAC1, and checks the card's MAC2. SESPK never leaves the PSAM;
+ * - `80 1A` / `80 FA` (diversify a working key, then encrypt or MAC with it) take only the general-purpose usages
+ *   {@link PSAM_KEY_USAGE.ENCRYPTION} (encrypt only) and {@link PSAM_KEY_USAGE.MAC} (MAC only);
+ * - no other usage can be loaded: DGI 8001 refuses load, TAC, external-authentication, line-protection and
+ *   PIN-unblock keys (6A80). A POS PSAM never holds the TAC key — TACs are the issuer's to verify — so no
+ *   terminal can compute a TAC or a purchase session key, whatever APDUs it sends.
+ *
+ * Its terminal transaction sequence number (4 bytes, persistent) is used by one MAC1 and incremented in the same
+ * transaction. Sessions are one-shot like the purse's: any command drops a pending MAC2 check (6985 afterwards)
+ * and wipes its session key; the `80 1A` working key lasts until another `80 1A`, reset or deselection, and is
+ * wiped then. `docs/card.md` ("PSAM") is the APDU reference.
  *
  * @module
  */
-import { equalBytes, equalCt, fromHex, readUint, wipe } from '@simtap/sdk/core/bytes';
-import { DesCbcMac, DesCipher, RetailMac } from '@simtap/sdk/core/crypto';
+import { equalCt, fromHex, readUint, toHex, wipe } from '@simtap/sdk/core/bytes';
+import { DesCipher, RetailMac } from '@simtap/sdk/core/crypto';
 import { type CommandApdu, IsoException, SW } from '@simtap/sdk/core/iso7816';
 import {
   PbocKeyDiversifier,
@@ -24,7 +31,6 @@ import {
   purchaseMac2,
   purchaseSessionKey,
   TTI,
-  tacKey,
 } from '@simtap/sdk/core/pboc';
 import { encodeTlv, tlv } from '@simtap/sdk/core/tlv';
 import type { ApduContext, AppletEnv } from '../../runtime/applet';
@@ -32,7 +38,7 @@ import { LIFECYCLE } from '../../runtime/applet';
 import type { Card } from '../../runtime/card';
 import type { DedicatedFile, ElementaryFile, FileSystem } from '../../runtime/file-system';
 
-import type { PersonalizableApplet, StoreDataItem } from '../personalization';
+import { type PersonalizableApplet, type StoreDataItem, secretDgiValue } from '../personalization';
 
 /** The applet's persistent namespace (whatever the runtime calls its class). */
 type StoreView = ApduContext['store'];
@@ -52,28 +58,28 @@ export const PSAM_COMMANDS = {
   INIT_SAM_FOR_PURCHASE: { cla: 0x80, ins: 0x70, header: '80 70 00 00', label: 'INIT SAM FOR PURCHASE' },
   /** Checks the card's MAC2. */
   CREDIT_SAM_FOR_PURCHASE: { cla: 0x80, ins: 0x72, header: '80 72 00 00', label: 'CREDIT SAM FOR PURCHASE' },
-  /** Diversifies a working key from a master key (P1 usage, P2 version). */
+  /** Diversifies a working key from a general-purpose master key (P1 usage 21 or 22, P2 version). */
   DES_INIT: { cla: 0x80, ins: 0x1a, header: '80 1A uu vv', label: 'DES INIT (diversify)' },
-  /** Encrypts (P1 00) or MACs (P1 01 zero ICV, 05 ICV in the data) with the working key. */
+  /** Encrypts (P1 00, usage 21) or MACs (P1 01 zero ICV, 05 ICV in the data; usage 22) with the working key. */
   DES_CRYPT: { cla: 0x80, ins: 0xfa, header: '80 FA pp 00', label: 'DES CRYPT / MAC' },
 } as const;
 
-/** Key usage codes: P1 of `80 1A`, first byte of a DGI 8001 entry. */
+/**
+ * Key usage codes: first byte of a DGI 8001 entry, P1 of `80 1A`. A PSAM accepts no other usage: the purse's load,
+ * TAC, external-authentication, line-protection and PIN-unblock keys are the issuer's and never go into a
+ * terminal. The general-purpose codes 21/22 are a project decision [K].
+ */
 export const PSAM_KEY_USAGE = {
+  /** Purchase master key: diversified to the card's DPK inside `80 70` / `80 72` only. */
   PURCHASE: 0x01,
-  LOAD: 0x02,
-  EXTERNAL_AUTH: 0x03,
-  LINE_PROTECT: 0x04,
-  PIN_UNBLOCK: 0x05,
-  /** The working key becomes the single-DES TAC key (DTK left ⊕ right). */
-  TAC: 0x44,
-  /**
-   * Flag on a key entry's usage byte: the 16 bytes are a card application key used as is (zero levels of
-   * diversification), not a master key. For replaying published worked examples whose card key is known but whose
-   * master is not (`pboc-ep-mac.json`); an issuer never loads card keys into a PSAM. [K]
-   */
-  DIRECT_KEY_FLAG: 0x80,
+  /** General-purpose encryption master key: `80 1A 21` then `80 FA 00` (3DES-ECB with the diversified key). */
+  ENCRYPTION: 0x21,
+  /** General-purpose MAC master key: `80 1A 22` then `80 FA 01` / `80 FA 05` (retail MAC with the diversified key). */
+  MAC: 0x22,
 } as const;
+
+/** The usages DGI 8001 accepts. */
+const LOADABLE_USAGES: readonly number[] = [PSAM_KEY_USAGE.PURCHASE, PSAM_KEY_USAGE.ENCRYPTION, PSAM_KEY_USAGE.MAC];
 
 /** PSAM personalization DGIs. */
 export const PSAM_DGI = {
@@ -81,7 +87,7 @@ export const PSAM_DGI = {
   TERMINAL_ID: 0x0101,
   /** Next terminal transaction sequence number, 4 bytes. */
   TXN_SEQ: 0x0102,
-  /** Master keys, repeated entries usage(1) ‖ version(1) ‖ key(16). Secret. */
+  /** Master keys, repeated entries usage(1) ‖ version(1, 01..FF) ‖ key(16); usages 01, 21, 22 only. Secret. */
   KEYS: 0x8001,
 } as const;
 
@@ -105,10 +111,9 @@ interface Mac2Session {
   readonly amount: number;
 }
 
-interface WorkingKey {
-  readonly cipher: DesCipher;
-  readonly mac: DesCbcMac | RetailMac;
-}
+type WorkingKey =
+  | { readonly usage: typeof PSAM_KEY_USAGE.ENCRYPTION; readonly cipher: DesCipher }
+  | { readonly usage: typeof PSAM_KEY_USAGE.MAC; readonly mac: RetailMac };
 
 interface MasterEntry {
   readonly bytes: Uint8Array;
@@ -120,6 +125,8 @@ interface MasterEntry {
 const SESSION = 'mac2';
 const WORK = 'work';
 const KEY_ENTRY_LENGTH = 18;
+/** Store slot prefix of the test helpers' direct card keys (see `installDirectPurchaseKey` in `./install`). */
+export const DIRECT_KEY_SLOT = 'direct';
 const CARD_KEY_CACHE = 64;
 const PURCHASE_TTIS: readonly number[] = [TTI.ED_PURCHASE, TTI.EP_PURCHASE, TTI.CAPP_PURCHASE];
 
@@ -166,25 +173,31 @@ export class PsamApplet implements PersonalizableApplet {
     const cla = ctx.cla;
     if (cla.chaining) IsoException.throwIt(SW.CHAINING_NOT_SUPPORTED);
     if (cla.sm !== 'none') IsoException.throwIt(SW.SECURE_MESSAGING_NOT_SUPPORTED);
+    // One-shot: whatever this command is, the MAC2 check of the previous MAC1 ends with it, and its session key
+    // is wiped when the command is done.
     const t = ctx.transient;
     const session = t.get<Mac2Session>(SESSION);
     if (session !== undefined) t.delete(SESSION);
-    if (cla.kind === 'proprietary') {
-      switch (cmd.ins) {
-        case PSAM_COMMANDS.INIT_SAM_FOR_PURCHASE.ins:
-          return this.#initForPurchase(ctx, cmd);
-        case PSAM_COMMANDS.CREDIT_SAM_FOR_PURCHASE.ins:
-          return this.#creditForPurchase(cmd, session);
-        case PSAM_COMMANDS.DES_INIT.ins:
-          return this.#desInit(ctx, cmd);
-        case PSAM_COMMANDS.DES_CRYPT.ins:
-          return this.#desCrypt(ctx, cmd);
-        default:
-          return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
+    try {
+      if (cla.kind === 'proprietary') {
+        switch (cmd.ins) {
+          case PSAM_COMMANDS.INIT_SAM_FOR_PURCHASE.ins:
+            return this.#initForPurchase(ctx, cmd);
+          case PSAM_COMMANDS.CREDIT_SAM_FOR_PURCHASE.ins:
+            return this.#creditForPurchase(cmd, session);
+          case PSAM_COMMANDS.DES_INIT.ins:
+            return this.#desInit(ctx, cmd);
+          case PSAM_COMMANDS.DES_CRYPT.ins:
+            return this.#desCrypt(ctx, cmd);
+          default:
+            return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
+        }
       }
+      if (ctx.files.handles(cmd.ins)) return ctx.files.handle(cmd);
+      return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
+    } finally {
+      session?.mac.destroy();
     }
-    if (ctx.files.handles(cmd.ins)) return ctx.files.handle(cmd);
-    return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
   }
 
   /**
@@ -201,8 +214,9 @@ export class PsamApplet implements PersonalizableApplet {
     if (!PURCHASE_TTIS.includes(tti)) IsoException.throwIt(SW.WRONG_DATA);
     const seq = store.getNumber('seq') ?? 0;
     if (seq >= 0xffffffff) IsoException.throwIt(SW.TRANSACTION_COUNTER_MAX);
-    const dpk = this.#cardKey(store, PSAM_KEY_USAGE.PURCHASE, d[18]!, d.subarray(20));
-    const sespk = purchaseSessionKey(dpk, d.subarray(0, 4), readUint(d, 4, 2), seq);
+    const dpk = this.#purchaseKey(store, d[18]!, d.subarray(20));
+    const sespk = purchaseSessionKey(dpk.cipher, d.subarray(0, 4), readUint(d, 4, 2), seq);
+    if (dpk.owned) dpk.cipher.destroy();
     const mac = new PbocMac(sespk);
     wipe(sespk);
     const amount = readUint(d, 6, 4);
@@ -218,7 +232,7 @@ export class PsamApplet implements PersonalizableApplet {
     });
     ctx.atomically(() => store.put('seq', seq + 1));
     const session: Mac2Session = { mac, amount };
-    ctx.transient.set(SESSION, session);
+    ctx.transient.set(SESSION, session, () => mac.destroy());
     const out = new Uint8Array(8);
     out[0] = (seq >>> 24) & 0xff;
     out[1] = (seq >>> 16) & 0xff;
@@ -240,31 +254,37 @@ export class PsamApplet implements PersonalizableApplet {
   }
 
   /**
-   * `80 1A P1=usage P2=version Lc divData`: the working key = the master key diversified with divData (8 bytes:
-   * card serial; 16 bytes: card serial ‖ issuer ID, two levels); usage 44 turns it into the single-DES TAC key.
+   * `80 1A P1=usage P2=version Lc divData`: the working key = the general-purpose master key of that usage (21
+   * encryption, 22 MAC) diversified with divData (8 bytes: card serial; 16 bytes: card serial ‖ issuer ID, two
+   * levels). Any other usage is refused with 6A86 — in particular the purchase key, which only `80 70` uses.
    */
   #desInit(ctx: ApduContext, cmd: CommandApdu): undefined {
+    const usage = cmd.p1;
+    if (usage !== PSAM_KEY_USAGE.ENCRYPTION && usage !== PSAM_KEY_USAGE.MAC) IsoException.throwIt(SW.INCORRECT_P1P2);
     const d = cmd.data;
     if (d.length !== 8 && d.length !== 16) IsoException.throwIt(SW.WRONG_LENGTH);
     const store = ctx.store;
     this.#requirePersonalized(store);
-    ctx.transient.delete(WORK);
-    const cardKey = this.#deriveKey(store, cmd.p1, cmd.p2, d);
-    let work: WorkingKey;
-    if (cmd.p1 === PSAM_KEY_USAGE.TAC) {
-      const k = tacKey(cardKey);
-      work = { cipher: new DesCipher(k), mac: new DesCbcMac(k) };
-      wipe(k);
-    } else work = { cipher: new DesCipher(cardKey), mac: new RetailMac(cardKey) };
+    const t = ctx.transient;
+    const old = t.get<WorkingKey>(WORK);
+    if (old !== undefined) {
+      t.delete(WORK);
+      destroyWorkingKey(old);
+    }
+    const cardKey = this.#deriveKey(store, usage, cmd.p2, d);
+    const work: WorkingKey =
+      usage === PSAM_KEY_USAGE.ENCRYPTION
+        ? { usage, cipher: new DesCipher(cardKey) }
+        : { usage, mac: new RetailMac(cardKey) };
     wipe(cardKey);
-    ctx.transient.set(WORK, work);
+    t.set(WORK, work, () => destroyWorkingKey(work));
     return undefined;
   }
 
   /**
-   * `80 FA P1 00 Lc data` with the working key: P1 00 ECB-encrypts (multiple of 8 bytes); 01 MAC (ICV zero);
-   * 05 MAC with ICV = the first 8 data bytes. MAC = ISO 9797-1 padding 2, single-DES CBC-MAC for an 8-byte key
-   * (PBOC MAC / TAC), retail MAC (alg 3) for a 16-byte key; 4 bytes.
+   * `80 FA P1 00 Lc data` with the working key: P1 00 3DES-ECB-encrypts (multiple of 8 bytes; encryption key only);
+   * 01 MAC (ICV zero); 05 MAC with ICV = the first 8 data bytes (MAC key only). MAC = ISO 9797-1 padding 2, retail
+   * MAC (algorithm 3), 4 bytes. 6985 when the working key's usage does not allow the operation.
    */
   #desCrypt(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
     if (cmd.p2 !== 0 || (cmd.p1 !== 0x00 && cmd.p1 !== 0x01 && cmd.p1 !== 0x05))
@@ -273,11 +293,13 @@ export class PsamApplet implements PersonalizableApplet {
     if (work === undefined) return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const d = cmd.data;
     if (cmd.p1 === 0x00) {
+      if (work.usage !== PSAM_KEY_USAGE.ENCRYPTION) return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
       if (d.length === 0 || d.length % 8 !== 0) IsoException.throwIt(SW.WRONG_LENGTH);
       const out = new Uint8Array(d.length);
       for (let o = 0; o < d.length; o += 8) work.cipher.encryptBlock(d, o, out, o);
       return out;
     }
+    if (work.usage !== PSAM_KEY_USAGE.MAC) return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     if (cmd.p1 === 0x05) {
       if (d.length < 8) IsoException.throwIt(SW.WRONG_LENGTH);
       return work.mac.mac(d.subarray(8), d.subarray(0, 8)).slice(0, 4);
@@ -292,9 +314,11 @@ export class PsamApplet implements PersonalizableApplet {
   }
 
   /**
-   * Applies one PSAM DGI ({@link PSAM_DGI}); the last one marks the PSAM personalized.
-   * @throws {IsoException} 6982 secret DGI without encryption, 6985 already personalized, 6A80 malformed value,
-   *   6A88 unknown DGI.
+   * Applies one PSAM DGI ({@link PSAM_DGI}); the last one marks the PSAM personalized. DGI 8001 arrives
+   * DEK-encrypted (the ISD decrypts it; `item.encrypted`), possibly with ISO 9797-1 method 2 padding, which is
+   * removed here.
+   * @throws {IsoException} 6982 secret DGI not DEK-encrypted, 6985 already personalized, 6A80 malformed value
+   *   (including a key entry with a usage other than 01/21/22 or key version 00), 6A88 unknown DGI.
    */
   applyStoreData(env: PsamPersoEnv, item: StoreDataItem): void {
     const { store, card } = env;
@@ -312,11 +336,21 @@ export class PsamApplet implements PersonalizableApplet {
           if (d.length !== 4) IsoException.throwIt(SW.WRONG_DATA);
           store.put('seq', readUint(d, 0, 4));
           break;
-        case PSAM_DGI.KEYS:
-          if (d.length === 0 || d.length % KEY_ENTRY_LENGTH !== 0) IsoException.throwIt(SW.WRONG_DATA);
-          for (let o = 0; o < d.length; o += KEY_ENTRY_LENGTH)
-            store.put(`key/${d[o]}/${d[o + 1]}`, d.slice(o + 2, o + KEY_ENTRY_LENGTH));
+        case PSAM_DGI.KEYS: {
+          const keys = secretDgiValue(d, (n) => n > 0 && n % KEY_ENTRY_LENGTH === 0);
+          try {
+            for (let o = 0; o < keys.length; o += KEY_ENTRY_LENGTH)
+              if (!LOADABLE_USAGES.includes(keys[o]!) || keys[o + 1] === 0) IsoException.throwIt(SW.WRONG_DATA);
+            for (let o = 0; o < keys.length; o += KEY_ENTRY_LENGTH) {
+              const key = keys.slice(o + 2, o + KEY_ENTRY_LENGTH);
+              store.put(`key/${keys[o]}/${keys[o + 1]}`, key);
+              wipe(key);
+            }
+          } finally {
+            wipe(keys);
+          }
           break;
+        }
         default:
           IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
       }
@@ -338,14 +372,11 @@ export class PsamApplet implements PersonalizableApplet {
     const bytes = store.getBytes(slot);
     if (bytes === undefined || bytes.length !== 16) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     const hit = this.#masters.get(slot);
-    if (hit !== undefined && equalBytes(hit.bytes, bytes)) {
+    if (hit !== undefined && equalCt(hit.bytes, bytes)) {
       wipe(bytes);
       return hit;
     }
-    if (hit !== undefined) {
-      hit.diversifier.destroy();
-      wipe(hit.bytes);
-    }
+    if (hit !== undefined) destroyMaster(hit);
     const entry: MasterEntry = { bytes, diversifier: new PbocKeyDiversifier(bytes), cards: new Map() };
     this.#masters.set(slot, entry);
     return entry;
@@ -366,27 +397,33 @@ export class PsamApplet implements PersonalizableApplet {
     }
   }
 
-  /** The card key as a cipher, cached per master and diversification data (gates see the same cards again). */
-  #cardKey(store: StoreView, usage: number, version: number, div: Uint8Array): DesCipher {
-    const direct = store.getBytes(`key/${usage | PSAM_KEY_USAGE.DIRECT_KEY_FLAG}/${version}`);
-    if (direct !== undefined && direct.length === 16) {
+  /**
+   * The card's purchase key DPK as a cipher, cached per master and diversification data (gates see the same cards
+   * again). A test helper's direct key for exactly this card serial and key version takes precedence.
+   */
+  #purchaseKey(store: StoreView, version: number, div: Uint8Array): { cipher: DesCipher; owned: boolean } {
+    const direct = div.length === 8 ? store.getBytes(`${DIRECT_KEY_SLOT}/${version}/${toHex(div)}`) : undefined;
+    if (direct !== undefined) {
       const cipher = new DesCipher(direct);
       wipe(direct);
-      return cipher;
+      return { cipher, owned: true };
     }
-    const master = this.#master(store, usage, version);
+    const master = this.#master(store, PSAM_KEY_USAGE.PURCHASE, version);
     const id = latin1(div);
     const cached = master.cards.get(id);
-    if (cached !== undefined) return cached;
-    const key = this.#deriveKey(store, usage, version, div);
+    if (cached !== undefined) return { cipher: cached, owned: false };
+    const key = this.#deriveKey(store, PSAM_KEY_USAGE.PURCHASE, version, div);
     const cipher = new DesCipher(key);
     wipe(key);
     if (master.cards.size >= CARD_KEY_CACHE) {
-      const oldest = master.cards.keys().next();
-      if (!oldest.done) master.cards.delete(oldest.value);
+      const oldest = master.cards.entries().next();
+      if (!oldest.done) {
+        master.cards.delete(oldest.value[0]);
+        oldest.value[1].destroy();
+      }
     }
     master.cards.set(id, cipher);
-    return cipher;
+    return { cipher, owned: false };
   }
 
   #terminalIdEf(fs: FileSystem): ElementaryFile {
@@ -400,4 +437,16 @@ export class PsamApplet implements PersonalizableApplet {
     if (ef === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
     return ef;
   }
+}
+
+function destroyWorkingKey(work: WorkingKey): void {
+  if (work.usage === PSAM_KEY_USAGE.ENCRYPTION) work.cipher.destroy();
+  else work.mac.destroy();
+}
+
+function destroyMaster(entry: MasterEntry): void {
+  entry.diversifier.destroy();
+  for (const c of entry.cards.values()) c.destroy();
+  entry.cards.clear();
+  wipe(entry.bytes);
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+export * from './cps';
 export * from './diversification';
 export * from './scp02';
 export * from './scp03';
