@@ -26,6 +26,7 @@
  */
 import { fromHex } from '@simtap/sdk/core/bytes';
 import type { RandomSource } from '@simtap/sdk/core/crypto';
+import { ArgumentError } from '@simtap/sdk/core/errors';
 import { diversifyKdf3, type StaticKeys } from '@simtap/sdk/core/gp';
 import { type CardProfile, cardProfile, referenceProfile, type SimtapProfile } from '@simtap/sdk/core/profile';
 import {
@@ -46,12 +47,11 @@ import {
   IssuerSecurityDomain,
   isdFactory,
 } from './applets/isd';
+import { personalizeThroughIsd } from './applets/isd/sync-host';
 import { PSAM_FACTORIES } from './applets/psam';
 import { type AppletFactory, LIFECYCLE, PRIVILEGE } from './runtime/applet';
 import { Card, type CardLogger, type CardOptions, type CardSnapshot } from './runtime/card';
 import { loadImage } from './runtime/image-file';
-import { personalizeThroughIsd } from './applets/isd/sync-host';
-import { ArgumentError } from '@simtap/sdk/core/errors';
 
 /** Privileges of the ISD as created: security domain, card lock, card terminate, card reset, CVM management. */
 export const ISD_PRIVILEGES = Object.freeze([
@@ -275,7 +275,12 @@ export function createSim(opts: SimOptions = {}): Card {
   });
   const isdKeySet = keySets[0];
   if (isdKeySet === undefined) throw new ArgumentError('isd.keySets: at least one key set');
-  const context: SimInstallContext = { profile, cardProfile: cp, options: opts, isd: { aid: isd.aid, keySet: isdKeySet } };
+  const context: SimInstallContext = {
+    profile,
+    cardProfile: cp,
+    options: opts,
+    isd: { aid: isd.aid, keySet: isdKeySet },
+  };
   installSimEpurse(card, context);
   for (const install of opts.applets ?? []) install(card, context);
   // Last: a locked or terminated card no longer accepts the issuer's personalization.

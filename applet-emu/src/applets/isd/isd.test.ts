@@ -5,13 +5,14 @@ import {
   encryptSecretDgi,
   Scp02Host,
   Scp03Host,
+  Scp03Session,
   type StaticKeys,
   scp03DgiCipher,
   scp03PutKeyData,
 } from '@simtap/sdk/core/gp';
 import { cardProfile } from '@simtap/sdk/core/profile';
 import { decodeTlv, findTlv } from '@simtap/sdk/core/tlv';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CARD_LIFECYCLE, type CardInterface } from '../../runtime/applet';
 import type { Card } from '../../runtime/card';
 import { SampleApplet } from '../../runtime/sample-applet';
@@ -19,7 +20,15 @@ import { createSim, restoreSim, type SimOptions, simIsdKeys } from '../../sim';
 import { parseCplc } from './card-data';
 import { ISD_COMMANDS } from './isd';
 import { MAX_STATUS_DATA } from './status';
-import { cardTransmit, dataOf, openScp02Sync, openScp03Sync, swOf, TestPersoApplet } from './test-support';
+import {
+  cardTransmit,
+  dataOf,
+  openScp02Sync,
+  openScp03Sync,
+  type SyncScpHost,
+  swOf,
+  TestPersoApplet,
+} from './test-support';
 
 const IFACE: CardInterface = 'contactless';
 const PERSO_AID = fromHex(TestPersoApplet.DEFAULT_AID_HEX);
@@ -422,4 +431,39 @@ describe('docs/card.md', () => {
     for (const sw of ['6300', '6310', '6700', '6884', '6982', '6985', '6A80', '6A84', '6A86', '6A88', '6D00', '6E00'])
       expect(section, sw).toContain(`\`${sw}\``);
   });
+});
+
+describe('the session does not outlive its card session', () => {
+  // The card-side session is closed (its keys wiped) by the transient-memory hook set at EXTERNAL AUTHENTICATE.
+  const events: Array<[string, (card: Card, host: SyncScpHost) => void]> = [
+    ['reset', (card) => card.reset(IFACE)],
+    ['power off', (card) => card.powerOff(IFACE)],
+    [
+      'deselect (SELECT of another application on the channel)',
+      (card) => card.transmit(IFACE, concat(hex`00 A4 04 00 08`, PERSO_AID, hex`00`)),
+    ],
+    [
+      'tear during a persistent write of the session',
+      (card, host) => {
+        card.tearAt(1);
+        expect(() => host.transmit(hex`80 E2 90 00 05 42 03 445566`)).toThrow();
+      },
+    ],
+  ];
+  for (const [what, event] of events)
+    it(`${what}: the card-side SCP03 session is closed`, () => {
+      const { card } = sim();
+      const host = openScp03Sync(cardTransmit(card, IFACE), { keys: KEYS.scp03, securityLevel: 0x01 });
+      const close = vi.spyOn(Scp03Session.prototype, 'close');
+      try {
+        expect(swOf(host.transmit(hex`80 F2 80 02 02 4F 00 00`))).toBe(0x9000);
+        const before = close.mock.instances.length;
+        event(card, host);
+        // The card's session object (not the host's) was closed.
+        expect(close.mock.instances.length).toBe(before + 1);
+        expect(close.mock.instances.at(-1)).not.toBe(host.session);
+      } finally {
+        close.mockRestore();
+      }
+    });
 });

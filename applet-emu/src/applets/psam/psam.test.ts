@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { concat, fromHex, toHex } from '@simtap/sdk/core/bytes';
+import { DesCipher } from '@simtap/sdk/core/crypto';
 import type { DgiItem } from '@simtap/sdk/core/gp';
-import { TTI } from '@simtap/sdk/core/pboc';
+import { PbocMac, TTI } from '@simtap/sdk/core/pboc';
 import { cardProfile, psamProfile, referenceProfile } from '@simtap/sdk/core/profile';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Card } from '../../runtime/card';
 import { refDesMac, refDiversify, refJoin, refSespk, refTacKey, refTdesEcb } from '../epurse/reference-crypto';
 import { createPurseCard, hexApdu, PurseTerminal, send } from '../epurse/testing';
@@ -270,6 +271,30 @@ describe('PSAM', () => {
     // Key version 00 is refused too.
     const v0 = concat(Uint8Array.of(0x01, 0x00), masters.purchaseMasterKey);
     expect(personalizeRaw(psamCardWithIsd(), [{ dgi: PSAM_DGI.KEYS, data: v0 }])).toMatchObject({ sw: 0x6a80 });
+  });
+
+  it('wipes an abandoned MAC2 session key and a dropped working key (another command, a reset)', () => {
+    const macDestroy = vi.spyOn(PbocMac.prototype, 'destroy');
+    const cipherDestroy = vi.spyOn(DesCipher.prototype, 'destroy');
+    try {
+      const psam = powered(createPsam('pos-1', { generalKeys: { encryption: masters.purchaseMasterKey } }));
+      send(psam, 'contact', mac1Command());
+      expect(macDestroy).not.toHaveBeenCalled();
+      send(psam, 'contact', '00 B0 96 00 06'); // abandons the MAC2 check
+      expect(macDestroy).toHaveBeenCalledTimes(1);
+      send(psam, 'contact', mac1Command());
+      psam.reset('contact'); // the session goes with the reset
+      expect(macDestroy).toHaveBeenCalledTimes(2);
+      cipherDestroy.mockClear();
+      send(psam, 'contact', hexApdu(0x80, 0x1a, 0x21, 0x01, [card1.diversificationData]));
+      send(psam, 'contact', hexApdu(0x80, 0x1a, 0x21, 0x01, [card1.diversificationData])); // replaces the first
+      expect(cipherDestroy).toHaveBeenCalledTimes(1);
+      psam.reset('contact');
+      expect(cipherDestroy).toHaveBeenCalledTimes(2);
+    } finally {
+      macDestroy.mockRestore();
+      cipherDestroy.mockRestore();
+    }
   });
 
   it('works as a T=0 PSAM: 6108 then GET RESPONSE', () => {
