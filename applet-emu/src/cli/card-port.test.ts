@@ -9,12 +9,12 @@ const ADD_1 = hex`80 32 00 00 04 00 00 00 01`;
 const GET = hex`80 CA 00 00 04`;
 
 describe('pcscContactlessAtr', () => {
-  it('builds 3B 8F 80 01 ‖ the ATS historical bytes ‖ TCK for the default ATS', () => {
+  it('builds 3B 8D 80 01 ‖ the ATS historical bytes ‖ TCK for the default ATS', () => {
     const atr = pcscContactlessAtr(fromHex(DEFAULT_ATS_HEX));
-    expect(toHex(atr)).toBe(`3B8F8001${toHex(fromHex(DEFAULT_ATS_HEX).subarray(5))}${toHex(atr.subarray(-1))}`);
+    expect(toHex(atr)).toBe(`3B8D8001${toHex(fromHex(DEFAULT_ATS_HEX).subarray(5))}${toHex(atr.subarray(-1))}`);
     // TCK makes the XOR of T0..TCK zero; the historical bytes are the contact ATR's.
     expect(atr.subarray(1).reduce((a, b) => a ^ b, 0)).toBe(0);
-    expect(toHex(atr.subarray(4, -1))).toBe(toHex(fromHex(DEFAULT_ATR_HEX).subarray(7, 22)));
+    expect(toHex(atr.subarray(4, -1))).toBe(toHex(fromHex(DEFAULT_ATR_HEX).subarray(7, 20)));
   });
 
   it('handles an ATS without T0 or interface bytes', () => {

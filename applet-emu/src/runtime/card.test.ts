@@ -102,10 +102,10 @@ describe('power', () => {
     expect(toHex(card.powerOn('contact'))).toBe(toHex(fromHex(profile.card.atr)));
     expect(toHex(card.powerOn('contactless'))).toBe(toHex(fromHex(DEFAULT_ATS_HEX)));
     expect(DEFAULT_ATR_HEX).toBe(profile.card.atr);
-    // ATS: TL is the length; its historical bytes are the ATR's 15 historical bytes.
+    // ATS: TL is the length; its historical bytes are the ATR's 13 historical bytes.
     const ats = fromHex(DEFAULT_ATS_HEX);
     expect(ats[0]).toBe(ats.length);
-    expect(toHex(ats.subarray(5))).toBe(toHex(fromHex(DEFAULT_ATR_HEX).subarray(7, 22)));
+    expect(toHex(ats.subarray(5))).toBe(toHex(fromHex(DEFAULT_ATR_HEX).subarray(7, 20)));
   });
 
   it('uses ATR/ATS from the options and returns copies', () => {

@@ -67,14 +67,14 @@ import { SampleApplet } from './sample-applet';
 /**
  * The reference profile's ATR (`sdk/profile/reference-profile.json` `card.atr`): T=0 and T=1 offered, TA1 95.
  */
-export const DEFAULT_ATR_HEX = '3B 9F 95 80 31 FE 9F 00 66 46 53 05 10 00 11 71 DF 00 00 00 00 00 00 03';
+export const DEFAULT_ATR_HEX = '3B 9D 95 80 31 FE 9F 00 66 46 53 05 10 00 11 71 DF 05 90 00 94';
 
 /**
- * Default ISO 14443-4 ATS: TL 14, T0 78 (TA/TB/TC present, FSCI 8 = 256-byte frames), TA 80 (106 kbit/s only,
- * same divisor both ways), TB 70 (FWI 7 ≈ 38.7 ms, SFGI 0), TC 02 (CID supported, NAD not), then the same 15
+ * Default ISO 14443-4 ATS: TL 12 (18 bytes), T0 78 (TA/TB/TC present, FSCI 8 = 256-byte frames), TA 80 (106 kbit/s only,
+ * same divisor both ways), TB 70 (FWI 7 ≈ 38.7 ms, SFGI 0), TC 02 (CID supported, NAD not), then the same 13
  * historical bytes as the ATR so both interfaces identify the same chip.
  */
-export const DEFAULT_ATS_HEX = '14 78 80 70 02 00 66 46 53 05 10 00 11 71 DF 00 00 00 00 00';
+export const DEFAULT_ATS_HEX = '12 78 80 70 02 00 66 46 53 05 10 00 11 71 DF 05 90 00';
 
 /** Receives runtime error reports. Never given command data, response data or store contents. */
 export interface CardLogger {

@@ -6,7 +6,7 @@ import { fromHex, toHex } from '../core/bytes';
 import { PcscChannel } from './pcsc';
 import { TracePlayer, TraceRecorder } from './trace';
 
-const ATR = fromHex('3B 9F 95 80 31 FE 9F 00 66 46 53 05 10 00 11 71 DF 00 00 00 00 00 00 03');
+const ATR = fromHex('3B 9D 95 80 31 FE 9F 00 66 46 53 05 10 00 11 71 DF 05 90 00 94');
 const SELECT_PURSE = fromHex('00A4040008A000000151000000');
 
 /** SELECT → FCI-ish answer + 9000; anything else echoes its data + 9000. */

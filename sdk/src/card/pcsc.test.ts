@@ -51,7 +51,7 @@ const fake = vi.hoisted(() => {
 vi.mock('smartcard', () => fake.module);
 
 const PRESENT = 0x20;
-const ATR = Buffer.from('3B9F958031FE9F006646530510001171DF00000000000003', 'hex');
+const ATR = Buffer.from('3B9D958031FE9F006646530510001171DF05900094', 'hex');
 
 /** Adds a reader whose card answers with `answer` (default: echo data + 9000). */
 type Answer = (cmd: Buffer, opts?: { maxRecvLength?: number }) => Promise<Buffer>;

@@ -9,7 +9,7 @@ import { formatVpcdTrace, type VirtualCardPort, type VpcdApduEvent, VpcdBridge, 
 const run = promisify(execFile);
 
 /** ATR of the reference profile. */
-const ATR = fromHex('3B 9F 95 80 31 FE 9F 00 66 46 53 05 10 00 11 71 DF 00 00 00 00 00 00 03');
+const ATR = fromHex('3B 9D 95 80 31 FE 9F 00 66 46 53 05 10 00 11 71 DF 05 90 00 94');
 const SELECT_PURSE = fromHex('00A4040008A000000151000000');
 
 /** Scripted card: SELECT → 9000, `00 EE` throws, anything else echoes its body followed by 9000. */

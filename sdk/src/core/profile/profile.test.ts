@@ -116,7 +116,7 @@ describe('reference profile: issuer and ISD', () => {
 
   it('typed fields: bytes for hex, numbers for numbers', () => {
     expect(toHex(profile.card.isd.aid)).toBe('A000000151000000');
-    expect(profile.card.atr).toHaveLength(24);
+    expect(profile.card.atr).toHaveLength(21);
     expect(toHex(profile.card.epurse.aid)).toBe('A000000632010105');
     expect(toHex(profile.card.epurse.fid)).toBe('3F01');
     expect(profile.card.epurse.ef15.applicationType).toBe(2);
