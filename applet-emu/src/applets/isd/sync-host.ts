@@ -7,6 +7,7 @@
  */
 import { concat, equalCt, toHex } from '@simtap/sdk/core/bytes';
 import { type RandomSource, randomBytes } from '@simtap/sdk/core/crypto';
+import { SimtapError } from '@simtap/sdk/core/errors';
 import {
   type DgiItem,
   initializeUpdateCommand,
@@ -49,13 +50,14 @@ export function dataOf(rsp: Uint8Array): Uint8Array {
   return rsp.subarray(0, rsp.length - 2);
 }
 
-/** Thrown by the sync hosts when the handshake fails; `sw` is the card's answer. */
-export class HandshakeError extends Error {
+/** Thrown by the sync hosts when the card refuses a command of the handshake; `sw` is the card's answer. */
+export class HandshakeError extends SimtapError {
   constructor(
+    /** The card's status word. */
     readonly sw: number,
     what: string,
   ) {
-    super(`${what} answered ${sw.toString(16).padStart(4, '0').toUpperCase()}`);
+    super('ISD_REFUSED', `${what} answered ${sw.toString(16).padStart(4, '0').toUpperCase()}`);
   }
 }
 
@@ -103,7 +105,8 @@ function host(
 
 /**
  * SCP03 INITIALIZE UPDATE + EXTERNAL AUTHENTICATE, synchronously.
- * @throws {HandshakeError} when either command is refused; `Error` when the card cryptogram is wrong.
+ * @throws {HandshakeError} `ISD_REFUSED` when either command is refused; `SimtapError` `ISD_CREDENTIALS_INVALID` when the card
+ *   cryptogram does not verify.
  */
 export function openScp03Sync(raw: SyncTransmit, o: SyncScpOptions): SyncScpHost & { info: Scp03InitUpdateResponse } {
   const hc = o.hostChallenge ?? DEFAULT_HOST_CHALLENGE;
@@ -113,7 +116,8 @@ export function openScp03Sync(raw: SyncTransmit, o: SyncScpOptions): SyncScpHost
   const info = parseScp03InitUpdateResponse(dataOf(iu));
   const keys = scp03SessionKeys(o.keys, hc, info.cardChallenge);
   const cg = scp03Cryptograms(keys.sMac, hc, info.cardChallenge);
-  if (!equalCt(cg.cardCryptogram, info.cardCryptogram)) throw new Error('card cryptogram does not verify');
+  if (!equalCt(cg.cardCryptogram, info.cardCryptogram))
+    throw new SimtapError('ISD_CREDENTIALS_INVALID', 'the card cryptogram does not verify: not the expected keys');
   const session = new Scp03Session({ keys, securityLevel: o.securityLevel, role: 'host', channel });
   const ea = raw(session.externalAuthenticateCommand(cg.hostCryptogram));
   if (swOf(ea) !== SW.OK) throw new HandshakeError(swOf(ea), 'EXTERNAL AUTHENTICATE');
@@ -122,7 +126,8 @@ export function openScp03Sync(raw: SyncTransmit, o: SyncScpOptions): SyncScpHost
 
 /**
  * SCP02 INITIALIZE UPDATE + EXTERNAL AUTHENTICATE, synchronously.
- * @throws {HandshakeError} when either command is refused; `Error` when the card cryptogram is wrong.
+ * @throws {HandshakeError} `ISD_REFUSED` when either command is refused; `SimtapError` `ISD_CREDENTIALS_INVALID` when the card
+ *   cryptogram does not verify.
  */
 export function openScp02Sync(raw: SyncTransmit, o: SyncScpOptions): SyncScpHost & { info: Scp02InitUpdateResponse } {
   const hc = o.hostChallenge ?? DEFAULT_HOST_CHALLENGE;
@@ -132,7 +137,8 @@ export function openScp02Sync(raw: SyncTransmit, o: SyncScpOptions): SyncScpHost
   const info = parseScp02InitUpdateResponse(dataOf(iu));
   const keys = scp02SessionKeys(o.keys, info.sequenceCounter);
   const cg = scp02Cryptograms(keys.sEnc, info.sequenceCounter, hc, info.cardChallenge);
-  if (!equalCt(cg.cardCryptogram, info.cardCryptogram)) throw new Error('card cryptogram does not verify');
+  if (!equalCt(cg.cardCryptogram, info.cardCryptogram))
+    throw new SimtapError('ISD_CREDENTIALS_INVALID', 'the card cryptogram does not verify: not the expected keys');
   const session = new Scp02Session({
     keys,
     securityLevel: o.securityLevel,
