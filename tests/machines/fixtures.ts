@@ -11,14 +11,16 @@ import { createPsam } from '@simtap/applet-emu/applets/psam';
 import { Card, type CardInterface } from '@simtap/applet-emu/runtime';
 import { type CardChannel, InProcessChannel, transportError } from '@simtap/sdk/card';
 import { fromHex, readUint } from '@simtap/sdk/core/bytes';
-import { decodeTransactionLogRecord, type TransactionLogRecord } from '@simtap/sdk/core/pboc';
-import { psamProfile } from '@simtap/sdk/core/profile';
+import { decodeTransactionLogRecord, IssuerTacVerifier, type TransactionLogRecord } from '@simtap/sdk/core/pboc';
+import { psamProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import {
   ConsumptionMachine,
   type ConsumptionMachineOptions,
   fixedClock,
   IssuerKeyAuthorizer,
+  type LoadResult,
   PsamDriver,
+  type PurchaseResult,
   RechargeMachine,
   type RechargeMachineOptions,
 } from '@simtap/sdk/machines';
@@ -71,16 +73,31 @@ export function pos(
   label = 'pos-1',
   extra: Partial<ConsumptionMachineOptions> = {},
   psamOptions: Parameters<typeof createPsam>[1] = {},
-): { machine: ConsumptionMachine; psam: Card; channel: CardChannel } {
+): { machine: ConsumptionMachine; psam: Card; driver: PsamDriver; channel: CardChannel } {
   const sam = psamCard(label, psamOptions);
   const channel = contactless(card);
+  const driver = new PsamDriver(sam.channel);
   const machine = new ConsumptionMachine({
     card: channel,
-    psam: new PsamDriver(sam.channel),
+    psam: driver,
     clock: fixedClock(CLOCK_DATE, 1000),
     ...extra,
   });
-  return { machine, psam: sam.card, channel };
+  return { machine, psam: sam.card, driver, channel };
+}
+
+/**
+ * Clearing's check, as wallet management makes it: the issuer's TAC verifier built from the reference profile's
+ * TAC master key. No machine or PSAM holds this key.
+ */
+export const clearing: IssuerTacVerifier = new IssuerTacVerifier(referenceProfile().issuer.masterKeys.tacMasterKey);
+
+/** True when the record is completed and its TAC (as the card gave it) verifies under the issuer's TAC key. */
+export function clears(r: PurchaseResult | LoadResult): boolean {
+  if (r.status !== 'completed') return false;
+  return 'offlineCounter' in r
+    ? clearing.verifyPurchase(r, r.cardSerial)
+    : clearing.verifyLoad({ ...r, newBalance: r.balanceAfter }, r.cardSerial);
 }
 
 /** A top-up kiosk over `card` with the issuer-key authorizer of the reference profile. */
@@ -221,6 +238,26 @@ export function corruptResponseOn(card: Card, ins: number): CardChannel {
         return out;
       }
       return r;
+    },
+    close: () => inner.close(),
+  };
+}
+
+/**
+ * A channel whose EF 0x18 log answers are forged: READ RECORD `n` of SFI 0x18 returns `records[n - 1]` (23 bytes)
+ * when given, else what the card answers. Stands for a card (or a reader in the middle) lying about its log.
+ */
+export function forgedLogOn(card: Card, records: readonly Uint8Array[]): CardChannel {
+  const inner = contactless(card);
+  return {
+    description: 'log-forging channel',
+    async transmit(c) {
+      const forged = c[1] === 0xb2 && c[3] === ((0x18 << 3) | 4) ? records[c[2]! - 1] : undefined;
+      if (forged === undefined) return inner.transmit(c);
+      const out = new Uint8Array(forged.length + 2);
+      out.set(forged, 0);
+      out[forged.length] = 0x90;
+      return out;
     },
     close: () => inner.close(),
   };

@@ -7,9 +7,19 @@ import { InsufficientBalanceError, StatusWordError } from '@simtap/sdk/core/iso7
 import { ISO14443_106, ISO14443_424 } from '@simtap/sdk/core/iso14443';
 import { purchaseTac, TTI } from '@simtap/sdk/core/pboc';
 import { cardProfile } from '@simtap/sdk/core/profile';
-import { CardLockedError, MacError, PsamDriver, type PurchaseRecord } from '@simtap/sdk/machines';
+import { CardLockedError, MacError, PsamDriver, type PurchaseResult } from '@simtap/sdk/machines';
 import { describe, expect, it } from 'vitest';
-import { corruptResponseOn, kiosk, pos, psamCard, purseCard, readPurse, terminalIdOf } from './fixtures';
+import {
+  clearing,
+  clears,
+  corruptResponseOn,
+  kiosk,
+  pos,
+  psamCard,
+  purseCard,
+  readPurse,
+  terminalIdOf,
+} from './fixtures';
 
 const card1 = cardProfile('card-1');
 
@@ -19,10 +29,12 @@ describe('load ¥50, purchase ¥12.50', () => {
     const loaded = await kiosk(card).load({ amount: 5000 });
     expect(loaded).toMatchObject({ amount: 5000, balanceBefore: 0, balanceAfter: 5000, onlineCounter: 0 });
     expect(loaded.tacVerified).toBe(true);
+    expect(clears(loaded)).toBe(true);
     expect(readPurse(card)).toMatchObject({ balance: 5000, onlineCounter: 1, offlineCounter: 0 });
 
     const { machine } = pos(card);
     const r = await machine.purchase({ amount: 1250 });
+    if (r.status !== 'completed') throw new Error('expected a completed purchase');
     expect(r).toMatchObject({
       kind: 'purchase',
       tti: TTI.EP_PURCHASE,
@@ -38,7 +50,7 @@ describe('load ¥50, purchase ¥12.50', () => {
     });
     expect(toHex(r.cardSerial)).toBe(toHex(card1.applicationSerial));
     expect(toHex(r.terminalId)).toBe(toHex(terminalIdOf('pos-1')));
-    // the clearing house recomputes the TAC with the card's TAC key
+    // the record carries the TAC as the card computed it with its TAC key …
     const tac = purchaseTac({
       tacKey: card1.tacSingleDesKey,
       amount: 1250,
@@ -48,7 +60,10 @@ describe('load ¥50, purchase ¥12.50', () => {
       date: r.date,
       time: r.time,
     });
-    expect(toHex(r.tac!)).toBe(toHex(tac));
+    expect(toHex(r.tac)).toBe(toHex(tac));
+    // … and clearing verifies it with the key it derives from the issuer's TAC master key
+    expect(toHex(clearing.purchaseTac(r, r.cardSerial))).toBe(toHex(tac));
+    expect(clearing.verifyPurchase(r, r.cardSerial)).toBe(true);
 
     const state = readPurse(card);
     expect(state).toMatchObject({ balance: 3750, offlineCounter: 1, onlineCounter: 1 });
@@ -56,21 +71,27 @@ describe('load ¥50, purchase ¥12.50', () => {
     expect(state.log[1]).toMatchObject({ counter: 0, amount: 5000, tti: TTI.EP_LOAD });
   });
 
-  it("the PSAM recomputes the card's purchase TAC (80 1A 44 / 80 FA)", async () => {
+  it('no POS PSAM can make a TAC: DES INIT with the TAC key usage (80 1A 44) is refused', async () => {
     const card = purseCard('card-1', 5000);
-    const { machine } = pos(card);
-    const r = await machine.purchase({ amount: 1250 });
-    const sam = psamCard('pos-1');
-    const driver = new PsamDriver(sam.channel);
-    const tac = await driver.computePurchaseTac({ ...r, cardSerial: r.cardSerial });
-    expect(toHex(tac)).toBe(toHex(r.tac!));
+    const r = await pos(card).machine.purchase({ amount: 1250 });
+    expect(clears(r)).toBe(true);
+    for (const label of ['pos-1', 'gate-1']) {
+      const driver = new PsamDriver(psamCard(label).channel);
+      await driver.open();
+      const e = await driver.desInit(0x44, 1, r.cardSerial.subarray(2)).catch((x: unknown) => x);
+      expect(e, label).toBeInstanceOf(StatusWordError); // refused (6A88, 6985 or 6A86: which is the PSAM's choice)
+      // and without a work key there is nothing to MAC the purchase data with
+      const mac = await driver.desCrypt(0x01, 0x00, new Uint8Array(22)).catch((x: unknown) => x);
+      expect(mac, label).toBeInstanceOf(StatusWordError);
+    }
   });
 
   it('successive purchases advance the counter and the terminal sequence; selecting through the PPSE works', async () => {
     const card = purseCard('card-1', 1000);
-    const records: PurchaseRecord[] = [];
+    const records: PurchaseResult[] = [];
     const { machine } = pos(card, 'pos-1', { selectVia: 'ppse', onRecord: (x) => records.push(x) });
     for (let i = 0; i < 3; i++) await machine.purchase({ amount: 100 });
+    expect(records.every(clears)).toBe(true);
     expect(records.map((x) => [x.offlineCounter, x.terminalTxnSeq, x.balanceAfter, x.apduCount])).toEqual([
       [0, 1, 900, 5],
       [1, 2, 800, 5],
@@ -128,6 +149,7 @@ describe('refusals', () => {
     expect(e).toBeInstanceOf(MacError);
     expect(e).toMatchObject({ code: 'SW_9302', origin: 'psam' });
     expect(e.record).toMatchObject({ amount: 1250, balanceAfter: 3750, mac2Verified: false });
+    expect(clears(e.record!)).toBe(true); // the MAC2 was corrupted on the way; the TAC is still the card's
     expect(readPurse(card)).toMatchObject({ balance: 3750, offlineCounter: 1 });
   });
 

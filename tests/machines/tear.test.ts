@@ -2,12 +2,28 @@
  * End to end: torn transactions. The card is torn (runtime tear API) or pulled away (response dropped) between
  * DEBIT / CREDIT's persistent writes and its response; the next tap of the same card resolves the pending record.
  * Whatever the tear point, the card is charged (or loaded) exactly once and the machine reports it exactly once.
+ *
+ * The machines decide only on what the card proves: a completed record carries the card's own TAC, which the
+ * issuer's key verifies (`clears`); a purchase the card's log shows without proof is reported `unproven`, never
+ * completed with a TAC nobody can check.
  */
 import { InProcessChannel } from '@simtap/sdk/card';
-import { TTI } from '@simtap/sdk/core/pboc';
-import { CardLeftFieldError, type LoadRecord, type PendingPurchase, type PurchaseRecord } from '@simtap/sdk/machines';
+import { encodeTransactionLogRecord, TTI } from '@simtap/sdk/core/pboc';
+import { CardLeftFieldError, type LoadResult, type PendingPurchase, type PurchaseResult } from '@simtap/sdk/machines';
 import { describe, expect, it } from 'vitest';
-import { type Card, contactless, dropResponseOn, kiosk, pos, purseCard, readPurse, tearOn, writesOf } from './fixtures';
+import {
+  type Card,
+  clears,
+  contactless,
+  dropResponseOn,
+  forgedLogOn,
+  kiosk,
+  pos,
+  purseCard,
+  readPurse,
+  tearOn,
+  writesOf,
+} from './fixtures';
 
 const INS_DEBIT = 0x54;
 const INS_CREDIT = 0x52;
@@ -20,11 +36,29 @@ async function debitWrites(): Promise<number> {
   return counted.writes();
 }
 
+/** A channel to card-2 of the profile: another customer at the same till. */
+function otherCustomer(): { card: Card; channel: InProcessChannel } {
+  const card = purseCard('card-2', 5000);
+  return { card, channel: new InProcessChannel({ transmit: (c) => card.transmit('contactless', c) }) };
+}
+
+/** The EF 0x18 record the card would write for `p`: what a forger puts in the log. */
+const logRecordOf = (p: PendingPurchase): Uint8Array =>
+  encodeTransactionLogRecord({
+    counter: p.offlineCounter,
+    overdraftLimit: 0,
+    amount: p.amount,
+    tti: p.tti,
+    terminalId: p.terminalId,
+    date: p.date,
+    time: p.time,
+  });
+
 describe('torn purchase', () => {
-  it('tear after the commit: the next tap completes the record from GET TRANSACTION PROVE, no second debit', async () => {
+  it('tear after the commit, PSAM session still open: completed from GET TRANSACTION PROVE, MAC2 verified, TAC clears', async () => {
     const card = purseCard('card-1', 5000);
     const writes = await debitWrites();
-    const records: PurchaseRecord[] = [];
+    const records: PurchaseResult[] = [];
     const { machine } = pos(card, 'pos-1', { onRecord: (r) => records.push(r) });
     const e = await machine
       .purchase({ amount: 1250, card: tearOn(card, INS_DEBIT, writes, 'after') })
@@ -37,9 +71,15 @@ describe('torn purchase', () => {
 
     card.powerOn('contactless'); // the customer taps again
     const r = await machine.purchase({ amount: 1250 });
-    expect(r).toMatchObject({ recovered: 'transaction-prove', mac2Verified: true, amount: 1250, balanceAfter: 3750 });
+    expect(r).toMatchObject({
+      status: 'completed',
+      recovered: 'transaction-prove',
+      mac2Verified: true,
+      amount: 1250,
+      balanceAfter: 3750,
+    });
     expect(r.apduCount).toBe(3); // SELECT, READ BINARY, GET TRANSACTION PROVE
-    expect(r.tac).toBeDefined();
+    expect(clears(r)).toBe(true); // the card's TAC, stored as given: the issuer's key verifies it
     expect(records).toEqual([r]);
     expect(machine.pending).toEqual([]);
     expect(readPurse(card)).toMatchObject({ balance: 3750, offlineCounter: 1 });
@@ -56,17 +96,18 @@ describe('torn purchase', () => {
     card.powerOn('contactless');
     const r = await machine.purchase({ amount: 1250 });
     expect(r).toMatchObject({ recovered: undefined, offlineCounter: 0, balanceAfter: 3750, terminalTxnSeq: 2 });
+    expect(clears(r)).toBe(true);
     expect(readPurse(card)).toMatchObject({ balance: 3750, offlineCounter: 1 });
   });
 
-  it('every tear point of DEBIT: exactly one debit and one record after the next tap', async () => {
+  it('every tear point of DEBIT: exactly one debit and one completed record, whose TAC clears, after the next tap', async () => {
     const writes = await debitWrites();
     expect(writes).toBeGreaterThan(0);
     const seen = new Set<number>();
     for (let w = 1; w <= writes; w++) {
       for (const when of ['before', 'after'] as const) {
         const card = purseCard('card-1', 5000);
-        const records: PurchaseRecord[] = [];
+        const records: PurchaseResult[] = [];
         const { machine } = pos(card, 'pos-1', { onRecord: (r) => records.push(r) });
         const e = await machine
           .purchase({ amount: 1250, card: tearOn(card, INS_DEBIT, w, when) })
@@ -80,7 +121,8 @@ describe('torn purchase', () => {
         await machine.purchase({ amount: 1250 });
         expect(readPurse(card), `write ${w} ${when}`).toMatchObject({ balance: 3750, offlineCounter: 1 });
         expect(records).toHaveLength(1);
-        expect(records[0]).toMatchObject({ amount: 1250, offlineCounter: 0 });
+        expect(records[0]).toMatchObject({ status: 'completed', amount: 1250, offlineCounter: 0 });
+        expect(clears(records[0]!), `write ${w} ${when}`).toBe(true);
         expect(machine.pending).toEqual([]);
       }
     }
@@ -96,26 +138,75 @@ describe('torn purchase', () => {
     card.powerOn('contactless');
     const out = await machine.recover();
     expect(out).toMatchObject({ outcome: 'charged', record: { recovered: 'transaction-prove', amount: 500 } });
+    expect(out.outcome === 'charged' && clears(out.record)).toBe(true);
     expect(await machine.recover()).toEqual({ outcome: 'none' });
     expect(readPurse(card)).toMatchObject({ balance: 4500, offlineCounter: 1 });
   });
 
-  it('the card was used at another POS in between: resolved from the log, never charged twice', async () => {
+  it("another customer paid at the same till in between (the PSAM's session ended): completed with mac2Verified false, the TAC clears", async () => {
     const card = purseCard('card-1', 5000);
-    const home = pos(card, 'pos-1');
+    const records: PurchaseResult[] = [];
+    const { machine } = pos(card, 'pos-1', { onRecord: (r) => records.push(r) });
+    await expect(machine.purchase({ amount: 1250, card: dropResponseOn(card, INS_DEBIT) })).rejects.toBeInstanceOf(
+      CardLeftFieldError,
+    );
+    const other = otherCustomer();
+    await machine.purchase({ amount: 100, card: other.channel }); // a new PSAM session for card-2
+    card.powerOn('contactless');
+    const r = await machine.purchase({ amount: 1250 });
+    expect(r).toMatchObject({ status: 'completed', recovered: 'transaction-prove', mac2Verified: false, amount: 1250 });
+    expect(clears(r)).toBe(true);
+    expect(records.map((x) => [x.status, x.amount])).toEqual([
+      ['completed', 100],
+      ['completed', 1250],
+    ]);
+    expect(records.every(clears)).toBe(true);
+    expect(readPurse(card)).toMatchObject({ balance: 3750, offlineCounter: 1 });
+  });
+
+  it("the card was used at another POS in between and its proof replaced ours (9406): 'unproven', no TAC, no second debit", async () => {
+    const card = purseCard('card-1', 5000);
+    const records: PurchaseResult[] = [];
+    const home = pos(card, 'pos-1', { onRecord: (r) => records.push(r) });
     await expect(home.machine.purchase({ amount: 1250, card: dropResponseOn(card, INS_DEBIT) })).rejects.toBeInstanceOf(
       CardLeftFieldError,
     );
     card.powerOn('contactless');
-    await pos(card, 'gate-1').machine.purchase({ amount: 300 }); // elsewhere: its proof replaces ours
-    const out = await home.machine.recover();
-    expect(out).toMatchObject({ outcome: 'charged', record: { recovered: 'transaction-log', amount: 1250 } });
-    // pos-1 holds the TAC master key: the log-recovered record carries the TAC it recomputed
-    expect(out.outcome === 'charged' && out.record.tac !== undefined).toBe(true);
-    expect(readPurse(card)).toMatchObject({ balance: 5000 - 1250 - 300, offlineCounter: 2 });
+    const elsewhere = await pos(card, 'gate-1').machine.purchase({ amount: 300 }); // its proof replaces ours
+    expect(clears(elsewhere)).toBe(true);
+    const r = await home.machine.purchase({ amount: 1250 }); // the customer taps again for the same sale
+    expect(r).toMatchObject({
+      status: 'unproven',
+      reason: 'proof-replaced',
+      amount: 1250,
+      offlineCounter: 0,
+      log: { counter: 0, amount: 1250, tti: TTI.EP_PURCHASE },
+    });
+    expect(r).not.toHaveProperty('tac');
+    expect(records).toEqual([r]);
+    expect(home.machine.pending).toEqual([]);
+    expect(readPurse(card)).toMatchObject({ balance: 5000 - 1250 - 300, offlineCounter: 2 }); // charged once
   });
 
-  it('a torn purchase that did not land, then a purchase elsewhere: not charged, the retry charges once', async () => {
+  it('a proof from another terminal (same amount, date and time; the PSAM refuses its MAC2): not charged, the retry charges once', async () => {
+    const card = purseCard('card-1', 5000);
+    const writes = await debitWrites();
+    const records: PurchaseResult[] = [];
+    const home = pos(card, 'pos-1', { onRecord: (r) => records.push(r) });
+    await expect(
+      home.machine.purchase({ amount: 1250, card: tearOn(card, INS_DEBIT, writes, 'before') }),
+    ).rejects.toBeInstanceOf(CardLeftFieldError);
+    card.powerOn('contactless');
+    // gate-1's clock reads the same instant: its purchase with counter 0 differs from ours only by the terminal
+    await pos(card, 'gate-1').machine.purchase({ amount: 1250 });
+    const r = await home.machine.purchase({ amount: 1250 });
+    expect(r).toMatchObject({ status: 'completed', recovered: undefined, offlineCounter: 1, mac2Verified: true });
+    expect(records).toEqual([r]);
+    expect(records.every(clears)).toBe(true);
+    expect(readPurse(card)).toMatchObject({ balance: 5000 - 1250 - 1250, offlineCounter: 2 });
+  });
+
+  it('a proof from another terminal the PSAM cannot check (its session ended): the log tells, not charged', async () => {
     const card = purseCard('card-1', 5000);
     const writes = await debitWrites();
     const home = pos(card, 'pos-1');
@@ -123,28 +214,76 @@ describe('torn purchase', () => {
       home.machine.purchase({ amount: 1250, card: tearOn(card, INS_DEBIT, writes, 'before') }),
     ).rejects.toBeInstanceOf(CardLeftFieldError);
     card.powerOn('contactless');
-    await pos(card, 'gate-1').machine.purchase({ amount: 300 }); // uses counter 0
-    const r = await home.machine.purchase({ amount: 1250 });
-    expect(r).toMatchObject({ recovered: undefined, offlineCounter: 1 });
-    expect(readPurse(card)).toMatchObject({ balance: 5000 - 300 - 1250, offlineCounter: 2 });
+    await pos(card, 'gate-1').machine.purchase({ amount: 1250 });
+    await home.machine.purchase({ amount: 100, card: otherCustomer().channel }); // ends home's MAC2 session
+    expect(await home.machine.recover()).toMatchObject({ outcome: 'not-charged' });
+    expect(readPurse(card)).toMatchObject({ balance: 5000 - 1250, offlineCounter: 1 });
+  });
+
+  it('a forged log record cannot make a completed record: without a proof the PSAM accepts it is unproven at best', async () => {
+    // no proof at all (the debit never landed, nothing since: 9406), the forged log claims our purchase
+    const a = purseCard('card-1', 5000);
+    const writes = await debitWrites();
+    const recordsA: PurchaseResult[] = [];
+    const homeA = pos(a, 'pos-1', { onRecord: (r) => recordsA.push(r) });
+    const ea = (await homeA.machine
+      .purchase({ amount: 1250, card: tearOn(a, INS_DEBIT, writes, 'before') })
+      .catch((x: unknown) => x)) as CardLeftFieldError;
+    a.powerOn('contactless');
+    const forgedA = forgedLogOn(a, [logRecordOf(ea.pending as PendingPurchase)]);
+    expect(await homeA.machine.purchase({ amount: 1250, card: forgedA })).toMatchObject({ status: 'unproven' });
+    expect(recordsA.map((r) => r.status)).toEqual(['unproven']);
+    expect(readPurse(a)).toMatchObject({ balance: 5000, offlineCounter: 0 }); // nothing charged, nothing claimed
+
+    // another terminal's proof, refused by the PSAM whose session is still open; the forged log claims ours
+    const b = purseCard('card-1', 5000);
+    const recordsB: PurchaseResult[] = [];
+    const homeB = pos(b, 'pos-1', { onRecord: (r) => recordsB.push(r) });
+    const eb = (await homeB.machine
+      .purchase({ amount: 1250, card: tearOn(b, INS_DEBIT, writes, 'before') })
+      .catch((x: unknown) => x)) as CardLeftFieldError;
+    b.powerOn('contactless');
+    await pos(b, 'gate-1').machine.purchase({ amount: 1250 });
+    const forgedB = forgedLogOn(b, [logRecordOf(eb.pending as PendingPurchase)]);
+    expect(await homeB.machine.recover({ card: forgedB })).toMatchObject({
+      outcome: 'unproven',
+      record: { reason: 'proof-refused' },
+    });
+    expect(recordsB.filter((r) => r.status === 'completed')).toEqual([]);
+  });
+
+  it("a forged log next to another terminal's proof the PSAM cannot check: completed, but clearing rejects its TAC", async () => {
+    const card = purseCard('card-1', 5000);
+    const writes = await debitWrites();
+    const home = pos(card, 'pos-1');
+    const e = (await home.machine
+      .purchase({ amount: 1250, card: tearOn(card, INS_DEBIT, writes, 'before') })
+      .catch((x: unknown) => x)) as CardLeftFieldError;
+    card.powerOn('contactless');
+    await pos(card, 'gate-1').machine.purchase({ amount: 1250 });
+    await home.machine.purchase({ amount: 100, card: otherCustomer().channel });
+    const forged = forgedLogOn(card, [logRecordOf(e.pending as PendingPurchase)]);
+    const out = await home.machine.recover({ card: forged });
+    expect(out).toMatchObject({ outcome: 'charged', record: { mac2Verified: false } });
+    // the TAC is gate-1's, as the card gave it: it does not verify for this record, so clearing refuses it
+    expect(out.outcome === 'charged' && clears(out.record)).toBe(false);
   });
 
   it('another card tapping in between leaves the pending record of the first', async () => {
     const card = purseCard('card-1', 5000);
-    const other = purseCard('card-2', 5000);
+    const other = otherCustomer();
     const { machine } = pos(card);
     await expect(machine.purchase({ amount: 100, card: dropResponseOn(card, INS_DEBIT) })).rejects.toBeInstanceOf(
       CardLeftFieldError,
     );
-    await machine.purchase({
-      amount: 100,
-      card: new InProcessChannel({ transmit: (c) => other.transmit('contactless', c) }),
-    });
+    await machine.purchase({ amount: 100, card: other.channel });
     expect(machine.pending).toHaveLength(1);
     card.powerOn('contactless');
-    expect(await machine.recover()).toMatchObject({ outcome: 'charged' });
+    const out = await machine.recover();
+    expect(out).toMatchObject({ outcome: 'charged' });
+    expect(out.outcome === 'charged' && clears(out.record)).toBe(true);
     expect(readPurse(card).balance).toBe(4900);
-    expect(readPurse(other).balance).toBe(4900);
+    expect(readPurse(other.card).balance).toBe(4900);
   });
 
   it('torn metro exit: recovered at the same gate without a second fare', async () => {
@@ -163,6 +302,7 @@ describe('torn purchase', () => {
       amount: 400,
       tti: TTI.CAPP_PURCHASE,
     });
+    expect(clears(r)).toBe(true);
     expect(readPurse(card)).toMatchObject({ balance: 4600, offlineCounter: 2 });
   });
 });
@@ -181,7 +321,7 @@ describe('torn load', () => {
     for (let w = 1; w <= writes; w++) {
       for (const when of ['before', 'after'] as const) {
         const card: Card = purseCard('card-1', 0);
-        const records: LoadRecord[] = [];
+        const records: LoadResult[] = [];
         const k = kiosk(card, { onRecord: (r) => records.push(r) });
         const e = await k.load({ amount: 5000, card: tearOn(card, INS_CREDIT, w, when) }).catch((x: unknown) => x);
         expect(e, `write ${w} ${when}`).toBeInstanceOf(CardLeftFieldError);
@@ -190,11 +330,31 @@ describe('torn load', () => {
         const r = await k.load({ amount: 5000 });
         outcomes.add(`${landed}/${r.recovered}`);
         expect(r.tacVerified).toBe(true);
+        expect(clears(r)).toBe(true);
         expect(readPurse(card), `write ${w} ${when}`).toMatchObject({ balance: 5000, onlineCounter: 1 });
         expect(records).toHaveLength(1);
         expect(k.pending).toEqual([]);
       }
     }
     expect([...outcomes].sort()).toEqual(['false/undefined', 'true/transaction-prove']);
+  });
+
+  it("a purchase replaced the load's proof: the kiosk does not load again; recover() reports it 'unproven'", async () => {
+    const card = purseCard('card-1', 0);
+    const records: LoadResult[] = [];
+    const k = kiosk(card, { onRecord: (r) => records.push(r) });
+    await expect(k.load({ amount: 5000, card: dropResponseOn(card, INS_CREDIT) })).rejects.toBeInstanceOf(
+      CardLeftFieldError,
+    );
+    card.powerOn('contactless');
+    await pos(card).machine.purchase({ amount: 100 }); // the card's proof is now the purchase's
+    await expect(k.load({ amount: 5000 })).rejects.toMatchObject({ code: 'RECOVERY_UNDETERMINED' });
+    expect(k.pending).toHaveLength(1);
+    expect(readPurse(card)).toMatchObject({ balance: 4900, onlineCounter: 1 }); // loaded once
+    const out = await k.recover();
+    expect(out).toMatchObject({ outcome: 'unproven', record: { reason: 'proof-replaced', amount: 5000 } });
+    expect(records).toEqual([out.outcome === 'unproven' ? out.record : undefined]);
+    expect(k.pending).toEqual([]);
+    expect(readPurse(card)).toMatchObject({ balance: 4900, onlineCounter: 1 });
   });
 });

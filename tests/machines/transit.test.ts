@@ -5,7 +5,7 @@ import { toHex } from '@simtap/sdk/core/bytes';
 import { TTI } from '@simtap/sdk/core/pboc';
 import { decodeTransitRecord, distanceFare, type TransitOptions } from '@simtap/sdk/machines';
 import { describe, expect, it } from 'vitest';
-import { pos, purseCard, readPurse, readTravelRecord, terminalIdOf } from './fixtures';
+import { clears, pos, purseCard, readPurse, readTravelRecord, terminalIdOf } from './fixtures';
 
 const fare = distanceFare({ base: 200, includedStops: 4, perStop: 50, max: 900 });
 
@@ -27,6 +27,7 @@ describe('metro gates', () => {
     expect(exited).toMatchObject({ kind: 'transit-exit', amount: 400, balanceBefore: 5000, balanceAfter: 4600 });
     expect(exited.entry).toMatchObject({ type: 'entry', station: { line: 2, station: 3 } });
     expect(exited.apduCount).toBe(6);
+    expect(clears(entered) && clears(exited)).toBe(true); // the card's TACs, as clearing verifies them
     expect(decodeTransitRecord(readTravelRecord(card))).toMatchObject({
       type: 'exit',
       station: { line: 2, station: 11 },
@@ -49,6 +50,7 @@ describe('metro gates', () => {
     expect(out.amount).toBe(0); // 200 fare − 300 deposit, never below 0
     const again = await gate.exit({ station: { line: 1, station: 5 } });
     expect(again).toMatchObject({ amount: 900, entry: undefined });
+    expect(clears(out) && clears(again)).toBe(true);
     expect(readPurse(card).balance).toBe(5000 - 300 - 0 - 900);
   });
 });

@@ -16,7 +16,7 @@ import type { RandomSource } from '@simtap/sdk/core/crypto';
 import { SimtapError } from '@simtap/sdk/core/errors';
 import { diversifyKdf3, Scp03Host } from '@simtap/sdk/core/gp';
 import { formatSw, parseResponseApdu } from '@simtap/sdk/core/iso7816';
-import { decodeTransactionLogRecord, type TransactionLogRecord, TTI } from '@simtap/sdk/core/pboc';
+import { decodeTransactionLogRecord, IssuerTacVerifier, type TransactionLogRecord, TTI } from '@simtap/sdk/core/pboc';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { decodeTlv } from '@simtap/sdk/core/tlv';
 import {
@@ -285,21 +285,28 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         'outcome unknown until the next tap',
     ]);
 
-    // 5. The same card taps again: the POS resolves the torn purchase before anything else.
+    // 5. The same card taps again: the POS resolves the torn purchase before anything else, on the card's proof
+    //    only. The TAC is the issuer's check: no terminal can compute it; clearing verifies it with the issuer's key.
     current = 'shop (recovery)';
     posReader.tap();
-    const recovered = await shop.purchase({ amount: SHOP_AMOUNT });
+    const retry = await shop.purchase({ amount: SHOP_AMOUNT });
+    const recovered =
+      retry.status === 'completed' ? retry : fail(`the card did not prove the torn purchase (${retry.reason})`);
     if (recovered.recovered === undefined) fail('the retry debited again instead of recovering the torn purchase');
     if (shop.pending.length !== 0) fail('the pending record is still there after the recovery');
+    const clearing = new IssuerTacVerifier(profile.issuer.masterKeys.tacMasterKey);
+    const tacOk = clearing.verifyPurchase(recovered, recovered.cardSerial);
+    clearing.destroy();
+    if (!tacOk) fail("the recovered record's TAC does not verify with the issuer's TAC key");
     const proof =
-      recovered.recovered === 'transaction-prove'
-        ? `GET TRANSACTION PROVE (TTI 06, counter ${recovered.offlineCounter}) → MAC2 ‖ TAC, ` +
-          (recovered.mac2Verified ? 'MAC2 accepted by PSAM pos-1' : 'TAC recomputed by PSAM pos-1')
-        : `the transaction log (EF 0x18) shows counter ${recovered.offlineCounter}`;
+      `GET TRANSACTION PROVE (TTI 06, counter ${recovered.offlineCounter}) → MAC2 ‖ TAC, ` +
+      (recovered.mac2Verified
+        ? 'MAC2 accepted by PSAM pos-1'
+        : "MAC2 not checkable by PSAM pos-1 (its session ended): the card's TAC is the proof");
     p.step('Shop, next tap', posReader, [
       `recovery: ${proof}`,
-      `found: charged once (${yuan(recovered.balanceBefore)} → ${yuan(recovered.balanceAfter)}), TAC ${toHex(recovered.tac!)}; ` +
-        'no second DEBIT',
+      `found: charged once (${yuan(recovered.balanceBefore)} → ${yuan(recovered.balanceAfter)}), card's TAC ` +
+        `${toHex(recovered.tac)} verified with the issuer's TAC key (as clearing does); no second DEBIT`,
     ]);
 
     // 6–7. Metro: composite purchases at gate-1 write the travel record together with the debit.

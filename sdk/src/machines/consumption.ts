@@ -14,31 +14,35 @@
  * card may or may not have committed. The machine keeps a {@link PendingPurchase} (card serial, offline counter,
  * amount, terminal sequence, date/time…) and throws {@link CardLeftFieldError} with it. At the next tap of the
  * same card (same application serial) — in `purchase()`/`enter()`/`exit()` or `recover()` — it resolves it before
- * anything else:
+ * anything else, deciding only on what the card proves:
  *
- * | GET TRANSACTION PROVE (TTI, counter) | proof authenticated as ours | EF 0x18 log (newest first) | verdict |
- * |---|---|---|---|
- * | 9000 MAC2 ‖ TAC | yes: the PSAM accepts MAC2 (its session is still open) or recomputes the same TAC | not read | **charged**: the record is completed from the proof; never debited again |
- * | 9000 | cannot tell (no open PSAM session, no TAC key in the PSAM) | a record with the counter matching TTI, amount, terminal, date, time | **charged**, record from the proof (unverified) |
- * | 9000 | no: the proof is another terminal's | record with the counter is another terminal's, or the counter was never used | **not charged** |
- * | 9000 | no | matching record | inconsistent card: `TacError` (`record` set) |
- * | 9406 | — | matching record (a later transaction replaced the proof) | **charged**, record from the log, TAC recomputed by the PSAM when it holds the TAC key (`recovered: 'transaction-log'`) |
- * | 9406 | — | newest record of the purchase family has a lower counter, or the counter's record is another terminal's | **not charged**: the pending record is dropped; the caller's purchase runs normally, so a retry charges once |
- * | any | — | the log no longer reaches back to the counter | **unknown**: the pending record is kept and `RECOVERY_UNDETERMINED` thrown; `discardPending()` after a manual check |
- * | other SW, card leaves again | — | — | the pending record is kept; the error is thrown |
+ * | GET TRANSACTION PROVE (TTI, counter) | PSAM check of the proof's MAC2 | EF 0x18 log (newest first) | verdict | what the machine reports |
+ * |---|---|---|---|---|
+ * | 9000 MAC2 ‖ TAC | accepted (the PSAM's MAC2 session of this terminal sequence was still open) | not read | **charged** | {@link PurchaseRecord} `completed`: the card's MAC2 and TAC as returned, `mac2Verified: true`, `recovered: 'transaction-prove'` |
+ * | 9000 MAC2 ‖ TAC | cannot check (the session ended: another PSAM command, a restart; or the PSAM answers neither 9000 nor 9302) | a record with the counter matching TTI, amount, terminal, date and time | **charged** | `completed`: the card's MAC2 and TAC as returned, `mac2Verified: false`: the TAC is the proof, clearing verifies it with the issuer's TAC key |
+ * | 9000 MAC2 ‖ TAC | refused (9302): the proof is another transaction's | matching record | **unproven** | {@link UnprovenPurchase} `unproven`, `reason: 'proof-refused'`, the log record; no TAC |
+ * | 9406 (a later transaction replaced the proof) | — | matching record | **unproven** | `unproven`, `reason: 'proof-replaced'`, the log record; no TAC |
+ * | 9000 not accepted, or 9406 | cannot check / refused / — | the counter's record is another terminal's (or another sale's), or the counter was never used | **not charged** | nothing: the pending record is dropped; the caller's purchase runs normally, so a retry charges once |
+ * | 9000 not accepted, or 9406 | cannot check / refused / — | the log no longer reaches back to the counter | **unknown** | nothing: the pending record is kept and `RECOVERY_UNDETERMINED` thrown; `discardPending()` after a manual check |
+ * | other SW, or the card leaves again | — | — | — | the pending record is kept; the error is thrown |
  *
- * When the pending purchase proves charged and the new request is the same sale (same kind, same amount for a
- * purchase, same station for a gate), the call returns the completed record instead of debiting again; otherwise
- * the completed record goes to `onRecord` and the new request runs.
+ * The log is the card's unauthenticated word: it only ever tells "ours" from "not ours" next to a proof, and a log
+ * record alone never makes a `completed` record. The machine never computes a TAC (it cannot: the TAC key is the
+ * issuer's); a completed record carries the card's own TAC, which verifies at clearing only if the card made that
+ * very purchase.
+ *
+ * Completed and unproven records both go to `onRecord` ({@link PurchaseResult}). When the pending purchase proves
+ * charged or unproven and the new request is the same sale (same kind, same amount for a purchase, same station
+ * for a gate), the call returns that record instead of debiting again; otherwise the new request runs after it.
  *
  * @module
  */
 import type { CardChannel } from '../card/channel';
-import { assertBytes, assertUint, equalCt } from '../core/bytes';
+import { assertBytes, assertUint } from '../core/bytes';
 import { ArgumentError, ParseError, SimtapError } from '../core/errors';
 import { StatusWordError, SW } from '../core/iso7816';
 import { ISO14443_106, type LinkProfile, type TapTimeOptions, TapTimer } from '../core/iso14443';
-import { decodeDebitResponse, decodeInitForPurchaseResponse, TTI } from '../core/pboc';
+import { decodeDebitResponse, decodeInitForPurchaseResponse, type TransactionLogRecord, TTI } from '../core/pboc';
 import { type Clock, systemClock, txnDateTime } from './clock';
 import {
   debitApdu,
@@ -49,7 +53,7 @@ import {
   updateCappDataCacheApdu,
 } from './commands';
 import { type CardIdentity, EPURSE_DEFAULT_AID, identifyCard, proveTransaction, searchLog } from './epurse-client';
-import { CardLeftFieldError, MacError, TacError } from './errors';
+import { CardLeftFieldError, MacError } from './errors';
 import { ApduLink, accept } from './link';
 import type { PsamDriver } from './psam';
 import {
@@ -57,9 +61,12 @@ import {
   type PendingPurchase,
   type PurchaseKind,
   type PurchaseRecord,
+  type PurchaseResult,
   type RecoveryProof,
   type TransitRecord,
   type TransitStation,
+  type UnprovenPurchase,
+  type UnprovenReason,
   type Writable,
 } from './records';
 import {
@@ -109,8 +116,11 @@ export interface ConsumptionMachineOptions {
   readonly transit?: TransitOptions;
   /** Records of EF 0x18 a recovery may read; default 10. */
   readonly logRecords?: number;
-  /** Called with every completed record (also those completed by a recovery), e.g. to append to the batch. */
-  readonly onRecord?: (record: PurchaseRecord) => void;
+  /**
+   * Called with every record: each completed purchase (also those a recovery completes), e.g. to append to the
+   * clearing batch, and each unproven one a recovery finds (for the back office; it has no TAC).
+   */
+  readonly onRecord?: (record: PurchaseResult) => void;
   /** Pending records kept from an earlier run of this machine (see {@link ConsumptionMachine.pending}). */
   readonly pending?: readonly PendingPurchase[];
 }
@@ -134,10 +144,11 @@ export interface GateRequest extends TapOptions {
   readonly station: TransitStation;
 }
 
-/** The result of resolving a card's pending purchase. */
+/** The result of resolving a card's pending purchase (module doc decision table). */
 export type RecoveryOutcome =
   | { readonly outcome: 'none' }
   | { readonly outcome: 'charged'; readonly record: PurchaseRecord }
+  | { readonly outcome: 'unproven'; readonly record: UnprovenPurchase }
   | { readonly outcome: 'not-charged'; readonly pending: PendingPurchase }
   | { readonly outcome: 'unknown'; readonly pending: PendingPurchase };
 
@@ -157,13 +168,15 @@ interface DebitSpec {
   readonly entry?: TransitRecord;
 }
 
-/** What a completed record can show of its authenticity. */
+/** The card's proof of a completed record, and whether the PSAM accepted its MAC2. */
 interface Evidence {
-  tac: Uint8Array | undefined;
-  mac2: Uint8Array | undefined;
-  mac2Verified: boolean;
-  tacVerified: boolean;
+  readonly tac: Uint8Array;
+  readonly mac2: Uint8Array;
+  readonly mac2Verified: boolean;
 }
+
+/** What the PSAM made of a proof's MAC2. */
+type Mac2Check = 'accepted' | 'refused' | 'unchecked';
 
 const PURCHASE_FAMILY: readonly number[] = [TTI.EP_PURCHASE, TTI.CAPP_PURCHASE];
 
@@ -172,7 +185,9 @@ const PURCHASE_FAMILY: readonly number[] = [TTI.EP_PURCHASE, TTI.CAPP_PURCHASE];
  * Calls are serialised (one tap at a time).
  * @example
  * const pos = new ConsumptionMachine({ card: reader, psam: new PsamDriver(samChannel) });
- * const rec = await pos.purchase({ amount: 1250 }); // rec.tac, rec.balanceAfter, rec.tapTime.totalUs
+ * const rec = await pos.purchase({ amount: 1250 });
+ * if (rec.status === 'completed') batch.push(rec); // rec.tac, rec.balanceAfter, rec.tapTime.totalUs
+ * else backOffice.push(rec); // 'unproven': an earlier torn purchase of this sale the card cannot prove
  */
 export class ConsumptionMachine {
   readonly #o: {
@@ -187,7 +202,7 @@ export class ConsumptionMachine {
     tapTimeOptions: TapTimeOptions;
     transit: TransitOptions | undefined;
     logRecords: number;
-    onRecord: ((r: PurchaseRecord) => void) | undefined;
+    onRecord: ((r: PurchaseResult) => void) | undefined;
   };
   readonly #pending: PendingBySerial<PendingPurchase>;
   #queue: Promise<unknown> = Promise.resolve();
@@ -259,7 +274,9 @@ export class ConsumptionMachine {
   }
 
   /**
-   * One purchase (TTI 06) on the tapped card. Resolves a pending purchase of the same card first (module doc).
+   * One purchase (TTI 06) on the tapped card. Resolves a pending purchase of the same card first (module doc): when
+   * that was the same sale and proves charged or unproven, returns its record instead of debiting again.
+   * @returns the completed record, or the `unproven` record of an earlier torn attempt at the same sale.
    * @throws {InsufficientBalanceError} `SW_9401` when the balance does not cover `amount`.
    * @throws {CardLockedError} `SW_9303` / `SW_6283` when the application is locked.
    * @throws {MacError} `SW_9302`: the card refused MAC1 (`origin 'card'`, nothing debited) or the PSAM refused
@@ -268,7 +285,7 @@ export class ConsumptionMachine {
    * @throws {SimtapError} `RECOVERY_UNDETERMINED` when an earlier torn purchase of this card cannot be resolved.
    * @throws {StatusWordError} `SW_xxxx` for any other refusal; `ArgumentError` `BAD_ARGUMENT` on a bad amount.
    */
-  async purchase(req: PurchaseRequest): Promise<PurchaseRecord> {
+  async purchase(req: PurchaseRequest): Promise<PurchaseResult> {
     assertUint(req?.amount, 'amount', 0xffffffff);
     return this.#tap(req, async (tap) => {
       const id = await identifyCard(tap.link, this.#o.select);
@@ -284,7 +301,7 @@ export class ConsumptionMachine {
    * @throws {ArgumentError} `BAD_ARGUMENT` when the machine has no transit settings or the station is invalid.
    * @throws the errors of {@link ConsumptionMachine.purchase}.
    */
-  async enter(req: GateRequest): Promise<PurchaseRecord> {
+  async enter(req: GateRequest): Promise<PurchaseResult> {
     const transit = this.#transit();
     assertStation(req?.station);
     const ec = transit.entryCharge ?? 0;
@@ -306,7 +323,7 @@ export class ConsumptionMachine {
    *   the fare rule returns no valid amount.
    * @throws the errors of {@link ConsumptionMachine.purchase}.
    */
-  async exit(req: GateRequest): Promise<PurchaseRecord> {
+  async exit(req: GateRequest): Promise<PurchaseResult> {
     const transit = this.#transit();
     assertStation(req?.station);
     return this.#tap(req, async (tap) => {
@@ -331,7 +348,7 @@ export class ConsumptionMachine {
       const id = await identifyCard(tap.link, this.#o.select);
       const p = this.#pending.of(id.serial);
       if (p === undefined) return { outcome: 'none' };
-      return this.#resolve(tap, id, p);
+      return this.#resolve(tap, p);
     });
   }
 
@@ -365,51 +382,33 @@ export class ConsumptionMachine {
     });
   }
 
-  /** Resolves this card's pending purchase; returns the completed record when it is the same sale. */
+  /** Resolves this card's pending purchase; returns its completed or unproven record when it is the same sale. */
   async #settle(
     tap: Tap,
     id: CardIdentity,
     sameSale: (p: PendingPurchase) => boolean,
-  ): Promise<PurchaseRecord | undefined> {
+  ): Promise<PurchaseResult | undefined> {
     const p = this.#pending.of(id.serial);
     if (p === undefined) return undefined;
-    const r = await this.#resolve(tap, id, p);
+    const r = await this.#resolve(tap, p);
     if (r.outcome === 'unknown')
       throw new SimtapError(
         'RECOVERY_UNDETERMINED',
         'an earlier torn purchase of this card cannot be resolved from the card; check it and discardPending()',
       );
-    if (r.outcome === 'charged' && sameSale(p)) return r.record;
+    if ((r.outcome === 'charged' || r.outcome === 'unproven') && sameSale(p)) return r.record;
     return undefined;
   }
 
-  async #resolve(tap: Tap, id: CardIdentity, p: PendingPurchase): Promise<RecoveryOutcome> {
-    const psam = this.#o.psam;
+  async #resolve(tap: Tap, p: PendingPurchase): Promise<RecoveryOutcome> {
+    // The card proves its last transaction if it has this TTI and counter: ours, or another terminal's when ours
+    // never committed and the card was used elsewhere since. Only the PSAM's MAC2 check tells which for sure.
     const proof = await proveTransaction(tap.link, p.tti, p.offlineCounter);
-    // Is the proof ours? The card proves the last transaction with that counter, which may be another
-    // terminal's when ours never committed and the card was used elsewhere since.
-    let ours: boolean | undefined;
-    const evidence: Evidence = { tac: undefined, mac2: undefined, mac2Verified: false, tacVerified: false };
-    if (proof !== undefined) {
-      evidence.tac = proof.tac;
-      evidence.mac2 = proof.mac2;
-      if (psam.openSessionSeq === p.terminalTxnSeq) {
-        try {
-          await psam.verifyMac2(proof.mac2);
-          evidence.mac2Verified = true;
-          ours = true;
-        } catch (e) {
-          if (!(e instanceof MacError)) throw e;
-          ours = false;
-        }
-      } else {
-        const tac = await this.#psamTac(id, p);
-        if (tac !== undefined) ours = evidence.tacVerified = equalCt(tac, proof.tac);
-      }
-      if (ours === true) {
-        this.#pending.remove(p.cardSerial);
-        return { outcome: 'charged', record: this.#emit(this.#complete(tap, p, evidence, 'transaction-prove')) };
-      }
+    const check: Mac2Check = proof === undefined ? 'unchecked' : await this.#checkMac2(p, proof.mac2);
+    if (proof !== undefined && check === 'accepted') {
+      this.#pending.remove(p.cardSerial);
+      const ev: Evidence = { tac: proof.tac, mac2: proof.mac2, mac2Verified: true };
+      return { outcome: 'charged', record: this.#emit(this.#complete(tap, p, ev, 'transaction-prove')) };
     }
     const v = await searchLog(
       tap.link,
@@ -427,34 +426,28 @@ export class ConsumptionMachine {
     if (v.verdict === 'unknown') return { outcome: 'unknown', pending: p };
     this.#pending.remove(p.cardSerial);
     if (v.verdict === 'not-committed') return { outcome: 'not-charged', pending: p };
-    if (ours === false) {
-      // The log shows our purchase but the card's proof of it does not authenticate.
-      const record = this.#emit(this.#complete(tap, p, evidence, 'transaction-prove'));
-      throw new TacError("the card's proof of this purchase does not authenticate", record);
+    // The log shows our purchase. Only a proof the PSAM could not check still counts: its TAC, for clearing.
+    if (proof !== undefined && check === 'unchecked') {
+      const ev: Evidence = { tac: proof.tac, mac2: proof.mac2, mac2Verified: false };
+      return { outcome: 'charged', record: this.#emit(this.#complete(tap, p, ev, 'transaction-prove')) };
     }
-    if (proof !== undefined) {
-      return { outcome: 'charged', record: this.#emit(this.#complete(tap, p, evidence, 'transaction-prove')) };
-    }
-    evidence.tac = await this.#psamTac(id, p);
-    return { outcome: 'charged', record: this.#emit(this.#complete(tap, p, evidence, 'transaction-log')) };
+    const reason: UnprovenReason = proof === undefined ? 'proof-replaced' : 'proof-refused';
+    return { outcome: 'unproven', record: this.#emit(this.#unproven(tap, p, reason, v.record)) };
   }
 
-  /** The purchase TAC recomputed by the PSAM; undefined when the PSAM holds no TAC key (6A88). */
-  async #psamTac(id: CardIdentity, p: PendingPurchase): Promise<Uint8Array | undefined> {
+  /**
+   * Has the PSAM check a proven MAC2 in the session it opened for this purchase, if that session is still open.
+   * @throws the PSAM's `TransportError` (the pending record is kept).
+   */
+  async #checkMac2(p: PendingPurchase, mac2: Uint8Array): Promise<Mac2Check> {
+    const psam = this.#o.psam;
+    if (psam.openSessionSeq !== p.terminalTxnSeq) return 'unchecked';
     try {
-      return await this.#o.psam.computePurchaseTac({
-        cardSerial: p.cardSerial,
-        ...(this.#o.twoLevel ? { issuerId: id.ef15.issuerId } : {}),
-        keyVersion: p.keyVersion,
-        amount: p.amount,
-        tti: p.tti,
-        terminalId: p.terminalId,
-        terminalTxnSeq: p.terminalTxnSeq,
-        date: p.date,
-        time: p.time,
-      });
+      await psam.verifyMac2(mac2);
+      return 'accepted';
     } catch (e) {
-      if (e instanceof StatusWordError) return undefined;
+      if (e instanceof MacError) return 'refused';
+      if (e instanceof StatusWordError) return 'unchecked'; // e.g. 6985: the PSAM no longer has the session
       throw e;
     }
   }
@@ -469,7 +462,6 @@ export class ConsumptionMachine {
     r.tac = ev.tac;
     r.mac2 = ev.mac2;
     r.mac2Verified = ev.mac2Verified;
-    r.tacVerified = ev.tacVerified;
     r.recovered = recovered;
     r.apduCount = tap.link.apduCount;
     r.psamApduCount = this.#o.psam.apduCount - tap.psamStart;
@@ -477,7 +469,19 @@ export class ConsumptionMachine {
     return r;
   }
 
-  #emit(r: PurchaseRecord): PurchaseRecord {
+  #unproven(tap: Tap, p: PendingPurchase, reason: UnprovenReason, log: TransactionLogRecord): UnprovenPurchase {
+    const { status: _, ...core } = p;
+    const r = core as Writable<UnprovenPurchase>;
+    r.status = 'unproven';
+    r.reason = reason;
+    r.log = log;
+    r.apduCount = tap.link.apduCount;
+    r.psamApduCount = this.#o.psam.apduCount - tap.psamStart;
+    r.tapTime = tap.timer.estimate(tap.profile, this.#o.tapTimeOptions);
+    return r;
+  }
+
+  #emit<R extends PurchaseResult>(r: R): R {
     this.#o.onRecord?.(r);
     return r;
   }
@@ -560,18 +564,18 @@ export class ConsumptionMachine {
       throw e;
     }
     const { tac, mac2 } = decodeDebitResponse(rsp);
-    const evidence: Evidence = { tac, mac2, mac2Verified: false, tacVerified: false };
+    let mac2Verified = false;
     try {
       await psam.verifyMac2(mac2);
-      evidence.mac2Verified = true;
+      mac2Verified = true;
     } catch (e) {
       if (e instanceof MacError) {
-        e.record = this.#emit(this.#complete(tap, pending, evidence, undefined));
+        e.record = this.#emit(this.#complete(tap, pending, { tac, mac2, mac2Verified }, undefined));
         throw e;
       }
-      // Any other PSAM failure: the card has committed; the record stays, unverified.
+      // Any other PSAM failure: the card has committed; the record stays with the card's TAC, MAC2 unverified.
     }
-    return this.#emit(this.#complete(tap, pending, evidence, undefined));
+    return this.#emit(this.#complete(tap, pending, { tac, mac2, mac2Verified }, undefined));
   }
 }
 

@@ -9,7 +9,7 @@
  * | {@link CardLockedError} | `SW_9303` / `SW_6283` | the e-purse application is locked or blocked |
  * | {@link MacError} | `SW_9302` | the card refused MAC1/MAC2 (`origin: 'card'`) or the PSAM refused MAC2 (`'psam'`) |
  * | {@link CardLeftFieldError} | `CARD_REMOVED` | the card went away mid-flow; `pending` set when money may have moved |
- * | {@link TacError} | `TAC_INVALID` | a TAC does not verify (the money moved; `record` has the transaction) |
+ * | {@link TacError} | `TAC_INVALID` | the authorizer rejects a load's TAC (the money moved; `record` has the load) |
  * | `CryptoError` (core) | `MAC1_INVALID` | a load authorizer rejected the card's MAC1 |
  * | `StatusWordError` (core) | `SW_xxxx` | every other non-9000 status word |
  *
@@ -66,13 +66,14 @@ export class CardLeftFieldError extends TransportError {
 }
 
 /**
- * A TAC does not verify: a load's TAC with the issuer's TAC key, or a torn purchase's proven TAC with the PSAM's.
- * The money moved on the card: `record` holds the transaction as the card reported it.
+ * A load's TAC does not verify with the issuer's TAC key (the recharge machine's authorizer checks it). The money
+ * moved on the card: `record` holds the load as the card reported it. (Purchase TACs are never checked by a
+ * machine: no terminal holds the TAC key; clearing verifies them.)
  */
 export class TacError extends CryptoError {
-  /** The transaction as the card reported it. */
-  readonly record: LoadRecord | PurchaseRecord;
-  constructor(message: string, record: LoadRecord | PurchaseRecord) {
+  /** The load as the card reported it. */
+  readonly record: LoadRecord;
+  constructor(message: string, record: LoadRecord) {
     super('TAC_INVALID', message);
     this.record = record;
   }

@@ -1,7 +1,8 @@
 /**
  * Machines: the consumption machine (POS, gate, canteen till) with its PSAM driver and the recharge machine
- * (top-up kiosk), over any {@link CardChannel}. They return typed records (TAC, counters, balances, APDU count,
- * tap-time estimate), throw typed errors integrators branch on, and resolve torn transactions at the next tap.
+ * (top-up kiosk), over any {@link CardChannel}. They return typed records (the card's TAC as the card gave it,
+ * counters, balances, APDU count, tap-time estimate), throw typed errors integrators branch on, and resolve torn
+ * transactions at the next tap on what the card proves (completed, or unproven for the back office).
  *
  * @module
  */
@@ -45,12 +46,10 @@ export { MachineResponseError } from './link';
 export {
   PSAM_DEFAULT_AID,
   PSAM_DEFAULT_FID,
-  PSAM_KEY_USAGE_TAC,
   PsamDriver,
   type PsamDriverOptions,
   type PsamPurchaseRequest,
   type PsamPurchaseSession,
-  type PsamTacRequest,
 } from './psam';
 export {
   IssuerKeyAuthorizer,
@@ -65,14 +64,19 @@ export {
 } from './recharge';
 export type {
   LoadRecord,
+  LoadResult,
   PendingLoad,
   PendingPurchase,
   PurchaseCore,
   PurchaseKind,
   PurchaseRecord,
+  PurchaseResult,
   RecoveryProof,
   TransitRecord,
   TransitStation,
+  UnprovenLoad,
+  UnprovenPurchase,
+  UnprovenReason,
 } from './records';
 export {
   assertStation,

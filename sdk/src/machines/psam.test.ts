@@ -3,7 +3,8 @@ import { fromHex, toHex } from '../core/bytes';
 import { ArgumentError, SimtapError } from '../core/errors';
 import { ConditionsNotSatisfiedError, StatusWordError } from '../core/iso7816';
 import { MacError } from './errors';
-import { PSAM_KEY_USAGE_TAC, PsamDriver, type PsamPurchaseRequest } from './psam';
+import * as psamModule from './psam';
+import { PsamDriver, type PsamPurchaseRequest } from './psam';
 import { ScriptedChannel } from './test-support';
 
 const open = [
@@ -79,21 +80,27 @@ describe('PsamDriver', () => {
     await expect(psam.verifyMac2(fromHex('00000000'))).rejects.toBeInstanceOf(ConditionsNotSatisfiedError);
   });
 
-  it('recomputes a purchase TAC with 80 1A 44 / 80 FA 01', async () => {
+  it('sends DES INIT (80 1A) and DES CRYPT (80 FA) with a general-purpose key; either ends the MAC2 session', async () => {
     const ch = new ScriptedChannel([
-      { cmd: '801A4401084401202600000001', rsp: '9000' },
-      { cmd: '80FA010016000004E2064401000000010000002A2026030110030400', rsp: 'DEADBEEF9000' },
-      { cmd: '801A440110', rsp: '6A88' },
+      { cmd: '807000001C', rsp: '0000002AA1B2C3D49000' },
+      { cmd: '801A2201084401202600000001', rsp: '9000' },
+      { cmd: '80FA0100080102030405060708' + '00', rsp: 'DEADBEEF9000' },
+      { cmd: '801A440108', rsp: '6A88' }, // a usage the PSAM does not hold (e.g. the issuer's TAC key)
     ]);
     const psam = new PsamDriver(ch);
-    const tac = await psam.computePurchaseTac({ ...req, terminalId: fromHex('440100000001'), terminalTxnSeq: 42 });
-    expect(toHex(tac)).toBe('DEADBEEF');
-    expect(PSAM_KEY_USAGE_TAC).toBe(0x44);
-    const e = await psam
-      .computePurchaseTac({ ...req, issuerId: new Uint8Array(8), terminalId: new Uint8Array(6), terminalTxnSeq: 1 })
-      .catch((x: unknown) => x);
+    await psam.initForPurchase(req);
+    expect(psam.openSessionSeq).toBe(42);
+    await psam.desInit(0x22, 1, fromHex('4401202600000001'));
+    expect(psam.openSessionSeq).toBeUndefined();
+    expect(toHex(await psam.desCrypt(0x01, 0x00, fromHex('0102030405060708')))).toBe('DEADBEEF');
+    const e = await psam.desInit(0x44, 1, new Uint8Array(8)).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(StatusWordError);
-    expect(e).toMatchObject({ code: 'SW_6A88' });
+    expect(e).toMatchObject({ code: 'SW_6A88', command: 'PSAM_DES_INIT' });
+  });
+
+  it("offers no way to compute a TAC: the TAC is the card's proof to the issuer", () => {
+    expect(Object.keys(psamModule).filter((k) => /tac/i.test(k))).toEqual([]);
+    expect(Object.getOwnPropertyNames(PsamDriver.prototype).filter((k) => /tac/i.test(k))).toEqual([]);
   });
 
   it('validates arguments before sending anything', async () => {

@@ -1,7 +1,10 @@
 /**
  * The consumption machine's side of its PSAM (secure access module), spec digest a.4: select the PSAM
  * application, read the terminal ID, compute MAC1 for a purchase (`80 70`), check the card's MAC2 (`80 72`),
- * and the generic DES functions (`80 1A` / `80 FA`) used to recompute a TAC or MAC after a torn transaction.
+ * and the generic DES functions (`80 1A` / `80 FA`) with the PSAM's general-purpose keys.
+ *
+ * A PSAM never computes a TAC: the TAC is the card's proof to the issuer, and only the issuer holds the TAC key
+ * (`IssuerTacVerifier` in `@simtap/sdk/core/pboc`). Machines store the TAC as the card returned it.
  *
  * @module
  */
@@ -9,7 +12,7 @@ import type { CardChannel } from '../card/channel';
 import { assertBytes, assertUint, fromHex, readUint } from '../core/bytes';
 import { ArgumentError, SimtapError } from '../core/errors';
 import { selectByFidApdu, selectByNameApdu } from './commands';
-import { ApduLink, MachineResponseError } from './link';
+import { ApduLink } from './link';
 
 /** Default PSAM application AID (reference profile `psams[].aid`). */
 export const PSAM_DEFAULT_AID: Uint8Array = /* @__PURE__ */ fromHex('A000000632010106');
@@ -189,10 +192,10 @@ export class PsamDriver {
 
   /**
    * DES INIT `80 1A keyUsage keyVersion Lc divData`: makes the PSAM's master key (`keyUsage`, `keyVersion`)
-   * diversified with `diversificationData` (card serial(8) [‖ issuer ID(8) for two levels]) its work key;
-   * usage {@link PSAM_KEY_USAGE_TAC} yields the single-DES TAC key.
+   * diversified with `diversificationData` (8 or 16 bytes) its work key. Any command ends a pending MAC2 check.
    * @throws {ArgumentError} `BAD_ARGUMENT` on a bad byte or data length.
-   * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses (6A88: no such key).
+   * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses (6A88: no such key; 6985: a usage `80 1A` may not
+   *   use, e.g. the purchase key).
    */
   async desInit(keyUsage: number, keyVersion: number, diversificationData: Uint8Array): Promise<void> {
     assertUint(keyUsage, 'keyUsage', 0xff);
@@ -213,7 +216,7 @@ export class PsamDriver {
    * DES CRYPT `80 FA P1 P2 Lc data Le` with the work key loaded by {@link PsamDriver.desInit}: P1 00 encrypts
    * (ECB), 01 MACs with a zero ICV, 05 MACs with the first 8 data bytes as ICV. Returns the PSAM's output.
    * @throws {ArgumentError} `BAD_ARGUMENT` on a bad byte or empty/oversized data.
-   * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses (6985: no work key).
+   * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses (6985: no work key, or one whose usage forbids P1).
    */
   async desCrypt(p1: number, p2: number, data: Uint8Array): Promise<Uint8Array> {
     assertUint(p1, 'p1', 0xff);
@@ -231,65 +234,6 @@ export class PsamDriver {
     apdu[apdu.length - 1] = 0x00;
     return (await this.#link.run('PSAM_DES_CRYPT', apdu)).slice();
   }
-
-  /**
-   * Recomputes a purchase TAC in the PSAM (`80 1A 44` with the card serial [‖ issuer ID], then `80 FA 01` over
-   * amount ‖ TTI ‖ terminal ID ‖ terminal sequence ‖ date ‖ time): to check a TAC a card proved after a torn
-   * purchase, or to complete a record the card's log confirmed. Needs a PSAM holding the TAC master key.
-   * @throws {ArgumentError} `BAD_ARGUMENT` on an out-of-range or wrong-length field.
-   * @throws {StatusWordError} `SW_6A88` when the PSAM holds no TAC key of that version.
-   */
-  async computePurchaseTac(p: PsamTacRequest): Promise<Uint8Array> {
-    assertBytes(p.cardSerial, 'cardSerial', 8, 10);
-    if (p.issuerId !== undefined) assertBytes(p.issuerId, 'issuerId', 8);
-    assertUint(p.amount, 'amount', 0xffffffff);
-    assertUint(p.tti, 'tti', 0xff);
-    assertBytes(p.terminalId, 'terminalId', 6);
-    assertUint(p.terminalTxnSeq, 'terminalTxnSeq', 0xffffffff);
-    assertBytes(p.date, 'date', 4);
-    assertBytes(p.time, 'time', 3);
-    const serial = p.cardSerial.length === 10 ? p.cardSerial.subarray(2) : p.cardSerial;
-    const div = new Uint8Array(p.issuerId === undefined ? 8 : 16);
-    div.set(serial, 0);
-    if (p.issuerId !== undefined) div.set(p.issuerId, 8);
-    await this.desInit(PSAM_KEY_USAGE_TAC, p.keyVersion, div);
-    const data = new Uint8Array(22);
-    writeU32(data, 0, p.amount);
-    data[4] = p.tti;
-    data.set(p.terminalId, 5);
-    writeU32(data, 11, p.terminalTxnSeq);
-    data.set(p.date, 15);
-    data.set(p.time, 19);
-    const mac = await this.desCrypt(0x01, 0x00, data);
-    if (mac.length !== 4) throw new MachineResponseError('PSAM_DES_CRYPT', 4, mac.length);
-    return mac;
-  }
-}
-
-/** `80 1A` key usage of the TAC master key: the work key becomes the single-DES TAC key (DTK left ⊕ right). */
-export const PSAM_KEY_USAGE_TAC = 0x44;
-
-/** Inputs of {@link PsamDriver.computePurchaseTac}. */
-export interface PsamTacRequest {
-  /** 10-byte application serial or its 8 diversification bytes. */
-  readonly cardSerial: Uint8Array;
-  /** Issuer ID (8 bytes) for two-level diversification. */
-  readonly issuerId?: Uint8Array;
-  /** The card's key version (INITIALIZE's). */
-  readonly keyVersion: number;
-  readonly amount: number;
-  readonly tti: number;
-  readonly terminalId: Uint8Array;
-  readonly terminalTxnSeq: number;
-  readonly date: Uint8Array;
-  readonly time: Uint8Array;
-}
-
-function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
 }
 
 const READ_TERMINAL_ID = /* @__PURE__ */ fromHex('00B0960006');

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../core/bytes';
 import { ArgumentError, CryptoError } from '../core/errors';
 import { SecurityStatusError } from '../core/iso7816';
-import { loadMac1, loadMac2, loadSessionKey, loadTac, TTI } from '../core/pboc';
-import { cardProfile } from '../core/profile';
+import { IssuerTacVerifier, loadMac1, loadMac2, loadSessionKey, loadTac, TTI } from '../core/pboc';
+import { cardProfile, referenceProfile } from '../core/profile';
 import { fixedClock } from './clock';
 import { CardLeftFieldError, MacError, TacError } from './errors';
 import {
@@ -13,7 +13,7 @@ import {
   RechargeMachine,
   type RechargeMachineOptions,
 } from './recharge';
-import type { LoadRecord } from './records';
+import type { LoadResult } from './records';
 import { cardRemoved, ScriptedChannel, type ScriptStep } from './test-support';
 
 const card1 = cardProfile('card-1');
@@ -52,8 +52,16 @@ const tacOf = (newBalance: number, ctr: number, amount: number) =>
     }),
   );
 
+/** Clearing's view: the issuer's TAC check; every completed load's TAC must be the card's. */
+const clearing = new IssuerTacVerifier(referenceProfile().issuer.masterKeys.tacMasterKey);
+function expectClears(records: readonly LoadResult[]): void {
+  for (const r of records)
+    if (r.status === 'completed')
+      expect(clearing.verifyLoad({ ...r, newBalance: r.balanceAfter }, r.cardSerial)).toBe(true);
+}
+
 function kiosk(card: ScriptedChannel, extra: Partial<RechargeMachineOptions> = {}) {
-  const records: LoadRecord[] = [];
+  const records: LoadResult[] = [];
   const m = new RechargeMachine({
     card,
     authorizer: IssuerKeyAuthorizer.fromProfile(),
@@ -148,6 +156,7 @@ describe('RechargeMachine.load', () => {
     expect(toHex(r.mac2)).toBe(mac2Of(0, 5000));
     expect(r.tapTime.apduCount).toBe(4);
     expect(records).toEqual([r]);
+    expectClears(records);
   });
 
   it('verifies the PIN first when given one', async () => {
@@ -224,9 +233,11 @@ describe('RechargeMachine torn load', () => {
     card.push(...identify, { cmd: '805A000202000008', rsp: `${mac2Of(0, 5000)}${tacOf(5000, 0, 5000)}9000` });
     const r = await m.load({ amount: 5000 });
     expect(r).toMatchObject({ recovered: 'transaction-prove', tacVerified: true, balanceAfter: 5000, apduCount: 3 });
+    expect(toHex(r.tac)).toBe(tacOf(5000, 0, 5000));
     expect(card.remaining).toBe(0);
     expect(m.pending).toEqual([]);
     expect(records).toEqual([r]);
+    expectClears(records);
   });
 
   it('loads once when the card shows the load never landed', async () => {
@@ -242,14 +253,108 @@ describe('RechargeMachine torn load', () => {
     expect(card.remaining).toBe(0);
   });
 
-  it('recover() completes from the log when the proof is gone', async () => {
-    const { m, card } = await torn();
-    const log = `0000 000000 ${u32(5000)} 02 ${toHex(TID)} ${toHex(DATE)} ${toHex(TIME)} 9000`;
-    card.push(...identify, { cmd: '805A0002', rsp: '9406' }, { cmd: '00B201C417', rsp: log });
-    expect(await m.recover()).toMatchObject({
-      outcome: 'loaded',
-      record: { recovered: 'transaction-log', tac: undefined, tacVerified: false },
+  const logOf = (amount: number, tid = toHex(TID)) =>
+    `0000 000000 ${u32(amount)} 02 ${tid} ${toHex(DATE)} ${toHex(TIME)} 9000`;
+
+  it("recover() gives an 'unproven' record, no TAC, when the proof is gone (9406) and the log shows the load", async () => {
+    const { m, card, records } = await torn();
+    card.push(...identify, { cmd: '805A0002', rsp: '9406' }, { cmd: '00B201C417', rsp: logOf(5000) });
+    const out = await m.recover();
+    expect(out).toMatchObject({
+      outcome: 'unproven',
+      record: { status: 'unproven', reason: 'proof-replaced', amount: 5000, log: { counter: 0, amount: 5000 } },
     });
+    if (out.outcome !== 'unproven') throw new Error('expected unproven');
+    expect(out.record).not.toHaveProperty('tac');
+    expect(records).toEqual([out.record]);
+    expect(m.pending).toEqual([]);
     expect(await kiosk(new ScriptedChannel(identify)).m.recover()).toEqual({ outcome: 'none' });
+  });
+
+  it('load() never loads the same sale again when the log shows it without proof: RECOVERY_UNDETERMINED, kept', async () => {
+    const { m, card, records } = await torn();
+    card.push(...identify, { cmd: '805A0002', rsp: '9406' }, { cmd: '00B201C417', rsp: logOf(5000) });
+    const e = await m.load({ amount: 5000 }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'RECOVERY_UNDETERMINED' });
+    expect(card.sent.filter((c) => c.startsWith('8050'))).toHaveLength(1); // no second INITIALIZE FOR LOAD
+    expect(records).toEqual([]);
+    expect(m.pending).toHaveLength(1);
+    card.push(...identify, { cmd: '805A0002', rsp: '9406' }, { cmd: '00B201C417', rsp: logOf(5000) });
+    expect(await m.recover()).toMatchObject({ outcome: 'unproven' });
+    expect(records.map((r) => r.status)).toEqual(['unproven']);
+    expect(m.pending).toEqual([]);
+  });
+
+  it('hands an unproven earlier load of another amount to onRecord and runs the new load', async () => {
+    const { m, card, records } = await torn();
+    card.push(
+      ...identify,
+      { cmd: '805A0002', rsp: '9406' },
+      { cmd: '00B201C417', rsp: logOf(5000) },
+      ...loadSteps(5000, 1, 2000).slice(2),
+    );
+    const r = await m.load({ amount: 2000 });
+    expect(r).toMatchObject({ status: 'completed', amount: 2000, onlineCounter: 1, tacVerified: true });
+    expect(records.map((x) => [x.status, x.amount])).toEqual([
+      ['unproven', 5000],
+      ['completed', 2000],
+    ]);
+    expectClears(records);
+  });
+
+  it("gives an 'unproven' record when the card proves another load (not our MAC2) but the log shows ours", async () => {
+    const { m, card } = await torn();
+    card.push(
+      ...identify,
+      { cmd: '805A0002', rsp: `00000000${tacOf(5000, 0, 5000)}9000` },
+      {
+        cmd: '00B201C417',
+        rsp: logOf(5000),
+      },
+    );
+    expect(await m.recover()).toMatchObject({ outcome: 'unproven', record: { reason: 'proof-refused' } });
+  });
+
+  it("drops the pending load when the card proves another terminal's load with that counter, and loads once", async () => {
+    const { m, card, records } = await torn();
+    card.push(
+      ...identify,
+      { cmd: '805A0002', rsp: `00000000111111119000` },
+      { cmd: '00B201C417', rsp: logOf(5000, '440100000001') },
+      ...loadSteps(5000, 1, 5000).slice(2),
+    );
+    const r = await m.load({ amount: 5000 });
+    expect(r).toMatchObject({ recovered: undefined, onlineCounter: 1, balanceAfter: 10000 });
+    expect(records).toEqual([r]);
+    expectClears(records);
+  });
+
+  it('completes from the proof with the TAC unverified when the authorizer cannot verify TACs', async () => {
+    const plain = IssuerKeyAuthorizer.fromProfile();
+    const authorizer: LoadAuthorizer = { authorize: (x) => plain.authorize(x) };
+    const card = new ScriptedChannel([
+      ...identify,
+      { cmd: '805000020B', rsp: initLoadRsp(0, 0, 5000) },
+      { cmd: '805200000B', fail: cardRemoved() },
+      ...identify,
+      { cmd: '805A000202000008', rsp: `${mac2Of(0, 5000)}${tacOf(5000, 0, 5000)}9000` },
+    ]);
+    const { m, records } = kiosk(card, { authorizer });
+    await expect(m.load({ amount: 5000 })).rejects.toBeInstanceOf(CardLeftFieldError);
+    const out = await m.recover();
+    expect(out).toMatchObject({ outcome: 'loaded', record: { tacVerified: false, recovered: 'transaction-prove' } });
+    if (out.outcome !== 'loaded') throw new Error('expected loaded');
+    expect(toHex(out.record.tac)).toBe(tacOf(5000, 0, 5000)); // as the card gave it, for the platform to verify
+    expectClears(records);
+  });
+
+  it('throws TacError with the record when the proven TAC does not verify', async () => {
+    const { m, card, records } = await torn();
+    card.push(...identify, { cmd: '805A000202000008', rsp: `${mac2Of(0, 5000)}000000009000` });
+    const e = (await m.recover().catch((x: unknown) => x)) as TacError;
+    expect(e).toBeInstanceOf(TacError);
+    expect(e.record).toMatchObject({ status: 'completed', tacVerified: false, recovered: 'transaction-prove' });
+    expect(records).toEqual([e.record]);
+    expect(m.pending).toEqual([]);
   });
 });

@@ -8,12 +8,24 @@
  *
  * **Torn loads.** When the card leaves the field after CREDIT FOR LOAD was sent and before its answer arrived,
  * the machine keeps a {@link PendingLoad} and throws {@link CardLeftFieldError}. At the next tap of the same card
- * it resolves it as the consumption machine resolves purchases: GET TRANSACTION PROVE (TTI 02, online counter)
- * → 9000 with the MAC2 this machine sent: loaded (the TAC is verified) → the record is completed, never loaded
- * twice; 9406 or another load's proof → the EF 0x18 log decides (a record with that counter matching amount,
- * terminal, date and time: loaded; a lower newest load counter or another terminal's record: not loaded, the
- * pending record is dropped and a retry loads once; log too short: `unknown`, the pending record is kept and
- * `RECOVERY_UNDETERMINED` is thrown).
+ * it resolves it, like the consumption machine, only on what the card proves. The load's proof is GET TRANSACTION
+ * PROVE (TTI 02, online counter): MAC2 ‖ TAC of the card's last transaction. Its MAC2 identifies the load (the
+ * machine knows the MAC2 it sent); its TAC is the card's proof, which the authorizer (the issuer) verifies:
+ *
+ * | GET TRANSACTION PROVE | EF 0x18 log | verdict | what the machine reports |
+ * |---|---|---|---|
+ * | 9000 with the MAC2 this machine sent | not read | **loaded** | {@link LoadRecord} `completed` with the card's TAC: `tacVerified` true when the authorizer verifies it, false when it cannot verify TACs; a TAC the authorizer rejects is thrown as `TacError` (`record` set), as in a plain load |
+ * | 9000 with another MAC2 (another load's proof) | a record with the counter matching amount, terminal, date and time | **unproven** | {@link UnprovenLoad} `unproven`, `reason: 'proof-refused'`, the log record; no TAC |
+ * | 9406 (a later transaction replaced the proof) | matching record | **unproven** | `unproven`, `reason: 'proof-replaced'`, the log record; no TAC |
+ * | 9000 with another MAC2, or 9406 | the counter's record is another terminal's, or a lower newest load counter | **not loaded** | nothing: the pending load is dropped and a retry loads once |
+ * | 9000 with another MAC2, or 9406 | too short to reach the counter | **unknown** | nothing: the pending load is kept and `RECOVERY_UNDETERMINED` thrown |
+ *
+ * A load is settled once: loaded (the platform credits the card float), not loaded (the platform refunds), or
+ * unproven (neither: the platform settles it; the card's next online load proves its online counter in MAC1).
+ * `load()` never loads a sale again whose earlier attempt the card's log shows: for an unproven earlier load of the
+ * same amount it throws `RECOVERY_UNDETERMINED` and keeps the pending load; `recover()` hands it to `onRecord` as an
+ * {@link UnprovenLoad}, or `discardPending()` drops it after a manual check. An unproven earlier load of another
+ * amount goes to `onRecord` and the new load runs.
  *
  * @module
  */
@@ -24,14 +36,14 @@ import { ISO14443_106, type LinkProfile, type TapTimeOptions, TapTimer } from '.
 import {
   decodeInitForLoadResponse,
   diversificationDataOf,
+  IssuerTacVerifier,
   loadMac1,
   loadMac2,
   loadSessionKey,
-  loadTac,
   PbocKeyDiversifier,
   PbocMac,
+  type TransactionLogRecord,
   TTI,
-  tacKey,
 } from '../core/pboc';
 import { referenceProfile, type SimtapProfile } from '../core/profile';
 import { type Clock, systemClock, txnDateTime } from './clock';
@@ -39,7 +51,16 @@ import { creditForLoadApdu, INITIALIZE_P1, initializeApdu, verifyPinApdu } from 
 import { type CardIdentity, EPURSE_DEFAULT_AID, identifyCard, proveTransaction, searchLog } from './epurse-client';
 import { CardLeftFieldError, TacError } from './errors';
 import { ApduLink } from './link';
-import { type LoadRecord, PendingBySerial, type PendingLoad, type RecoveryProof, type Writable } from './records';
+import {
+  type LoadRecord,
+  type LoadResult,
+  PendingBySerial,
+  type PendingLoad,
+  type RecoveryProof,
+  type UnprovenLoad,
+  type UnprovenReason,
+  type Writable,
+} from './records';
 
 /** What the authorizer gets to decide on a load and compute its MAC2. */
 export interface LoadAuthorizationRequest {
@@ -105,18 +126,19 @@ export interface IssuerLoadKeys {
 /**
  * A {@link LoadAuthorizer} holding the issuer's master keys (tests, demos, an issuer back office): derives DLK
  * from `loadMasterKey` with the card's diversification data (EF 0x15 serial, rightmost 8 bytes), verifies MAC1 in
- * constant time, computes MAC2; verifies TACs with DTK from `tacMasterKey`.
+ * constant time, computes MAC2; verifies TACs with the issuer's {@link IssuerTacVerifier} from `tacMasterKey`.
+ * It stands for the issuer's platform: a kiosk that holds it holds the issuer's keys.
  */
 export class IssuerKeyAuthorizer implements LoadAuthorizer {
   readonly #dlk: PbocKeyDiversifier;
-  readonly #dtk: PbocKeyDiversifier | undefined;
+  readonly #tac: IssuerTacVerifier | undefined;
 
   /** @throws {ArgumentError} `BAD_ARGUMENT` unless the master keys are 16 bytes. */
   constructor(keys: IssuerLoadKeys) {
     assertBytes(keys?.loadMasterKey, 'loadMasterKey', 16);
     if (keys.tacMasterKey !== undefined) assertBytes(keys.tacMasterKey, 'tacMasterKey', 16);
     this.#dlk = new PbocKeyDiversifier(keys.loadMasterKey);
-    this.#dtk = keys.tacMasterKey === undefined ? undefined : new PbocKeyDiversifier(keys.tacMasterKey);
+    this.#tac = keys.tacMasterKey === undefined ? undefined : new IssuerTacVerifier(keys.tacMasterKey);
   }
 
   /** An authorizer with the issuer keys of `profile` (default: the reference profile). */
@@ -166,33 +188,15 @@ export class IssuerKeyAuthorizer implements LoadAuthorizer {
    * @throws {SimtapError} `NO_TAC_KEY` when constructed without `tacMasterKey`; `BAD_ARGUMENT` on a bad field.
    */
   async verifyTac(check: LoadTacCheck): Promise<boolean> {
-    if (this.#dtk === undefined) throw new SimtapError('NO_TAC_KEY', 'IssuerKeyAuthorizer: no tacMasterKey');
+    if (this.#tac === undefined) throw new SimtapError('NO_TAC_KEY', 'IssuerKeyAuthorizer: no tacMasterKey');
     assertBytes(check.cardSerial, 'cardSerial', 10);
-    assertBytes(check.tac, 'tac', 4);
-    const dtk = this.#dtk.diversify(diversificationDataOf(check.cardSerial));
-    const key = tacKey(dtk);
-    dtk.fill(0);
-    try {
-      const tac = loadTac({
-        tacKey: key,
-        newBalance: check.newBalance,
-        onlineCounter: check.onlineCounter,
-        amount: check.amount,
-        tti: check.tti,
-        terminalId: check.terminalId,
-        date: check.date,
-        time: check.time,
-      });
-      return equalCt(tac, check.tac);
-    } finally {
-      key.fill(0);
-    }
+    return this.#tac.verifyLoad(check, check.cardSerial);
   }
 
   /** Zeroes the key schedules; later calls throw `BAD_ARGUMENT`. */
   destroy(): void {
     this.#dlk.destroy();
-    this.#dtk?.destroy();
+    this.#tac?.destroy();
   }
 
   /** Never exposes key material. */
@@ -222,8 +226,8 @@ export interface RechargeMachineOptions {
   readonly tapTimeOptions?: TapTimeOptions;
   /** Records of EF 0x18 a recovery may read; default 10. */
   readonly logRecords?: number;
-  /** Called with every completed record (also those a recovery completes). */
-  readonly onRecord?: (record: LoadRecord) => void;
+  /** Called with every record: each completed load (also those a recovery completes) and each unproven one. */
+  readonly onRecord?: (record: LoadResult) => void;
   /** Pending loads kept from an earlier run. */
   readonly pending?: readonly PendingLoad[];
 }
@@ -238,10 +242,11 @@ export interface LoadRequest {
   readonly linkProfile?: LinkProfile;
 }
 
-/** The result of resolving a card's pending load. */
+/** The result of resolving a card's pending load (module doc decision table). */
 export type LoadRecoveryOutcome =
   | { readonly outcome: 'none' }
   | { readonly outcome: 'loaded'; readonly record: LoadRecord }
+  | { readonly outcome: 'unproven'; readonly record: UnprovenLoad }
   | { readonly outcome: 'not-loaded'; readonly pending: PendingLoad }
   | { readonly outcome: 'unknown'; readonly pending: PendingLoad };
 
@@ -250,6 +255,13 @@ interface Tap {
   readonly timer: TapTimer;
   readonly profile: LinkProfile;
 }
+
+/** What the card shows of a pending load, before the machine acts on it. */
+type LoadEvidence =
+  | { readonly kind: 'proven'; readonly tac: Uint8Array }
+  | { readonly kind: 'unproven'; readonly reason: UnprovenReason; readonly log: TransactionLogRecord }
+  | { readonly kind: 'not-loaded' }
+  | { readonly kind: 'unknown' };
 
 const LOAD_FAMILY: readonly number[] = [TTI.EP_LOAD];
 
@@ -271,7 +283,7 @@ export class RechargeMachine {
     profile: LinkProfile;
     tapTimeOptions: TapTimeOptions;
     logRecords: number;
-    onRecord: ((r: LoadRecord) => void) | undefined;
+    onRecord: ((r: LoadResult) => void) | undefined;
   };
   readonly #pending: PendingBySerial<PendingLoad>;
   #queue: Promise<unknown> = Promise.resolve();
@@ -325,14 +337,17 @@ export class RechargeMachine {
   }
 
   /**
-   * Loads `amount` onto the tapped card. A pending load of the same card is resolved first; when it turns out
-   * loaded and has the same amount, its completed record is returned instead of loading again.
+   * Loads `amount` onto the tapped card. A pending load of the same card is resolved first (module doc): when it
+   * turns out loaded and has the same amount, its completed record is returned instead of loading again; when the
+   * card's log shows it without proof and it has the same amount, nothing is loaded (`RECOVERY_UNDETERMINED`).
    * @throws {CryptoError} `MAC1_INVALID` (or whatever the authorizer throws) when the authorizer refuses.
    * @throws {MacError} `SW_9302` (origin `card`) when the card refuses MAC2.
    * @throws {CardLockedError} `SW_9303` / `SW_6283`; `SecurityStatusError` `SW_6982` when a PIN is needed.
    * @throws {CardLeftFieldError} `CARD_REMOVED`; `pending` set when the credit may have landed.
    * @throws {TacError} `TAC_INVALID` when the authorizer rejects the TAC (the card was credited: `err.record`).
-   * @throws {SimtapError} `RECOVERY_UNDETERMINED`; `StatusWordError` `SW_xxxx` (6A80: above the maximum balance).
+   * @throws {SimtapError} `RECOVERY_UNDETERMINED` when an earlier torn load of this card cannot be resolved, or is
+   *   unproven and of the same amount (the pending load is kept: `recover()` or `discardPending()`).
+   * @throws {StatusWordError} `SW_xxxx` for any other refusal (6A80: above the maximum balance).
    */
   async load(req: LoadRequest): Promise<LoadRecord> {
     assertUint(req?.amount, 'amount', 0xffffffff);
@@ -341,12 +356,19 @@ export class RechargeMachine {
       const id = await identifyCard(tap.link, this.#o.select);
       const p = this.#pending.of(id.serial);
       if (p !== undefined) {
-        const r = await this.#resolve(tap, p);
-        if (r.outcome === 'unknown')
+        const ev = await this.#examine(tap, p);
+        if (ev.kind === 'unknown')
           throw new SimtapError(
             'RECOVERY_UNDETERMINED',
             'an earlier torn load of this card cannot be resolved from the card; check it and discardPending()',
           );
+        if (ev.kind === 'unproven' && p.amount === req.amount)
+          throw new SimtapError(
+            'RECOVERY_UNDETERMINED',
+            "the card's log shows an earlier torn load of this amount but the card cannot prove it: not loading " +
+              'again; recover() hands it to the back office, or discardPending() after a check',
+          );
+        const r = await this.#settle(tap, p, ev);
         if (r.outcome === 'loaded' && r.record.amount === req.amount) return r.record;
       }
       if (req.pin !== undefined) await tap.link.run('VERIFY_PIN', verifyPinApdu(req.pin), 0);
@@ -355,7 +377,8 @@ export class RechargeMachine {
   }
 
   /**
-   * Resolves the pending load of the tapped card, if any, without loading again.
+   * Resolves the pending load of the tapped card, if any (module doc decision table), without loading again; an
+   * unproven load goes to `onRecord` and leaves the pending book.
    * @throws {CardLeftFieldError} / `StatusWordError` when the tap itself fails (the pending record is kept).
    */
   async recover(req: { card?: CardChannel; linkProfile?: LinkProfile } = {}): Promise<LoadRecoveryOutcome> {
@@ -363,7 +386,7 @@ export class RechargeMachine {
       const id = await identifyCard(tap.link, this.#o.select);
       const p = this.#pending.of(id.serial);
       if (p === undefined) return { outcome: 'none' };
-      return this.#resolve(tap, p);
+      return this.#settle(tap, p, await this.#examine(tap, p));
     });
   }
 
@@ -433,15 +456,10 @@ export class RechargeMachine {
     return this.#finish(tap, pending, tac, undefined);
   }
 
-  async #finish(
-    tap: Tap,
-    p: PendingLoad,
-    tac: Uint8Array | undefined,
-    recovered: RecoveryProof | undefined,
-  ): Promise<LoadRecord> {
+  async #finish(tap: Tap, p: PendingLoad, tac: Uint8Array, recovered: RecoveryProof | undefined): Promise<LoadRecord> {
     const verify = this.#o.authorizer.verifyTac;
     const ok =
-      verify === undefined || tac === undefined
+      verify === undefined
         ? undefined
         : await verify.call(this.#o.authorizer, {
             cardSerial: p.cardSerial,
@@ -469,13 +487,12 @@ export class RechargeMachine {
     return record;
   }
 
-  async #resolve(tap: Tap, p: PendingLoad): Promise<LoadRecoveryOutcome> {
+  /** What the card proves about `p` (module doc decision table); changes nothing. */
+  async #examine(tap: Tap, p: PendingLoad): Promise<LoadEvidence> {
     const proof = await proveTransaction(tap.link, p.tti, p.onlineCounter);
-    // The proof is ours when it carries the MAC2 this machine sent (another load may have used the counter since).
-    if (proof !== undefined && equalCt(proof.mac2, p.mac2)) {
-      this.#pending.remove(p.cardSerial);
-      return { outcome: 'loaded', record: await this.#finish(tap, p, proof.tac, 'transaction-prove') };
-    }
+    // The proof is ours when it carries the MAC2 this machine sent (another load may have used the counter since);
+    // its TAC is what the authorizer verifies.
+    if (proof !== undefined && equalCt(proof.mac2, p.mac2)) return { kind: 'proven', tac: proof.tac };
     const v = await searchLog(
       tap.link,
       {
@@ -489,10 +506,35 @@ export class RechargeMachine {
       },
       this.#o.logRecords,
     );
-    if (v.verdict === 'unknown') return { outcome: 'unknown', pending: p };
-    this.#pending.remove(p.cardSerial);
-    if (v.verdict === 'not-committed') return { outcome: 'not-loaded', pending: p };
-    // The log shows the load but its proof is gone: no TAC to keep (tacVerified false).
-    return { outcome: 'loaded', record: await this.#finish(tap, p, undefined, 'transaction-log') };
+    if (v.verdict === 'unknown') return { kind: 'unknown' };
+    if (v.verdict === 'not-committed') return { kind: 'not-loaded' };
+    // The log shows the load, but the card cannot prove it: no TAC to keep.
+    return { kind: 'unproven', reason: proof === undefined ? 'proof-replaced' : 'proof-refused', log: v.record };
+  }
+
+  /** Acts on what the card proved: completes, hands off as unproven, or drops the pending load (or keeps it). */
+  async #settle(tap: Tap, p: PendingLoad, ev: LoadEvidence): Promise<LoadRecoveryOutcome> {
+    switch (ev.kind) {
+      case 'unknown':
+        return { outcome: 'unknown', pending: p };
+      case 'not-loaded':
+        this.#pending.remove(p.cardSerial);
+        return { outcome: 'not-loaded', pending: p };
+      case 'unproven': {
+        this.#pending.remove(p.cardSerial);
+        const { status: _, ...core } = p;
+        const record = core as Writable<UnprovenLoad>;
+        record.status = 'unproven';
+        record.reason = ev.reason;
+        record.log = ev.log;
+        record.apduCount = tap.link.apduCount;
+        record.tapTime = tap.timer.estimate(tap.profile, this.#o.tapTimeOptions);
+        this.#o.onRecord?.(record);
+        return { outcome: 'unproven', record };
+      }
+      case 'proven':
+        this.#pending.remove(p.cardSerial);
+        return { outcome: 'loaded', record: await this.#finish(tap, p, ev.tac, 'transaction-prove') };
+    }
   }
 }

@@ -1,6 +1,7 @@
 /**
- * What machines hand back: one record per completed money movement (purchase, transit entry/exit, load), and
- * the pending records they keep when a card leaves the field while the movement may have landed.
+ * What machines hand back: one record per completed money movement (purchase, transit entry/exit, load), the
+ * unproven records of torn movements the card's log shows but the card cannot prove, and the pending records they
+ * keep when a card leaves the field while the movement may have landed.
  *
  * Byte fields are fresh `Uint8Array`s owned by the record. Amounts and balances are integer fen.
  *
@@ -9,6 +10,7 @@
 
 import { toHex } from '../core/bytes';
 import type { TapTimeEstimate } from '../core/iso14443';
+import type { TransactionLogRecord } from '../core/pboc';
 
 /** A metro/bus stop as the transit records name it. */
 export interface TransitStation {
@@ -57,23 +59,37 @@ export interface PendingPurchase extends PurchaseCore {
   readonly status: 'pending';
 }
 
-/** How a recovered record was proven. */
-export type RecoveryProof = 'transaction-prove' | 'transaction-log';
+/**
+ * How a record completed at a later tap was proven: by GET TRANSACTION PROVE, the card's MAC2 ‖ TAC of the
+ * transaction. (A card's transaction log alone never completes a record: see {@link UnprovenPurchase}.)
+ */
+export type RecoveryProof = 'transaction-prove';
 
-/** A completed purchase, ready for the clearing batch. */
+/**
+ * Why a torn transaction the card's log shows has no usable proof:
+ * - `'proof-replaced'`: GET TRANSACTION PROVE answered 9406, a later transaction replaced the card's proof;
+ * - `'proof-refused'`: the card proved a transaction with that counter, but the proof is not this one's (the PSAM
+ *   refused its MAC2; for a load: it does not carry the MAC2 the machine sent).
+ */
+export type UnprovenReason = 'proof-replaced' | 'proof-refused';
+
+/** A completed purchase, ready for the clearing batch: the card's MAC2 and TAC as the card returned them. */
 export interface PurchaseRecord extends PurchaseCore {
   readonly status: 'completed';
-  /** Transaction authentication code (4 bytes); undefined only when recovered from the log without a PSAM TAC key. */
-  readonly tac: Uint8Array | undefined;
-  /** The card's MAC2 (4 bytes); undefined only when recovered from the card's log. */
-  readonly mac2: Uint8Array | undefined;
-  /** True when the PSAM accepted MAC2. */
-  readonly mac2Verified: boolean;
   /**
-   * True when the PSAM recomputed the same TAC (recoveries whose MAC2 the PSAM can no longer check). A record
-   * recovered from the log carries the TAC the PSAM computed (`tacVerified` false).
+   * The card's transaction authentication code (4 bytes), as the card returned it (DEBIT, or GET TRANSACTION
+   * PROVE for a recovered record). Only the issuer can check it: clearing verifies it with the issuer's TAC key
+   * (`IssuerTacVerifier` in `@simtap/sdk/core/pboc`).
    */
-  readonly tacVerified: boolean;
+  readonly tac: Uint8Array;
+  /** The card's MAC2 (4 bytes), as the card returned it. */
+  readonly mac2: Uint8Array;
+  /**
+   * True when the PSAM accepted MAC2: the card made this debit in this machine's session. False when the PSAM
+   * refused it (then thrown as `MacError`), could not check it (a recovery after the PSAM's session ended), or
+   * failed otherwise: the TAC is then the only proof, and clearing decides.
+   */
+  readonly mac2Verified: boolean;
   /** Set when this record completes a torn purchase at a later tap: how the card proved it. */
   readonly recovered: RecoveryProof | undefined;
   /** Card APDUs of the tap that produced this record. */
@@ -83,6 +99,28 @@ export interface PurchaseRecord extends PurchaseCore {
   /** Estimated tap time of the card exchanges at the machine's link profile. */
   readonly tapTime: TapTimeEstimate;
 }
+
+/**
+ * A torn purchase the card's transaction log (EF 0x18) shows, but which the card cannot prove: no TAC, nothing
+ * for clearing to verify. The machine does not debit the same sale again; the back office settles it with the
+ * issuer (who sees the card's counters and later TACs).
+ */
+export interface UnprovenPurchase extends PurchaseCore {
+  readonly status: 'unproven';
+  /** Why the card's proof is missing. */
+  readonly reason: UnprovenReason;
+  /** The log record that matches this purchase, as the card returned it (unauthenticated: the card's word). */
+  readonly log: TransactionLogRecord;
+  /** Card APDUs of the tap that resolved it. */
+  readonly apduCount: number;
+  /** PSAM APDUs of that tap. */
+  readonly psamApduCount: number;
+  /** Estimated tap time of that tap's card exchanges. */
+  readonly tapTime: TapTimeEstimate;
+}
+
+/** What a consumption machine reports for a purchase: completed (with the card's TAC) or unproven. */
+export type PurchaseResult = PurchaseRecord | UnprovenPurchase;
 
 /** The travel record a gate writes into the card's composite-application file at entry and exit. */
 export interface TransitRecord {
@@ -124,15 +162,34 @@ export interface PendingLoad {
 /** A completed load. */
 export interface LoadRecord extends Omit<PendingLoad, 'status'> {
   readonly status: 'completed';
-  /** The card's TAC (4 bytes); undefined only when recovered from the card's log. */
-  readonly tac: Uint8Array | undefined;
-  /** True when the authorizer verified the TAC; false when it cannot verify TACs. */
+  /** The card's TAC (4 bytes), as the card returned it (CREDIT FOR LOAD, or GET TRANSACTION PROVE). */
+  readonly tac: Uint8Array;
+  /** True when the authorizer verified the TAC; false when it cannot verify TACs (the platform verifies it later). */
   readonly tacVerified: boolean;
   /** Set when this record completes a torn load at a later tap. */
   readonly recovered: RecoveryProof | undefined;
   readonly apduCount: number;
   readonly tapTime: TapTimeEstimate;
 }
+
+/**
+ * A torn load the card's transaction log shows, but which the card cannot prove (no TAC). Neither credited to the
+ * card float nor refunded by the machine: the platform settles it (the card's next online load proves its online
+ * counter in MAC1).
+ */
+export interface UnprovenLoad extends Omit<PendingLoad, 'status'> {
+  readonly status: 'unproven';
+  /** Why the card's proof is missing. */
+  readonly reason: UnprovenReason;
+  /** The log record that matches this load, as the card returned it (unauthenticated). */
+  readonly log: TransactionLogRecord;
+  /** Card APDUs of the tap that resolved it. */
+  readonly apduCount: number;
+  readonly tapTime: TapTimeEstimate;
+}
+
+/** What a recharge machine reports for a load: completed (with the card's TAC) or unproven. */
+export type LoadResult = LoadRecord | UnprovenLoad;
 
 /**
  * `T` without `readonly`: how the machines fill a record in place before handing it out.
