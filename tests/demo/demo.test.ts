@@ -66,7 +66,9 @@ function expectWalkthrough(lines: readonly string[]): void {
     );
   });
   expect(text).toContain('SCP03 SL 33');
-  expect(text).toContain('INSTALL [for personalization], STORE DATA × 5: DGI 0101 0201 0202 8001 8010 (C-DEC)');
+  expect(text).toContain(
+    'INSTALL [for personalization], STORE DATA × 3: DGI 0101 0201 0202 8001 8010 (C-DEC; 8001, 8010 DEK-encrypted)',
+  );
   expect(text).toContain('e-purse life cycle 0F PERSONALIZED');
   expect(text).toContain('the card left the field after DEBIT FOR PURCHASE, before its answer');
   expect(text).toMatch(
@@ -131,8 +133,9 @@ describe('the demo walkthrough (in-process)', () => {
     const apdus = Object.fromEntries(result.steps.map((s) => [s.title, s.apdus]));
     expect(apdus).toMatchObject({
       Issue: 0,
-      // SELECT ISD, GET DATA CF, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, INSTALL, STORE DATA × 5, GET STATUS
-      'Personalize (SCP03)': 11,
+      // SELECT ISD, GET DATA CF, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, INSTALL, GET STATUS and STORE DATA × 3:
+      // the public DGIs in one command, each secret DGI alone (DEK-encrypted)
+      'Personalize (SCP03)': 9,
       'Recharge ¥50.00': 4, // SELECT, READ BINARY EF 0x15, INITIALIZE FOR LOAD, CREDIT FOR LOAD
       'Shop ¥12.50 (torn)': 4, // SELECT, READ BINARY, INITIALIZE FOR PURCHASE, DEBIT (answer lost)
       'Shop, next tap': 3, // SELECT, READ BINARY, GET TRANSACTION PROVE: no second DEBIT

@@ -14,7 +14,7 @@ import { InProcessChannel } from '@simtap/sdk/card';
 import { bcdToString, concat, fromHex, readUint, toHex } from '@simtap/sdk/core/bytes';
 import type { RandomSource } from '@simtap/sdk/core/crypto';
 import { SimtapError } from '@simtap/sdk/core/errors';
-import { diversifyKdf3, Scp03Host } from '@simtap/sdk/core/gp';
+import { diversifyKdf3, Scp03Host, SECRET_DGI_MIN, scp03DgiCipher, storeDataCommands } from '@simtap/sdk/core/gp';
 import { formatSw, parseResponseApdu } from '@simtap/sdk/core/iso7816';
 import { decodeTransactionLogRecord, IssuerTacVerifier, type TransactionLogRecord, TTI } from '@simtap/sdk/core/pboc';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
@@ -113,16 +113,6 @@ export function yuan(fen: number): string {
 
 function dataOf(r: Uint8Array): Uint8Array {
   return r.subarray(0, r.length - 2);
-}
-
-/** `80 E2` STORE DATA blocks, one DGI each (`DGI ‖ L ‖ value`), the last block flagged (P1 b8). */
-function storeDataBlocks(items: readonly { readonly dgi: number; readonly data: Uint8Array }[]): Uint8Array[] {
-  return items.map((it, i) => {
-    const n = it.data.length;
-    const len = n < 0xff ? Uint8Array.of(n) : Uint8Array.of(0xff, n >> 8, n & 0xff);
-    const body = concat(Uint8Array.of(it.dgi >> 8, it.dgi & 0xff), len, it.data);
-    return concat(Uint8Array.of(0x80, 0xe2, i === items.length - 1 ? 0x80 : 0x00, i, body.length), body);
-  });
 }
 
 /** A PSAM card of the profile, in its machine's contact slot. */
@@ -231,7 +221,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     );
     expectOk('INSTALL [for personalization]', await scp.transmit(install));
     const dgis = epurseDgis(cp, {}, profile);
-    for (const block of storeDataBlocks(dgis)) expectOk(`STORE DATA block ${block[3]}`, await scp.transmit(block));
+    // EMV CPS: the key and PIN DGIs travel encrypted under the DEK, on top of the channel's C-DECRYPTION.
+    const dek = scp03DgiCipher(keys.dek);
+    const commands = storeDataCommands(dgis, { cipher: dek });
+    dek.destroy();
+    for (const cmd of commands) expectOk(`STORE DATA block ${cmd[3]}`, await scp.transmit(cmd));
     const status = expectOk(
       'GET STATUS',
       await scp.transmit(concat(Uint8Array.of(0x80, 0xf2, 0x40, 0x02, aid.length + 2, 0x4f, aid.length), aid, hex00)),
@@ -240,10 +234,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     if (lifecycle !== 0x0f) fail(`the e-purse is not PERSONALIZED after STORE DATA (life cycle ${lifecycle})`);
     scp.close();
     const seq = toHex(scp.cardInfo.sequenceCounter ?? new Uint8Array(0));
-    const dgiList = dgis.map((d) => d.dgi.toString(16).padStart(4, '0').toUpperCase()).join(' ');
+    const dgiName = (d: { dgi: number }) => d.dgi.toString(16).padStart(4, '0').toUpperCase();
+    const dgiList = dgis.map(dgiName).join(' ');
+    const secretList = dgis
+      .filter((d) => d.dgi >= SECRET_DGI_MIN)
+      .map(dgiName)
+      .join(', ');
     p.step('Personalize (SCP03)', issuer, [
       `ISD: SCP03 SL 33, card-1's KDF3 keys (KDD ${toHex(kdd)}, KVN ${scp.cardInfo.kvn.toString(16)}, counter ${seq})`,
-      `INSTALL [for personalization], STORE DATA × ${dgis.length}: DGI ${dgiList} (C-DEC)`,
+      `INSTALL [for personalization], STORE DATA × ${commands.length}: DGI ${dgiList} (C-DEC; ${secretList} DEK-encrypted)`,
       `GET STATUS: e-purse life cycle 0F PERSONALIZED, balance ${yuan(cp.initialBalance)}`,
     ]);
 
