@@ -145,6 +145,23 @@ export const DEFAULT_PURSE_PARAMETERS = Object.freeze({
   rules: DEFAULT_INTERFACE_RULES,
 });
 
+/**
+ * Try limits of the purse's secrets that have no DGI 0201 parameter. They are fixed so that no personalization can
+ * switch the count off; `docs/card.md` ("Counters and locks") lists them with every other counter of the purse.
+ */
+export const EPURSE_TRY_LIMIT = {
+  /**
+   * Consecutive wrong EXTERNAL AUTHENTICATE cryptograms per DEAK key id (ISO 7816-4 §11.5.3: 63Cx, x tries left);
+   * at the limit that key id answers 6983 until the issuer's DGI 0F01 `00`.
+   */
+  EXTERNAL_AUTHENTICATE: 3,
+  /**
+   * Consecutive wrong line-protection MACs (DLPK: APPLICATION BLOCK / UNBLOCK, 6988 each); at the limit the line
+   * key answers 6983 and the application locks (9303) until the issuer's DGI 0F01 `00` through the ISD.
+   */
+  LINE_MAC: 3,
+} as const;
+
 /** Largest maximum balance: balances are 4-byte two's complement on the wire. */
 export const MAX_BALANCE_LIMIT = 0x7fffffff;
 

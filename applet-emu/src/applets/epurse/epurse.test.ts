@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { fromHex, readUint, toHex } from '@simtap/sdk/core/bytes';
-import { encodeEf15, TTI } from '@simtap/sdk/core/pboc';
+import { encodeEf15, PbocMac, TTI } from '@simtap/sdk/core/pboc';
 import { cardEf15, cardProfile } from '@simtap/sdk/core/profile';
 import { decodeTlv, findTlv } from '@simtap/sdk/core/tlv';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Card } from '../../runtime/card';
 import { createPsam } from '../psam/install';
-import { EPURSE_COMMANDS, INTERFACE_RULE } from './constants';
-import { EPURSE_FACTORIES } from './install';
+import { EPURSE_COMMANDS, EPURSE_DGI, EPURSE_TRY_LIMIT, INTERFACE_RULE } from './constants';
+import { EPURSE_FACTORIES, findEpurse } from './install';
 import { refRetailMac, refTdesEcb } from './reference-crypto';
 import { createPurseCard, hexApdu, PurseTerminal, ScriptedRandom, send } from './testing';
 
@@ -48,6 +48,25 @@ function lineProtected(card: Card, ins: 0x1e | 0x18, p2 = 0, key = card1.keys.DL
   const mac = refRetailMac(key, Uint8Array.of(0x84, ins, 0x00, p2, 0x04), icv);
   return send(card, 'contact', hexApdu(0x84, ins, 0x00, p2, [mac]));
 }
+
+/** GET CHALLENGE then EXTERNAL AUTHENTICATE with key id `kk`, under `key` (default the card's DEAK). */
+function externalAuth(card: Card, kk = 1, key = card1.keys.DEAK.key) {
+  const ch = send(card, 'contact', '00 84 00 00 08').data;
+  return send(card, 'contact', hexApdu(0, 0x82, 0, kk, [refTdesEcb(key, ch)]));
+}
+
+/** The issuer's DGI 0F01 (what the ISD hands the purse from STORE DATA inside its secure channel). */
+function issuerStatus(card: Card, status: 0 | 1 | 2): void {
+  const env = { store: card.registry.storeOf(fromHex(AID)), card, atomically: <T>(f: () => T) => card.atomically(f) };
+  findEpurse(card).applyStoreData(env, {
+    dgi: EPURSE_DGI.STATUS,
+    data: Uint8Array.of(status),
+    encrypted: false,
+    last: true,
+  });
+}
+
+const WRONG_KEY = fromHex('0F0E0D0C0B0A09080706050403020100');
 
 describe('installation, selection and files', () => {
   it('lists the purse in the PSE and PPSE and answers SELECT with the FCI (EF 0x15 copy in 9F0C)', () => {
@@ -202,7 +221,7 @@ describe('purchase', () => {
     expect(t.balance()).toBe(-500);
     expect(hx(t.send('80 5C 00 02 04').data)).toBe('FFFFFE0C');
     expect(swOf(initPurchase(t, 1))).toBe('9401');
-    expect(t.purchase(0).sw).toBe(0x9000);
+    expect(t.purchase(0, { capp: [] }).sw).toBe(0x9000);
     expect(t.load(1000).sw).toBe(0x9000);
     expect(t.balance()).toBe(500);
   });
@@ -340,6 +359,112 @@ describe('load', () => {
   });
 });
 
+describe('zero amounts', () => {
+  it('refuses to commit a load or a plain EP or ED purchase of 0 (6A80) and moves nothing', () => {
+    const { t, card } = setup();
+    const store = card.registry.storeOf(fromHex(AID));
+    const before = JSON.stringify([store.getJson('ep'), store.getJson('ed'), store.getNumber('macFailures')]);
+    expect(t.load(0).sw).toBe(0x6a80);
+    expect(t.purchase(0).sw).toBe(0x6a80);
+    // Refused before the MAC is looked at: a wrong one is not counted either.
+    expect(t.load(0, { corruptMac2: true }).sw).toBe(0x6a80);
+    expect(t.purchase(0, { corruptMac1: true }).sw).toBe(0x6a80);
+    t.iface = 'contact';
+    expect(t.load(0, { ed: true }).sw).toBe(0x6a80);
+    expect(t.purchase(0, { ed: true }).sw).toBe(0x6a80);
+    expect(JSON.stringify([store.getJson('ep'), store.getJson('ed'), store.getNumber('macFailures')])).toBe(before);
+    expect(swOf(t.send('00 B2 01 C4 17'))).toBe('6A83');
+    expect(swOf(t.send('80 5A 00 06 02 0000'))).toBe('9406');
+    // One fen is a transaction.
+    expect(t.load(1).sw).toBe(0x9000);
+    expect(t.purchase(1).sw).toBe(0x9000);
+  });
+
+  it('answers INITIALIZE of 0 with the counters (how terminals read them) without moving anything', () => {
+    const { t } = setup({ personalization: { balance: 10_000, onlineCounter: 7, offlineCounter: 9 } });
+    const purchase = initPurchase(t, 0);
+    expect(swOf(purchase)).toBe('9000');
+    expect(hx(purchase.data.subarray(0, 6))).toBe('000027100009');
+    const load = t.send(hexApdu(0x80, 0x50, 0x00, 0x02, [Uint8Array.of(1), new Uint8Array(4), t.terminalId], 0x10));
+    expect(swOf(load)).toBe('9000');
+    expect(hx(load.data.subarray(0, 6))).toBe('000027100007');
+    expect(t.purchase(1).counter).toBe(9);
+  });
+
+  it('accepts a composite purchase of 0: the gate writes its entry record, counted and logged, balance unchanged', () => {
+    const { t } = setup();
+    const entry = new Uint8Array(48).fill(0x03);
+    const r = t.purchase(0, { capp: [{ p1: 0x00, p2: 0x1e << 3, data: entry }] });
+    expect([r.sw, r.psamSw, r.counter]).toEqual([0x9000, 0x9000, 0]);
+    expect(t.balance()).toBe(10_000);
+    expect(hx(t.send('00 B2 01 F4 30').data)).toBe(hx(entry));
+    const log = t.send('00 B2 01 C4 17').data;
+    expect(hx(log.subarray(0, 10))).toBe(`0000 000000 00000000 09`.replaceAll(' ', '').toLowerCase());
+    expect(hx(t.send('80 5A 00 09 02 0000 08').data)).toBe(hx(r.mac2!) + hx(r.tac!));
+    expect(t.purchase(1).counter).toBe(1);
+  });
+});
+
+describe('logical channels', () => {
+  /** A second terminal on a new logical channel of the contactless interface, the purse selected on it. */
+  function onOtherChannel(card: Card): PurseTerminal {
+    const open = send(card, 'contactless', '00 70 00 00 01');
+    expect(open.sw).toBe(0x9000);
+    const other = new PurseTerminal(card, createPsam('gate-1'));
+    other.channel = open.data[0]!;
+    expect(other.select().sw).toBe(0x9000);
+    return other;
+  }
+
+  /** EF 0x18 records as [counter, amount, TTI]. */
+  function logOf(t: PurseTerminal): number[][] {
+    const out: number[][] = [];
+    for (let i = 1; ; i++) {
+      const r = t.send(hexApdu(0, 0xb2, i, 0xc4, [], 0x17));
+      if (r.sw !== 0x9000) return out;
+      out.push([readUint(r.data, 0, 2), readUint(r.data, 5, 4), r.data[9]!]);
+    }
+  }
+
+  const between = {
+    /** Another load: counter and balance moved. */
+    load: (o: PurseTerminal) => expect(o.load(500).sw).toBe(0x9000),
+    /** A purchase: only the balance moved. */
+    purchase: (o: PurseTerminal) => expect(o.purchase(300).sw).toBe(0x9000),
+    /** A load and a purchase of the same amount: the balance is back, only the online counter moved. */
+    'load and spend': (o: PurseTerminal) => {
+      expect(o.load(300).sw).toBe(0x9000);
+      expect(o.purchase(300).sw).toBe(0x9000);
+    },
+  } as const;
+
+  for (const [name, run] of Object.entries(between)) {
+    it(`CREDIT FOR LOAD refuses (6985) after ${name} on another channel since INITIALIZE; no second load under the counter`, () => {
+      const { t, card } = setup();
+      const other = onOtherChannel(card);
+      const started = t.startLoad(1_000);
+      expect([started.sw, started.counter]).toEqual([0x9000, 0]);
+      run(other);
+      // Read on channel 1: any command on channel 0 would drop its load session.
+      const balance = other.balance();
+      const online = name === 'purchase' ? 0 : 1;
+      // A valid MAC2 of the session INITIALIZE opened on channel 0.
+      const r = started.credit!();
+      expect(swOf(r)).toBe('6985');
+      expect(r.tac).toBeUndefined();
+      expect(t.balance()).toBe(balance);
+      const ep = card.registry.storeOf(fromHex(AID)).getJson<{ online: number }>('ep')!;
+      expect(ep.online).toBe(online);
+      const loads = logOf(t).filter(([, , tti]) => tti === TTI.EP_LOAD);
+      expect(loads.map(([counter]) => counter)).toEqual(online === 1 ? [0] : []);
+      expect(loads.some(([, amount]) => amount === 1_000)).toBe(false);
+      // The refusal counted no MAC failure, and the purse goes on.
+      expect(card.registry.storeOf(fromHex(AID)).getNumber('macFailures')).toBe(0);
+      expect(t.load(1_000).counter).toBe(online);
+    });
+  }
+});
+
 describe('per-interface rules', () => {
   it('follows the rule bits: purchase contactless-only, load contact-only, PIN required on contact', () => {
     const rules = INTERFACE_RULE.PURCHASE_CONTACTLESS | INTERFACE_RULE.LOAD_CONTACT | INTERFACE_RULE.PIN_ON_CONTACT;
@@ -444,7 +569,7 @@ describe('GET CHALLENGE, authentication, line protection, GET DATA, GET TRANSACT
     expect(swOf(send(card, 'contact', '00 84 01 00 08'))).toBe('6A86');
     expect(swOf(send(card, 'contact', '00 82 00 01 08 0000000000000000'))).toBe('6984');
     send(card, 'contact', '00 84 00 00 08');
-    expect(swOf(send(card, 'contact', '00 82 00 01 08 0000000000000000'))).toBe('6300');
+    expect(swOf(send(card, 'contact', '00 82 00 01 08 0000000000000000'))).toBe('63C2');
     send(card, 'contact', '00 84 00 00 08');
     expect(swOf(send(card, 'contact', '00 82 00 09 08 0000000000000000'))).toBe('6A88');
     expect(swOf(send(card, 'contact', '00 82 00 01 04 00000000'))).toBe('6700');
@@ -503,6 +628,180 @@ describe('GET CHALLENGE, authentication, line protection, GET DATA, GET TRANSACT
     expect(swOf(t.send('80 5A 00 06 02 0000 08'))).toBe('9406');
     expect(swOf(t.send('80 5A 00 06 03 000000'))).toBe('6700');
     expect(swOf(t.send('80 5A 01 06 02 0000'))).toBe('6A86');
+  });
+});
+
+describe('counters and locks', () => {
+  it('EXTERNAL AUTHENTICATE counts wrong cryptograms per key id: 63C2, 63C1, 63C0, then 6983 until DGI 0F01 00', () => {
+    const keys = (['DLK', 'DPK', 'DTK', 'DEAK', 'DLPK', 'DPUK'] as const).map((type) => ({
+      type,
+      index: card1.keyIndex,
+      version: card1.keyVersion,
+      algorithm: card1.algorithmId,
+      key: card1.keys[type].key,
+    }));
+    const deak2 = fromHex('101112131415161718191A1B1C1D1E1F');
+    const { card } = setup({
+      personalization: { balance: 0, keys: [...keys, { ...keys[3]!, index: 2, key: deak2 }] },
+    });
+    expect(EPURSE_TRY_LIMIT.EXTERNAL_AUTHENTICATE).toBe(3);
+    // A right cryptogram resets the count.
+    expect(swOf(externalAuth(card, 1, WRONG_KEY))).toBe('63C2');
+    expect(swOf(externalAuth(card, 1, WRONG_KEY))).toBe('63C1');
+    expect(swOf(externalAuth(card))).toBe('9000');
+    for (const sw of ['63C2', '63C1', '63C0']) expect(swOf(externalAuth(card, 1, WRONG_KEY))).toBe(sw);
+    // Blocked: even the right cryptogram, with or without a challenge, also after a reset.
+    expect(swOf(externalAuth(card))).toBe('6983');
+    expect(swOf(send(card, 'contact', '00 82 00 01 08 0000000000000000'))).toBe('6983');
+    card.reset('contact');
+    send(card, 'contact', SELECT);
+    expect(swOf(externalAuth(card))).toBe('6983');
+    expect(swOf(send(card, 'contact', '00 D6 96 00 02 1234'))).toBe('6982');
+    // The count is per key id: DEAK 2 still works and counts on its own.
+    expect(swOf(externalAuth(card, 2, WRONG_KEY))).toBe('63C2');
+    expect(swOf(externalAuth(card, 2, deak2))).toBe('9000');
+    expect(swOf(send(card, 'contact', '00 D6 96 00 02 1234'))).toBe('9000');
+    // The purse itself is not locked by a blocked DEAK.
+    expect(swOf(send(card, 'contact', '80 5C 00 02 04'))).toBe('9000');
+    // Only the issuer (DGI 0F01 00 through the ISD) gives key id 1 its tries back.
+    issuerStatus(card, 0);
+    expect(swOf(externalAuth(card, 1, WRONG_KEY))).toBe('63C2');
+    expect(swOf(externalAuth(card))).toBe('9000');
+  });
+
+  it('counts wrong line-protection MACs: at the limit the line key answers 6983 and the purse locks until DGI 0F01 00', () => {
+    const { card, t } = setup();
+    const store = card.registry.storeOf(fromHex(AID));
+    expect(EPURSE_TRY_LIMIT.LINE_MAC).toBe(3);
+    // A verified MAC resets the count.
+    expect(swOf(lineProtected(card, 0x1e, 0, WRONG_KEY))).toBe('6988');
+    expect(swOf(lineProtected(card, 0x18, 0, WRONG_KEY))).toBe('6988');
+    expect(store.getNumber('lineMacFailures')).toBe(2);
+    expect(swOf(lineProtected(card, 0x18))).toBe('9000');
+    expect(store.getNumber('lineMacFailures')).toBe(0);
+    expect(t.purchase(1).sw).toBe(0x9000);
+    // Three in a row: the application locks.
+    for (let i = 0; i < 3; i++) expect(swOf(lineProtected(card, 0x18, 0, WRONG_KEY))).toBe('6988');
+    expect(store.getString('lock')).toBe('line-mac-limit');
+    expect(swOf(initPurchase(t, 1))).toBe('9303');
+    expect(t.load(1).sw).toBe(0x9303);
+    expect(swOf(t.select())).toBe('6283');
+    // UNBLOCK is line-protected itself: the blocked line key refuses even the right MAC, with or without a challenge.
+    expect(swOf(lineProtected(card, 0x18))).toBe('6983');
+    expect(swOf(lineProtected(card, 0x1e, 1))).toBe('6983');
+    expect(swOf(send(card, 'contact', '84 18 00 00 04 00000000'))).toBe('6983');
+    card.reset('contact');
+    send(card, 'contact', SELECT);
+    expect(swOf(lineProtected(card, 0x18))).toBe('6983');
+    expect(store.getNumber('lineMacFailures')).toBe(3);
+    // The issuer's path through the ISD lifts the lock and gives the line key its tries back.
+    issuerStatus(card, 0);
+    expect(t.select().sw).toBe(0x9000);
+    expect(t.purchase(1).sw).toBe(0x9000);
+    expect(swOf(lineProtected(card, 0x18, 0, WRONG_KEY))).toBe('6988');
+    expect(swOf(lineProtected(card, 0x18))).toBe('9000');
+  });
+
+  it('a permanently blocked purse answers APPLICATION BLOCK / UNBLOCK 9303 before the MAC: no guess is taken', () => {
+    const { card } = setup();
+    const store = card.registry.storeOf(fromHex(AID));
+    expect(swOf(lineProtected(card, 0x1e, 1))).toBe('9000');
+    for (let i = 0; i < 4; i++) {
+      expect(swOf(lineProtected(card, 0x18, 0, WRONG_KEY))).toBe('9303');
+      expect(swOf(lineProtected(card, 0x1e, 0, WRONG_KEY))).toBe('9303');
+    }
+    expect(store.getNumber('lineMacFailures')).toBe(0);
+    expect(store.getString('lock')).toBe('permanent');
+  });
+
+  it('a wrong UNBLOCK MAC neither lifts the MAC-failure lock nor resets its count', () => {
+    const { card, t } = setup();
+    const store = card.registry.storeOf(fromHex(AID));
+    for (let i = 0; i < 3; i++) expect(t.purchase(1, { corruptMac1: true }).sw).toBe(0x9302);
+    expect([store.getString('lock'), store.getNumber('macFailures')]).toEqual(['mac-limit', 3]);
+    expect(swOf(lineProtected(card, 0x18, 0, WRONG_KEY))).toBe('6988');
+    expect([store.getString('lock'), store.getNumber('macFailures')]).toEqual(['mac-limit', 3]);
+    expect(swOf(lineProtected(card, 0x18))).toBe('9000');
+    expect([store.getString('lock'), store.getNumber('macFailures')]).toEqual(['none', 0]);
+  });
+
+  it('RELOAD PIN MACs count with DEBIT and CREDIT MACs: the third wrong one locks the purse (9303)', () => {
+    const { card, t } = setup();
+    const reload = (mac: Uint8Array) => swOf(send(card, 'contact', hexApdu(0x80, 0x5e, 0, 0, [fromHex('2468'), mac])));
+    expect(reload(fromHex('00000000'))).toBe('9302');
+    expect(t.load(1, { corruptMac2: true }).sw).toBe(0x9302);
+    expect(reload(fromHex('00000000'))).toBe('9302');
+    expect(reload(refRetailMac(card1.keys.DPUK.key, fromHex('2468')))).toBe('9303');
+    expect(swOf(initPurchase(t, 1))).toBe('9303');
+    issuerStatus(card, 0);
+    expect(reload(refRetailMac(card1.keys.DPUK.key, fromHex('2468')))).toBe('9000');
+  });
+});
+
+describe('key hygiene', () => {
+  /** The PbocMac objects the card reset (every MAC computation starts with a reset) while `run` ran. */
+  function macsUsedBy(run: () => void): PbocMac[] {
+    const spy = vi.spyOn(PbocMac.prototype, 'reset');
+    try {
+      run();
+      return [...new Set(spy.mock.contexts as PbocMac[])];
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  const destroyed = (mac: PbocMac): boolean => {
+    try {
+      mac.mac(new Uint8Array(1));
+      return false;
+    } catch {
+      return true;
+    }
+  };
+
+  const droppers: Record<string, (card: Card, t: PurseTerminal) => void> = {
+    'another command': (_, t) => t.send('80 5C 00 02 04'),
+    'a second INITIALIZE': (_, t) => initPurchase(t, 1),
+    'a failing command': (_, t) => t.send('80 99 00 00'),
+    'CREDIT with a wrong MAC2': (_, t) => t.send(hexApdu(0x80, 0x52, 0, 0, [fromHex('20260301 120000 00000000')])),
+    'a reset': (card) => card.reset('contactless'),
+    'a deselection': (_, t) => t.send('00 A4 04 00 0E 325041592E5359532E4444463031'),
+    'leaving the field': (card) => card.powerOff('contactless'),
+    'a tear on the other interface': (card) => {
+      card.tearAt(1);
+      expect(() => externalAuth(card, 1, WRONG_KEY)).toThrow(expect.objectContaining({ code: 'CARD_TORN' }));
+    },
+  };
+
+  for (const [name, drop] of Object.entries(droppers)) {
+    it(`destroys a dropped load session's SESLK MAC: ${name}`, () => {
+      const { t, card } = setup();
+      const init = hexApdu(0x80, 0x50, 0x00, 0x02, [Uint8Array.of(1), fromHex('00000064'), t.terminalId], 0x10);
+      // MAC1 is the only MAC INITIALIZE FOR LOAD computes: with the session's SESLK MAC.
+      const macs = macsUsedBy(() => expect(t.send(init).sw).toBe(0x9000));
+      expect(macs).toHaveLength(1);
+      expect(destroyed(macs[0]!)).toBe(false);
+      drop(card, t);
+      expect(destroyed(macs[0]!)).toBe(true);
+    });
+  }
+
+  it('destroys the SESLK MAC after CREDIT and the SESPK MAC after DEBIT; keeps the cached TAC MAC', () => {
+    const { t } = setup();
+    const load = t.startLoad(100);
+    const credit = macsUsedBy(() => expect(load.credit!().sw).toBe(0x9000));
+    const p = t.startPurchase(100);
+    const debit = hexApdu(0x80, 0x54, 1, 0, [
+      fromHex(p.terminalTxnSeq!.toString(16).padStart(8, '0')),
+      p.date,
+      p.time,
+      p.mac1!,
+    ]);
+    const purchase = macsUsedBy(() => expect(t.send(debit).sw).toBe(0x9000));
+    // Each: the session-key MAC (destroyed) and the TAC MAC (cached, shared).
+    expect(credit.map(destroyed)).toEqual([true, false]);
+    expect(purchase.map(destroyed)).toEqual([true, false]);
+    expect(purchase[1]).toBe(credit[1]);
   });
 });
 

@@ -5,39 +5,52 @@
  *
  * **Persistent state** (the applet's store; every change of money state happens inside ONE `ctx.atomically`
  * per command, so a tear leaves all of it old or all of it new): `ep` / `ed` purse records (balance, online and
- * offline counters), `macFailures`, `lock`, `proof` (TTI ‖ counter ‖ MAC2 ‖ TAC of the last committed
- * transaction, for GET TRANSACTION PROVE), `pin` / `pinTries`, the keys (`key/<type>/<index>` = version ‖
- * algorithm ‖ key) and the configuration (`params`, `opts`, the cached FCI). The files (EF 0x15/0x16, the
- * 0x18 log, the CAPP record files) live in the card's file system under the ADF and join the same transaction.
+ * offline counters), `macFailures`, `lineMacFailures`, `deakFailures/<key id>`, `lock`, `proof` (TTI ‖ counter ‖
+ * MAC2 ‖ TAC of the last committed transaction, for GET TRANSACTION PROVE), `pin` / `pinTries`, the keys
+ * (`key/<type>/<index>` = version ‖ algorithm ‖ key) and the configuration (`params`, `opts`, the cached FCI).
+ * The files (EF 0x15/0x16, the 0x18 log, the CAPP record files) live in the card's file system under the ADF and
+ * join the same transaction.
+ *
+ * **Try counters** (PIN tries, the MAC-failure count, the DEAK and line-MAC counts) are kept the way a card
+ * keeps them: the failure is written first, then the secret is compared, and a match undoes the count in the
+ * same transaction as the command's effect ({@link countedCheck}). Every write before the comparison is the same
+ * for a right and a wrong guess, so pulling the card at any point never tells them apart without the failure
+ * having been counted.
  *
  * **Session** (transient memory of the channel, cleared on deselect, reset and power loss): a discriminated
  * union — none, `challenge` (after GET CHALLENGE), `load` (after INITIALIZE FOR LOAD), `purchase` (after
  * INITIALIZE FOR PURCHASE or CAPP PURCHASE, with its cache of CAPP record writes). Every command takes the
  * session out first, so any command drops it (one-shot, DESIGN §7); only a successful UPDATE CAPP DATA CACHE
- * puts a CAPP purchase session back. Transitions:
+ * puts a CAPP purchase session back. A dropped session is wiped (the load session's SESLK MAC is destroyed) —
+ * by `process` when a command does not put it back, by the transient store's clear hook on deselect, reset,
+ * power loss and tears. Transitions:
  *
  * | session | command | next |
  * |---|---|---|
  * | any | GET CHALLENGE | `challenge` |
  * | `challenge` | EXTERNAL AUTHENTICATE, APPLICATION BLOCK/UNBLOCK | none (the challenge is consumed) |
  * | any | INITIALIZE FOR LOAD | `load` |
- * | `load` | CREDIT FOR LOAD | none (commit or 9302/6985) |
+ * | `load` | CREDIT FOR LOAD | none (commit, or 9302/6985/6A80) |
  * | any | INITIALIZE FOR (CAPP) PURCHASE | `purchase` |
  * | CAPP `purchase` | UPDATE CAPP DATA CACHE (success) | the same session with one more cached write |
- * | `purchase` | DEBIT | none (commit with the cached writes, or 9302/6985) |
+ * | `purchase` | DEBIT | none (commit with the cached writes, or 9302/6985/6A80/9401) |
  * | any | anything else | none |
  *
- * CREDIT and DEBIT re-read the purse before committing and answer 6985 when another logical channel moved
+ * CREDIT and DEBIT re-read the purse before checking the MAC and answer 6985 when another logical channel moved
  * its counter or balance since INITIALIZE.
  *
- * **Decisions** (documented in `docs/card.md`): the balance is 4-byte two's complement (negative while
- * overdrawn); a load beyond `maxBalance` → 6A80; MAC failures (DEBIT MAC1, CREDIT MAC2, RELOAD PIN MAC)
- * count consecutively and a verified MAC resets the count; at `macFailureLimit` the application locks
- * (`9303`) until APPLICATION UNBLOCK (line protection, DLPK) or the issuer's DGI 0F01 through the ISD.
+ * **Decisions** (documented in `docs/card.md`, "Rules and decisions" and "Counters and locks"): the balance is
+ * 4-byte two's complement (negative while overdrawn); a load beyond `maxBalance` → 6A80; CREDIT / DEBIT of a load
+ * or a plain purchase of 0 → 6A80 (INITIALIZE of 0 answers, for reading the counters; a composite purchase of 0
+ * is a gate's entry record); MAC failures (DEBIT MAC1, CREDIT MAC2, RELOAD PIN MAC) count consecutively and a
+ * verified MAC resets the count; at `macFailureLimit` the application locks (`9303`) until APPLICATION UNBLOCK
+ * (line protection, DLPK) or the issuer's DGI 0F01 through the ISD. Wrong EXTERNAL AUTHENTICATE cryptograms and
+ * wrong line-protection MACs count against fixed limits ({@link EPURSE_TRY_LIMIT}); a blocked line key locks the
+ * application until DGI 0F01 `00`.
  *
  * @module
  */
-import { concat, equalBytes, equalCt, fromHex, readUint, wipe } from '@simtap/sdk/core/bytes';
+import { concat, equalCt, fromHex, readUint, wipe } from '@simtap/sdk/core/bytes';
 import { DesCipher, macAlg3 } from '@simtap/sdk/core/crypto';
 import { type CommandApdu, IsoException, SW } from '@simtap/sdk/core/iso7816';
 import {
@@ -74,6 +87,7 @@ import {
   EPURSE_DEFAULT_FID,
   EPURSE_DGI,
   EPURSE_SFI,
+  EPURSE_TRY_LIMIT,
   EPURSE_TYPE,
   type EpurseKeyName,
   INTERFACE_RULE,
@@ -91,8 +105,12 @@ import {
   type RecordFileSpec,
 } from './dgi';
 
-/** Lock state of the application. `blocked` and `mac-limit` can be lifted by the issuer; `permanent` cannot. */
-export type PurseLock = 'none' | 'blocked' | 'mac-limit' | 'permanent';
+/**
+ * Lock state of the application. `blocked` and `mac-limit` are lifted by APPLICATION UNBLOCK or the issuer's
+ * DGI 0F01 `00`; `line-mac-limit` (the line-protection key failed {@link EPURSE_TRY_LIMIT}`.LINE_MAC` times, so
+ * APPLICATION UNBLOCK itself is blocked) only by DGI 0F01 `00` through the ISD; `permanent` by nothing.
+ */
+export type PurseLock = 'none' | 'blocked' | 'mac-limit' | 'line-mac-limit' | 'permanent';
 
 /** The two purses: electronic purse (P2 02) and electronic deposit (P2 01). */
 export type PurseId = 'ep' | 'ed';
@@ -167,7 +185,6 @@ interface PurchaseSession {
   readonly counter: number;
   readonly balance: number;
   readonly random: Uint8Array;
-  readonly dpk: DesCipher;
   readonly cache: CappWrite[];
 }
 
@@ -175,6 +192,10 @@ type Session = ChallengeSession | LoadSession | PurchaseSession;
 
 const SESSION = 'session';
 const AUTHENTICATED = 'extAuth';
+const MAC_FAILURES = 'macFailures';
+const LINE_MAC_FAILURES = 'lineMacFailures';
+/** Prefix of the per-key-id DEAK failure counts (`deakFailures/<kk>`, absent = 0). */
+const DEAK_FAILURES = 'deakFailures/';
 const ZH = fromHex('7A68');
 const EF15_LENGTH = 30;
 const EF16_DEFAULT_LENGTH = 55;
@@ -186,6 +207,36 @@ function takeSession(ctx: ApduContext): Session | undefined {
   const s = t.get<Session>(SESSION);
   if (s !== undefined) t.delete(SESSION);
   return s;
+}
+
+/** Keeps `session` for the next command; the runtime wipes it if it is cleared first (deselect, reset, tear). */
+function putSession(ctx: ApduContext, session: Session): void {
+  ctx.transient.set(SESSION, session, () => wipeSession(session));
+}
+
+/** Destroys the key material of a dropped session (the purchase and challenge sessions hold none). */
+function wipeSession(session: Session): void {
+  if (session.kind === 'load') session.mac.destroy();
+}
+
+/**
+ * A secret checked under a try counter, the way a card does it: `count` writes the failure, `matches` compares
+ * afterwards, and on a match `onMatch` undoes the count and applies the command's effect — all one transaction.
+ * The writes before the comparison are the same for a right and a wrong guess, so no tear tells them apart
+ * before the failure is counted; a wrong guess commits the count. `matches` must not write.
+ * @returns whether the secret matched.
+ */
+function countedCheck(ctx: ApduContext, count: () => void, matches: () => boolean, onMatch: () => void): boolean {
+  return ctx.atomically(() => {
+    count();
+    if (!matches()) return false;
+    onMatch();
+    return true;
+  });
+}
+
+function lockOf(store: StoreView): PurseLock {
+  return (store.getString('lock') ?? 'none') as PurseLock;
 }
 
 function signedBytes(value: number): Uint8Array {
@@ -202,6 +253,8 @@ export class EpurseApplet implements PersonalizableApplet {
   readonly aid: Uint8Array;
   readonly type = EPURSE_TYPE;
   readonly #opts: StoredOptions;
+  // Keyed objects per key slot (the key schedule of a store key); never handed to a session, so a session's wipe
+  // cannot destroy them.
   readonly #ciphers = new Map<string, { bytes: Uint8Array; value: DesCipher }>();
   readonly #macs = new Map<string, { bytes: Uint8Array; value: PbocMac }>();
   #adf: { fs: FileSystem; node: DedicatedFile } | undefined;
@@ -271,7 +324,8 @@ export class EpurseApplet implements PersonalizableApplet {
     store.put('ep', { balance: 0, online: 0, offline: 0 });
     store.put('ed', { balance: 0, online: 0, offline: 0 });
     store.put('lock', 'none');
-    store.put('macFailures', 0);
+    store.put(MAC_FAILURES, 0);
+    store.put(LINE_MAC_FAILURES, 0);
     store.put('pinTries', DEFAULT_PURSE_PARAMETERS.pinTryLimit);
     store.put('keys', {});
     store.put('capp', [EPURSE_SFI.CAPP17, EPURSE_SFI.CAPP1A, EPURSE_SFI.TRAVEL1E]);
@@ -282,16 +336,25 @@ export class EpurseApplet implements PersonalizableApplet {
   select(ctx: ApduContext): Uint8Array {
     const store = ctx.store;
     const fci = store.getBytes('fci') ?? this.#buildFci(ctx.card.files, store);
-    if ((store.getString('lock') ?? 'none') !== 'none') ctx.setStatus(SW.SELECTED_FILE_INVALIDATED);
+    if (lockOf(store) !== 'none') ctx.setStatus(SW.SELECTED_FILE_INVALIDATED);
     return fci;
   }
 
   // ------------------------------------------------------------ dispatch
 
   process(ctx: ApduContext, cmd: CommandApdu): Uint8Array | undefined {
-    const cla = ctx.cla;
-    if (cla.chaining) IsoException.throwIt(SW.CHAINING_NOT_SUPPORTED);
+    if (ctx.cla.chaining) IsoException.throwIt(SW.CHAINING_NOT_SUPPORTED);
     const session = takeSession(ctx);
+    try {
+      return this.#dispatch(ctx, cmd, session);
+    } finally {
+      // One-shot: a session this command did not put back is dropped, and its keys with it.
+      if (session !== undefined && ctx.transient.get(SESSION) !== session) wipeSession(session);
+    }
+  }
+
+  #dispatch(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): Uint8Array | undefined {
+    const cla = ctx.cla;
     const ins = cmd.ins;
     if (cla.kind === 'proprietary') {
       if (cla.sm !== 'none') {
@@ -367,12 +430,17 @@ export class EpurseApplet implements PersonalizableApplet {
     if (purse === 'ed') this.#requirePinRule(ctx, params);
     const keyIndex = data[0]!;
     const key = this.#key(store, load ? 'DLK' : 'DPK', keyIndex);
-    if (key === undefined || this.#tacKeyEntry(store, keyIndex) === undefined)
-      IsoException.throwIt(SW.KEY_INDEX_NOT_SUPPORTED);
+    if (key === undefined) return IsoException.throwIt(SW.KEY_INDEX_NOT_SUPPORTED);
+    let cipher: DesCipher;
+    try {
+      this.#tacMac(store, keyIndex); // 9403 without a DTK for the index
+      cipher = this.#cipher(key.slot, key.key);
+    } finally {
+      wipe(key.key);
+    }
     const amount = readUint(data, 1, 4);
     const terminalId = data.slice(5, 11);
     const state = this.#purse(store, purse);
-    const cipher = this.#cipher(key.slot, key.key);
     if (load) {
       if (state.online >= 0xffff) IsoException.throwIt(SW.TRANSACTION_COUNTER_MAX);
       if (state.balance + amount > params.maxBalance) IsoException.throwIt(SW.WRONG_DATA);
@@ -383,7 +451,7 @@ export class EpurseApplet implements PersonalizableApplet {
       wipe(seslk);
       const oldBalance = state.balance >>> 0;
       const mac1 = loadMac1({ sessionKey: mac, oldBalance, amount, tti, terminalId });
-      const session: LoadSession = {
+      putSession(ctx, {
         kind: 'load',
         purse,
         tti,
@@ -393,8 +461,7 @@ export class EpurseApplet implements PersonalizableApplet {
         counter: state.online,
         oldBalance: state.balance,
         mac,
-      };
-      ctx.transient.set(SESSION, session);
+      });
       const out = new Uint8Array(16);
       putUint(out, 0, oldBalance, 4);
       putUint(out, 4, state.online, 2);
@@ -408,7 +475,7 @@ export class EpurseApplet implements PersonalizableApplet {
     if (amount > state.balance + params.overdraftLimit) IsoException.throwIt(SW.INSUFFICIENT_BALANCE);
     const capp = p1 === 3;
     const random = ctx.random(4);
-    const session: PurchaseSession = {
+    putSession(ctx, {
       kind: 'purchase',
       capp,
       purse,
@@ -419,10 +486,8 @@ export class EpurseApplet implements PersonalizableApplet {
       counter: state.offline,
       balance: state.balance,
       random,
-      dpk: cipher,
       cache: [],
-    };
-    ctx.transient.set(SESSION, session);
+    });
     const out = new Uint8Array(15);
     putUint(out, 0, state.balance >>> 0, 4);
     putUint(out, 4, state.offline, 2);
@@ -433,6 +498,11 @@ export class EpurseApplet implements PersonalizableApplet {
     return out;
   }
 
+  /**
+   * CREDIT FOR LOAD. A load of 0 → 6A80 (INITIALIZE answers it: terminals read the counters that way). The purse
+   * is re-read first: 6985 when another logical channel moved its online counter or balance since INITIALIZE
+   * (nothing counted, whatever the MAC); then MAC2 under the MAC-failure count.
+   */
   #credit(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): Uint8Array {
     if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const data = cmd.data;
@@ -441,47 +511,45 @@ export class EpurseApplet implements PersonalizableApplet {
     const store = ctx.store;
     this.#requireUsable(store);
     const s = session;
+    if (s.amount === 0) IsoException.throwIt(SW.WRONG_DATA);
+    const state = this.#purse(store, s.purse);
+    if (state.online !== s.counter || state.balance !== s.oldBalance) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
+    const params = this.#params(store);
+    const newBalance = state.balance + s.amount;
+    if (newBalance > params.maxBalance) IsoException.throwIt(SW.WRONG_DATA);
     const date = data.subarray(0, 4);
     const time = data.subarray(4, 7);
     const mac2 = data.subarray(7, 11);
-    const expected = loadMac2({
-      sessionKey: s.mac,
-      amount: s.amount,
-      tti: s.tti,
-      terminalId: s.terminalId,
-      date,
-      time,
-    });
-    s.mac.destroy();
-    if (!equalCt(expected, mac2)) this.#macFailure(ctx);
-    const state = this.#purse(store, s.purse);
-    const params = this.#params(store);
-    if (state.online !== s.counter || state.balance !== s.oldBalance) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
-    const newBalance = state.balance + s.amount;
-    if (newBalance > params.maxBalance) IsoException.throwIt(SW.WRONG_DATA);
+    const m = { amount: s.amount, tti: s.tti, terminalId: s.terminalId, date, time };
+    const expected = loadMac2({ sessionKey: s.mac, ...m });
     const tac = loadTac({
       tacKey: this.#tacMac(store, s.keyIndex),
       newBalance: newBalance >>> 0,
       onlineCounter: s.counter,
-      amount: s.amount,
-      tti: s.tti,
-      terminalId: s.terminalId,
-      date,
-      time,
+      ...m,
     });
     const log = this.#logRecord(s.counter, params.overdraftLimit, s.amount, s.tti, s.terminalId, date, time);
     const proof = this.#proofRecord(s.tti, s.counter, mac2, tac);
     const fs = ctx.card.files;
     const logEf = this.#ef(fs, EPURSE_SFI.EF18);
-    ctx.atomically(() => {
-      store.put(s.purse, { balance: newBalance, online: s.counter + 1, offline: state.offline });
-      if ((store.getNumber('macFailures') ?? 0) !== 0) store.put('macFailures', 0);
-      fs.appendRecord(logEf, log);
-      store.put('proof', proof);
-    });
+    this.#verifyMac(
+      ctx,
+      () => equalCt(expected, mac2),
+      () => {
+        store.put(s.purse, { balance: newBalance, online: s.counter + 1, offline: state.offline });
+        fs.appendRecord(logEf, log);
+        store.put('proof', proof);
+      },
+    );
     return tac;
   }
 
+  /**
+   * DEBIT FOR (CAPP) PURCHASE. A plain purchase of 0 → 6A80 (a composite purchase of 0 is a gate's entry record).
+   * The purse is re-read first: 6985 when another logical channel moved its offline counter or balance since
+   * INITIALIZE (nothing counted, whatever the MAC); then MAC1 under the MAC-failure count, committed with the
+   * debit, the log record and the cached CAPP writes.
+   */
   #debit(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): Uint8Array {
     if (cmd.p1 !== 1 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const data = cmd.data;
@@ -490,25 +558,34 @@ export class EpurseApplet implements PersonalizableApplet {
     const store = ctx.store;
     this.#requireUsable(store);
     const s = session;
-    const terminalTxnSeq = readUint(data, 0, 4);
-    const date = data.subarray(4, 8);
-    const time = data.subarray(8, 11);
-    const mac1 = data.subarray(11, 15);
-    const sespk = purchaseSessionKey(s.dpk, s.random, s.counter, terminalTxnSeq);
-    const mac = new PbocMac(sespk);
-    wipe(sespk);
-    const m = { sessionKey: mac, amount: s.amount, tti: s.tti, terminalId: s.terminalId, date, time };
-    const expected = purchaseMac1(m);
-    if (!equalCt(expected, mac1)) {
-      mac.destroy();
-      this.#macFailure(ctx);
-    }
-    const mac2 = purchaseMac2(m);
-    mac.destroy();
+    if (s.amount === 0 && !s.capp) IsoException.throwIt(SW.WRONG_DATA);
     const params = this.#params(store);
     const state = this.#purse(store, s.purse);
     if (state.offline !== s.counter || state.balance !== s.balance) IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     if (s.amount > state.balance + params.overdraftLimit) IsoException.throwIt(SW.INSUFFICIENT_BALANCE);
+    const key = this.#key(store, 'DPK', s.keyIndex);
+    if (key === undefined) return IsoException.throwIt(SW.KEY_INDEX_NOT_SUPPORTED);
+    const terminalTxnSeq = readUint(data, 0, 4);
+    const date = data.subarray(4, 8);
+    const time = data.subarray(8, 11);
+    const mac1 = data.subarray(11, 15);
+    let sespk: Uint8Array;
+    try {
+      sespk = purchaseSessionKey(this.#cipher(key.slot, key.key), s.random, s.counter, terminalTxnSeq);
+    } finally {
+      wipe(key.key);
+    }
+    const mac = new PbocMac(sespk);
+    wipe(sespk);
+    let expected: Uint8Array;
+    let mac2: Uint8Array;
+    try {
+      const m = { sessionKey: mac, amount: s.amount, tti: s.tti, terminalId: s.terminalId, date, time };
+      expected = purchaseMac1(m);
+      mac2 = purchaseMac2(m);
+    } finally {
+      mac.destroy();
+    }
     const tac = purchaseTac({
       tacKey: this.#tacMac(store, s.keyIndex),
       amount: s.amount,
@@ -522,16 +599,19 @@ export class EpurseApplet implements PersonalizableApplet {
     const proof = this.#proofRecord(s.tti, s.counter, mac2, tac);
     const fs = ctx.card.files;
     const logEf = this.#ef(fs, EPURSE_SFI.EF18);
-    ctx.atomically(() => {
-      store.put(s.purse, { balance: state.balance - s.amount, online: state.online, offline: s.counter + 1 });
-      if ((store.getNumber('macFailures') ?? 0) !== 0) store.put('macFailures', 0);
-      fs.appendRecord(logEf, log);
-      for (const w of s.cache) {
-        if (w.record === 0) fs.appendRecord(w.ef, w.data);
-        else fs.updateRecord(w.ef, w.record, w.data);
-      }
-      store.put('proof', proof);
-    });
+    this.#verifyMac(
+      ctx,
+      () => equalCt(expected, mac1),
+      () => {
+        store.put(s.purse, { balance: state.balance - s.amount, online: state.online, offline: s.counter + 1 });
+        fs.appendRecord(logEf, log);
+        for (const w of s.cache) {
+          if (w.record === 0) fs.appendRecord(w.ef, w.data);
+          else fs.updateRecord(w.ef, w.record, w.data);
+        }
+        store.put('proof', proof);
+      },
+    );
     const out = new Uint8Array(8);
     out.set(tac, 0);
     out.set(mac2, 4);
@@ -587,7 +667,7 @@ export class EpurseApplet implements PersonalizableApplet {
       if (cache.length >= CAPP_CACHE_LIMIT) IsoException.throwIt(SW.NOT_ENOUGH_MEMORY);
       cache.push(write);
     }
-    ctx.transient.set(SESSION, session);
+    putSession(ctx, session);
     return undefined;
   }
 
@@ -606,33 +686,52 @@ export class EpurseApplet implements PersonalizableApplet {
     if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const store = ctx.store;
     this.#requireUsable(store);
-    const pin = store.getBytes('pin');
-    if (pin === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
-    const tries = store.getNumber('pinTries') ?? 0;
+    if (!store.has('pin')) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     const data = cmd.data;
     if (data.length === 0) {
+      const tries = store.getNumber('pinTries') ?? 0;
       if (tries === 0) IsoException.throwIt(SW.AUTHENTICATION_METHOD_BLOCKED);
       if (ctx.security.pinVerified) return undefined;
       return IsoException.throwIt(SW.PIN_WRONG | tries);
     }
     if (data.length < 2 || data.length > 6) IsoException.throwIt(SW.WRONG_LENGTH);
     if (!isPinBlock(data)) IsoException.throwIt(SW.WRONG_DATA);
-    this.#checkPin(ctx, pin, tries, data);
+    this.#checkPin(ctx, data);
     ctx.security.pinVerified = true;
     return undefined;
   }
 
-  /** Compares `candidate` with the PIN; wrong → tries − 1 and 63Cx; right → tries reset. */
-  #checkPin(ctx: ApduContext, pin: Uint8Array, tries: number, candidate: Uint8Array): void {
+  /**
+   * Compares `candidate` with the PIN under the PIN tries ({@link countedCheck}): a try is taken first; wrong →
+   * 63Cx (x tries left); right → tries reset to `pinTryLimit` and `onMatch` (CHANGE PIN's new PIN) in the same
+   * transaction. 6983 when no try is left, 6A88 without a PIN.
+   */
+  #checkPin(ctx: ApduContext, candidate: Uint8Array, onMatch?: () => void): undefined {
     const store = ctx.store;
-    if (tries === 0) IsoException.throwIt(SW.AUTHENTICATION_METHOD_BLOCKED);
-    if (!equalCt(pin, candidate)) {
-      ctx.atomically(() => store.put('pinTries', tries - 1));
+    const pin = store.getBytes('pin');
+    if (pin === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
+    const tries = store.getNumber('pinTries') ?? 0;
+    let ok: boolean;
+    try {
+      if (tries === 0) IsoException.throwIt(SW.AUTHENTICATION_METHOD_BLOCKED);
+      const limit = this.#params(store).pinTryLimit;
+      ok = countedCheck(
+        ctx,
+        () => store.put('pinTries', tries - 1),
+        () => equalCt(pin, candidate),
+        () => {
+          store.put('pinTries', limit);
+          onMatch?.();
+        },
+      );
+    } finally {
+      wipe(pin);
+    }
+    if (!ok) {
       ctx.security.pinVerified = false;
       IsoException.throwIt(SW.PIN_WRONG | (tries - 1));
     }
-    const limit = this.#params(store).pinTryLimit;
-    if (tries !== limit) ctx.atomically(() => store.put('pinTries', limit));
+    return undefined;
   }
 
   /** `80 5E 01 00` CHANGE PIN (old ‖ FF ‖ new) and `80 5E 00 00` RELOAD PIN (new ‖ MAC with DPUK). */
@@ -649,10 +748,7 @@ export class EpurseApplet implements PersonalizableApplet {
       const newPin = data.slice(sep + 1);
       if (!isPinBlock(oldPin) || !isPinBlock(newPin)) IsoException.throwIt(SW.WRONG_DATA);
       this.#requirePinRule(ctx, params);
-      const pin = store.getBytes('pin');
-      if (pin === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
-      this.#checkPin(ctx, pin, store.getNumber('pinTries') ?? 0, oldPin);
-      ctx.atomically(() => store.put('pin', newPin));
+      this.#checkPin(ctx, oldPin, () => store.put('pin', newPin));
       ctx.security.pinVerified = true;
       return undefined;
     }
@@ -661,13 +757,21 @@ export class EpurseApplet implements PersonalizableApplet {
     if (!isPinBlock(newPin)) IsoException.throwIt(SW.WRONG_DATA);
     const dpuk = this.#firstKey(store, 'DPUK');
     if (dpuk === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
-    const expected = macAlg3(dpuk.key, newPin).subarray(0, 4);
-    if (!equalCt(expected, data.subarray(data.length - 4))) this.#macFailure(ctx);
-    ctx.atomically(() => {
-      store.put('pin', newPin);
-      store.put('pinTries', params.pinTryLimit);
-      if ((store.getNumber('macFailures') ?? 0) !== 0) store.put('macFailures', 0);
-    });
+    let expected: Uint8Array;
+    try {
+      expected = macAlg3(dpuk.key, newPin).subarray(0, 4);
+    } finally {
+      wipe(dpuk.key);
+    }
+    const mac = data.subarray(data.length - 4);
+    this.#verifyMac(
+      ctx,
+      () => equalCt(expected, mac),
+      () => {
+        store.put('pin', newPin);
+        store.put('pinTries', params.pinTryLimit);
+      },
+    );
     return undefined;
   }
 
@@ -677,23 +781,42 @@ export class EpurseApplet implements PersonalizableApplet {
     if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     if (cmd.data.length !== 0 || (cmd.ne !== 4 && cmd.ne !== 8)) IsoException.throwIt(SW.WRONG_LENGTH);
     const random = ctx.random(cmd.ne);
-    const session: ChallengeSession = { kind: 'challenge', random };
-    ctx.transient.set(SESSION, session);
+    putSession(ctx, { kind: 'challenge', random });
     return random.slice();
   }
 
-  /** 3DES-ECB(DEAK[P2], challenge); a 4-byte challenge is extended with 00000000. */
+  /**
+   * 3DES-ECB(DEAK[P2], challenge); a 4-byte challenge is extended with 00000000. Wrong cryptograms count per key
+   * id ({@link countedCheck}): 63Cx with x tries left, then 6983 once {@link EPURSE_TRY_LIMIT}`.EXTERNAL_AUTHENTICATE`
+   * consecutive failures blocked the key id; a right cryptogram resets its count.
+   */
   #externalAuthenticate(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): undefined {
     if (cmd.p1 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     if (cmd.data.length !== 8) IsoException.throwIt(SW.WRONG_LENGTH);
     ctx.transient.delete(AUTHENTICATED);
-    const key = this.#key(ctx.store, 'DEAK', cmd.p2);
+    const store = ctx.store;
+    const key = this.#key(store, 'DEAK', cmd.p2);
     if (key === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
-    if (session?.kind !== 'challenge') return IsoException.throwIt(SW.REFERENCE_DATA_INVALIDATED);
-    const challenge = new Uint8Array(8);
-    challenge.set(session.random.subarray(0, 8));
-    const expected = pbocExternalAuthCryptogram(this.#cipher(key.slot, key.key), challenge);
-    if (!equalCt(expected, cmd.data)) IsoException.throwIt(SW.AUTHENTICATION_FAILED);
+    const slot = DEAK_FAILURES + cmd.p2;
+    const failures = store.getNumber(slot) ?? 0;
+    const limit = EPURSE_TRY_LIMIT.EXTERNAL_AUTHENTICATE;
+    let expected: Uint8Array;
+    try {
+      if (failures >= limit) IsoException.throwIt(SW.AUTHENTICATION_METHOD_BLOCKED);
+      if (session?.kind !== 'challenge') return IsoException.throwIt(SW.REFERENCE_DATA_INVALIDATED);
+      const challenge = new Uint8Array(8);
+      challenge.set(session.random.subarray(0, 8));
+      expected = pbocExternalAuthCryptogram(this.#cipher(key.slot, key.key), challenge);
+    } finally {
+      wipe(key.key);
+    }
+    const ok = countedCheck(
+      ctx,
+      () => store.put(slot, failures + 1),
+      () => equalCt(expected, cmd.data),
+      () => store.delete(slot),
+    );
+    if (!ok) IsoException.throwIt(SW.PIN_WRONG | (limit - failures - 1));
     ctx.transient.set(AUTHENTICATED, true);
     return undefined;
   }
@@ -711,15 +834,20 @@ export class EpurseApplet implements PersonalizableApplet {
     const key = this.#key(store, 'DEAK', cmd.p2);
     if (key === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
     const fs = ctx.card.files;
-    const serial = fs.readBinary(this.#ef(fs, EPURSE_SFI.EF15), 12, 8);
-    const material = concat(key.key, serial);
-    const cipher = this.#cached(this.#ciphers, `ia/${key.slot}`, material, () => {
-      const k = diversifyPbocKey(key.key, serial);
-      const c = new DesCipher(k);
-      wipe(k);
-      return c;
-    });
-    wipe(material);
+    let cipher: DesCipher;
+    try {
+      const serial = fs.readBinary(this.#ef(fs, EPURSE_SFI.EF15), 12, 8);
+      const material = concat(key.key, serial);
+      cipher = this.#cached(this.#ciphers, `ia/${key.slot}`, material, () => {
+        const k = diversifyPbocKey(key.key, serial);
+        const c = new DesCipher(k);
+        wipe(k);
+        return c;
+      });
+      wipe(material);
+    } finally {
+      wipe(key.key);
+    }
     const out = new Uint8Array(data.length);
     for (let o = 0; o < data.length; o += 8) cipher.encryptBlock(data, o, out, o);
     return out;
@@ -728,7 +856,10 @@ export class EpurseApplet implements PersonalizableApplet {
   /**
    * APPLICATION BLOCK (`84 1E 00 P2`, P2 00 temporary / 01 permanent) and UNBLOCK (`84 18 00 00`): data = MAC(4)
    * = ISO 9797-1 alg 3 with DLPK over CLA ‖ INS ‖ P1 ‖ P2 ‖ Lc, padding method 2, ICV = the preceding GET
-   * CHALLENGE random (4 bytes ‖ 00000000, or 8 bytes).
+   * CHALLENGE random (4 bytes ‖ 00000000, or 8 bytes). Wrong MACs (6988) count ({@link countedCheck}); at
+   * {@link EPURSE_TRY_LIMIT}`.LINE_MAC` the line key is blocked (6983) and the application locks
+   * (`line-mac-limit`): UNBLOCK being line-protected itself, only the issuer's DGI 0F01 `00` through the ISD
+   * lifts that. A verified MAC resets the count; UNBLOCK also the MAC-failure count.
    */
   #lineProtected(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): undefined {
     const block = cmd.ins === C.APPLICATION_BLOCK.ins;
@@ -739,23 +870,38 @@ export class EpurseApplet implements PersonalizableApplet {
     const store = ctx.store;
     const key = this.#firstKey(store, 'DLPK');
     if (key === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
-    if (session?.kind !== 'challenge') return IsoException.throwIt(SW.REFERENCE_DATA_INVALIDATED);
-    const icv = new Uint8Array(8);
-    icv.set(session.random.subarray(0, 8));
-    const header = Uint8Array.of(cmd.cla, cmd.ins, cmd.p1, cmd.p2, data.length);
-    const expected = macAlg3(key.key, header, { iv: icv }).subarray(0, 4);
-    if (!equalCt(expected, data)) IsoException.throwIt(SW.SM_DATA_OBJECTS_INCORRECT);
-    const lock = (store.getString('lock') ?? 'none') as PurseLock;
-    if (block) {
-      const next: PurseLock = cmd.p2 === 1 ? 'permanent' : lock === 'none' ? 'blocked' : lock;
-      if (next !== lock) ctx.atomically(() => store.put('lock', next));
-      return undefined;
+    const lock = lockOf(store);
+    const failures = store.getNumber(LINE_MAC_FAILURES) ?? 0;
+    const limit = EPURSE_TRY_LIMIT.LINE_MAC;
+    let expected: Uint8Array;
+    try {
+      // Nothing to block or unblock any more: answered before the MAC, so no guess is taken.
+      if (lock === 'permanent') IsoException.throwIt(SW.APPLICATION_LOCKED);
+      if (failures >= limit) IsoException.throwIt(SW.AUTHENTICATION_METHOD_BLOCKED);
+      if (session?.kind !== 'challenge') return IsoException.throwIt(SW.REFERENCE_DATA_INVALIDATED);
+      const icv = new Uint8Array(8);
+      icv.set(session.random.subarray(0, 8));
+      const header = Uint8Array.of(cmd.cla, cmd.ins, cmd.p1, cmd.p2, data.length);
+      expected = macAlg3(key.key, header, { iv: icv }).subarray(0, 4);
+    } finally {
+      wipe(key.key);
     }
-    if (lock === 'permanent') IsoException.throwIt(SW.APPLICATION_LOCKED);
-    ctx.atomically(() => {
-      if (lock !== 'none') store.put('lock', 'none');
-      if ((store.getNumber('macFailures') ?? 0) !== 0) store.put('macFailures', 0);
-    });
+    const next: PurseLock = !block ? 'none' : cmd.p2 === 1 ? 'permanent' : lock === 'none' ? 'blocked' : lock;
+    const locks = failures + 1 >= limit;
+    const ok = countedCheck(
+      ctx,
+      () => {
+        store.put(LINE_MAC_FAILURES, failures + 1);
+        if (locks) store.put('lock', 'line-mac-limit');
+      },
+      () => equalCt(expected, data),
+      () => {
+        store.put(LINE_MAC_FAILURES, 0);
+        if (locks || next !== lock) store.put('lock', next);
+        if (!block && (store.getNumber(MAC_FAILURES) ?? 0) !== 0) store.put(MAC_FAILURES, 0);
+      },
+    );
+    if (!ok) IsoException.throwIt(SW.SM_DATA_OBJECTS_INCORRECT);
     return undefined;
   }
 
@@ -888,13 +1034,19 @@ export class EpurseApplet implements PersonalizableApplet {
     });
   }
 
+  /**
+   * DGI 0F01, the issuer's path through the ISD secure channel: `00` lifts any lock but `permanent` and resets the
+   * MAC-failure, line-MAC and DEAK counts (the only way out of a blocked line key or DEAK key id); `01` blocks,
+   * `02` blocks permanently.
+   */
   #applyStatus(store: StoreView, data: Uint8Array): void {
     if (data.length !== 1 || data[0]! > 2) IsoException.throwIt(SW.WRONG_DATA);
-    const lock = (store.getString('lock') ?? 'none') as PurseLock;
-    if (lock === 'permanent') IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
+    if (lockOf(store) === 'permanent') IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     if (data[0] === 0) {
       store.put('lock', 'none');
-      store.put('macFailures', 0);
+      store.put(MAC_FAILURES, 0);
+      store.put(LINE_MAC_FAILURES, 0);
+      for (const k of store.keys()) if (k.startsWith(DEAK_FAILURES)) store.delete(k);
     } else store.put('lock', data[0] === 1 ? 'blocked' : 'permanent');
   }
 
@@ -957,7 +1109,7 @@ export class EpurseApplet implements PersonalizableApplet {
 
   /** Unlocked (else 9303) and personalized (else 6985). */
   #requireUsable(store: StoreView): void {
-    if ((store.getString('lock') ?? 'none') !== 'none') IsoException.throwIt(SW.APPLICATION_LOCKED);
+    if (lockOf(store) !== 'none') IsoException.throwIt(SW.APPLICATION_LOCKED);
     this.#requirePersonalized(store);
   }
 
@@ -980,24 +1132,45 @@ export class EpurseApplet implements PersonalizableApplet {
     IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
   }
 
-  /** Counts a MAC failure (locking at the limit) in its own transaction and answers 9302. */
-  #macFailure(ctx: ApduContext): never {
+  /**
+   * DEBIT MAC1, CREDIT MAC2 and RELOAD PIN MAC under the MAC-failure count ({@link countedCheck}; the application
+   * is unlocked, callers checked): the failure and, at `macFailureLimit` (0 = no lock), the `mac-limit` lock are
+   * written first; a match resets both and runs `commit` in the same transaction; a mismatch answers 9302.
+   */
+  #verifyMac(ctx: ApduContext, matches: () => boolean, commit: () => void): void {
     const store = ctx.store;
+    const failures = store.getNumber(MAC_FAILURES) ?? 0;
     const limit = this.#params(store).macFailureLimit;
-    ctx.atomically(() => {
-      const n = (store.getNumber('macFailures') ?? 0) + 1;
-      store.put('macFailures', n);
-      if (limit > 0 && n >= limit && (store.getString('lock') ?? 'none') === 'none') store.put('lock', 'mac-limit');
-    });
-    return IsoException.throwIt(SW.MAC_INVALID);
+    const locks = limit > 0 && failures + 1 >= limit;
+    const ok = countedCheck(
+      ctx,
+      () => {
+        store.put(MAC_FAILURES, failures + 1);
+        if (locks) store.put('lock', 'mac-limit');
+      },
+      matches,
+      () => {
+        store.put(MAC_FAILURES, 0);
+        if (locks) store.put('lock', 'none');
+        commit();
+      },
+    );
+    if (!ok) IsoException.throwIt(SW.MAC_INVALID);
   }
 
+  /** The key in `key/<type>/<index>`: a copy the caller wipes after use. */
   #key(store: StoreView, type: EpurseKeyName, index: number): KeyEntry | undefined {
     const slot = `key/${type}/${index}`;
     const b = store.getBytes(slot);
-    if (b === undefined || b.length !== 18) return undefined;
+    if (b === undefined) return undefined;
+    if (b.length !== 18) {
+      wipe(b);
+      return undefined;
+    }
     // A copy, not a subarray: a view of the small on-heap array would make V8 move it off-heap (a malloc).
-    return { slot, index, version: b[0]!, algorithm: b[1]!, key: b.slice(2) };
+    const entry = { slot, index, version: b[0]!, algorithm: b[1]!, key: b.slice(2) };
+    wipe(b);
+    return entry;
   }
 
   #firstKey(store: StoreView, type: EpurseKeyName): KeyEntry | undefined {
@@ -1010,27 +1183,43 @@ export class EpurseApplet implements PersonalizableApplet {
     return this.#key(store, 'DTK', index) ?? this.#firstKey(store, 'DTK');
   }
 
+  /** The cached TAC MAC for key index `index` (9403 without a DTK). */
   #tacMac(store: StoreView, index: number): PbocMac {
     const dtk = this.#tacKeyEntry(store, index);
     if (dtk === undefined) return IsoException.throwIt(SW.KEY_INDEX_NOT_SUPPORTED);
-    return this.#cached(this.#macs, dtk.slot, dtk.key, () => {
-      const k = tacKey(dtk.key);
-      const m = new PbocMac(k);
-      wipe(k);
-      return m;
-    });
+    try {
+      return this.#cached(this.#macs, dtk.slot, dtk.key, () => {
+        const k = tacKey(dtk.key);
+        const m = new PbocMac(k);
+        wipe(k);
+        return m;
+      });
+    } finally {
+      wipe(dtk.key);
+    }
   }
 
   #cipher(slot: string, key: Uint8Array): DesCipher {
     return this.#cached(this.#ciphers, slot, key, () => new DesCipher(key));
   }
 
-  /** A keyed object cached per slot, rebuilt when the key bytes under the slot changed (personalization, images). */
-  #cached<T>(map: Map<string, { bytes: Uint8Array; value: T }>, slot: string, bytes: Uint8Array, make: () => T): T {
+  /**
+   * A keyed object cached per slot, rebuilt when the key bytes under the slot changed (personalization, images);
+   * the key bytes are compared in constant time, and a replaced entry is wiped and destroyed.
+   */
+  #cached<T extends { destroy(): void }>(
+    map: Map<string, { bytes: Uint8Array; value: T }>,
+    slot: string,
+    bytes: Uint8Array,
+    make: () => T,
+  ): T {
     const hit = map.get(slot);
-    if (hit !== undefined && equalBytes(hit.bytes, bytes)) return hit.value;
+    if (hit !== undefined && equalCt(hit.bytes, bytes)) return hit.value;
     const value = make();
-    if (hit !== undefined) wipe(hit.bytes);
+    if (hit !== undefined) {
+      wipe(hit.bytes);
+      hit.value.destroy();
+    }
     map.set(slot, { bytes: bytes.slice(), value });
     return value;
   }

@@ -123,6 +123,17 @@ export interface PurchaseResult {
   readonly tti: number;
 }
 
+/** Options of one {@link PurseTerminal.load}. */
+export interface LoadOptions {
+  /** The card's profile (its DLK and TAC key); default `card-1`. */
+  readonly profile?: CardProfile;
+  /** ED load (P2 01) instead of EP. */
+  readonly ed?: boolean;
+  /** YYYYMMDD / hhmmss BCD; default 2026-03-01 12:00:00. */
+  readonly date?: Uint8Array;
+  readonly time?: Uint8Array;
+}
+
 /** What a load produced. */
 export interface LoadResult {
   readonly sw: number;
@@ -139,14 +150,29 @@ export interface LoadResult {
 const DEFAULT_DATE = fromHex('20260301');
 const DEFAULT_TIME = fromHex('120000');
 
+/** A purchase stopped before DEBIT ({@link PurseTerminal.startPurchase}); `debit` is absent when it failed. */
+export interface StartedPurchase extends PurchaseResult {
+  /** Sends DEBIT FOR PURCHASE (MAC1 corrupted if `corruptMac1`) and checks MAC2 in the PSAM. */
+  readonly debit?: (corruptMac1?: boolean) => PurchaseResult;
+}
+
+/** A load stopped before CREDIT ({@link PurseTerminal.startLoad}); `credit` is absent when INITIALIZE failed. */
+export interface StartedLoad extends LoadResult {
+  /** Sends CREDIT FOR LOAD with the platform's MAC2 (corrupted if `corruptMac2`). */
+  readonly credit?: (corruptMac2?: boolean) => LoadResult;
+}
+
 /**
  * A minimal machine: purchases through a PSAM (consumption machine) and loads with the issuer keys of a card
- * profile (recharge machine + platform). Commands go to the purse on `iface` (default contactless).
+ * profile (recharge machine + platform). Commands go to the purse on `iface` (default contactless), on logical
+ * channel `channel` (default 0; 1..3 are written into the CLA).
  */
 export class PurseTerminal {
   readonly card: Card;
   readonly psam: Card;
   iface: CardInterface;
+  /** Logical channel 0..3 of the purse commands (open and select it first). */
+  channel = 0;
   /** The PSAM's terminal ID (read at construction). */
   readonly terminalId: Uint8Array;
   #serial: Uint8Array | undefined;
@@ -164,9 +190,12 @@ export class PurseTerminal {
     this.terminalId = tid.data.slice();
   }
 
-  /** Sends a purse command on the terminal's interface. */
+  /** Sends a purse command on the terminal's interface and channel. */
   send(apdu: Uint8Array | string): Rapdu {
-    return send(this.card, this.iface, apdu);
+    if (this.channel === 0) return send(this.card, this.iface, apdu);
+    const b = typeof apdu === 'string' ? fromHex(apdu) : apdu.slice();
+    b[0] = (b[0]! & 0xfc) | this.channel;
+    return send(this.card, this.iface, b);
   }
 
   /** SELECT the purse by AID and read its application serial (EF 0x15); returns the SELECT response. */
@@ -182,6 +211,12 @@ export class PurseTerminal {
 
   /** A full purchase: INITIALIZE, PSAM MAC1, [CAPP cache writes], DEBIT, PSAM MAC2 check. */
   purchase(amount: number, o: PurchaseOptions = {}): PurchaseResult {
+    const started = this.startPurchase(amount, o);
+    return started.debit === undefined ? started : started.debit(o.corruptMac1);
+  }
+
+  /** The first part of {@link PurseTerminal.purchase}: INITIALIZE, PSAM MAC1 and the CAPP cache writes. */
+  startPurchase(amount: number, o: Omit<PurchaseOptions, 'corruptMac1'> = {}): StartedPurchase {
     const date = o.date ?? DEFAULT_DATE;
     const time = o.time ?? DEFAULT_TIME;
     const capp = o.capp !== undefined;
@@ -223,27 +258,33 @@ export class PurseTerminal {
       const r = this.send(hexApdu(0x80, 0xdc, u.p1, u.p2, [u.data]));
       if (r.sw !== 0x9000) return { sw: r.sw, balanceBefore, counter, random, terminalTxnSeq, mac1, date, time, tti };
     }
-    const sentMac1 = mac1.slice();
-    if (o.corruptMac1) sentMac1[0]! ^= 0x01;
-    const debit = this.send(
-      hexApdu(0x80, 0x54, 0x01, 0x00, [uintToBytes(terminalTxnSeq, 4), date, time, sentMac1], 0x08),
-    );
     const base = { balanceBefore, counter, random, terminalTxnSeq, mac1, date, time, tti };
-    if (debit.sw !== 0x9000) return { sw: debit.sw, ...base };
-    const tac = debit.data.slice(0, 4);
-    const mac2 = debit.data.slice(4, 8);
-    const check = send(this.psam, 'contact', hexApdu(0x80, 0x72, 0x00, 0x00, [mac2]));
-    return { sw: debit.sw, ...base, tac, mac2, psamSw: check.sw };
+    const debit = (corruptMac1 = false): PurchaseResult => {
+      const sentMac1 = mac1.slice();
+      if (corruptMac1) sentMac1[0]! ^= 0x01;
+      const r = this.send(
+        hexApdu(0x80, 0x54, 0x01, 0x00, [uintToBytes(terminalTxnSeq, 4), date, time, sentMac1], 0x08),
+      );
+      if (r.sw !== 0x9000) return { sw: r.sw, ...base };
+      const tac = r.data.slice(0, 4);
+      const mac2 = r.data.slice(4, 8);
+      const check = send(this.psam, 'contact', hexApdu(0x80, 0x72, 0x00, 0x00, [mac2]));
+      return { sw: r.sw, ...base, tac, mac2, psamSw: check.sw };
+    };
+    return { sw: init.sw, ...base, debit };
   }
 
   /**
    * A full load as recharge machine + platform: INITIALIZE FOR LOAD, MAC1 check and MAC2 with the card's DLK
    * from the profile, CREDIT FOR LOAD, expected TAC.
    */
-  load(
-    amount: number,
-    o: { profile?: CardProfile; ed?: boolean; date?: Uint8Array; time?: Uint8Array; corruptMac2?: boolean } = {},
-  ): LoadResult {
+  load(amount: number, o: LoadOptions & { corruptMac2?: boolean } = {}): LoadResult {
+    const started = this.startLoad(amount, o);
+    return started.credit === undefined ? started : started.credit(o.corruptMac2);
+  }
+
+  /** The first part of {@link PurseTerminal.load}: INITIALIZE FOR LOAD, the MAC1 check and the platform's MAC2. */
+  startLoad(amount: number, o: LoadOptions = {}): StartedLoad {
     const cp = o.profile ?? cardProfile('card-1');
     const date = o.date ?? DEFAULT_DATE;
     const time = o.time ?? DEFAULT_TIME;
@@ -267,7 +308,6 @@ export class PurseTerminal {
     const mac1Ok =
       toHex(loadMac1({ sessionKey: seslk, oldBalance, amount, tti, terminalId })) === toHex(d.subarray(12, 16));
     const mac2 = loadMac2({ sessionKey: seslk, amount, tti, terminalId, date, time });
-    if (o.corruptMac2) mac2[3]! ^= 0x80;
     const expectedTac = loadTac({
       tacKey: cp.tacSingleDesKey,
       newBalance: (oldBalance + amount) >>> 0,
@@ -278,10 +318,15 @@ export class PurseTerminal {
       date,
       time,
     });
-    const credit = this.send(hexApdu(0x80, 0x52, 0x00, 0x00, [date, time, mac2], 0x04));
     const base = { counter, mac1Ok, mac2, expectedTac, date, time };
-    if (credit.sw !== 0x9000) return { sw: credit.sw, ...base };
-    return { sw: credit.sw, ...base, tac: credit.data.slice() };
+    const credit = (corruptMac2 = false): LoadResult => {
+      const sent = mac2.slice();
+      if (corruptMac2) sent[3]! ^= 0x80;
+      const r = this.send(hexApdu(0x80, 0x52, 0x00, 0x00, [date, time, sent], 0x04));
+      if (r.sw !== 0x9000) return { sw: r.sw, ...base };
+      return { sw: r.sw, ...base, tac: r.data.slice() };
+    };
+    return { sw: init.sw, ...base, credit };
   }
 
   /** GET BALANCE of the EP (or ED), as a signed number; throws on a non-9000 SW. */
