@@ -65,7 +65,8 @@ export interface RecordFileSpec {
 
 const PARAMETERS_LENGTH = 11;
 const STATE_LENGTH = 8;
-const KEY_ENTRY_LENGTH = 20;
+/** Length of one DGI 8001 key entry: type, index, version, algorithm, key(16). */
+export const KEY_ENTRY_LENGTH = 20;
 const KEY_NAMES = Object.keys(EPURSE_KEY_TYPE) as EpurseKeyName[];
 /** ISO 7816-4 file descriptor bytes used as the DGI 03ss structure byte. */
 const FDB_LINEAR_FIXED = 0x02;

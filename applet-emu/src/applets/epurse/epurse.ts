@@ -74,7 +74,7 @@ import { LIFECYCLE } from '../../runtime/applet';
 import type { Card } from '../../runtime/card';
 import type { DedicatedFile, EfAccess, ElementaryFile, FileSystem } from '../../runtime/file-system';
 import type { JsonValue } from '../../runtime/memory';
-import type { PersonalizableApplet, StoreDataItem } from '../personalization';
+import { type PersonalizableApplet, type StoreDataItem, secretDgiValue } from '../personalization';
 
 /** The applet's persistent namespace (whatever the runtime calls its class). */
 type StoreView = ApduContext['store'];
@@ -99,6 +99,7 @@ import {
   decodePurseState,
   decodeRecordFile,
   isPinBlock,
+  KEY_ENTRY_LENGTH,
   type PurseParameters,
   type PurseState,
   putUint,
@@ -992,7 +993,10 @@ export class EpurseApplet implements PersonalizableApplet {
         }
         case EPURSE_DGI.KEYS: {
           const dir = { ...(store.getJson<Record<string, number[]>>('keys') ?? {}) };
-          for (const k of decodeKeys(data)) {
+          const clear = secretDgiValue(data, (n) => n > 0 && n % KEY_ENTRY_LENGTH === 0);
+          const keys = decodeKeys(clear);
+          wipe(clear);
+          for (const k of keys) {
             const v = new Uint8Array(18);
             v[0] = k.version;
             v[1] = k.algorithm;
@@ -1007,11 +1011,15 @@ export class EpurseApplet implements PersonalizableApplet {
           store.put('keys', dir);
           break;
         }
-        case EPURSE_DGI.PIN:
-          if (!isPinBlock(data)) IsoException.throwIt(SW.WRONG_DATA);
-          store.put('pin', data);
+        case EPURSE_DGI.PIN: {
+          // A PIN block is 2..6 BCD bytes (`isPinBlock`), so a DEK-encrypted one always arrives padded.
+          const pin = secretDgiValue(data, (n) => n >= 2 && n <= 6);
+          if (!isPinBlock(pin)) IsoException.throwIt(SW.WRONG_DATA);
+          store.put('pin', pin);
+          wipe(pin);
           store.put('pinTries', this.#params(store).pinTryLimit);
           break;
+        }
         case EPURSE_DGI.STATUS:
           this.#applyStatus(store, data);
           break;
