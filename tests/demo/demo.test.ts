@@ -77,7 +77,7 @@ function expectWalkthrough(lines: readonly string[]): void {
   expect(text).toContain('found: charged once (¥50.00 → ¥37.50)');
   expect(text).toContain('11 stations = ¥2.00 + ¥1.00 × 2 = ¥4.00; ¥37.50 → ¥33.50');
   expect(text).toMatch(/Door \(issuer key\) .* opens: /);
-  expect(text).toMatch(/Door \(wrong key\) .* stays shut: .*EXTERNAL AUTHENTICATE → 6300/);
+  expect(text).toMatch(/Door \(wrong key\) .* stays shut: .*EXTERNAL AUTHENTICATE → 63C2/);
   expect(text).toMatch(/^ {2}balance {10}¥33\.50 {4}\(5000 − 1250 − 400 = 3350 fen\)$/m);
   expect(text).toMatch(/^ {2}online counter {3}1 /m);
   expect(text).toMatch(/^ {2}offline counter {2}3 /m);

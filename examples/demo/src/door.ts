@@ -6,7 +6,7 @@
  * - The card proves itself: INTERNAL AUTHENTICATE with a reader random; the card answers 3DES-ECB under DEAK
  *   diversified once more with the serial (a card-unique key), which the reader recomputes.
  * - The reader proves itself: GET CHALLENGE, then EXTERNAL AUTHENTICATE with 3DES-ECB(DEAK, challenge ‖ 00000000);
- *   the card answers 9000, or 6300 for a wrong key.
+ *   the card answers 9000, or 63Cx for a wrong key (x = tries left before the key blocks with 6983).
  *
  * @module
  */
