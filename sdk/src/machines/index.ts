@@ -1,6 +1,6 @@
 /**
  * Machines: the consumption machine (POS, gate, canteen till) with its PSAM driver and the recharge machine
- * (top-up kiosk), over any {@link CardChannel}. They return typed records (the card's TAC as the card gave it,
+ * (top-up kiosk), over any `CardChannel` (`@simtap/sdk/card`). They return typed records (the card's TAC as the card gave it,
  * counters, balances, APDU count, tap-time estimate), throw typed errors integrators branch on, and resolve torn
  * transactions at the next tap on what the card proves (completed, or unproven for the back office).
  *
