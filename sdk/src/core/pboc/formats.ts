@@ -1,8 +1,11 @@
 /**
- * PBOC / JR/T 0025 e-purse data formats: transaction type identifiers, the data fields of the INITIALIZE /
- * CREDIT / DEBIT commands and responses, EF 0x15 (public application basic data) and the EF 0x18
- * transaction log record. Every codec has a fixed length, rejects any other length with a `ParseError`,
- * and carries `examples` (`[hex, decoded]`) for round-trip tests and docs.
+ * PBOC / JR/T 0025 e-purse and PSAM data formats — the one home of their byte layouts, which the card
+ * (`applet-emu`), the PSAM and the machines all use: transaction type identifiers, the e-purse's files and their
+ * SFIs, the data fields of the e-purse commands (INITIALIZE, CREDIT FOR LOAD, DEBIT, GET TRANSACTION PROVE) and
+ * of the PSAM's (INIT SAM FOR PURCHASE, CREDIT SAM FOR PURCHASE) and their answers, EF 0x15 (public application
+ * basic data), the EF 0x18 transaction log record and the transit travel record of the CAPP file. Every codec
+ * has a fixed length, rejects any other length with a `ParseError` (`PBOC_BAD_LENGTH`), and carries `examples`
+ * (`[hex, decoded]`, real bytes where a public source has them) for round-trip tests and docs.
  *
  * Numbers are unsigned big-endian (amounts and balances in fen, 4 bytes); identifiers, dates (4 BCD bytes
  * YYYYMMDD), times (3 BCD bytes hhmmss), randoms and MACs stay raw bytes, so a decoder never rejects what a
@@ -10,8 +13,22 @@
  *
  * @module
  */
-import { assertBytes, assertUint, fromHex, readUint } from '../bytes';
-import { ParseError } from '../errors';
+import { assertBytes, assertUint, fromHex, readUint, writeUint } from '../bytes';
+import { ArgumentError, defineErrors, ParseError } from '../errors';
+
+/** The codes of the {@link ParseError}s the PBOC codecs throw. */
+export const PBOC_ERRORS = defineErrors({
+  PBOC_BAD_LENGTH: {
+    class: 'ParseError',
+    when:
+      'a fixed-layout PBOC record (EF15, log record, travel record, INITIALIZE response, PSAM answer, …) is not ' +
+      'bytes or not its exact length',
+    fix: 'the card answered malformed data: reject it',
+  },
+});
+
+/** Code of a {@link ParseError} from the PBOC codecs. */
+export type PbocErrorCode = keyof typeof PBOC_ERRORS;
 
 /** Transaction type identifiers (TTI), JR/T 0025 / spec digest a.1. */
 export const TTI = {
@@ -53,26 +70,33 @@ type Field<T> =
   | { key: keyof T & string; kind: 'uint'; size: number }
   | { key: keyof T & string; kind: 'bytes'; size: number };
 
+/**
+ * A fixed-length codec from its fields, in order: `uint` fields are unsigned big-endian integers of `size` bytes,
+ * `bytes` fields raw byte strings of exactly `size` bytes (decoded as copies).
+ */
 function defineCodec<T extends object>(
   name: string,
   fields: ReadonlyArray<Field<T>>,
   examples: ReadonlyArray<readonly [string, T]>,
 ): PbocCodec<T> {
   const length = fields.reduce((n, f) => n + f.size, 0);
+  // Argument names and limits computed once, not per call (encoders run on every purchase).
+  const plan = fields.map((f) => ({ ...f, label: `${name}.${f.key}`, max: 2 ** (8 * f.size) - 1 }));
   return Object.freeze({
     name,
     length,
     examples,
     encode(value: T): Uint8Array {
+      if (typeof value !== 'object' || value === null) throw new ArgumentError(`${name}: expected an object`);
       const out = new Uint8Array(length);
       let off = 0;
-      for (const f of fields) {
+      for (const f of plan) {
         const v = (value as Record<string, unknown>)[f.key];
         if (f.kind === 'uint') {
-          assertUint(v, `${name}.${f.key}`, 2 ** (8 * f.size) - 1);
-          for (let i = f.size - 1, x = v; i >= 0; i--, x = Math.floor(x / 256)) out[off + i] = x % 256;
+          assertUint(v, f.label, f.max);
+          writeUint(out, off, v, f.size);
         } else {
-          assertBytes(v, `${name}.${f.key}`, f.size);
+          assertBytes(v, f.label, f.size);
           out.set(v, off);
         }
         off += f.size;
@@ -80,12 +104,16 @@ function defineCodec<T extends object>(
       return out;
     },
     decode(bytes: Uint8Array): T {
-      if (!(bytes instanceof Uint8Array)) throw new ParseError('PBOC_BAD_LENGTH', `${name}: expected bytes`);
+      if (!(bytes instanceof Uint8Array))
+        throw new ParseError<PbocErrorCode>('PBOC_BAD_LENGTH', `${name}: expected bytes`);
       if (bytes.length !== length)
-        throw new ParseError('PBOC_BAD_LENGTH', `${name}: expected ${length} bytes, got ${bytes.length}`);
+        throw new ParseError<PbocErrorCode>(
+          'PBOC_BAD_LENGTH',
+          `${name}: expected ${length} bytes, got ${bytes.length}`,
+        );
       const out: Record<string, unknown> = {};
       let off = 0;
-      for (const f of fields) {
+      for (const f of plan) {
         out[f.key] = f.kind === 'uint' ? readUint(bytes, off, f.size) : bytes.slice(off, off + f.size);
         off += f.size;
       }
@@ -113,7 +141,12 @@ export const initializeCommandData: PbocCodec<InitializeCommandData> = defineCod
     { key: 'amount', kind: 'uint', size: 4 },
     { key: 'terminalId', kind: 'bytes', size: 6 },
   ],
-  [['0100001000001122334455', { keyIndex: 1, amount: 0x1000, terminalId: h('001122334455') }]],
+  [
+    // pboc-ep-mac.json load-ed-blog / purchase-ep-blog: key index 01, 40.96 yuan, terminal 001122334455.
+    ['0100001000001122334455', { keyIndex: 1, amount: 0x1000, terminalId: h('001122334455') }],
+    // pboc-ep-mac.json load-ep-dpj365-real-card: a real card's INITIALIZE FOR LOAD (key index 00).
+    ['0000001234000000000001', { keyIndex: 0, amount: 0x1234, terminalId: h('000000000001') }],
+  ],
 );
 
 /** Data field of CREDIT FOR LOAD (`80 52 00 00 0B`). */
@@ -159,6 +192,22 @@ export const debitCommandData: PbocCodec<DebitCommandData> = defineCodec(
   ],
 );
 
+/** Data field of GET TRANSACTION PROVE (`80 5A 00 TTI 02`). */
+export interface TransactionProveCommandData {
+  /** The counter the transaction used: INITIALIZE's online (load) or offline (purchase) counter. */
+  counter: number;
+}
+
+/** GET TRANSACTION PROVE command data: counter(2) = 2 bytes. */
+export const transactionProveCommandData: PbocCodec<TransactionProveCommandData> = defineCodec(
+  'TransactionProveCommandData',
+  [{ key: 'counter', kind: 'uint', size: 2 }],
+  [
+    ['0000', { counter: 0 }],
+    ['042D', { counter: 0x042d }],
+  ],
+);
+
 // ---------------------------------------------------------------- responses
 
 /** Response data of INITIALIZE FOR LOAD. */
@@ -187,6 +236,11 @@ export const initForLoadResponse: PbocCodec<InitForLoadResponse> = defineCodec(
     [
       '0000000000000200112233442988AE5A',
       { oldBalance: 0, onlineCounter: 0, keyVersion: 2, algorithmId: 0, random: h('11223344'), mac1: h('2988AE5A') },
+    ],
+    // pboc-ep-mac.json load-ep-dpj365-real-card: the real card's answer (without SW 9000).
+    [
+      '0000000000000001F9CABA916C394D64',
+      { oldBalance: 0, onlineCounter: 0, keyVersion: 0, algorithmId: 1, random: h('F9CABA91'), mac1: h('6C394D64') },
     ],
     [
       '000186A0FFFE0101A1B2C3D401020304',
@@ -262,7 +316,180 @@ export const debitResponse: PbocCodec<DebitResponse> = defineCodec(
   [['1122334456988A13', { tac: h('11223344'), mac2: h('56988A13') }]],
 );
 
+/** Response data of CREDIT FOR LOAD. */
+export interface CreditForLoadResponse {
+  tac: Uint8Array;
+}
+
+/** CREDIT FOR LOAD response: TAC(4) = 4 bytes. */
+export const creditForLoadResponse: PbocCodec<CreditForLoadResponse> = defineCodec(
+  'CreditForLoadResponse',
+  [{ key: 'tac', kind: 'bytes', size: 4 }],
+  [['A1B2C3D4', { tac: h('A1B2C3D4') }]],
+);
+
+/** Response data of GET BALANCE (`80 5C 00 P2 04`). */
+export interface BalanceResponse {
+  /** The balance as 4 unsigned bytes: the card keeps it in two's complement (`| 0` gives the signed fen). */
+  balance: number;
+}
+
+/** GET BALANCE response: balance(4) = 4 bytes. */
+export const balanceResponse: PbocCodec<BalanceResponse> = defineCodec(
+  'BalanceResponse',
+  [{ key: 'balance', kind: 'uint', size: 4 }],
+  [
+    ['00002710', { balance: 10000 }],
+    // 1 fen overdrawn: two's complement −1.
+    ['FFFFFFFF', { balance: 0xffffffff }],
+  ],
+);
+
+/** Response data of GET TRANSACTION PROVE: the proof of the card's last committed transaction. */
+export interface TransactionProveResponse {
+  /** The transaction's MAC2 (a purchase: the card's; a load: the MAC2 the card accepted). */
+  mac2: Uint8Array;
+  tac: Uint8Array;
+}
+
+/** GET TRANSACTION PROVE response: MAC2(4) ‖ TAC(4) = 8 bytes. */
+export const transactionProveResponse: PbocCodec<TransactionProveResponse> = defineCodec(
+  'TransactionProveResponse',
+  [
+    { key: 'mac2', kind: 'bytes', size: 4 },
+    { key: 'tac', kind: 'bytes', size: 4 },
+  ],
+  [['56988A1311223344', { mac2: h('56988A13'), tac: h('11223344') }]],
+);
+
+// ---------------------------------------------------------------- PSAM commands and responses
+
+/** Data field of INIT SAM FOR PURCHASE with one-level key diversification (`80 70 00 00 1C`). */
+export interface InitSamForPurchaseCommandData {
+  /** The card's random from INITIALIZE FOR (CAPP) PURCHASE. */
+  cardRandom: Uint8Array;
+  /** The card's offline counter from INITIALIZE. */
+  offlineCounter: number;
+  amount: number;
+  tti: number;
+  date: Uint8Array;
+  time: Uint8Array;
+  keyVersion: number;
+  algorithmId: number;
+  /** The card's diversification data: the rightmost 8 bytes of its application serial. */
+  cardSerial: Uint8Array;
+}
+
+const initSamFields: ReadonlyArray<Field<InitSamForPurchaseCommandData>> = [
+  { key: 'cardRandom', kind: 'bytes', size: 4 },
+  { key: 'offlineCounter', kind: 'uint', size: 2 },
+  { key: 'amount', kind: 'uint', size: 4 },
+  { key: 'tti', kind: 'uint', size: 1 },
+  { key: 'date', kind: 'bytes', size: 4 },
+  { key: 'time', kind: 'bytes', size: 3 },
+  { key: 'keyVersion', kind: 'uint', size: 1 },
+  { key: 'algorithmId', kind: 'uint', size: 1 },
+  { key: 'cardSerial', kind: 'bytes', size: 8 },
+];
+
+/** The published purchase worked example (pboc-ep-mac.json purchase-ep-blog) as the PSAM receives it. */
+const INIT_SAM_EXAMPLE: InitSamForPurchaseCommandData = {
+  cardRandom: h('11223344'),
+  offlineCounter: 0,
+  amount: 0x1000,
+  tti: TTI.EP_PURCHASE,
+  date: h('20120229'),
+  time: h('135100'),
+  keyVersion: 1,
+  algorithmId: 0,
+  cardSerial: h('0000000000000001'),
+};
+
+/**
+ * INIT SAM FOR PURCHASE command data, one level: cardRandom(4) ‖ offlineCtr(2) ‖ amount(4) ‖ TTI(1) ‖ date(4) ‖
+ * time(3) ‖ keyVer(1) ‖ algId(1) ‖ cardSerial(8) = 28 bytes.
+ */
+export const initSamForPurchaseCommandData: PbocCodec<InitSamForPurchaseCommandData> = defineCodec(
+  'InitSamForPurchaseCommandData',
+  initSamFields,
+  [['11223344000000001000062012022913510001000000000000000001', INIT_SAM_EXAMPLE]],
+);
+
+/** Data field of INIT SAM FOR PURCHASE with two-level key diversification (`80 70 00 00 24`). */
+export interface InitSamForPurchaseTwoLevelCommandData extends InitSamForPurchaseCommandData {
+  /** The issuer (city) identifier of EF 0x15: the first diversification level. */
+  issuerId: Uint8Array;
+}
+
+/** INIT SAM FOR PURCHASE command data, two levels: the one-level fields ‖ issuerId(8) = 36 bytes. */
+export const initSamForPurchaseTwoLevelCommandData: PbocCodec<InitSamForPurchaseTwoLevelCommandData> = defineCodec(
+  'InitSamForPurchaseTwoLevelCommandData',
+  [...initSamFields, { key: 'issuerId', kind: 'bytes', size: 8 }],
+  [
+    [
+      '112233440000000010000620120229135100010000000000000000014401000000000000',
+      { ...INIT_SAM_EXAMPLE, issuerId: h('4401000000000000') },
+    ],
+  ],
+);
+
+/** Response data of INIT SAM FOR PURCHASE. */
+export interface InitSamForPurchaseResponse {
+  /** The terminal transaction sequence number the PSAM assigned to this purchase. */
+  terminalTxnSeq: number;
+  /** MAC1 for DEBIT FOR PURCHASE. */
+  mac1: Uint8Array;
+}
+
+/** INIT SAM FOR PURCHASE response: terminalTxnSeq(4) ‖ MAC1(4) = 8 bytes (pboc-ep-mac.json purchase-ep-blog). */
+export const initSamForPurchaseResponse: PbocCodec<InitSamForPurchaseResponse> = defineCodec(
+  'InitSamForPurchaseResponse',
+  [
+    { key: 'terminalTxnSeq', kind: 'uint', size: 4 },
+    { key: 'mac1', kind: 'bytes', size: 4 },
+  ],
+  [['00000001F15CAB75', { terminalTxnSeq: 1, mac1: h('F15CAB75') }]],
+);
+
+/** Data field of CREDIT SAM FOR PURCHASE (`80 72 00 00 04`). */
+export interface CreditSamForPurchaseCommandData {
+  /** The card's MAC2 from DEBIT. */
+  mac2: Uint8Array;
+}
+
+/** CREDIT SAM FOR PURCHASE command data: MAC2(4) = 4 bytes (pboc-ep-mac.json purchase-ep-blog). */
+export const creditSamForPurchaseCommandData: PbocCodec<CreditSamForPurchaseCommandData> = defineCodec(
+  'CreditSamForPurchaseCommandData',
+  [{ key: 'mac2', kind: 'bytes', size: 4 }],
+  [['56988A13', { mac2: h('56988A13') }]],
+);
+
 // ---------------------------------------------------------------- files
+
+/** Short file identifiers of the e-purse application's elementary files (FID = 00 ‖ SFI). */
+export const EPURSE_SFI = {
+  /** Public application basic data ({@link ef15}), transparent 30 bytes. */
+  EF15: 0x15,
+  /** Cardholder basic data, transparent (55 bytes until personalized otherwise). */
+  EF16: 0x16,
+  /** Composite-application data, linear fixed 48 × 4 (records 01..04 by identifier); the travel record's file. */
+  CAPP17: 0x17,
+  /** Transaction detail ({@link transactionLogRecord}), cyclic 23-byte records (newest = 1). */
+  EF18: 0x18,
+  /** Composite-application process data, linear fixed 128 × 2 (records 01..02 by identifier). */
+  CAPP1A: 0x1a,
+  /** Transit travel records, cyclic 48 × 10 (written by composite purchases). */
+  TRAVEL1E: 0x1e,
+} as const;
+
+/** Short file identifiers of the PSAM application's elementary files. */
+export const PSAM_SFI = {
+  /** The terminal ID, transparent 6 bytes (EF 0x16 of the PSAM DF). */
+  TERMINAL_ID: 0x16,
+} as const;
+
+/** Length of the PSAM's terminal ID (EF 0x16), and of every terminal ID in the e-purse commands. */
+export const TERMINAL_ID_LENGTH = 6;
 
 /** EF 0x15, public application basic data (JT/T 978 / JR/T 0025). */
 export interface Ef15 {
@@ -354,16 +581,109 @@ export const transactionLogRecord: PbocCodec<TransactionLogRecord> = defineCodec
   ],
 );
 
+/** A travel record of the transit composite application (one record of the CAPP file, 48 bytes). */
+export interface CappTravelRecord {
+  /** Record identifier: byte 0, the P1 of UPDATE CAPP DATA CACHE. */
+  recordId: number;
+  /** Length of the rest of the record: 46 (0x2E) as gates write it. */
+  length: number;
+  /** {@link TRAVEL_RECORD_TYPE}: 03 entry, 04 exit; 00 never written. */
+  type: number;
+  /** The gate's terminal ID. */
+  terminalId: Uint8Array;
+  /** {@link TRAVEL_RECORD_SUBTYPE}: 01 metro. */
+  subType: number;
+  line: number;
+  station: number;
+  /** Amount charged at this gate, fen. */
+  amount: number;
+  /** Balance after this gate's debit, fen. */
+  balance: number;
+  /** YYYYMMDD, 4 BCD bytes. */
+  date: Uint8Array;
+  /** hhmmss, 3 BCD bytes. */
+  time: Uint8Array;
+  /** Reserved, 19 bytes (00 as gates write them). */
+  reserved: Uint8Array;
+}
+
+/** Type byte of a {@link CappTravelRecord} (JT/T 978 travel record types). */
+export const TRAVEL_RECORD_TYPE = {
+  /** Never written. */
+  NONE: 0x00,
+  /** Written by an entry gate. */
+  ENTRY: 0x03,
+  /** Written by an exit gate. */
+  EXIT: 0x04,
+} as const;
+
+/** Sub-type byte of a {@link CappTravelRecord}. */
+export const TRAVEL_RECORD_SUBTYPE = {
+  METRO: 0x01,
+} as const;
+
+/**
+ * The travel record a gate writes into the card's CAPP file at entry and exit (modelled on the JT/T 978 travel
+ * record): recordId(1) ‖ length(1) ‖ type(1) ‖ terminalId(6) ‖ subType(1) ‖ line(2) ‖ station(2) ‖ amount(4) ‖
+ * balance(4) ‖ date(4) ‖ time(3) ‖ reserved(19) = 48 bytes.
+ */
+export const cappTravelRecord: PbocCodec<CappTravelRecord> = defineCodec(
+  'CappTravelRecord',
+  [
+    { key: 'recordId', kind: 'uint', size: 1 },
+    { key: 'length', kind: 'uint', size: 1 },
+    { key: 'type', kind: 'uint', size: 1 },
+    { key: 'terminalId', kind: 'bytes', size: 6 },
+    { key: 'subType', kind: 'uint', size: 1 },
+    { key: 'line', kind: 'uint', size: 2 },
+    { key: 'station', kind: 'uint', size: 2 },
+    { key: 'amount', kind: 'uint', size: 4 },
+    { key: 'balance', kind: 'uint', size: 4 },
+    { key: 'date', kind: 'bytes', size: 4 },
+    { key: 'time', kind: 'bytes', size: 3 },
+    { key: 'reserved', kind: 'bytes', size: 19 },
+  ],
+  [
+    // gate-1's entry at line 1, station 7, charging nothing, balance 100.00 yuan after.
+    [
+      '012E03440100000002010001000700000000000027102026030110030400000000000000000000000000000000000000',
+      {
+        recordId: 1,
+        length: 0x2e,
+        type: TRAVEL_RECORD_TYPE.ENTRY,
+        terminalId: h('440100000002'),
+        subType: TRAVEL_RECORD_SUBTYPE.METRO,
+        line: 1,
+        station: 7,
+        amount: 0,
+        balance: 10000,
+        date: h('20260301'),
+        time: h('100304'),
+        reserved: new Uint8Array(19),
+      },
+    ],
+  ],
+);
+
 /** Every codec of this module, for generic round-trip tests and generated docs. */
 export const PBOC_CODECS: ReadonlyArray<PbocCodec<object>> = [
   initializeCommandData,
   creditForLoadCommandData,
   debitCommandData,
+  transactionProveCommandData,
   initForLoadResponse,
   initForPurchaseResponse,
+  creditForLoadResponse,
   debitResponse,
+  balanceResponse,
+  transactionProveResponse,
+  initSamForPurchaseCommandData,
+  initSamForPurchaseTwoLevelCommandData,
+  initSamForPurchaseResponse,
+  creditSamForPurchaseCommandData,
   ef15,
   transactionLogRecord,
+  cappTravelRecord,
 ] as ReadonlyArray<PbocCodec<object>>;
 
 /**

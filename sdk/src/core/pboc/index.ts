@@ -1,9 +1,11 @@
 /**
- * PBOC 2.0 / JR/T 0025 electronic purse and deposit: key diversification, session keys, MAC1/MAC2/TAC,
- * the e-purse data formats, and the issuer's TAC verification.
+ * PBOC 2.0 / JR/T 0025 electronic purse and deposit: the instruction table of the e-purse and the PSAM, their
+ * data formats (the codecs of every command's data and answer, EF 0x15, the log and travel records), key
+ * diversification, session keys, MAC1/MAC2/TAC, and the issuer's TAC verification.
  *
  * @module
  */
+export * from './commands';
 export * from './formats';
 export * from './issuer-tac';
 export * from './keys';
