@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { EPURSE_SFI, pbocCommandsOf, transactionLogRecord } from '@simtap/sdk/core/pboc';
 
 /** Factory type of the e-purse applet in card images. */
 export const EPURSE_TYPE = 'simtap.epurse';
@@ -16,39 +17,11 @@ export const EPURSE_DEFAULT_AID_HEX = 'A000000632010105';
 export const EPURSE_DEFAULT_FID = 0x3f01;
 
 /**
- * The purse's commands (spec digest a.2). `header` is the APDU header as documented (lower-case letters are
- * parameters); `cla` is the class byte on the basic channel.
+ * The purse's commands: the rows of the core's instruction table (`PBOC_COMMANDS` in `@simtap/sdk/core/pboc`) that
+ * the e-purse application answers. `header` is the APDU header as documented (lower-case letters are parameters);
+ * `cla` is the class byte on the basic channel.
  */
-export const EPURSE_COMMANDS = {
-  /** ISO 7816-4 §11.5.6: PIN check (P2 00); empty data asks for the tries left. */
-  VERIFY: { cla: 0x00, ins: 0x20, header: '00 20 00 00', label: 'VERIFY' },
-  /** ISO 7816-4 §11.5.3: terminal authenticates to the card (key id in P2). */
-  EXTERNAL_AUTHENTICATE: { cla: 0x00, ins: 0x82, header: '00 82 00 kk', label: 'EXTERNAL AUTHENTICATE' },
-  /** ISO 7816-4 §11.5.5: 4 or 8 random bytes for EXTERNAL AUTHENTICATE / line protection. */
-  GET_CHALLENGE: { cla: 0x00, ins: 0x84, header: '00 84 00 00', label: 'GET CHALLENGE' },
-  /** ISO 7816-4 §11.5.2: card authenticates to the terminal. */
-  INTERNAL_AUTHENTICATE: { cla: 0x00, ins: 0x88, header: '00 88 00 kk', label: 'INTERNAL AUTHENTICATE' },
-  /** PBOC: application unblock, line-protected (issuer). */
-  APPLICATION_UNBLOCK: { cla: 0x84, ins: 0x18, header: '84 18 00 00', label: 'APPLICATION UNBLOCK' },
-  /** PBOC: application block (P2 00 temporary, 01 permanent), line-protected (issuer). */
-  APPLICATION_BLOCK: { cla: 0x84, ins: 0x1e, header: '84 1E 00 pp', label: 'APPLICATION BLOCK' },
-  /** PBOC: INITIALIZE FOR LOAD (P1 00), PURCHASE (P1 01), CAPP PURCHASE (P1 03); P2 01 ED, 02 EP. */
-  INITIALIZE: { cla: 0x80, ins: 0x50, header: '80 50 pp pp', label: 'INITIALIZE' },
-  /** PBOC: CREDIT FOR LOAD. */
-  CREDIT_FOR_LOAD: { cla: 0x80, ins: 0x52, header: '80 52 00 00', label: 'CREDIT FOR LOAD' },
-  /** PBOC: DEBIT FOR PURCHASE / DEBIT FOR CAPP PURCHASE. */
-  DEBIT: { cla: 0x80, ins: 0x54, header: '80 54 01 00', label: 'DEBIT FOR PURCHASE' },
-  /** PBOC: MAC2 ‖ TAC of the last committed transaction (DESIGN §7). */
-  GET_TRANSACTION_PROVE: { cla: 0x80, ins: 0x5a, header: '80 5A 00 tt', label: 'GET TRANSACTION PROVE' },
-  /** PBOC: balance of the ED (P2 01) or EP (P2 02). */
-  GET_BALANCE: { cla: 0x80, ins: 0x5c, header: '80 5C 00 pp', label: 'GET BALANCE' },
-  /** PBOC: RELOAD PIN (P1 00, DPUK MAC) and CHANGE PIN (P1 01). */
-  PIN_CHANGE_RELOAD: { cla: 0x80, ins: 0x5e, header: '80 5E pp 00', label: 'CHANGE / RELOAD PIN' },
-  /** Proprietary GET DATA (P1P2 0000: the issuer's card data object, 9 bytes on the recorded card). */
-  GET_DATA: { cla: 0x80, ins: 0xca, header: '80 CA 00 00', label: 'GET DATA' },
-  /** PBOC/JT/T 978: UPDATE CAPP DATA CACHE inside a composite purchase. */
-  UPDATE_CAPP_DATA_CACHE: { cla: 0x80, ins: 0xdc, header: '80 DC pp pp', label: 'UPDATE CAPP DATA CACHE' },
-} as const;
+export const EPURSE_COMMANDS = /* @__PURE__ */ pbocCommandsOf('card', 'applet');
 /** Name of an e-purse command. */
 export type EpurseCommandName = keyof typeof EPURSE_COMMANDS;
 
@@ -119,21 +92,8 @@ export const INTERFACE_RULE = {
 /** Default rules: purchases and loads on both interfaces; PIN-protected operations need contact or a PIN. */
 export const DEFAULT_INTERFACE_RULES = 0x0f;
 
-/** Elementary files the applet creates in its ADF (FID = 00 ‖ SFI). */
-export const EPURSE_SFI = {
-  /** Public application basic data, transparent 30 bytes. */
-  EF15: 0x15,
-  /** Cardholder basic data, transparent (55 bytes until personalized otherwise). */
-  EF16: 0x16,
-  /** Composite-application data, linear fixed 48 × 4 (records 01..04 by identifier). */
-  CAPP17: 0x17,
-  /** Transaction detail, cyclic 23-byte records (newest = 1). */
-  EF18: 0x18,
-  /** Composite-application process data, linear fixed 128 × 2 (records 01..02 by identifier). */
-  CAPP1A: 0x1a,
-  /** Transit travel records, cyclic 48 × 10 (written by composite purchases). */
-  TRAVEL1E: 0x1e,
-} as const;
+/** Elementary files the applet creates in its ADF (FID = 00 ‖ SFI): the core's `EPURSE_SFI`. */
+export { EPURSE_SFI };
 
 /** Default purse parameters (the reference profile's values). */
 export const DEFAULT_PURSE_PARAMETERS = Object.freeze({
@@ -168,5 +128,5 @@ export const MAX_BALANCE_LIMIT = 0x7fffffff;
 /** Cached UPDATE CAPP DATA CACHE writes per composite purchase. */
 export const CAPP_CACHE_LIMIT = 8;
 
-/** Length of a transaction detail (EF 0x18) record. */
-export const LOG_RECORD_LENGTH = 23;
+/** Length of a transaction detail (EF 0x18) record (the core's `transactionLogRecord`). */
+export const LOG_RECORD_LENGTH = transactionLogRecord.length;

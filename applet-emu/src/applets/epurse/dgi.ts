@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { assertBytes, assertUint, fromHex, readUint } from '@simtap/sdk/core/bytes';
+import { assertBytes, assertUint, fromHex, readUint, writeUint } from '@simtap/sdk/core/bytes';
 import { ArgumentError } from '@simtap/sdk/core/errors';
 import { IsoException, SW } from '@simtap/sdk/core/iso7816';
 import { EPURSE_KEY_TYPE, type EpurseKeyName, MAX_BALANCE_LIMIT } from './constants';
@@ -85,8 +85,8 @@ export function encodeParameters(p: PurseParameters): Uint8Array {
   assertUint(p.rules, 'rules', 0xff);
   if (p.logRecords < 1 || p.pinTryLimit < 1) throw new ArgumentError('logRecords and pinTryLimit must be ≥ 1');
   const out = new Uint8Array(PARAMETERS_LENGTH);
-  putUint(out, 0, p.maxBalance, 4);
-  putUint(out, 4, p.overdraftLimit, 3);
+  writeUint(out, 0, p.maxBalance, 4);
+  writeUint(out, 4, p.overdraftLimit, 3);
   out[7] = p.logRecords;
   out[8] = p.macFailureLimit;
   out[9] = p.pinTryLimit;
@@ -123,9 +123,9 @@ export function encodePurseState(s: PurseState): Uint8Array {
   assertUint(s.online, 'online', 0xffff);
   assertUint(s.offline, 'offline', 0xffff);
   const out = new Uint8Array(STATE_LENGTH);
-  putUint(out, 0, s.balance >>> 0, 4);
-  putUint(out, 4, s.online, 2);
-  putUint(out, 6, s.offline, 2);
+  writeUint(out, 0, s.balance >>> 0, 4);
+  writeUint(out, 4, s.online, 2);
+  writeUint(out, 6, s.offline, 2);
   return out;
 }
 
@@ -233,9 +233,4 @@ export function decodeRecordFile(sfi: number, b: Uint8Array): RecordFileSpec {
   const records: Uint8Array[] = [];
   for (let o = 3; o < b.length; o += recordSize) records.push(b.slice(o, o + recordSize));
   return { sfi, structure: fdb === FDB_CYCLIC ? 'cyclic' : 'linear-fixed', recordSize, maxRecords, records };
-}
-
-/** Writes `value` as `length` big-endian bytes at `offset` (value already range-checked). @internal */
-export function putUint(b: Uint8Array, offset: number, value: number, length: number): void {
-  for (let i = length - 1, v = value; i >= 0; i--, v = Math.floor(v / 256)) b[offset + i] = v % 256;
 }

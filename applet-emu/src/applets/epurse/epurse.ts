@@ -50,11 +50,22 @@
  *
  * @module
  */
-import { concat, equalCt, fromHex, readUint, wipe } from '@simtap/sdk/core/bytes';
+import { concat, equalBytes, equalCt, fromHex, wipe } from '@simtap/sdk/core/bytes';
 import { DesCipher, macAlg3 } from '@simtap/sdk/core/crypto';
 import { type CommandApdu, IsoException, SW } from '@simtap/sdk/core/iso7816';
 import {
+  balanceResponse,
+  PBOC_COMMANDS as C,
+  creditForLoadCommandData,
+  creditForLoadResponse,
+  debitCommandData,
+  debitResponse,
+  diversificationDataOf,
   diversifyPbocKey,
+  ef15,
+  initForLoadResponse,
+  initForPurchaseResponse,
+  initializeCommandData,
   loadMac1,
   loadMac2,
   loadSessionKey,
@@ -67,6 +78,9 @@ import {
   purchaseTac,
   TTI,
   tacKey,
+  transactionLogRecord,
+  transactionProveCommandData,
+  transactionProveResponse,
 } from '@simtap/sdk/core/pboc';
 import { decodeTlv, encodeTlv, tlv } from '@simtap/sdk/core/tlv';
 import type { ApduContext, AppletEnv } from '../../runtime/applet';
@@ -80,7 +94,6 @@ import { type PersonalizableApplet, type StoreDataItem, secretDgiValue } from '.
 type StoreView = ApduContext['store'];
 
 import {
-  EPURSE_COMMANDS as C,
   CAPP_CACHE_LIMIT,
   DEFAULT_PURSE_PARAMETERS,
   EPURSE_DEFAULT_AID_HEX,
@@ -102,7 +115,6 @@ import {
   KEY_ENTRY_LENGTH,
   type PurseParameters,
   type PurseState,
-  putUint,
   type RecordFileSpec,
 } from './dgi';
 
@@ -198,9 +210,13 @@ const LINE_MAC_FAILURES = 'lineMacFailures';
 /** Prefix of the per-key-id DEAK failure counts (`deakFailures/<kk>`, absent = 0). */
 const DEAK_FAILURES = 'deakFailures/';
 const ZH = fromHex('7A68');
-const EF15_LENGTH = 30;
 const EF16_DEFAULT_LENGTH = 55;
-const PROOF_LENGTH = 11;
+/**
+ * The stored proof of the last committed transaction: TTI (GET TRANSACTION PROVE's P2) ‖ its command data (the
+ * counter) ‖ its answer (MAC2 ‖ TAC).
+ */
+const PROOF_HEAD = 1 + transactionProveCommandData.length;
+const PROOF_LENGTH = PROOF_HEAD + transactionProveResponse.length;
 const FILE_ACCESS_READ_ONLY: EfAccess = { read: 'always', update: 'never' };
 
 function takeSession(ctx: ApduContext): Session | undefined {
@@ -240,12 +256,6 @@ function lockOf(store: StoreView): PurseLock {
   return (store.getString('lock') ?? 'none') as PurseLock;
 }
 
-function signedBytes(value: number): Uint8Array {
-  const out = new Uint8Array(4);
-  putUint(out, 0, value >>> 0, 4);
-  return out;
-}
-
 /** The PBOC e-purse / e-deposit applet (type `simtap.epurse`); see the module documentation. */
 export class EpurseApplet implements PersonalizableApplet {
   /** Factory type in card images. */
@@ -282,7 +292,7 @@ export class EpurseApplet implements PersonalizableApplet {
     const fs = env.files;
     const store = env.store;
     const adf = fs.createDf(fs.mf, { fid: this.#opts.fid, name: this.aid });
-    fs.createEf(adf, { fid: 0x0015, sfi: EPURSE_SFI.EF15, structure: 'transparent', size: EF15_LENGTH });
+    fs.createEf(adf, { fid: 0x0015, sfi: EPURSE_SFI.EF15, structure: 'transparent', size: ef15.length });
     fs.createEf(adf, {
       fid: 0x0016,
       sfi: EPURSE_SFI.EF16,
@@ -366,17 +376,17 @@ export class EpurseApplet implements PersonalizableApplet {
       switch (ins) {
         case C.GET_BALANCE.ins:
           return this.#getBalance(ctx, cmd);
-        case C.INITIALIZE.ins:
+        case C.INITIALIZE_FOR_LOAD.ins: // also FOR PURCHASE and FOR CAPP PURCHASE (P1)
           return this.#initialize(ctx, cmd);
         case C.CREDIT_FOR_LOAD.ins:
           return this.#credit(ctx, cmd, session);
-        case C.DEBIT.ins:
+        case C.DEBIT_FOR_PURCHASE.ins: // also FOR CAPP PURCHASE
           return this.#debit(ctx, cmd, session);
         case C.UPDATE_CAPP_DATA_CACHE.ins:
           return this.#updateCappCache(ctx, cmd, session);
         case C.GET_TRANSACTION_PROVE.ins:
           return this.#prove(ctx, cmd);
-        case C.PIN_CHANGE_RELOAD.ins:
+        case C.CHANGE_PIN.ins: // also RELOAD PIN (P1)
           return this.#changeOrReloadPin(ctx, cmd);
         case C.GET_DATA.ins:
           return this.#getData(ctx, cmd);
@@ -389,7 +399,7 @@ export class EpurseApplet implements PersonalizableApplet {
     }
     if (cla.sm !== 'none') IsoException.throwIt(SW.SECURE_MESSAGING_NOT_SUPPORTED);
     switch (ins) {
-      case C.VERIFY.ins:
+      case C.VERIFY_PIN.ins:
         return this.#verify(ctx, cmd);
       case C.GET_CHALLENGE.ins:
         return this.#getChallenge(ctx, cmd);
@@ -412,24 +422,28 @@ export class EpurseApplet implements PersonalizableApplet {
     this.#requirePersonalized(ctx.store);
     const purse: PurseId = cmd.p2 === 1 ? 'ed' : 'ep';
     if (purse === 'ed') this.#requirePinRule(ctx, this.#params(ctx.store));
-    return signedBytes(this.#purse(ctx.store, purse).balance);
+    return balanceResponse.encode({ balance: this.#purse(ctx.store, purse).balance >>> 0 });
   }
 
   #initialize(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
     const p1 = cmd.p1;
     const p2 = cmd.p2;
-    if ((p1 !== 0 && p1 !== 1 && p1 !== 3) || (p2 !== 1 && p2 !== 2) || (p1 === 3 && p2 !== 2))
+    const load = p1 === C.INITIALIZE_FOR_LOAD.p1;
+    const capp = p1 === C.INITIALIZE_FOR_CAPP_PURCHASE.p1;
+    if (
+      (!load && !capp && p1 !== C.INITIALIZE_FOR_PURCHASE.p1) ||
+      (p2 !== 1 && p2 !== 2) ||
+      (capp && p2 !== C.INITIALIZE_FOR_CAPP_PURCHASE.p2)
+    )
       IsoException.throwIt(SW.INCORRECT_P1P2);
-    const data = cmd.data;
-    if (data.length !== 11) IsoException.throwIt(SW.WRONG_LENGTH);
+    if (cmd.data.length !== initializeCommandData.length) IsoException.throwIt(SW.WRONG_LENGTH);
+    const { keyIndex, amount, terminalId } = initializeCommandData.decode(cmd.data);
     const store = ctx.store;
     this.#requireUsable(store);
     const params = this.#params(store);
-    const load = p1 === 0;
     this.#requireInterface(ctx, params, load);
     const purse: PurseId = p2 === 1 ? 'ed' : 'ep';
     if (purse === 'ed') this.#requirePinRule(ctx, params);
-    const keyIndex = data[0]!;
     const key = this.#key(store, load ? 'DLK' : 'DPK', keyIndex);
     if (key === undefined) return IsoException.throwIt(SW.KEY_INDEX_NOT_SUPPORTED);
     let cipher: DesCipher;
@@ -439,8 +453,6 @@ export class EpurseApplet implements PersonalizableApplet {
     } finally {
       wipe(key.key);
     }
-    const amount = readUint(data, 1, 4);
-    const terminalId = data.slice(5, 11);
     const state = this.#purse(store, purse);
     if (load) {
       if (state.online >= 0xffff) IsoException.throwIt(SW.TRANSACTION_COUNTER_MAX);
@@ -463,18 +475,17 @@ export class EpurseApplet implements PersonalizableApplet {
         oldBalance: state.balance,
         mac,
       });
-      const out = new Uint8Array(16);
-      putUint(out, 0, oldBalance, 4);
-      putUint(out, 4, state.online, 2);
-      out[6] = key.version;
-      out[7] = key.algorithm;
-      out.set(random, 8);
-      out.set(mac1, 12);
-      return out;
+      return initForLoadResponse.encode({
+        oldBalance,
+        onlineCounter: state.online,
+        keyVersion: key.version,
+        algorithmId: key.algorithm,
+        random,
+        mac1,
+      });
     }
     if (state.offline >= 0xffff) IsoException.throwIt(SW.TRANSACTION_COUNTER_MAX);
     if (amount > state.balance + params.overdraftLimit) IsoException.throwIt(SW.INSUFFICIENT_BALANCE);
-    const capp = p1 === 3;
     const random = ctx.random(4);
     putSession(ctx, {
       kind: 'purchase',
@@ -489,14 +500,14 @@ export class EpurseApplet implements PersonalizableApplet {
       random,
       cache: [],
     });
-    const out = new Uint8Array(15);
-    putUint(out, 0, state.balance >>> 0, 4);
-    putUint(out, 4, state.offline, 2);
-    putUint(out, 6, params.overdraftLimit, 3);
-    out[9] = key.version;
-    out[10] = key.algorithm;
-    out.set(random, 11);
-    return out;
+    return initForPurchaseResponse.encode({
+      balance: state.balance >>> 0,
+      offlineCounter: state.offline,
+      overdraftLimit: params.overdraftLimit,
+      keyVersion: key.version,
+      algorithmId: key.algorithm,
+      random,
+    });
   }
 
   /**
@@ -505,9 +516,8 @@ export class EpurseApplet implements PersonalizableApplet {
    * (nothing counted, whatever the MAC); then MAC2 under the MAC-failure count.
    */
   #credit(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): Uint8Array {
-    if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
-    const data = cmd.data;
-    if (data.length !== 11) IsoException.throwIt(SW.WRONG_LENGTH);
+    if (cmd.p1 !== C.CREDIT_FOR_LOAD.p1 || cmd.p2 !== C.CREDIT_FOR_LOAD.p2) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== creditForLoadCommandData.length) IsoException.throwIt(SW.WRONG_LENGTH);
     if (session?.kind !== 'load') return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const store = ctx.store;
     this.#requireUsable(store);
@@ -518,9 +528,7 @@ export class EpurseApplet implements PersonalizableApplet {
     const params = this.#params(store);
     const newBalance = state.balance + s.amount;
     if (newBalance > params.maxBalance) IsoException.throwIt(SW.WRONG_DATA);
-    const date = data.subarray(0, 4);
-    const time = data.subarray(4, 7);
-    const mac2 = data.subarray(7, 11);
+    const { date, time, mac2 } = creditForLoadCommandData.decode(cmd.data);
     const m = { amount: s.amount, tti: s.tti, terminalId: s.terminalId, date, time };
     const expected = loadMac2({ sessionKey: s.mac, ...m });
     const tac = loadTac({
@@ -529,7 +537,15 @@ export class EpurseApplet implements PersonalizableApplet {
       onlineCounter: s.counter,
       ...m,
     });
-    const log = this.#logRecord(s.counter, params.overdraftLimit, s.amount, s.tti, s.terminalId, date, time);
+    const log = transactionLogRecord.encode({
+      counter: s.counter,
+      overdraftLimit: params.overdraftLimit,
+      amount: s.amount,
+      tti: s.tti,
+      terminalId: s.terminalId,
+      date,
+      time,
+    });
     const proof = this.#proofRecord(s.tti, s.counter, mac2, tac);
     const fs = ctx.card.files;
     const logEf = this.#ef(fs, EPURSE_SFI.EF18);
@@ -542,7 +558,7 @@ export class EpurseApplet implements PersonalizableApplet {
         store.put('proof', proof);
       },
     );
-    return tac;
+    return creditForLoadResponse.encode({ tac });
   }
 
   /**
@@ -552,9 +568,9 @@ export class EpurseApplet implements PersonalizableApplet {
    * debit, the log record and the cached CAPP writes.
    */
   #debit(ctx: ApduContext, cmd: CommandApdu, session: Session | undefined): Uint8Array {
-    if (cmd.p1 !== 1 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
-    const data = cmd.data;
-    if (data.length !== 15) IsoException.throwIt(SW.WRONG_LENGTH);
+    if (cmd.p1 !== C.DEBIT_FOR_PURCHASE.p1 || cmd.p2 !== C.DEBIT_FOR_PURCHASE.p2)
+      IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== debitCommandData.length) IsoException.throwIt(SW.WRONG_LENGTH);
     if (session?.kind !== 'purchase') return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const store = ctx.store;
     this.#requireUsable(store);
@@ -566,10 +582,7 @@ export class EpurseApplet implements PersonalizableApplet {
     if (s.amount > state.balance + params.overdraftLimit) IsoException.throwIt(SW.INSUFFICIENT_BALANCE);
     const key = this.#key(store, 'DPK', s.keyIndex);
     if (key === undefined) return IsoException.throwIt(SW.KEY_INDEX_NOT_SUPPORTED);
-    const terminalTxnSeq = readUint(data, 0, 4);
-    const date = data.subarray(4, 8);
-    const time = data.subarray(8, 11);
-    const mac1 = data.subarray(11, 15);
+    const { terminalTxnSeq, date, time, mac1 } = debitCommandData.decode(cmd.data);
     let sespk: Uint8Array;
     try {
       sespk = purchaseSessionKey(this.#cipher(key.slot, key.key), s.random, s.counter, terminalTxnSeq);
@@ -596,7 +609,15 @@ export class EpurseApplet implements PersonalizableApplet {
       date,
       time,
     });
-    const log = this.#logRecord(s.counter, params.overdraftLimit, s.amount, s.tti, s.terminalId, date, time);
+    const log = transactionLogRecord.encode({
+      counter: s.counter,
+      overdraftLimit: params.overdraftLimit,
+      amount: s.amount,
+      tti: s.tti,
+      terminalId: s.terminalId,
+      date,
+      time,
+    });
     const proof = this.#proofRecord(s.tti, s.counter, mac2, tac);
     const fs = ctx.card.files;
     const logEf = this.#ef(fs, EPURSE_SFI.EF18);
@@ -613,10 +634,7 @@ export class EpurseApplet implements PersonalizableApplet {
         store.put('proof', proof);
       },
     );
-    const out = new Uint8Array(8);
-    out.set(tac, 0);
-    out.set(mac2, 4);
-    return out;
+    return debitResponse.encode({ tac, mac2 });
   }
 
   /**
@@ -673,12 +691,12 @@ export class EpurseApplet implements PersonalizableApplet {
   }
 
   #prove(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
-    if (cmd.p1 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
-    if (cmd.data.length !== 2) IsoException.throwIt(SW.WRONG_LENGTH);
+    if (cmd.p1 !== C.GET_TRANSACTION_PROVE.p1) IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (cmd.data.length !== transactionProveCommandData.length) IsoException.throwIt(SW.WRONG_LENGTH);
     const proof = ctx.store.getBytes('proof');
-    if (proof === undefined || proof[0] !== cmd.p2 || proof[1] !== cmd.data[0] || proof[2] !== cmd.data[1])
+    if (proof?.length !== PROOF_LENGTH || proof[0] !== cmd.p2 || !equalBytes(proof.subarray(1, PROOF_HEAD), cmd.data))
       return IsoException.throwIt(SW.MAC_NOT_AVAILABLE);
-    return proof.slice(3, PROOF_LENGTH);
+    return proof.slice(PROOF_HEAD);
   }
 
   // ------------------------------------------------------------ PIN
@@ -837,7 +855,7 @@ export class EpurseApplet implements PersonalizableApplet {
     const fs = ctx.card.files;
     let cipher: DesCipher;
     try {
-      const serial = fs.readBinary(this.#ef(fs, EPURSE_SFI.EF15), 12, 8);
+      const serial = diversificationDataOf(ef15.decode(this.#ef15(fs)).applicationSerial);
       const material = concat(key.key, serial);
       cipher = this.#cached(this.#ciphers, `ia/${key.slot}`, material, () => {
         const k = diversifyPbocKey(key.key, serial);
@@ -937,7 +955,7 @@ export class EpurseApplet implements PersonalizableApplet {
     env.atomically(() => {
       switch (dgi) {
         case EPURSE_DGI.EF15:
-          if (data.length !== EF15_LENGTH) IsoException.throwIt(SW.WRONG_DATA);
+          if (data.length !== ef15.length) IsoException.throwIt(SW.WRONG_DATA);
           fs.updateBinary(this.#ef(fs, EPURSE_SFI.EF15), 0, data);
           break;
         case EPURSE_DGI.EF16: {
@@ -1088,13 +1106,13 @@ export class EpurseApplet implements PersonalizableApplet {
   #buildFci(fs: FileSystem, store: StoreView): Uint8Array {
     let prop = store.getBytes('fciA5');
     if (prop === undefined) {
-      const ef15 = fs.readBinary(this.#ef(fs, EPURSE_SFI.EF15), 0, EF15_LENGTH);
+      const raw = this.#ef15(fs);
       const logRecords = this.#params(store).logRecords;
       prop = encodeTlv([
         tlv(0x5f2d, ZH),
         tlv(0x9f11, Uint8Array.of(0x01)),
-        tlv(0x9f08, Uint8Array.of(ef15[9]!)),
-        tlv(0x9f0c, ef15),
+        tlv(0x9f08, Uint8Array.of(ef15.decode(raw).applicationVersion)),
+        tlv(0x9f0c, raw),
         tlv(0xbf0c, [tlv(0x9f4d, Uint8Array.of(EPURSE_SFI.EF18, logRecords))]),
       ]);
     }
@@ -1241,38 +1259,23 @@ export class EpurseApplet implements PersonalizableApplet {
     return node;
   }
 
+  /** EF 0x15 as stored (30 bytes). */
+  #ef15(fs: FileSystem): Uint8Array {
+    return fs.readBinary(this.#ef(fs, EPURSE_SFI.EF15), 0, ef15.length);
+  }
+
   #ef(fs: FileSystem, sfi: number): ElementaryFile {
     const ef = fs.bySfi(this.#adfNode(fs), sfi);
     if (ef === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
     return ef;
   }
 
-  #logRecord(
-    counter: number,
-    overdraft: number,
-    amount: number,
-    tti: number,
-    terminalId: Uint8Array,
-    date: Uint8Array,
-    time: Uint8Array,
-  ): Uint8Array {
-    const r = new Uint8Array(LOG_RECORD_LENGTH);
-    putUint(r, 0, counter, 2);
-    putUint(r, 2, overdraft, 3);
-    putUint(r, 5, amount, 4);
-    r[9] = tti;
-    r.set(terminalId, 10);
-    r.set(date, 16);
-    r.set(time, 20);
-    return r;
-  }
-
+  /** The proof {@link PROOF_HEAD} describes, for GET TRANSACTION PROVE. */
   #proofRecord(tti: number, counter: number, mac2: Uint8Array, tac: Uint8Array): Uint8Array {
     const p = new Uint8Array(PROOF_LENGTH);
     p[0] = tti;
-    putUint(p, 1, counter, 2);
-    p.set(mac2, 3);
-    p.set(tac, 7);
+    p.set(transactionProveCommandData.encode({ counter }), 1);
+    p.set(transactionProveResponse.encode({ mac2, tac }), PROOF_HEAD);
     return p;
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { fromHex, readUint, toHex, uintToBytes } from '@simtap/sdk/core/bytes';
-import { SimtapError } from '@simtap/sdk/core/errors';
+import { defineErrors, SimtapError } from '@simtap/sdk/core/errors';
 import { loadMac1, loadMac2, loadSessionKey, loadTac, TTI } from '@simtap/sdk/core/pboc';
 import { type CardProfile, cardProfile } from '@simtap/sdk/core/profile';
 import type { CardInterface } from '../../runtime/applet';
@@ -15,6 +15,28 @@ import { Card, type CardOptions } from '../../runtime/card';
 import { createPsam } from '../psam/install';
 import type { EpurseApplet } from './epurse';
 import { type EpursePersonalization, type InstallEpurseOptions, installEpurse, personalizeEpurse } from './install';
+
+/** The codes of the {@link SimtapError}s the e-purse test fixtures throw. */
+export const EPURSE_TESTING_ERRORS = defineErrors({
+  RANDOM_SCRIPT: {
+    class: 'SimtapError',
+    when: '`ScriptedRandom` (applet-emu e-purse testing) has a queued value of another length than the card drew',
+    fix: "fix the test's queued randoms",
+  },
+  PSAM_FAILED: {
+    class: 'SimtapError',
+    when: '`PurseTerminal` could not read the PSAM terminal ID',
+    fix: 'check the PSAM card of the test',
+  },
+  GET_BALANCE_FAILED: {
+    class: 'SimtapError',
+    when: '`PurseTerminal.balance()` got a non-9000 SW',
+    fix: 'check the purse state in the test',
+  },
+});
+
+/** Code of a {@link SimtapError} from the e-purse test fixtures. */
+export type EpurseTestingErrorCode = keyof typeof EPURSE_TESTING_ERRORS;
 
 /** A response split into data and status word. */
 export interface Rapdu {
@@ -46,7 +68,8 @@ export class ScriptedRandom {
   readonly next = (length: number): Uint8Array => {
     const q = this.#queue.shift();
     if (q !== undefined) {
-      if (q.length !== length) throw new SimtapError('RANDOM_SCRIPT', `queued ${q.length} bytes, card drew ${length}`);
+      if (q.length !== length)
+        throw new SimtapError<EpurseTestingErrorCode>('RANDOM_SCRIPT', `queued ${q.length} bytes, card drew ${length}`);
       return q;
     }
     const out = new Uint8Array(length);
@@ -186,7 +209,8 @@ export class PurseTerminal {
     this.iface = iface;
     if (!psam.isPowered('contact')) psam.powerOn('contact');
     const tid = send(psam, 'contact', '00 B0 96 00 06');
-    if (tid.sw !== 0x9000) throw new SimtapError('PSAM_FAILED', `PSAM terminal ID: SW ${tid.sw.toString(16)}`);
+    if (tid.sw !== 0x9000)
+      throw new SimtapError<EpurseTestingErrorCode>('PSAM_FAILED', `PSAM terminal ID: SW ${tid.sw.toString(16)}`);
     this.terminalId = tid.data.slice();
   }
 
@@ -332,7 +356,8 @@ export class PurseTerminal {
   /** GET BALANCE of the EP (or ED), as a signed number; throws on a non-9000 SW. */
   balance(ed = false): number {
     const r = this.send(ed ? '80 5C 00 01 04' : '80 5C 00 02 04');
-    if (r.sw !== 0x9000) throw new SimtapError('GET_BALANCE_FAILED', `GET BALANCE: SW ${r.sw.toString(16)}`);
+    if (r.sw !== 0x9000)
+      throw new SimtapError<EpurseTestingErrorCode>('GET_BALANCE_FAILED', `GET BALANCE: SW ${r.sw.toString(16)}`);
     return readUint(r.data, 0, 4) | 0;
   }
 }

@@ -21,15 +21,23 @@
  *
  * @module
  */
-import { equalCt, fromHex, readUint, toHex, wipe } from '@simtap/sdk/core/bytes';
+import { concat, equalCt, fromHex, readUint, toHex, wipe } from '@simtap/sdk/core/bytes';
 import { DesCipher, RetailMac } from '@simtap/sdk/core/crypto';
 import { type CommandApdu, IsoException, SW } from '@simtap/sdk/core/iso7816';
 import {
+  creditSamForPurchaseCommandData,
+  type InitSamForPurchaseCommandData,
+  initSamForPurchaseCommandData,
+  initSamForPurchaseResponse,
+  initSamForPurchaseTwoLevelCommandData,
   PbocKeyDiversifier,
   PbocMac,
+  PSAM_SFI,
+  pbocCommandsOf,
   purchaseMac1,
   purchaseMac2,
   purchaseSessionKey,
+  TERMINAL_ID_LENGTH,
   TTI,
 } from '@simtap/sdk/core/pboc';
 import { encodeTlv, tlv } from '@simtap/sdk/core/tlv';
@@ -52,17 +60,11 @@ export const PSAM_DEFAULT_AID_HEX = 'A000000632010106';
 /** Default PSAM DF file identifier. */
 export const PSAM_DEFAULT_FID = 0xdf01;
 
-/** The PSAM's commands (spec digest a.4); `header` as documented in `docs/card.md`. */
-export const PSAM_COMMANDS = {
-  /** MAC1 for a purchase: terminal transaction sequence ‖ MAC1. */
-  INIT_SAM_FOR_PURCHASE: { cla: 0x80, ins: 0x70, header: '80 70 00 00', label: 'INIT SAM FOR PURCHASE' },
-  /** Checks the card's MAC2. */
-  CREDIT_SAM_FOR_PURCHASE: { cla: 0x80, ins: 0x72, header: '80 72 00 00', label: 'CREDIT SAM FOR PURCHASE' },
-  /** Diversifies a working key from a general-purpose master key (P1 usage 21 or 22, P2 version). */
-  DES_INIT: { cla: 0x80, ins: 0x1a, header: '80 1A uu vv', label: 'DES INIT (diversify)' },
-  /** Encrypts (P1 00, usage 21) or MACs (P1 01 zero ICV, 05 ICV in the data; usage 22) with the working key. */
-  DES_CRYPT: { cla: 0x80, ins: 0xfa, header: '80 FA pp 00', label: 'DES CRYPT / MAC' },
-} as const;
+/**
+ * The PSAM's commands: the rows of the core's instruction table (`PBOC_COMMANDS` in `@simtap/sdk/core/pboc`) that
+ * the PSAM application answers; `header` as documented in `docs/card.md`.
+ */
+export const PSAM_COMMANDS = /* @__PURE__ */ pbocCommandsOf('psam', 'applet');
 
 /**
  * Key usage codes: first byte of a DGI 8001 entry, P1 of `80 1A`. A PSAM accepts no other usage: the purse's load,
@@ -159,7 +161,12 @@ export class PsamApplet implements PersonalizableApplet {
   onInstall(env: AppletEnv): void {
     const fs = env.files;
     const adf = fs.createDf(fs.mf, { fid: this.#fid, name: this.aid });
-    fs.createEf(adf, { fid: 0x0016, sfi: 0x16, structure: 'transparent', size: 6 });
+    fs.createEf(adf, {
+      fid: PSAM_SFI.TERMINAL_ID,
+      sfi: PSAM_SFI.TERMINAL_ID,
+      structure: 'transparent',
+      size: TERMINAL_ID_LENGTH,
+    });
     env.store.put('fid', this.#fid);
     env.store.put('seq', 1);
     env.store.put('personalized', false);
@@ -181,13 +188,13 @@ export class PsamApplet implements PersonalizableApplet {
     try {
       if (cla.kind === 'proprietary') {
         switch (cmd.ins) {
-          case PSAM_COMMANDS.INIT_SAM_FOR_PURCHASE.ins:
+          case PSAM_COMMANDS.PSAM_INIT_FOR_PURCHASE.ins:
             return this.#initForPurchase(ctx, cmd);
-          case PSAM_COMMANDS.CREDIT_SAM_FOR_PURCHASE.ins:
+          case PSAM_COMMANDS.PSAM_CREDIT_FOR_PURCHASE.ins:
             return this.#creditForPurchase(cmd, session);
-          case PSAM_COMMANDS.DES_INIT.ins:
+          case PSAM_COMMANDS.PSAM_DES_INIT.ins:
             return this.#desInit(ctx, cmd);
-          case PSAM_COMMANDS.DES_CRYPT.ins:
+          case PSAM_COMMANDS.PSAM_DES_CRYPT.ins:
             return this.#desCrypt(ctx, cmd);
           default:
             return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
@@ -201,55 +208,52 @@ export class PsamApplet implements PersonalizableApplet {
   }
 
   /**
-   * `80 70 00 00 1C|24`: cardRandom(4) ‖ offlineCtr(2) ‖ amount(4) ‖ TTI(1) ‖ date(4) ‖ time(3) ‖ keyVer(1) ‖
-   * algId(1) ‖ cardSerial(8) [‖ issuerId(8)] → terminalTxnSeq(4) ‖ MAC1(4).
+   * `80 70 00 00 1C|24`: {@link initSamForPurchaseCommandData} (one-level key diversification) or
+   * {@link initSamForPurchaseTwoLevelCommandData} (issuer ID first) → {@link initSamForPurchaseResponse}.
    */
   #initForPurchase(ctx: ApduContext, cmd: CommandApdu): Uint8Array {
     if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
     const d = cmd.data;
-    if (d.length !== 0x1c && d.length !== 0x24) IsoException.throwIt(SW.WRONG_LENGTH);
+    const twoLevel = d.length === initSamForPurchaseTwoLevelCommandData.length;
+    if (d.length !== initSamForPurchaseCommandData.length && !twoLevel) IsoException.throwIt(SW.WRONG_LENGTH);
     const store = ctx.store;
     this.#requirePersonalized(store);
-    const tti = d[10]!;
-    if (!PURCHASE_TTIS.includes(tti)) IsoException.throwIt(SW.WRONG_DATA);
+    const req: InitSamForPurchaseCommandData & { issuerId?: Uint8Array } = twoLevel
+      ? initSamForPurchaseTwoLevelCommandData.decode(d)
+      : initSamForPurchaseCommandData.decode(d);
+    if (!PURCHASE_TTIS.includes(req.tti)) IsoException.throwIt(SW.WRONG_DATA);
     const seq = store.getNumber('seq') ?? 0;
     if (seq >= 0xffffffff) IsoException.throwIt(SW.TRANSACTION_COUNTER_MAX);
-    const dpk = this.#purchaseKey(store, d[18]!, d.subarray(20));
-    const sespk = purchaseSessionKey(dpk.cipher, d.subarray(0, 4), readUint(d, 4, 2), seq);
+    const div = req.issuerId === undefined ? req.cardSerial : concat(req.cardSerial, req.issuerId);
+    const dpk = this.#purchaseKey(store, req.keyVersion, div);
+    const sespk = purchaseSessionKey(dpk.cipher, req.cardRandom, req.offlineCounter, seq);
     if (dpk.owned) dpk.cipher.destroy();
     const mac = new PbocMac(sespk);
     wipe(sespk);
-    const amount = readUint(d, 6, 4);
     const fs = ctx.card.files;
-    const terminalId = fs.readBinary(this.#terminalIdEf(fs), 0, 6);
+    const terminalId = fs.readBinary(this.#terminalIdEf(fs), 0, TERMINAL_ID_LENGTH);
     const mac1 = purchaseMac1({
       sessionKey: mac,
-      amount,
-      tti,
+      amount: req.amount,
+      tti: req.tti,
       terminalId,
-      date: d.subarray(11, 15),
-      time: d.subarray(15, 18),
+      date: req.date,
+      time: req.time,
     });
     ctx.atomically(() => store.put('seq', seq + 1));
-    const session: Mac2Session = { mac, amount };
+    const session: Mac2Session = { mac, amount: req.amount };
     ctx.transient.set(SESSION, session, () => mac.destroy());
-    const out = new Uint8Array(8);
-    out[0] = (seq >>> 24) & 0xff;
-    out[1] = (seq >>> 16) & 0xff;
-    out[2] = (seq >>> 8) & 0xff;
-    out[3] = seq & 0xff;
-    out.set(mac1, 4);
-    return out;
+    return initSamForPurchaseResponse.encode({ terminalTxnSeq: seq, mac1 });
   }
 
   /** `80 72 00 00 04 MAC2`: 9000, 9302 (bad MAC2) or 6985 (no MAC1 session just before). */
   #creditForPurchase(cmd: CommandApdu, session: Mac2Session | undefined): undefined {
     if (cmd.p1 !== 0 || cmd.p2 !== 0) IsoException.throwIt(SW.INCORRECT_P1P2);
-    if (cmd.data.length !== 4) IsoException.throwIt(SW.WRONG_LENGTH);
+    if (cmd.data.length !== creditSamForPurchaseCommandData.length) IsoException.throwIt(SW.WRONG_LENGTH);
     if (session === undefined) return IsoException.throwIt(SW.CONDITIONS_NOT_SATISFIED);
     const expected = purchaseMac2({ sessionKey: session.mac, amount: session.amount });
     session.mac.destroy();
-    if (!equalCt(expected, cmd.data)) IsoException.throwIt(SW.MAC_INVALID);
+    if (!equalCt(expected, creditSamForPurchaseCommandData.decode(cmd.data).mac2)) IsoException.throwIt(SW.MAC_INVALID);
     return undefined;
   }
 
@@ -329,7 +333,7 @@ export class PsamApplet implements PersonalizableApplet {
     env.atomically(() => {
       switch (item.dgi) {
         case PSAM_DGI.TERMINAL_ID:
-          if (d.length !== 6) IsoException.throwIt(SW.WRONG_DATA);
+          if (d.length !== TERMINAL_ID_LENGTH) IsoException.throwIt(SW.WRONG_DATA);
           fs.updateBinary(this.#terminalIdEf(fs), 0, d);
           break;
         case PSAM_DGI.TXN_SEQ:
@@ -433,7 +437,7 @@ export class PsamApplet implements PersonalizableApplet {
       if (node === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
       this.#adf = { fs, node };
     }
-    const ef = fs.bySfi(node, 0x16);
+    const ef = fs.bySfi(node, PSAM_SFI.TERMINAL_ID);
     if (ef === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
     return ef;
   }
