@@ -4,17 +4,24 @@
  * over each of them.
  *
  * A channel only moves bytes. Card-level failures are ordinary responses (their status words); link failures
- * are {@link TransportError}s carrying one of the {@link TRANSPORT_ERROR_CODES}.
+ * are {@link TransportError}s carrying one of the {@link TRANSPORT_ERRORS}.
  *
  * @module
  */
-import { ArgumentError, TransportError } from '../core/errors';
+import {
+  ArgumentError,
+  CARD_GONE_ERRORS,
+  hasErrorCode,
+  TRANSPORT_ERRORS,
+  TransportError,
+  type TransportErrorCode,
+} from '../core/errors';
 
 /** A bidirectional APDU link to one card. Calls are serialised by the channel. */
 export interface CardChannel {
   /**
    * Sends one C-APDU and resolves with the R-APDU (`data ‖ SW1 SW2`), whatever the status word.
-   * @throws {TransportError} with a code of {@link TRANSPORT_ERROR_CODES} when the link fails.
+   * @throws {TransportError} with a code of {@link TRANSPORT_ERRORS} when the link fails.
    */
   transmit(capdu: Uint8Array): Promise<Uint8Array>;
   /** Releases the link (idempotent); later `transmit` calls fail with `TRANSPORT_CLOSED`. */
@@ -23,32 +30,15 @@ export interface CardChannel {
   readonly description: string;
 }
 
-/** Codes of the {@link TransportError}s that channels throw, with their meaning. */
-export const TRANSPORT_ERROR_CODES = {
-  /** The channel was closed (by `close()` or because its link went away). */
-  TRANSPORT_CLOSED: 'the channel is closed',
-  /** The card was removed, torn (power lost mid-command) or is absent from the reader. */
-  CARD_REMOVED: 'the card was removed or is not present',
-  /** No reader matches the requested name. */
-  READER_NOT_FOUND: 'no matching card reader',
-  /** PC/SC cannot be used: the optional `smartcard` package or the PC/SC service (pcscd) is missing. */
-  PCSC_UNAVAILABLE: 'PC/SC is not available',
-  /** Any other PC/SC failure (sharing violation, protocol error, …); the message has PC/SC's text. */
-  PCSC_ERROR: 'PC/SC reported an error',
-  /** A replayed trace expected another command. */
-  TRACE_MISMATCH: 'the command does not match the recorded trace',
-  /** A replayed trace has no more exchanges. */
-  TRACE_EXHAUSTED: 'the recorded trace has no more exchanges',
-  /** The card or reader did not answer in time. */
-  TIMEOUT: 'the operation timed out',
-} as const;
-
-/** A {@link TransportError} code thrown by card channels. */
-export type TransportErrorCode = keyof typeof TRANSPORT_ERROR_CODES;
+export { TRANSPORT_ERRORS, type TransportErrorCode } from '../core/errors';
 
 /** Creates a {@link TransportError} with one of the channel codes. */
-export function transportError(code: TransportErrorCode, message: string, cause?: unknown): TransportError {
-  return new TransportError(code, message, cause === undefined ? undefined : { cause });
+export function transportError(
+  code: TransportErrorCode,
+  message: string,
+  cause?: unknown,
+): TransportError<TransportErrorCode> {
+  return new TransportError<TransportErrorCode>(code, message, cause === undefined ? undefined : { cause });
 }
 
 /** Longest C-APDU: extended case 4 (4 header + 3 Lc + 65535 data + 2 Le). */
@@ -66,11 +56,9 @@ export function assertCommandApdu(capdu: unknown): asserts capdu is Uint8Array {
 }
 
 /**
- * True when `e` means the card went away: an error named `CardRemovedError` / `CardTornError`, or whose `code`
- * is `CARD_REMOVED` / `CARD_TORN`.
+ * True when `e` means the card went away: an error whose `code` is `CARD_REMOVED` (a channel's) or one of the
+ * {@link CARD_GONE_ERRORS} (`CARD_NOT_POWERED`, `CARD_TORN`: what the emulated card throws).
  */
 export function isCardGoneError(e: unknown): boolean {
-  if (typeof e !== 'object' || e === null) return false;
-  const { name, code } = e as { name?: unknown; code?: unknown };
-  return name === 'CardRemovedError' || name === 'CardTornError' || code === 'CARD_REMOVED' || code === 'CARD_TORN';
+  return hasErrorCode(e, CARD_GONE_ERRORS) || hasErrorCode(e, TRANSPORT_ERRORS, 'CARD_REMOVED');
 }

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../core/bytes';
-import { ArgumentError, TransportError } from '../core/errors';
-import { isCardGoneError, TRANSPORT_ERROR_CODES } from './channel';
+import { ArgumentError, type CardGoneErrorCode, TransportError } from '../core/errors';
+import { isCardGoneError, TRANSPORT_ERRORS } from './channel';
 import { InProcessChannel, type SyncApduCard } from './in-process';
 
-class CardRemovedError extends Error {
-  override name = 'CardRemovedError';
-}
+/** What the emulator's `CardRemovedError` / `CardTornError` are: `TransportError`s with a card-gone code. */
+const cardGone = (code: CardGoneErrorCode): Error => new TransportError<CardGoneErrorCode>(code, 'card gone');
 
 /** Answers SELECT with 9000, `00 EE` throws what `nextThrow` holds, anything else 6D00. */
 function scriptedCard(): SyncApduCard & { seen: string[]; nextThrow?: unknown } {
@@ -33,8 +32,7 @@ describe('InProcessChannel', () => {
   });
 
   it.each([
-    ['a CardRemovedError', new CardRemovedError('pulled out')],
-    ['an error named CardTornError', Object.assign(new Error('torn'), { name: 'CardTornError' })],
+    ['an error with code CARD_NOT_POWERED', cardGone('CARD_NOT_POWERED')],
     ['an error with code CARD_TORN', Object.assign(new Error('torn'), { code: 'CARD_TORN' })],
     ['an error with code CARD_REMOVED', Object.assign(new Error('gone'), { code: 'CARD_REMOVED' })],
   ])('turns %s into TransportError CARD_REMOVED', async (_, thrown) => {
@@ -73,17 +71,22 @@ describe('InProcessChannel', () => {
 });
 
 describe('channel helpers', () => {
-  it('isCardGoneError recognises removal and tearing only', () => {
-    expect(isCardGoneError(new CardRemovedError())).toBe(true);
-    expect(isCardGoneError({ code: 'CARD_TORN' })).toBe(true);
+  it('isCardGoneError recognises removal and tearing only, by code', () => {
+    expect(isCardGoneError(cardGone('CARD_NOT_POWERED'))).toBe(true);
+    expect(isCardGoneError(cardGone('CARD_TORN'))).toBe(true);
+    expect(isCardGoneError(new TransportError('CARD_REMOVED', 'gone'))).toBe(true);
+    expect(isCardGoneError(Object.assign(new Error('x'), { name: 'CardRemovedError' }))).toBe(false);
+    expect(isCardGoneError({ code: 'CARD_TORN' })).toBe(false);
+    expect(isCardGoneError(new TransportError('TIMEOUT', 'slow'))).toBe(false);
     expect(isCardGoneError(new Error('x'))).toBe(false);
     expect(isCardGoneError(null)).toBe(false);
     expect(isCardGoneError('CARD_REMOVED')).toBe(false);
   });
 
   it('documents every transport code channels use', () => {
-    expect(Object.keys(TRANSPORT_ERROR_CODES).sort()).toEqual(
+    expect(Object.keys(TRANSPORT_ERRORS).sort()).toEqual(
       [
+        'BAD_RESPONSE',
         'CARD_REMOVED',
         'PCSC_ERROR',
         'PCSC_UNAVAILABLE',

@@ -21,8 +21,9 @@ export interface InProcessChannelOptions {
  * Wraps a synchronous card as a {@link CardChannel}. The card's response array is handed through as is (no
  * copy), so the card must return a fresh array per call.
  *
- * A card that throws a `CardRemovedError` / `CardTornError` (or an error with code `CARD_REMOVED` / `CARD_TORN`)
- * surfaces as `TransportError` `CARD_REMOVED`; any other throw is a bug in the card and propagates unchanged.
+ * A card that throws an error with code `CARD_NOT_POWERED` / `CARD_TORN` (the emulator's `CardRemovedError` /
+ * `CardTornError`, see `CARD_GONE_ERRORS`) or `CARD_REMOVED` surfaces as `TransportError` `CARD_REMOVED`; any
+ * other throw is a bug in the card and propagates unchanged.
  */
 export class InProcessChannel implements CardChannel {
   readonly description: string;

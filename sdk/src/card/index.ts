@@ -9,7 +9,7 @@ export {
   type CardChannel,
   isCardGoneError,
   MAX_COMMAND_LENGTH,
-  TRANSPORT_ERROR_CODES,
+  TRANSPORT_ERRORS,
   type TransportErrorCode,
   transportError,
 } from './channel';

@@ -5,7 +5,41 @@
  *
  * @module
  */
-import { ArgumentError, ParseError } from './errors';
+import { ArgumentError, defineErrors, ParseError } from './errors';
+
+/** The codes of the {@link ParseError}s the byte helpers throw. */
+export const BYTES_ERRORS = defineErrors({
+  HEX_INVALID: {
+    class: 'ParseError',
+    when:
+      '`fromHex` / `` hex`…` `` got a non-string, a non-hex character, whitespace inside a byte or an odd number ' +
+      'of digits (`offset` = the character)',
+    fix: 'fix the hex text',
+  },
+  BYTES_TRUNCATED: {
+    class: 'ParseError',
+    when: '`readUint` needs more bytes than are left after `offset`',
+    fix: 'the input is too short: treat it as malformed',
+  },
+  BCD_INVALID: {
+    class: 'ParseError',
+    when: 'a BCD byte has a nibble above 9 (`offset` = the byte)',
+    fix: 'treat the field (card data, terminal clock) as malformed',
+  },
+  DATE_INVALID: {
+    class: 'ParseError',
+    when: 'a BCD date is not 4 bytes `YYYYMMDD` or not a calendar date',
+    fix: 'treat the record as malformed; check the terminal date you passed',
+  },
+  TIME_INVALID: {
+    class: 'ParseError',
+    when: 'a BCD time is not 3 bytes `hhmmss` or not a time of day',
+    fix: 'as `DATE_INVALID`',
+  },
+});
+
+/** Code of a {@link ParseError} from the byte helpers. */
+export type BytesErrorCode = keyof typeof BYTES_ERRORS;
 
 const HEX_DIGITS = '0123456789ABCDEF';
 const HEX_TABLE: string[] = Array.from({ length: 256 }, (_, i) => HEX_DIGITS[i >> 4]! + HEX_DIGITS[i & 15]!);
@@ -23,25 +57,26 @@ function hexNibble(c: number): number {
  * @example fromHex('00 A4 04 00') // Uint8Array [0x00, 0xa4, 0x04, 0x00]
  */
 export function fromHex(text: string): Uint8Array {
-  if (typeof text !== 'string') throw new ParseError('HEX_INVALID', 'fromHex: expected a string');
+  if (typeof text !== 'string') throw new ParseError<BytesErrorCode>('HEX_INVALID', 'fromHex: expected a string');
   const out = new Uint8Array(text.length >> 1);
   let n = 0;
   let hi = -1;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 32 || c === 9 || c === 10 || c === 13) {
-      if (hi >= 0) throw new ParseError('HEX_INVALID', 'fromHex: whitespace inside a byte', i);
+      if (hi >= 0) throw new ParseError<BytesErrorCode>('HEX_INVALID', 'fromHex: whitespace inside a byte', i);
       continue;
     }
     const v = hexNibble(c);
-    if (v < 0) throw new ParseError('HEX_INVALID', `fromHex: invalid character ${JSON.stringify(text[i])}`, i);
+    if (v < 0)
+      throw new ParseError<BytesErrorCode>('HEX_INVALID', `fromHex: invalid character ${JSON.stringify(text[i])}`, i);
     if (hi < 0) hi = v;
     else {
       out[n++] = (hi << 4) | v;
       hi = -1;
     }
   }
-  if (hi >= 0) throw new ParseError('HEX_INVALID', 'fromHex: odd number of hex digits', text.length);
+  if (hi >= 0) throw new ParseError<BytesErrorCode>('HEX_INVALID', 'fromHex: odd number of hex digits', text.length);
   return n === out.length ? out : out.slice(0, n);
 }
 
@@ -138,7 +173,11 @@ function typeOf(v: unknown): string {
 export function readUint(b: Uint8Array, offset: number, length: number): number {
   if (length < 1 || length > 6) throw new ArgumentError(`readUint: length ${length} not in 1..6`);
   if (offset < 0 || offset + length > b.length)
-    throw new ParseError('BYTES_TRUNCATED', `readUint: need ${length} bytes, have ${b.length - offset}`, offset);
+    throw new ParseError<BytesErrorCode>(
+      'BYTES_TRUNCATED',
+      `readUint: need ${length} bytes, have ${b.length - offset}`,
+      offset,
+    );
   let v = 0;
   for (let i = 0; i < length; i++) v = v * 256 + b[offset + i]!;
   return v;
@@ -198,7 +237,8 @@ export function fromBcd(b: Uint8Array): number {
     const x = b[i]!;
     const hi = x >> 4;
     const lo = x & 15;
-    if (hi > 9 || lo > 9) throw new ParseError('BCD_INVALID', `fromBcd: byte ${HEX_TABLE[x]} is not BCD`, i);
+    if (hi > 9 || lo > 9)
+      throw new ParseError<BytesErrorCode>('BCD_INVALID', `fromBcd: byte ${HEX_TABLE[x]} is not BCD`, i);
     v = v * 100 + hi * 10 + lo;
   }
   return v;
@@ -213,7 +253,8 @@ export function bcdToString(b: Uint8Array): string {
 function fromBcdDigitsCheck(b: Uint8Array): void {
   for (let i = 0; i < b.length; i++) {
     const x = b[i]!;
-    if (x >> 4 > 9 || (x & 15) > 9) throw new ParseError('BCD_INVALID', `BCD: byte ${HEX_TABLE[x]} is not BCD`, i);
+    if (x >> 4 > 9 || (x & 15) > 9)
+      throw new ParseError<BytesErrorCode>('BCD_INVALID', `BCD: byte ${HEX_TABLE[x]} is not BCD`, i);
   }
 }
 
@@ -252,12 +293,13 @@ export function encodeBcdTime(t: Pick<PbocDateTime, 'hour' | 'minute' | 'second'
  * @throws {ParseError} `BCD_INVALID` / `DATE_INVALID`.
  */
 export function decodeBcdDate(b: Uint8Array): { year: number; month: number; day: number } {
-  if (b.length !== 4) throw new ParseError('DATE_INVALID', `BCD date must be 4 bytes, got ${b.length}`);
+  if (b.length !== 4) throw new ParseError<BytesErrorCode>('DATE_INVALID', `BCD date must be 4 bytes, got ${b.length}`);
   const v = fromBcd(b);
   const year = Math.floor(v / 10000);
   const month = Math.floor(v / 100) % 100;
   const day = v % 100;
-  if (!validDate(year, month, day)) throw new ParseError('DATE_INVALID', `not a calendar date: ${toHex(b)}`);
+  if (!validDate(year, month, day))
+    throw new ParseError<BytesErrorCode>('DATE_INVALID', `not a calendar date: ${toHex(b)}`);
   return { year, month, day };
 }
 
@@ -266,12 +308,13 @@ export function decodeBcdDate(b: Uint8Array): { year: number; month: number; day
  * @throws {ParseError} `BCD_INVALID` / `TIME_INVALID`.
  */
 export function decodeBcdTime(b: Uint8Array): { hour: number; minute: number; second: number } {
-  if (b.length !== 3) throw new ParseError('TIME_INVALID', `BCD time must be 3 bytes, got ${b.length}`);
+  if (b.length !== 3) throw new ParseError<BytesErrorCode>('TIME_INVALID', `BCD time must be 3 bytes, got ${b.length}`);
   const v = fromBcd(b);
   const hour = Math.floor(v / 10000);
   const minute = Math.floor(v / 100) % 100;
   const second = v % 100;
-  if (hour > 23 || minute > 59 || second > 59) throw new ParseError('TIME_INVALID', `not a time: ${toHex(b)}`);
+  if (hour > 23 || minute > 59 || second > 59)
+    throw new ParseError<BytesErrorCode>('TIME_INVALID', `not a time: ${toHex(b)}`);
   return { hour, minute, second };
 }
 

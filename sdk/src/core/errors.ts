@@ -129,6 +129,63 @@ export class CryptoError<C extends string = string> extends SimtapError<C> {}
 export class TransportError<C extends string = string> extends SimtapError<C> {}
 
 /**
+ * The codes of the {@link TransportError}s that card channels (`@simtap/sdk/card`) and the vpcd bridge throw.
+ * A `TransportError` means the card's state is unknown: a command in flight may or may not have run.
+ */
+export const TRANSPORT_ERRORS = defineErrors({
+  TRANSPORT_CLOSED: {
+    class: 'TransportError',
+    when: '`transmit` on a channel after `close()` or after its link went away; a closed vpcd bridge',
+    fix: 'open a new channel',
+  },
+  CARD_REMOVED: {
+    class: 'TransportError; CardLeftFieldError in machines',
+    when:
+      "the card was removed, torn or is absent (the runtime's `CARD_NOT_POWERED` / `CARD_TORN` arrive as this " +
+      'code); `CardLeftFieldError.pending` is set when money may have moved',
+    fix: 'ask for the card again; machines resolve `pending` at the next tap of the same card',
+  },
+  READER_NOT_FOUND: {
+    class: 'TransportError',
+    when: 'no PC/SC reader matches the requested name',
+    fix: 'check the reader name (the message lists the readers)',
+  },
+  PCSC_UNAVAILABLE: {
+    class: 'TransportError',
+    when: 'the optional `smartcard` package or the PC/SC service (pcscd) is missing',
+    fix: 'install `smartcard`, start pcscd',
+  },
+  PCSC_ERROR: {
+    class: 'TransportError',
+    when: "any other PC/SC failure (sharing violation, protocol error, …); the message has PC/SC's text",
+    fix: 'retry once, then report the message',
+  },
+  TIMEOUT: {
+    class: 'TransportError',
+    when: 'the card or reader did not answer within the configured time; vpcd not connected in time',
+    fix: 'retry the tap; check the reader or pcscd',
+  },
+  TRACE_MISMATCH: {
+    class: 'TransportError',
+    when: 'a replayed trace (strict) expected another command',
+    fix: 'the code under test sends different APDUs than recorded: fix it or re-record',
+  },
+  TRACE_EXHAUSTED: {
+    class: 'TransportError',
+    when: 'a replayed trace has no more exchanges',
+    fix: 'the code under test sends more APDUs than recorded',
+  },
+  BAD_RESPONSE: {
+    class: 'TransportError',
+    when: "the vpcd bridge's card returned something that is not an R-APDU",
+    fix: 'a bug in the emulated card: check the card log',
+  },
+});
+
+/** Code of a {@link TransportError} of a card channel or the vpcd bridge. */
+export type TransportErrorCode = keyof typeof TRANSPORT_ERRORS;
+
+/**
  * The codes of the {@link TransportError}s a card model (the emulated card runtime) throws when the card is
  * not in the field: the contract between the card side and the terminal side, whose in-process channel turns
  * them into `CARD_REMOVED`.

@@ -5,7 +5,19 @@
  * @module
  */
 import { assertBytes } from '../bytes';
-import { ArgumentError, ParseError } from '../errors';
+import { ArgumentError, defineErrors, ParseError } from '../errors';
+
+/** The codes of the {@link ParseError}s of unpadding (MAC and cryptogram failures are `CryptoError`s with their area's codes). */
+export const PADDING_ERRORS = defineErrors({
+  PADDING_INVALID: {
+    class: 'ParseError',
+    when: 'ISO 9797-1 method 2 unpadding: data not whole blocks, no `80` marker, or padding longer than a block',
+    fix: 'wrong key or tampered data: reject it',
+  },
+});
+
+/** Code of a {@link ParseError} from unpadding. */
+export type PaddingErrorCode = keyof typeof PADDING_ERRORS;
 
 /** ISO/IEC 9797-1 padding method: 1 zeros, 2 `80 00…`, 3 length block then zeros. */
 export type PaddingMethod = 1 | 2 | 3;
@@ -64,12 +76,20 @@ export function padIso9797(data: Uint8Array, method: PaddingMethod, blockSize = 
 export function unpadIso7816(data: Uint8Array, blockSize?: number): Uint8Array {
   assertBytes(data, 'data');
   if (blockSize !== undefined && (data.length === 0 || data.length % blockSize !== 0))
-    throw new ParseError('PADDING_INVALID', `padded data length ${data.length} is not a multiple of ${blockSize}`);
+    throw new ParseError<PaddingErrorCode>(
+      'PADDING_INVALID',
+      `padded data length ${data.length} is not a multiple of ${blockSize}`,
+    );
   let i = data.length - 1;
   while (i >= 0 && data[i] === 0) i--;
-  if (i < 0 || data[i] !== 0x80) throw new ParseError('PADDING_INVALID', 'no 80 padding marker', Math.max(i, 0));
+  if (i < 0 || data[i] !== 0x80)
+    throw new ParseError<PaddingErrorCode>('PADDING_INVALID', 'no 80 padding marker', Math.max(i, 0));
   if (blockSize !== undefined && data.length - i > blockSize)
-    throw new ParseError('PADDING_INVALID', `padding longer than one block (${data.length - i} bytes)`, i);
+    throw new ParseError<PaddingErrorCode>(
+      'PADDING_INVALID',
+      `padding longer than one block (${data.length - i} bytes)`,
+      i,
+    );
   const out = new Uint8Array(i);
   out.set(data.subarray(0, i));
   return out;

@@ -10,6 +10,8 @@ export * from './scp03';
 export {
   type ApduTransmit,
   assertSecurityLevel,
+  GP_ERRORS,
+  type GpErrorCode,
   type InitializeUpdateCommand,
   initializeUpdateCommand,
   isSecurityLevel,

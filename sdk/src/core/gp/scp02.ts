@@ -49,6 +49,7 @@ import {
   type ApduTransmit,
   assertSecurityLevel,
   checkPlainCommand,
+  type GpErrorCode,
   isScpProtectedSw,
   parseInitializeUpdate,
   parseSecurityLevel,
@@ -231,12 +232,16 @@ export interface Scp02InitUpdateResponse {
 export function parseScp02InitUpdateResponse(data: Uint8Array): Scp02InitUpdateResponse {
   assertBytes(data, 'data');
   if (data.length !== 28)
-    throw new ParseError(
+    throw new ParseError<GpErrorCode>(
       'SCP_INIT_UPDATE_RESPONSE_INVALID',
       `SCP02 INITIALIZE UPDATE response must be 28 bytes, got ${data.length}`,
     );
   if (data[11] !== 0x02)
-    throw new ParseError('SCP_INIT_UPDATE_RESPONSE_INVALID', `card answered SCP ${data[11]} where 02 was asked`, 11);
+    throw new ParseError<GpErrorCode>(
+      'SCP_INIT_UPDATE_RESPONSE_INVALID',
+      `card answered SCP ${data[11]} where 02 was asked`,
+      11,
+    );
   return {
     kdd: data.slice(0, 10),
     kvn: data[10]!,
@@ -384,9 +389,9 @@ export class Scp02Session {
     checkSessionUse(this.#state, this.role, role, state, what);
   }
 
-  #abort(code: string, message: string): never {
+  #abort(code: GpErrorCode, message: string): never {
     this.close();
-    throw new CryptoError(code, message);
+    throw new CryptoError<GpErrorCode>(code, message);
   }
 
   /** C-MAC over `CLA′ INS P1 P2 (len+8) data`, chained; remembers it as the next ICV source. */

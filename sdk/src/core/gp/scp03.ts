@@ -29,7 +29,7 @@ import {
   scp03Derive,
 } from '../crypto';
 import { ArgumentError, CryptoError, ParseError } from '../errors';
-import { type CommandApdu, decodeCla, encodeCommandApdu } from '../iso7816';
+import { type ApduErrorCode, type CommandApdu, decodeCla, encodeCommandApdu } from '../iso7816';
 import type { StaticKeys } from './diversification';
 import {
   asCommandApdu,
@@ -52,6 +52,7 @@ import {
   type ApduTransmit,
   assertSecurityLevel,
   checkPlainCommand,
+  type GpErrorCode,
   isScpProtectedSw,
   parseInitializeUpdate,
   parseSecurityLevel,
@@ -191,16 +192,20 @@ export interface Scp03InitUpdateResponse {
 export function parseScp03InitUpdateResponse(data: Uint8Array): Scp03InitUpdateResponse {
   assertBytes(data, 'data');
   if (data.length !== 29 && data.length !== 32)
-    throw new ParseError(
+    throw new ParseError<GpErrorCode>(
       'SCP_INIT_UPDATE_RESPONSE_INVALID',
       `SCP03 INITIALIZE UPDATE response must be 29 or 32 bytes, got ${data.length}`,
     );
   if (data[11] !== 0x03)
-    throw new ParseError('SCP_INIT_UPDATE_RESPONSE_INVALID', `card answered SCP ${data[11]} where 03 was asked`, 11);
+    throw new ParseError<GpErrorCode>(
+      'SCP_INIT_UPDATE_RESPONSE_INVALID',
+      `card answered SCP ${data[11]} where 03 was asked`,
+      11,
+    );
   const i = data[12]!;
   const hasSeq = data.length === 32;
   if (hasSeq !== ((i & SCP03_I.PSEUDO_RANDOM) !== 0))
-    throw new ParseError(
+    throw new ParseError<GpErrorCode>(
       'SCP_INIT_UPDATE_RESPONSE_INVALID',
       `sequence counter ${hasSeq ? 'present' : 'absent'} but i = ${i.toString(16).padStart(2, '0')}`,
       12,
@@ -346,9 +351,9 @@ export class Scp03Session {
     checkSessionUse(this.#state, this.role, role, state, what);
   }
 
-  #abort(code: string, message: string): never {
+  #abort(code: GpErrorCode, message: string): never {
     this.close();
-    throw new CryptoError(code, message);
+    throw new CryptoError<GpErrorCode>(code, message);
   }
 
   /** MAC header `CLA′ INS P1 P2 Lc′` (Lc′ 1 byte, or `00 hi lo` when the APDU is in extended form). */
@@ -471,7 +476,7 @@ export class Scp03Session {
     this.#require('host', 'open', 'unwrapResponse');
     assertBytes(rapdu, 'rapdu');
     const n = rapdu.length;
-    if (n < 2) throw new ParseError('RAPDU_TOO_SHORT', `response needs at least 2 bytes, got ${n}`, n);
+    if (n < 2) throw new ParseError<ApduErrorCode>('RAPDU_TOO_SHORT', `response needs at least 2 bytes, got ${n}`, n);
     if (!this.#rMac) return copyBytes(rapdu);
     const swBytes = rapdu.subarray(n - 2);
     const sw = (swBytes[0]! << 8) | swBytes[1]!;
@@ -633,7 +638,7 @@ export class Scp03PendingSession {
       return cardExternalAuthenticate(cmd, this.#hostCryptogram, (c) => {
         const level = parseSecurityLevel(c.p1, 3);
         if ((level & 0x10 && !(this.i & SCP03_I.R_MAC)) || (level & 0x20 && !(this.i & SCP03_I.R_ENC)))
-          throw new ParseError(
+          throw new ParseError<GpErrorCode>(
             'SCP_SECURITY_LEVEL_INVALID',
             `security level ${level.toString(16)} not offered by i = ${this.i.toString(16)}`,
           );

@@ -13,6 +13,7 @@ import { type CommandApdu, decodeCla, encodeCommandApdu, parseCommandApdu, statu
 import type { StaticKeys } from './diversification';
 import {
   type ApduTransmit,
+  type GpErrorCode,
   initializeUpdateCommand,
   SCP_INS,
   type ScpRole,
@@ -223,7 +224,7 @@ export function cardExternalAuthenticate<S extends CardSideSession>(
   const hostCryptogram = session.acceptExternalAuthenticate(c);
   if (!equalCt(hostCryptogram, expected)) {
     session.close();
-    throw new CryptoError('SCP_HOST_CRYPTOGRAM_INVALID', 'EXTERNAL AUTHENTICATE: wrong host cryptogram');
+    throw new CryptoError<GpErrorCode>('SCP_HOST_CRYPTOGRAM_INVALID', 'EXTERNAL AUTHENTICATE: wrong host cryptogram');
   }
   return session;
 }
@@ -278,7 +279,7 @@ export async function runHostHandshake<
   const { keys, cardCryptogram, hostCryptogram } = steps.derive(info, hostChallenge);
   if (!equalCt(cardCryptogram, info.cardCryptogram)) {
     steps.wipeKeys(keys);
-    throw new CryptoError('SCP_CARD_CRYPTOGRAM_INVALID', 'card cryptogram does not verify: wrong keys?');
+    throw new CryptoError<GpErrorCode>('SCP_CARD_CRYPTOGRAM_INVALID', 'card cryptogram does not verify: wrong keys?');
   }
   const session = steps.openSession(keys, channel);
   steps.wipeKeys(keys);

@@ -1,14 +1,14 @@
 /**
  * What SCP02 and SCP03 share: security levels (the P1 of EXTERNAL AUTHENTICATE), the class-byte rules
  * (which bit marks secure messaging, how the logical channel leaves the CLA that enters a MAC and comes back
- * on the wire), which status words get an R-MAC, the INITIALIZE UPDATE command, and the error a closed
- * session throws.
+ * on the wire), which status words get an R-MAC, the INITIALIZE UPDATE command, and the errors of both
+ * ({@link GP_ERRORS}).
  *
  * @module
  */
 import { assertBytes, assertUint, copyBytes } from '../bytes';
-import { ArgumentError, ParseError, SimtapError } from '../errors';
-import { type CommandApdu, decodeCla, withChannel } from '../iso7816';
+import { ArgumentError, defineErrors, ParseError, SimtapError } from '../errors';
+import { type ApduErrorCode, type CommandApdu, decodeCla, withChannel } from '../iso7816';
 
 /**
  * Security level bits (GP Card Spec 2.2.1 §11.8.2.2 P1 of EXTERNAL AUTHENTICATE; Amd D §5.1).
@@ -49,7 +49,7 @@ export function isSecurityLevel(level: unknown, scp: ScpVersion = 3): level is S
  */
 export function parseSecurityLevel(p1: number, scp: ScpVersion = 3): SecurityLevelValue {
   if (!isSecurityLevel(p1, scp))
-    throw new ParseError(
+    throw new ParseError<GpErrorCode>(
       'SCP_SECURITY_LEVEL_INVALID',
       `security level ${typeof p1 === 'number' ? p1.toString(16).padStart(2, '0') : String(p1)} is not valid for SCP0${scp}`,
     );
@@ -192,9 +192,16 @@ export function initializeUpdateCommand(kvn: number, hostChallenge: Uint8Array, 
 export function parseInitializeUpdate(cmd: CommandApdu): InitializeUpdateCommand {
   const cla = decodeCla(cmd.cla);
   if (cmd.ins !== SCP_INS.INITIALIZE_UPDATE || cmd.p2 !== 0 || cla.kind === 'invalid' || cla.gpSecureMessaging)
-    throw new ParseError('SCP_INIT_UPDATE_INVALID', 'not an INITIALIZE UPDATE command (CLA 80, INS 50, P2 00)');
+    throw new ParseError<GpErrorCode>(
+      'SCP_INIT_UPDATE_INVALID',
+      'not an INITIALIZE UPDATE command (CLA 80, INS 50, P2 00)',
+    );
   if (cmd.data.length !== 8)
-    throw new ParseError('SCP_INIT_UPDATE_INVALID', `host challenge must be 8 bytes, got ${cmd.data.length}`, 4);
+    throw new ParseError<GpErrorCode>(
+      'SCP_INIT_UPDATE_INVALID',
+      `host challenge must be 8 bytes, got ${cmd.data.length}`,
+      4,
+    );
   return { kvn: cmd.p1, hostChallenge: copyBytes(cmd.data), channel: cla.channel };
 }
 
@@ -211,16 +218,72 @@ export type ApduTransmit = (apdu: Uint8Array) => Promise<Uint8Array>;
  */
 export function splitResponse(rsp: Uint8Array, what: string): { data: Uint8Array; sw: number } {
   if (!(rsp instanceof Uint8Array) || rsp.length < 2)
-    throw new ParseError('RAPDU_TOO_SHORT', `${what}: response needs at least 2 bytes`);
+    throw new ParseError<ApduErrorCode>('RAPDU_TOO_SHORT', `${what}: response needs at least 2 bytes`);
   const n = rsp.length;
   return { data: rsp.subarray(0, n - 2), sw: (rsp[n - 2]! << 8) | rsp[n - 1]! };
 }
 
 /**
+ * The codes of the errors GlobalPlatform secure channels (SCP02, SCP03) throw, host and card side. A
+ * `CryptoError` from a session closes it.
+ */
+export const GP_ERRORS = defineErrors({
+  SCP_INIT_UPDATE_INVALID: {
+    class: 'ParseError',
+    when:
+      'a command handed to the card side is not INITIALIZE UPDATE (CLA 80, INS 50, P2 00) or its host challenge ' +
+      'is not 8 bytes',
+    fix: 'reject the command',
+  },
+  SCP_INIT_UPDATE_RESPONSE_INVALID: {
+    class: 'ParseError',
+    when: 'the INITIALIZE UPDATE response has the wrong length or names another SCP than the one asked (`offset` 11)',
+    fix: 'the card does not speak this SCP: use the version it announced',
+  },
+  SCP_SECURITY_LEVEL_INVALID: {
+    class: 'ParseError',
+    when:
+      'EXTERNAL AUTHENTICATE P1 is not a valid security level, or asks for R-MAC / R-ENC the `i` parameter does ' +
+      'not offer',
+    fix: "pick a level the card's SCP options allow",
+  },
+  SCP_CARD_CRYPTOGRAM_INVALID: {
+    class: 'CryptoError',
+    when: 'the host cannot verify the card cryptogram',
+    fix: 'wrong static keys or key version: stop (do not send EXTERNAL AUTHENTICATE)',
+  },
+  SCP_HOST_CRYPTOGRAM_INVALID: {
+    class: 'CryptoError',
+    when: 'the card side cannot verify the host cryptogram (card answers `6300`)',
+    fix: 'wrong keys on the host; stop',
+  },
+  SCP_CMAC_INVALID: {
+    class: 'CryptoError',
+    when:
+      'the card side got a command without secure messaging, a malformed or wrong C-MAC, or badly padded C-ENC ' +
+      'data (card answers `6982`)',
+    fix: 'the session is closed: reopen it',
+  },
+  SCP_RMAC_INVALID: {
+    class: 'CryptoError',
+    when: 'the host got a response without its R-MAC, a wrong R-MAC, or badly padded R-ENC data',
+    fix: 'the response cannot be trusted: reopen the session and check the card state',
+  },
+  SCP_SESSION_CLOSED: {
+    class: 'SecureChannelClosedError',
+    when: 'wrap/unwrap on a session that is closed (after `close()` or a `CryptoError`)',
+    fix: 'open a new session',
+  },
+});
+
+/** Code of an error of a GlobalPlatform secure channel. */
+export type GpErrorCode = keyof typeof GP_ERRORS;
+
+/**
  * Thrown by a session used after `close()` or after a security failure aborted it (Amd D §5.6).
  * `code` is `SCP_SESSION_CLOSED`.
  */
-export class SecureChannelClosedError extends SimtapError {
+export class SecureChannelClosedError extends SimtapError<'SCP_SESSION_CLOSED'> {
   constructor(what: string) {
     super('SCP_SESSION_CLOSED', `${what}: the secure channel session is closed`);
   }

@@ -8,7 +8,7 @@
  * @module
  */
 import { assertUint, toHex } from '../bytes';
-import { ArgumentError, ParseError } from '../errors';
+import { ArgumentError, defineErrors, ParseError } from '../errors';
 
 /** A command APDU (ISO/IEC 7816-4 §5.1). */
 export interface CommandApdu {
@@ -37,15 +37,30 @@ export interface ResponseApdu {
   sw2: number;
 }
 
-/** Error codes of {@link ApduError}. */
-export type ApduErrorCode = 'APDU_TOO_SHORT' | 'APDU_BAD_LENGTH' | 'RAPDU_TOO_SHORT';
+/** The codes of {@link ApduError}. */
+export const APDU_ERRORS = defineErrors({
+  APDU_TOO_SHORT: {
+    class: 'ApduError',
+    when: 'a C-APDU has fewer than 4 bytes (`offset` = its length)',
+    fix: 'reject the command',
+  },
+  APDU_BAD_LENGTH: {
+    class: 'ApduError',
+    when: 'Lc / extended-length fields disagree with the APDU length, or extended Lc is `0000`',
+    fix: 'reject the command',
+  },
+  RAPDU_TOO_SHORT: {
+    class: 'ApduError, ParseError (GP)',
+    when: 'a response has fewer than 2 bytes (no SW1 SW2)',
+    fix: 'the reader or card misbehaved: treat as a transport failure, retry the tap',
+  },
+});
 
-/**
- * A malformed command or response APDU. A card answers any `ApduError` on a command with SW `6700`.
- * Codes: `APDU_TOO_SHORT`, `APDU_BAD_LENGTH`, `RAPDU_TOO_SHORT`.
- */
-export class ApduError extends ParseError {
-  declare readonly code: ApduErrorCode;
+/** Code of an {@link ApduError}. */
+export type ApduErrorCode = keyof typeof APDU_ERRORS;
+
+/** A malformed command or response APDU (codes: {@link APDU_ERRORS}). A card answers any `ApduError` on a command with SW `6700`. */
+export class ApduError extends ParseError<ApduErrorCode> {
   constructor(code: ApduErrorCode, message: string, offset?: number) {
     super(code, message, offset);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, SimtapError } from '../errors';
-import { ApduError, command, parseCommandApdu, parseResponseApdu } from './apdu';
+import { command, parseResponseApdu } from './apdu';
 import {
   ApplicationLockedError,
   bytesAvailableSw,
@@ -23,7 +23,6 @@ import {
   SW,
   SW_INFO,
   statusWordError,
-  swFromError,
   wrongLeSw,
 } from './status-words';
 
@@ -176,19 +175,5 @@ describe('card side', () => {
     expect((caught as IsoException).sw).toBe(0x6700);
     expect((caught as IsoException).name).toBe('IsoException');
     expect(() => new IsoException(0x1_0000)).toThrow(ArgumentError);
-  });
-
-  it('swFromError: IsoException → its SW, ApduError → 6700, anything else → 6F00', () => {
-    expect(swFromError(new IsoException(0x6a86))).toBe(0x6a86);
-    let apduErr: unknown;
-    try {
-      parseCommandApdu(Uint8Array.of(0, 0xa4, 4, 0, 2, 0xa0));
-    } catch (e) {
-      apduErr = e;
-    }
-    expect(apduErr).toBeInstanceOf(ApduError);
-    expect(swFromError(apduErr)).toBe(0x6700);
-    expect(swFromError(new TypeError('x'))).toBe(0x6f00);
-    expect(swFromError('boom')).toBe(0x6f00);
   });
 });

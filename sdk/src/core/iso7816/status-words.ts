@@ -5,9 +5,8 @@
  * @module
  */
 import { assertUint } from '../bytes';
-import { ArgumentError, SimtapError } from '../errors';
+import { ArgumentError, defineErrors, SimtapError } from '../errors';
 import type { CommandApdu, ResponseApdu } from './apdu';
-import { ApduError } from './apdu';
 
 /** Status words by name. Family bases (`BYTES_AVAILABLE` 61xx, `WRONG_LE` 6Cxx, `PIN_WRONG` 63Cx) carry 00/0. */
 export const SW = {
@@ -247,11 +246,61 @@ function commandLabel(command: CommandApdu | string | undefined): string {
   return `command ${h(command.cla)} ${h(command.ins)} ${h(command.p1)} ${h(command.p2)}`;
 }
 
+/** Code of a {@link StatusWordError}: `SW_` + the status word in upper-case hex (`SW_6A82`). */
+export type StatusWordErrorCode = `SW_${string}`;
+
+/**
+ * The status-word codes that have their own {@link StatusWordError} subclass (every other non-9000 SW is a plain
+ * `StatusWordError` with code `SW_xxxx`; the SWs and their meanings are in {@link SW_INFO}).
+ */
+export const STATUS_WORD_ERRORS = defineErrors({
+  SW_9401: {
+    class: 'InsufficientBalanceError',
+    when: 'INITIALIZE FOR PURCHASE: amount above balance (+ overdraft)',
+    fix: 'ask for another card or a top-up',
+  },
+  SW_6982: {
+    class: 'SecurityStatusError',
+    when: 'security status not satisfied (PIN, secure channel, access rule)',
+    fix: 'authenticate first; with GP, reopen the secure channel',
+  },
+  SW_6988: {
+    class: 'SecurityStatusError',
+    when: 'incorrect secure-messaging data objects',
+    fix: 'reopen the secure channel',
+  },
+  SW_6300: {
+    class: 'SecurityStatusError',
+    when: 'GP EXTERNAL AUTHENTICATE: host cryptogram rejected',
+    fix: 'wrong keys or key version: stop, do not retry with the same keys',
+  },
+  SW_9302: {
+    class: 'SecurityStatusError; MacError in machines',
+    when: "a MAC was refused; `MacError.origin` says by the card (MAC1/MAC2) or the PSAM (card's MAC2)",
+    fix: "`'card'`: wrong PSAM/issuer keys, stop; `'psam'`: the card is not genuine, keep `record` (it may be debited)",
+  },
+  SW_9303: {
+    class: 'ApplicationLockedError; CardLockedError in machines',
+    when: 'the e-purse application is permanently locked',
+    fix: 'refuse the card; send the holder to the issuer',
+  },
+  SW_6283: {
+    class: 'ApplicationLockedError; CardLockedError in machines',
+    when: 'the selected application is blocked (invalidated)',
+    fix: 'as `SW_9303`',
+  },
+  SW_6985: {
+    class: 'ConditionsNotSatisfiedError',
+    when: 'conditions of use not satisfied (e.g. CREDIT without INITIALIZE)',
+    fix: 'restart the transaction from SELECT',
+  },
+} satisfies { readonly [code: StatusWordErrorCode]: unknown });
+
 /**
  * The card answered a non-success status word. `code` is `SW_` + the SW in hex (`SW_6A82`); `command` is the
  * command (or its label, e.g. `'DEBIT'`) when known.
  */
-export class StatusWordError extends SimtapError {
+export class StatusWordError extends SimtapError<StatusWordErrorCode> {
   readonly sw: number;
   readonly command: CommandApdu | string | undefined;
   constructor(sw: number, command?: CommandApdu | string, options?: { cause?: unknown }) {
@@ -323,14 +372,4 @@ export class IsoException extends Error {
   static throwIt(sw: number): never {
     throw new IsoException(sw);
   }
-}
-
-/**
- * Card side: the SW a runtime answers for an error escaping a command handler: the {@link IsoException}'s SW,
- * 6700 for an {@link ApduError} (malformed lengths), 6F00 for anything else.
- */
-export function swFromError(err: unknown): number {
-  if (err instanceof IsoException) return err.sw;
-  if (err instanceof ApduError) return SW.WRONG_LENGTH;
-  return SW.NO_PRECISE_DIAGNOSIS;
 }

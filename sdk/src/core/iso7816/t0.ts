@@ -14,11 +14,23 @@
  * @module
  */
 import { assertUint } from '../bytes';
-import { ArgumentError, TransportError } from '../errors';
+import { ArgumentError, defineErrors, TransportError } from '../errors';
 import type { CommandApdu } from './apdu';
 import { encodeCommandApdu, encodeResponseApdu, parseCommandApdu, parseResponseApdu } from './apdu';
 import { claChannel, withChannel } from './cla';
 import { isWarning, SW } from './status-words';
+
+/** The codes of the {@link TransportError}s of the T=0 response handling. */
+export const T0_ERRORS = defineErrors({
+  T0_TOO_MANY_ROUNDS: {
+    class: 'TransportError',
+    when: 'a T=0 `61xx` / `6Cxx` dialogue gave no final SW within the round limit',
+    fix: 'the card is looping: abort the tap',
+  },
+});
+
+/** Code of a T=0 {@link TransportError}. */
+export type T0ErrorCode = keyof typeof T0_ERRORS;
 
 /** Sends one command APDU and resolves with the response APDU (data ‖ SW). */
 export type TransmitFn = (apdu: Uint8Array) => Promise<Uint8Array>;
@@ -94,7 +106,7 @@ export async function transmitT0(
     out.set(raw, o);
     return out;
   }
-  throw new TransportError('T0_TOO_MANY_ROUNDS', `T=0: no final status word after ${maxRounds} exchanges`);
+  throw new TransportError<T0ErrorCode>('T0_TOO_MANY_ROUNDS', `T=0: no final status word after ${maxRounds} exchanges`);
 }
 
 function swOnly(sw: number): Uint8Array {

@@ -11,12 +11,24 @@
 import raw from '../../../profile/reference-profile.json';
 import { decodeBcdDate, fromHex, toHex } from '../bytes';
 import { kcvDes } from '../crypto';
-import { ArgumentError, ParseError } from '../errors';
+import { ArgumentError, defineErrors, ParseError } from '../errors';
 import type { StaticKeys } from '../gp';
 import type { Ef15 } from '../pboc';
 
+/** The codes of {@link ProfileError}. */
+export const PROFILE_ERRORS = defineErrors({
+  PROFILE_INVALID: {
+    class: 'ProfileError',
+    when: 'a card profile fails validation; `path` names the field (`cards[1].keys.DPK.key`)',
+    fix: 'fix the profile JSON at `path`',
+  },
+});
+
+/** Code of a {@link ProfileError}. */
+export type ProfileErrorCode = keyof typeof PROFILE_ERRORS;
+
 /** A profile failed validation; `path` names the field, e.g. `cards[1].keys.DPK.key`. Code `PROFILE_INVALID`. */
-export class ProfileError extends ParseError {
+export class ProfileError extends ParseError<ProfileErrorCode> {
   /** Where in the profile the problem is (`""` for the root). */
   readonly path: string;
   constructor(path: string, message: string, options?: { cause?: unknown }) {

@@ -257,7 +257,7 @@ describe('BER-TLV errors carry a code and an absolute offset', () => {
     expect(e).toBeInstanceOf(SimtapError);
     expect(e.name).toBe('TlvError');
     expect(e.message).toContain('offset 2');
-    expect(TLV_ERRORS[e.code]).toBeTypeOf('string');
+    expect(TLV_ERRORS[e.code].class).toBe('TlvError');
   });
 });
 

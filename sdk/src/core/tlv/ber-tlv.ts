@@ -30,36 +30,83 @@
  * @module
  */
 import { fromHex } from '../bytes';
-import { ArgumentError, ParseError } from '../errors';
+import { ArgumentError, defineErrors, ParseError } from '../errors';
 
 // ---------------------------------------------------------------- errors
 
-/** Every code a TLV decoder throws, with its meaning (BER-TLV `TLV_*`, SIMPLE-TLV `SIMPLE_TLV_*`). */
-export const TLV_ERRORS = {
-  TLV_TRUNCATED_TAG: 'the input (or the enclosing object) ends inside a tag, or no object was found',
-  TLV_BAD_TAG: 'malformed multi-byte tag: first subsequent byte 80, or (strictTags) a 2-byte tag numbered < 31',
-  TLV_TAG_TOO_LONG: 'tag longer than 4 bytes',
-  TLV_INDEFINITE_LENGTH: 'indefinite length (80), not allowed in ISO 7816 data objects',
-  TLV_BAD_LENGTH: 'invalid first length byte (85..FF)',
-  TLV_NON_MINIMAL_LENGTH: 'long-form length that a shorter form could encode (strict mode only)',
-  TLV_TRUNCATED_LENGTH: 'the input (or the enclosing object) ends inside a length field',
-  TLV_TRUNCATED_VALUE: 'the value runs past the end of the input (or of the enclosing object)',
-  TLV_TRAILING_BYTES: 'non-padding bytes after the single expected object',
-  TLV_TOO_DEEP: 'constructed objects nested deeper than the limit',
-  SIMPLE_TLV_TRUNCATED_TAG: 'no SIMPLE-TLV object where one was expected',
-  SIMPLE_TLV_BAD_TAG: 'SIMPLE-TLV tag 00 or FF',
-  SIMPLE_TLV_TRUNCATED_LENGTH: 'the input ends inside a SIMPLE-TLV length field',
-  SIMPLE_TLV_NON_MINIMAL_LENGTH: 'SIMPLE-TLV length FF xxxx below 255 (strict mode only)',
-  SIMPLE_TLV_TRUNCATED_VALUE: 'the SIMPLE-TLV value runs past the end of the input',
-  SIMPLE_TLV_TRAILING_BYTES: 'bytes after the single expected SIMPLE-TLV object',
-} as const;
+/** Every code a TLV decoder throws (BER-TLV `TLV_*`, SIMPLE-TLV `SIMPLE_TLV_*`), all {@link TlvError}s. */
+export const TLV_ERRORS = defineErrors({
+  TLV_TRUNCATED_TAG: {
+    class: 'TlvError',
+    when: 'the input (or enclosing object) ends inside a tag, or no object was found where one was required',
+    fix: 'reject the data',
+  },
+  TLV_BAD_TAG: {
+    class: 'TlvError',
+    when: 'malformed multi-byte tag: first subsequent byte `80`, or (strict tags) a 2-byte tag numbered below 31',
+    fix: 'reject the data',
+  },
+  TLV_TAG_TOO_LONG: { class: 'TlvError', when: 'a tag longer than 4 bytes', fix: 'reject the data' },
+  TLV_INDEFINITE_LENGTH: {
+    class: 'TlvError',
+    when: 'indefinite length `80`, not allowed in ISO 7816 data objects',
+    fix: 'reject the data',
+  },
+  TLV_BAD_LENGTH: { class: 'TlvError', when: 'first length byte `85`..`FF`', fix: 'reject the data' },
+  TLV_NON_MINIMAL_LENGTH: {
+    class: 'TlvError',
+    when: 'long-form length a shorter form could encode (strict mode only)',
+    fix: 'reject, or decode leniently',
+  },
+  TLV_TRUNCATED_LENGTH: { class: 'TlvError', when: 'the input ends inside a length field', fix: 'reject the data' },
+  TLV_TRUNCATED_VALUE: {
+    class: 'TlvError',
+    when: 'a value runs past the end of the input or of its enclosing object',
+    fix: 'reject the data',
+  },
+  TLV_TRAILING_BYTES: {
+    class: 'TlvError',
+    when: 'non-padding bytes after the single expected object',
+    fix: 'reject the data',
+  },
+  TLV_TOO_DEEP: {
+    class: 'TlvError',
+    when: "constructed objects nested deeper than the decoder's depth limit",
+    fix: 'reject the data (or raise the limit for a trusted source)',
+  },
+  SIMPLE_TLV_TRUNCATED_TAG: {
+    class: 'TlvError',
+    when: 'no SIMPLE-TLV object where one was expected (empty input)',
+    fix: 'reject the data',
+  },
+  SIMPLE_TLV_BAD_TAG: { class: 'TlvError', when: 'SIMPLE-TLV tag `00` or `FF`', fix: 'reject the data' },
+  SIMPLE_TLV_TRUNCATED_LENGTH: {
+    class: 'TlvError',
+    when: 'the input ends inside a SIMPLE-TLV length',
+    fix: 'reject the data',
+  },
+  SIMPLE_TLV_NON_MINIMAL_LENGTH: {
+    class: 'TlvError',
+    when: 'length `FF xxxx` below 255 (strict mode only)',
+    fix: 'reject, or decode leniently',
+  },
+  SIMPLE_TLV_TRUNCATED_VALUE: {
+    class: 'TlvError',
+    when: 'a SIMPLE-TLV value runs past the end of the input',
+    fix: 'reject the data',
+  },
+  SIMPLE_TLV_TRAILING_BYTES: {
+    class: 'TlvError',
+    when: 'bytes after the single expected SIMPLE-TLV object',
+    fix: 'reject the data',
+  },
+});
 
 /** Code of a {@link TlvError}. */
 export type TlvErrorCode = keyof typeof TLV_ERRORS;
 
 /** Malformed BER-TLV or SIMPLE-TLV input; `offset` is absolute in the decoder's input. */
-export class TlvError extends ParseError {
-  declare readonly code: TlvErrorCode;
+export class TlvError extends ParseError<TlvErrorCode> {
   declare readonly offset: number;
   constructor(code: TlvErrorCode, message: string, offset: number) {
     super(code, message, offset);
