@@ -9,6 +9,7 @@ import { ParseError } from '@simtap/sdk/core/errors';
 import type { VirtualCardPort } from '../bridges/vpcd';
 import type { CardInterface } from '../runtime/applet';
 import type { Card } from '../runtime/card';
+import type { CliErrorCode } from './errors';
 
 /**
  * The ATR a PC/SC reader reports for a contactless ISO 14443-4 type A card (PC/SC Part 3 §3.1.3.2.3.1):
@@ -18,15 +19,16 @@ import type { Card } from '../runtime/card';
  */
 export function pcscContactlessAtr(ats: Uint8Array): Uint8Array {
   const tl = ats[0];
-  if (tl === undefined || tl < 1 || tl > ats.length) throw new ParseError('ATS_INVALID', 'ATS shorter than its TL', 0);
+  if (tl === undefined || tl < 1 || tl > ats.length)
+    throw new ParseError<CliErrorCode>('ATS_INVALID', 'ATS shorter than its TL', 0);
   let off = 1;
   if (tl > 1) {
     const t0 = ats[1]!;
     off = 2 + ((t0 >> 4) & 1) + ((t0 >> 5) & 1) + ((t0 >> 6) & 1);
   }
-  if (off > tl) throw new ParseError('ATS_INVALID', 'ATS interface bytes run past TL', 1);
+  if (off > tl) throw new ParseError<CliErrorCode>('ATS_INVALID', 'ATS interface bytes run past TL', 1);
   const historical = ats.subarray(off, tl);
-  if (historical.length > 15) throw new ParseError('ATS_INVALID', 'more than 15 historical bytes', off);
+  if (historical.length > 15) throw new ParseError<CliErrorCode>('ATS_INVALID', 'more than 15 historical bytes', off);
   const out = new Uint8Array(5 + historical.length);
   out[0] = 0x3b;
   out[1] = 0x80 | historical.length;

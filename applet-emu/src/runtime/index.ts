@@ -38,6 +38,8 @@ export {
   type FileSystemErrorCode,
   RegistryError,
   type RegistryErrorCode,
+  RUNTIME_ERRORS,
+  type RuntimeErrorCode,
   StoreError,
   type StoreErrorCode,
 } from './errors';

@@ -36,3 +36,4 @@ export {
 export type { IsdChallengeHook, IsdChallengeRequest } from './secure-channel';
 export { cardTransitionAllowed, MAX_STATUS_DATA, STATUS_SCOPE } from './status';
 export type { IsdStoreDataHook, IsdStoreDataRequest } from './store-data';
+export { HandshakeError, ISD_ERRORS, type IsdErrorCode, PersonalizationError } from './sync-host';

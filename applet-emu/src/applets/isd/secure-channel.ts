@@ -21,10 +21,11 @@
  * @module
  */
 import { wipe } from '@simtap/sdk/core/bytes';
-import { SimtapError } from '@simtap/sdk/core/errors';
+import { hasErrorCode } from '@simtap/sdk/core/errors';
 import {
   decryptKeyScp03,
   decryptSecretDgi,
+  GP_ERRORS,
   type Scp02PendingSession,
   type Scp02Session,
   type Scp03PendingSession,
@@ -183,10 +184,6 @@ export function initializeUpdate(ctx: ApduContext, cmd: CommandApdu, params: Ini
   }
 }
 
-function codeOf(err: unknown): string | undefined {
-  return err instanceof SimtapError ? err.code : undefined;
-}
-
 /**
  * EXTERNAL AUTHENTICATE `84 82 SL 00 10 hostCryptogram C-MAC` after INITIALIZE UPDATE on the same channel:
  * opens the session at security level SL.
@@ -205,10 +202,9 @@ export function externalAuthenticate(
     session = state.pending.externalAuthenticate(cmd);
   } catch (err) {
     wipe(state.dek);
-    const code = codeOf(err);
-    if (code === 'SCP_HOST_CRYPTOGRAM_INVALID') IsoException.throwIt(SW.AUTHENTICATION_FAILED);
-    if (code === 'SCP_CMAC_INVALID') IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
-    if (code === 'SCP_SECURITY_LEVEL_INVALID') IsoException.throwIt(SW.INCORRECT_P1P2);
+    if (hasErrorCode(err, GP_ERRORS, 'SCP_HOST_CRYPTOGRAM_INVALID')) IsoException.throwIt(SW.AUTHENTICATION_FAILED);
+    if (hasErrorCode(err, GP_ERRORS, 'SCP_CMAC_INVALID')) IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (hasErrorCode(err, GP_ERRORS, 'SCP_SECURITY_LEVEL_INVALID')) IsoException.throwIt(SW.INCORRECT_P1P2);
     throw err;
   }
   const dek = state.dek;
@@ -234,8 +230,7 @@ export function unwrapCommand(ctx: ApduContext, state: OpenScp, cmd: CommandApdu
     return state.session.unwrapCommand(cmd);
   } catch (err) {
     endSession(ctx);
-    const code = codeOf(err);
-    if (code === 'SCP_CMAC_INVALID' || code === 'SCP_SESSION_CLOSED')
+    if (hasErrorCode(err, GP_ERRORS, 'SCP_CMAC_INVALID', 'SCP_SESSION_CLOSED'))
       IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
     throw err;
   }

@@ -7,7 +7,7 @@
  */
 import { concat, equalCt, toHex } from '@simtap/sdk/core/bytes';
 import { type RandomSource, randomBytes } from '@simtap/sdk/core/crypto';
-import { SimtapError } from '@simtap/sdk/core/errors';
+import { defineErrors, SimtapError } from '@simtap/sdk/core/errors';
 import {
   type DgiItem,
   initializeUpdateCommand,
@@ -50,8 +50,27 @@ export function dataOf(rsp: Uint8Array): Uint8Array {
   return rsp.subarray(0, rsp.length - 2);
 }
 
+/** The codes of the errors of the issuer's synchronous hosts and `personalizeThroughIsd`. */
+export const ISD_ERRORS = defineErrors({
+  ISD_REFUSED: {
+    class: 'HandshakeError / PersonalizationError',
+    when:
+      "the issuer's personalization of an in-process card (`personalizeThroughIsd`, `createSim({ personalized })`, " +
+      '`createPsam`): SELECT, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, INSTALL or a STORE DATA answered `sw`',
+    fix: 'read `sw`: `6982` a secret DGI not DEK-encrypted, `6985` already personalized, `6A80` a malformed DGI value',
+  },
+  ISD_CREDENTIALS_INVALID: {
+    class: 'SimtapError',
+    when: "the card's cryptogram does not verify under the keys given to `personalizeThroughIsd`",
+    fix: "use the card's ISD keys (`simIsdKeys`, `psamIsdKeys`)",
+  },
+});
+
+/** Code of an error of the issuer's synchronous hosts. */
+export type IsdErrorCode = keyof typeof ISD_ERRORS;
+
 /** Thrown by the sync hosts when the card refuses a command of the handshake; `sw` is the card's answer. */
-export class HandshakeError extends SimtapError {
+export class HandshakeError extends SimtapError<'ISD_REFUSED'> {
   constructor(
     /** The card's status word. */
     readonly sw: number,
@@ -117,7 +136,10 @@ export function openScp03Sync(raw: SyncTransmit, o: SyncScpOptions): SyncScpHost
   const keys = scp03SessionKeys(o.keys, hc, info.cardChallenge);
   const cg = scp03Cryptograms(keys.sMac, hc, info.cardChallenge);
   if (!equalCt(cg.cardCryptogram, info.cardCryptogram))
-    throw new SimtapError('ISD_CREDENTIALS_INVALID', 'the card cryptogram does not verify: not the expected keys');
+    throw new SimtapError<IsdErrorCode>(
+      'ISD_CREDENTIALS_INVALID',
+      'the card cryptogram does not verify: not the expected keys',
+    );
   const session = new Scp03Session({ keys, securityLevel: o.securityLevel, role: 'host', channel });
   const ea = raw(session.externalAuthenticateCommand(cg.hostCryptogram));
   if (swOf(ea) !== SW.OK) throw new HandshakeError(swOf(ea), 'EXTERNAL AUTHENTICATE');
@@ -138,7 +160,10 @@ export function openScp02Sync(raw: SyncTransmit, o: SyncScpOptions): SyncScpHost
   const keys = scp02SessionKeys(o.keys, info.sequenceCounter);
   const cg = scp02Cryptograms(keys.sEnc, info.sequenceCounter, hc, info.cardChallenge);
   if (!equalCt(cg.cardCryptogram, info.cardCryptogram))
-    throw new SimtapError('ISD_CREDENTIALS_INVALID', 'the card cryptogram does not verify: not the expected keys');
+    throw new SimtapError<IsdErrorCode>(
+      'ISD_CREDENTIALS_INVALID',
+      'the card cryptogram does not verify: not the expected keys',
+    );
   const session = new Scp02Session({
     keys,
     securityLevel: o.securityLevel,
@@ -185,7 +210,7 @@ export interface IsdPersonalization {
   readonly random?: RandomSource;
 }
 
-/** A command the ISD refused during {@link personalizeThroughIsd}; `sw` is its status word. */
+/** A command the ISD refused during `personalizeThroughIsd`; `sw` is its status word. */
 export class PersonalizationError extends HandshakeError {}
 
 /**

@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { toHex } from '@simtap/sdk/core/bytes';
-import { TransportError } from '@simtap/sdk/core/errors';
+import { TransportError, type TransportErrorCode } from '@simtap/sdk/core/errors';
 
 /** Default vpcd port of slot 0 (`0x8C7B`, reader "Virtual PCD 00 00"); slot n listens on `35963 + n`. */
 export const VPCD_DEFAULT_PORT = 35963;
@@ -192,15 +192,22 @@ export class VpcdBridge extends EventEmitter<VpcdBridgeEvents> {
   waitUntilConnected(timeoutMs = 5000): Promise<void> {
     if (this.currentState === 'connected') return Promise.resolve();
     if (this.currentState === 'closed') {
-      return Promise.reject(new TransportError('TRANSPORT_CLOSED', 'vpcd bridge is closed'));
+      return Promise.reject(new TransportError<TransportErrorCode>('TRANSPORT_CLOSED', 'vpcd bridge is closed'));
     }
     return new Promise((resolve, reject) => {
       const onState = (s: VpcdBridgeState): void => {
         if (s === 'connected') finish();
-        else if (s === 'closed') finish(new TransportError('TRANSPORT_CLOSED', 'vpcd bridge was closed'));
+        else if (s === 'closed')
+          finish(new TransportError<TransportErrorCode>('TRANSPORT_CLOSED', 'vpcd bridge was closed'));
       };
       const timer = setTimeout(
-        () => finish(new TransportError('TIMEOUT', `not connected to vpcd at ${this.address} after ${timeoutMs} ms`)),
+        () =>
+          finish(
+            new TransportError<TransportErrorCode>(
+              'TIMEOUT',
+              `not connected to vpcd at ${this.address} after ${timeoutMs} ms`,
+            ),
+          ),
         timeoutMs,
       );
       const finish = (err?: Error): void => {
@@ -398,7 +405,7 @@ export class VpcdBridge extends EventEmitter<VpcdBridgeEvents> {
     try {
       response = this.card.transmit(command);
       if (!(response instanceof Uint8Array) || response.length < 2 || response.length > MAX_FRAME) {
-        throw new TransportError(
+        throw new TransportError<TransportErrorCode>(
           'BAD_RESPONSE',
           `card returned ${response instanceof Uint8Array ? `${response.length} bytes` : typeof response}, not an R-APDU`,
         );
