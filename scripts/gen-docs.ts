@@ -5,7 +5,22 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatSw, SW_INFO } from '@simtap/sdk/core/iso7816';
+import { ISD_ERRORS } from '@simtap/applet-emu/applets/isd';
+import { RUNTIME_ERRORS } from '@simtap/applet-emu/runtime';
+import { BYTES_ERRORS } from '@simtap/sdk/core/bytes';
+import { PADDING_ERRORS } from '@simtap/sdk/core/crypto';
+import {
+  CARD_GONE_ERRORS,
+  CORE_ERRORS,
+  defineErrors,
+  type ErrorTable,
+  TRANSPORT_ERRORS,
+} from '@simtap/sdk/core/errors';
+import { GP_ERRORS } from '@simtap/sdk/core/gp';
+import { APDU_ERRORS, formatSw, STATUS_WORD_ERRORS, SW_INFO, T0_ERRORS } from '@simtap/sdk/core/iso7816';
+import { PROFILE_ERRORS } from '@simtap/sdk/core/profile';
+import { TLV_ERRORS } from '@simtap/sdk/core/tlv';
+import { CLI_ERRORS, CLI_EXIT_STATUSES } from '../applet-emu/src/cli/errors';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -33,8 +48,288 @@ export function statusWordsDoc(): string {
   ].join('\n');
 }
 
+// ---------------------------------------------------------------- docs/errors.md
+
+/** An error-code table as a section of docs/errors.md lists it; `name` and `module` say where code finds it. */
+export interface ErrorTableRef {
+  /** The exported name (`TLV_ERRORS`); omitted for rows kept here until their area has a table. */
+  readonly name?: string;
+  /** The module that exports it (`@simtap/sdk/core/tlv`). */
+  readonly module?: string;
+  readonly table: ErrorTable;
+}
+
+/** One section of docs/errors.md: a title, the words before and after its table, and the tables it lists. */
+export interface ErrorDocSection {
+  readonly title: string;
+  /** Markdown before the table. */
+  readonly intro?: string;
+  /** The tables whose rows make the section's table, in order. */
+  readonly tables: readonly ErrorTableRef[];
+  /** Markdown after the table. */
+  readonly outro?: string;
+}
+
+/**
+ * Rows of the status-word family: `SW_xxxx` is no single code (every non-9000 SW has one), so it is a row, not a
+ * table entry code matches can name.
+ */
+const SW_FAMILY = defineErrors({
+  SW_xxxx: {
+    class: 'StatusWordError',
+    when: 'any other non-9000 status word (`sw`, `command` say which)',
+    fix: 'map `sw` to a user message; do not retry blindly',
+  },
+});
+
+/**
+ * PENDING (issue 8, machines/pboc engineer): `MACHINE_ERRORS` of `sdk/src/machines` replaces this placeholder;
+ * the rows are the doc's until then.
+ */
+const PENDING_MACHINE_ERRORS = defineErrors({
+  MACHINE_BAD_RESPONSE: {
+    class: 'MachineResponseError',
+    when: 'a command answered 9000 with the wrong data length',
+    fix: 'the card or PSAM is not the expected product: refuse it',
+  },
+  TRANSIT_RECORD_INVALID: {
+    class: 'ParseError',
+    when: 'a transit (CAPP) record has the wrong length or an unknown type',
+    fix: 'treat the trip as unknown; do not overwrite the record blindly',
+  },
+  MAC1_INVALID: {
+    class: 'CryptoError',
+    when: "a load authorizer rejected the card's MAC1 (wrong card keys or a forged card)",
+    fix: 'refuse the load; nothing was credited',
+  },
+  TAC_INVALID: {
+    class: 'TacError',
+    when: "the platform's authorizer (`LoadAuthorizer`) finds that a load's TAC does not verify under the issuer's key",
+    fix: 'the money moved: keep `record` (a `LoadRecord`) and flag the load for the issuer',
+  },
+  NO_TAC_KEY: {
+    class: 'SimtapError',
+    when: '`IssuerKeyAuthorizer` asked to verify a TAC without a `tacMasterKey`',
+    fix: 'configure the TAC master key',
+  },
+  PSAM_NOT_OPEN: {
+    class: 'SimtapError',
+    when: 'a `PsamDriver` method called before `open()`',
+    fix: 'call `open()` first',
+  },
+  RECOVERY_UNDETERMINED: {
+    class: 'SimtapError',
+    when: 'an earlier torn purchase or load of this card cannot be resolved from the card',
+    fix: 'check the card by hand, then `discardPending()`',
+  },
+});
+
+/** PENDING (issue 8, machines/pboc engineer): `PBOC_ERRORS` of `sdk/src/core/pboc` replaces this placeholder. */
+const PENDING_PBOC_ERRORS = defineErrors({
+  PBOC_BAD_LENGTH: {
+    class: 'ParseError',
+    when:
+      'a fixed-layout PBOC record (EF15, EF16, log record, INITIALIZE response, …) is not bytes or not its exact ' +
+      'length',
+    fix: 'the card answered malformed data: reject it',
+  },
+});
+
+/**
+ * PENDING: the test fixtures' codes (`applet-emu/src/applets/epurse/testing.ts`, machines/pboc engineer) and the
+ * demo's (`examples/demo`), kept here until those modules have tables.
+ */
+const PENDING_FIXTURE_ERRORS = defineErrors({
+  RANDOM_SCRIPT: {
+    class: 'SimtapError',
+    when: '`ScriptedRandom` (applet-emu e-purse testing) has a queued value of another length than the card drew',
+    fix: "fix the test's queued randoms",
+  },
+  PSAM_FAILED: {
+    class: 'SimtapError',
+    when: '`PurseTerminal` could not read the PSAM terminal ID',
+    fix: 'check the PSAM card of the test',
+  },
+  GET_BALANCE_FAILED: {
+    class: 'SimtapError',
+    when: '`PurseTerminal.balance()` got a non-9000 SW',
+    fix: 'check the purse state in the test',
+  },
+  DEMO_FAILED: {
+    class: 'DemoError',
+    when: 'a step of the `examples/demo` walkthrough failed; `step` names it, `cause` has the error',
+    fix: 'read the cause',
+  },
+});
+
+/** The CLI's exit statuses as a markdown table. */
+function exitStatusTable(): string {
+  return [
+    '| status | constant | when | what to do |',
+    '|---|---|---|---|',
+    ...CLI_EXIT_STATUSES.map(
+      (e) => `| \`${e.status}\` | ${e.constant === undefined ? '—' : `\`${e.constant}\``} | ${e.when} | ${e.fix} |`,
+    ),
+  ].join('\n');
+}
+
+/** The words at the top of docs/errors.md. */
+const ERRORS_PREAMBLE = `# Error codes
+
+<!-- generated by scripts/gen-docs.ts from the error-code tables (\`*_ERRORS\`); do not edit -->
+
+Every error simtap throws on purpose is a \`SimtapError\` with a stable \`code\` string. Tests and integrators
+branch on \`code\` (or on the class), **never on the message text**: messages are for people and may change in
+any release; codes are part of the public API.
+
+There are three families (house style §3.4), all in \`@simtap/sdk/core/errors\` and
+\`@simtap/sdk/core/iso7816\`:
+
+\`\`\`text
+SimtapError { code }                    base class; thrown as is for state errors (PSAM_NOT_OPEN, …)
+├── ParseError { code, offset }         malformed input handed to a decoder; offset says where, when known
+│   └── TlvError, ApduError, ProfileError, MachineResponseError, CardImageError
+├── ArgumentError                       code BAD_ARGUMENT: a value outside its documented domain
+├── CryptoError                         a MAC, cryptogram or TAC does not verify (TacError)
+├── TransportError                      the link to the card failed; the card's state is unknown
+│   └── CardLeftFieldError, CardRemovedError → CardTornError
+└── StatusWordError { sw, command }     the card answered a non-9000 SW; code SW_xxxx (SW_6A82, …)
+    └── InsufficientBalanceError, SecurityStatusError (→ MacError),
+        ApplicationLockedError (→ CardLockedError), ConditionsNotSatisfiedError
+\`\`\`
+
+The card runtime adds \`StoreError\`, \`RegistryError\`, \`FileSystemError\` (all \`SimtapError\`s) for mistakes in
+applet code or personalization; a command that fails *on the card* is answered with a status word and is never
+thrown at the terminal. \`offset\` is a byte offset into the decoder's input. Errors that wrap another one set the
+standard \`cause\`.
+
+Each area keeps its codes in an \`as const\` table next to its error classes (\`TLV_ERRORS\`, \`GP_ERRORS\`, …; each
+section below names its tables), with the code union as a type (\`TlvErrorCode\`). Match a code with
+\`hasErrorCode(err, GP_ERRORS, 'SCP_CMAC_INVALID')\` from \`@simtap/sdk/core/errors\`: a misspelt code does not
+compile. This page is generated from the tables by \`npm run docs:gen\`; \`sdk/test/errors-doc.test.ts\` fails when
+it is stale, when a code the sources throw is in no table, or when a table lists a code no longer thrown.`;
+
+/** The sections of docs/errors.md, in order: every error-code table of the project appears in one. */
+export const ERROR_DOC: readonly ErrorDocSection[] = [
+  {
+    title: 'Core: bytes, hex, arguments',
+    tables: [
+      { name: 'CORE_ERRORS', module: '@simtap/sdk/core/errors', table: CORE_ERRORS },
+      { name: 'BYTES_ERRORS', module: '@simtap/sdk/core/bytes', table: BYTES_ERRORS },
+    ],
+  },
+  {
+    title: 'BER-TLV and SIMPLE-TLV',
+    intro:
+      "All are `TlvError` (a `ParseError`); `offset` is absolute in the decoder's input. For every row, the fix is\n" +
+      'the same: the card or file sent malformed data — reject it (do not guess); a strict-mode-only code can be\n' +
+      "relaxed with the decoder's lenient options when talking to a known-sloppy card.",
+    tables: [{ name: 'TLV_ERRORS', module: '@simtap/sdk/core/tlv', table: TLV_ERRORS }],
+  },
+  {
+    title: 'APDUs and status words',
+    intro:
+      'Status-word codes are `SW_` + the SW in upper-case hex. Every SW and its meaning is in\n' +
+      '[protocol/status-words.md](protocol/status-words.md); the rows below are the ones with their own subclass.',
+    tables: [
+      { name: 'APDU_ERRORS', module: '@simtap/sdk/core/iso7816', table: APDU_ERRORS },
+      { name: 'T0_ERRORS', module: '@simtap/sdk/core/iso7816', table: T0_ERRORS },
+      { table: SW_FAMILY },
+      { name: 'STATUS_WORD_ERRORS', module: '@simtap/sdk/core/iso7816', table: STATUS_WORD_ERRORS },
+    ],
+  },
+  {
+    title: 'Crypto',
+    tables: [{ name: 'PADDING_ERRORS', module: '@simtap/sdk/core/crypto', table: PADDING_ERRORS }],
+    outro:
+      "MAC, cryptogram and TAC failures are `CryptoError`s with the area's own code (`SCP_*`, `MAC1_INVALID`,\n" +
+      '`TAC_INVALID`) below.',
+  },
+  {
+    title: 'GlobalPlatform secure channels (SCP02, SCP03)',
+    intro: 'A `CryptoError` from a session closes it: open a new one (INITIALIZE UPDATE) before sending more commands.',
+    tables: [{ name: 'GP_ERRORS', module: '@simtap/sdk/core/gp', table: GP_ERRORS }],
+  },
+  {
+    title: 'PBOC records',
+    tables: [{ table: PENDING_PBOC_ERRORS }],
+  },
+  {
+    title: 'Profile',
+    tables: [{ name: 'PROFILE_ERRORS', module: '@simtap/sdk/core/profile', table: PROFILE_ERRORS }],
+  },
+  {
+    title: 'Card channels and transport',
+    intro:
+      "A `TransportError` means the card's state is unknown: a command in flight may or may not have run. The\n" +
+      'channels of `@simtap/sdk/card` re-export the table.',
+    tables: [{ name: 'TRANSPORT_ERRORS', module: '@simtap/sdk/core/errors', table: TRANSPORT_ERRORS }],
+  },
+  {
+    title: 'Machines',
+    intro:
+      '`StatusWordError`s of the machine commands are in the APDU table above (`MacError`, `CardLockedError`,\n' +
+      '`InsufficientBalanceError`); a card leaving the field is `CardLeftFieldError` (`CARD_REMOVED`).',
+    tables: [{ table: PENDING_MACHINE_ERRORS }],
+  },
+  {
+    title: 'Card runtime (applet-emu)',
+    intro:
+      'Runtime errors reach the *caller* of the emulated card (a terminal, a test, the image loader); the card itself\n' +
+      'answers failures with status words. The card-gone codes are shared with the terminal side, whose in-process\n' +
+      'channel turns them into `CARD_REMOVED`.',
+    tables: [
+      { name: 'CARD_GONE_ERRORS', module: '@simtap/sdk/core/errors', table: CARD_GONE_ERRORS },
+      { name: 'RUNTIME_ERRORS', module: '@simtap/applet-emu/runtime', table: RUNTIME_ERRORS },
+      { name: 'ISD_ERRORS', module: '@simtap/applet-emu/applets/isd', table: ISD_ERRORS },
+    ],
+  },
+  {
+    title: 'CLI (`simtap-card`)',
+    tables: [{ name: 'CLI_ERRORS', module: 'applet-emu/src/cli/errors.ts', table: CLI_ERRORS }],
+    outro: ['Exit statuses:', '', exitStatusTable()].join('\n'),
+  },
+  {
+    title: 'Test fixtures and examples',
+    tables: [{ table: PENDING_FIXTURE_ERRORS }],
+  },
+];
+
+/** Sets the class names of a "class" cell in code font: `SecurityStatusError; MacError in machines`. */
+function classCell(text: string): string {
+  return text.replace(/\b[A-Z]\w*Error\b/g, (name) => `\`${name}\``);
+}
+
+/** One section of docs/errors.md as markdown. */
+function errorSection(section: ErrorDocSection): string {
+  const named = section.tables.filter((t) => t.name !== undefined);
+  const byModule = new Map<string | undefined, string[]>();
+  for (const t of named) byModule.set(t.module, [...(byModule.get(t.module) ?? []), `\`${t.name}\``]);
+  const from = [...byModule].map(([module, names]) => `${names.join(', ')} (\`${module}\`)`).join('; ');
+  const rows = section.tables.flatMap(({ table }) =>
+    Object.entries(table).map(([code, e]) => `| \`${code}\` | ${classCell(e.class)} | ${e.when} | ${e.fix} |`),
+  );
+  return [
+    `## ${section.title}`,
+    '',
+    ...(section.intro === undefined ? [] : [section.intro, '']),
+    ...(named.length === 0 ? [] : [`Table${named.length > 1 ? 's' : ''}: ${from}.`, '']),
+    '| code | class | thrown when | what to do |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+    ...(section.outro === undefined ? [] : [section.outro, '']),
+  ].join('\n');
+}
+
+/** docs/errors.md: every error code, generated from the tables of {@link ERROR_DOC}. */
+export function errorsDoc(): string {
+  return [ERRORS_PREAMBLE, '', ...ERROR_DOC.map(errorSection)].join('\n');
+}
+
 export const GENERATED: Record<string, () => string> = {
   'docs/protocol/status-words.md': statusWordsDoc,
+  'docs/errors.md': errorsDoc,
 };
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
