@@ -18,8 +18,10 @@ import {
 } from '@simtap/sdk/core/errors';
 import { GP_ERRORS } from '@simtap/sdk/core/gp';
 import { APDU_ERRORS, formatSw, STATUS_WORD_ERRORS, SW_INFO, T0_ERRORS } from '@simtap/sdk/core/iso7816';
+import { PBOC_ERRORS } from '@simtap/sdk/core/pboc';
 import { PROFILE_ERRORS } from '@simtap/sdk/core/profile';
 import { TLV_ERRORS } from '@simtap/sdk/core/tlv';
+import { EPURSE_TESTING_ERRORS } from '../applet-emu/src/applets/epurse/testing';
 import { CLI_ERRORS, CLI_EXIT_STATUSES } from '../applet-emu/src/cli/errors';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -124,37 +126,8 @@ const PENDING_MACHINE_ERRORS = defineErrors({
   },
 });
 
-/** PENDING (issue 8, machines/pboc engineer): `PBOC_ERRORS` of `sdk/src/core/pboc` replaces this placeholder. */
-const PENDING_PBOC_ERRORS = defineErrors({
-  PBOC_BAD_LENGTH: {
-    class: 'ParseError',
-    when:
-      'a fixed-layout PBOC record (EF15, EF16, log record, INITIALIZE response, …) is not bytes or not its exact ' +
-      'length',
-    fix: 'the card answered malformed data: reject it',
-  },
-});
-
-/**
- * PENDING: the test fixtures' codes (`applet-emu/src/applets/epurse/testing.ts`, machines/pboc engineer) and the
- * demo's (`examples/demo`), kept here until those modules have tables.
- */
-const PENDING_FIXTURE_ERRORS = defineErrors({
-  RANDOM_SCRIPT: {
-    class: 'SimtapError',
-    when: '`ScriptedRandom` (applet-emu e-purse testing) has a queued value of another length than the card drew',
-    fix: "fix the test's queued randoms",
-  },
-  PSAM_FAILED: {
-    class: 'SimtapError',
-    when: '`PurseTerminal` could not read the PSAM terminal ID',
-    fix: 'check the PSAM card of the test',
-  },
-  GET_BALANCE_FAILED: {
-    class: 'SimtapError',
-    when: '`PurseTerminal.balance()` got a non-9000 SW',
-    fix: 'check the purse state in the test',
-  },
+/** PENDING: the demo's code (`examples/demo`), kept here until the demo has a table. */
+const PENDING_DEMO_ERRORS = defineErrors({
   DEMO_FAILED: {
     class: 'DemoError',
     when: 'a step of the `examples/demo` walkthrough failed; `step` names it, `cause` has the error',
@@ -252,7 +225,7 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
   },
   {
     title: 'PBOC records',
-    tables: [{ table: PENDING_PBOC_ERRORS }],
+    tables: [{ name: 'PBOC_ERRORS', module: '@simtap/sdk/core/pboc', table: PBOC_ERRORS }],
   },
   {
     title: 'Profile',
@@ -291,7 +264,14 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
   },
   {
     title: 'Test fixtures and examples',
-    tables: [{ table: PENDING_FIXTURE_ERRORS }],
+    tables: [
+      {
+        name: 'EPURSE_TESTING_ERRORS',
+        module: 'applet-emu/src/applets/epurse/testing.ts',
+        table: EPURSE_TESTING_ERRORS,
+      },
+      { table: PENDING_DEMO_ERRORS },
+    ],
   },
 ];
 
