@@ -7,11 +7,13 @@
  * already running (started by someone else) is reused and never stopped. Each test file also claims a vpcd slot
  * ({@link claimVpcdSlot}) so two files never plug their virtual cards into the same reader.
  *
- * When pcscd or the vpcd driver is missing, {@link startPcscd} returns `null` and prints one line naming the Debian
- * packages; under `CI=true` a missing pcscd is an error instead (CI installs them in `.ci/install-system-packages`).
+ Each caller names the optional parts it needs besides pcscd and the vpcd driver (`needs`: the `smartcard` module
+ * for `PcscChannel`, `opensc-tool`); when one is missing {@link startPcscd} returns `null` after one line naming the
+ * Debian packages and the command that enables them (`./pcsc-parts`), and under `CI=true` it throws instead (CI
+ * installs every part in `.ci/install-system-packages`).
  *
  * @example
- * const pcscd = await startPcscd();
+ * const pcscd = await startPcscd({ subject: 'PcscChannel through pcscd', needs: ['smartcard'] });
  * describe.skipIf(pcscd === null)('through real pcscd', () => {
  *   afterAll(() => pcscd?.stop());
  *   // ...
@@ -22,15 +24,22 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import {
+  checkPcscParts,
+  findExecutable,
+  PCSC_PART_PACKAGES,
+  PCSC_PARTS,
+  type PcscPart,
+  runningPcscdPids,
+} from './pcsc-parts';
 
-/** The Debian packages the PC/SC integration tests need. */
-export const PCSCD_INSTALL_HINT = 'apt-get install pcscd vsmartcard-vpcd opensc libpcsclite-dev';
+export { runningPcscdPids };
+
+/** The Debian packages the PC/SC integration tests need, as an install command. */
+export const PCSCD_INSTALL_HINT = `apt-get install ${PCSC_PARTS.map((p) => PCSC_PART_PACKAGES[p]).join(' ')}`;
 
 /** pcscd's client socket. */
 export const PCSCD_SOCKET = '/run/pcscd/pcscd.comm';
-
-/** vsmartcard's reader.conf entry that makes pcscd load the vpcd driver. */
-const VPCD_READER_CONF = '/etc/reader.conf.d/vpcd';
 
 /** Number of vpcd slots of the Debian build (ports 35963 and 35964). */
 export const VPCD_SLOT_COUNT = 2;
@@ -57,64 +66,22 @@ export interface StartPcscdOptions {
   quiet?: boolean;
   /** Wait this long for pcscd's socket (default 10 s). */
   timeoutMs?: number;
+  /**
+   * Optional parts the caller needs besides pcscd and the vpcd driver (default `['opensc-tool']`, what the bridge
+   * tests drive the reader with); `PcscChannel` needs `'smartcard'`.
+   */
+  needs?: readonly PcscPart[];
+  /** What the skip line calls the caller (default `PC/SC tests`). */
+  subject?: string;
 }
 
 interface OwnerRecord {
   pid: number;
 }
 
-let skipNoticePrinted = false;
 let holderSeq = 0;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function findPcscdBinary(): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = path.join(dir, 'pcscd');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-/** Reads the LIBPATH of the vpcd reader.conf entry and checks the driver exists. */
-function vpcdDriverInstalled(): boolean {
-  let conf: string;
-  try {
-    conf = fs.readFileSync(VPCD_READER_CONF, 'utf8');
-  } catch {
-    return false;
-  }
-  const lib = /^\s*LIBPATH\s+(\S+)/m.exec(conf)?.[1];
-  return lib !== undefined && fs.existsSync(lib);
-}
-
-/** PIDs of running processes named `pcscd` (what `pgrep -x pcscd` prints, minus zombies). */
-export function runningPcscdPids(): number[] {
-  const pids: number[] = [];
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return pids;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const pid = Number(entry);
-      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'pcscd' && !isZombie(pid)) pids.push(pid);
-    } catch {
-      // process gone
-    }
-  }
-  return pids;
-}
 
 /** A zombie (exited, not reaped yet: its parent may be gone) counts as dead. */
 function isZombie(pid: number): boolean {
@@ -207,30 +174,14 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Why pcscd cannot be used here, or null when it can. */
-function unavailableReason(): string | null {
-  if (process.platform !== 'linux') return `PC/SC integration tests need Linux (this is ${process.platform})`;
-  if (!findPcscdBinary()) return 'pcscd is not installed';
-  if (!vpcdDriverInstalled()) return `the vpcd driver is not installed (${VPCD_READER_CONF})`;
-  if (runningPcscdPids().length === 0 && typeof process.getuid === 'function' && process.getuid() !== 0) {
-    return 'pcscd is not running and starting it needs root';
-  }
-  return null;
-}
-
 /**
  * Starts pcscd (`--foreground --apdu --debug`) with the vpcd driver, or reuses the running one.
- * Returns `null` (after one notice line) when pcscd or vpcd is not installed; throws instead when `CI=true`.
+ * Returns `null` (after one skip line naming the packages and the enabling command) when pcscd, the vpcd driver or
+ * a part in `needs` is missing; throws `PcscPartMissingError` with that line instead when `CI=true`.
  */
 export async function startPcscd(options: StartPcscdOptions = {}): Promise<PcscdHandle | null> {
-  const reason = unavailableReason();
-  if (reason !== null) {
-    const line = `${reason}: PC/SC tests skipped; install with \`${PCSCD_INSTALL_HINT}\``;
-    if (process.env.CI === 'true') throw new Error(`CI=true but ${line.replace('skipped', 'cannot run')}`);
-    if (!skipNoticePrinted) console.warn(line);
-    skipNoticePrinted = true;
-    return null;
-  }
+  const needs: PcscPart[] = ['pcscd', 'vpcd', ...(options.needs ?? ['opensc-tool'])];
+  if ((await checkPcscParts(options.subject ?? 'PC/SC tests', needs)) !== null) return null;
   const holder = `${process.pid}-${++holderSeq}`;
   const ours = await withLock(async () => {
     const owner = readOwner();
@@ -239,7 +190,7 @@ export async function startPcscd(options: StartPcscdOptions = {}): Promise<Pcscd
     let weStarted = owner !== null && running.includes(owner.pid);
     if (running.length === 0) {
       fs.rmSync(PCSCD_SOCKET, { force: true }); // stale socket of a killed pcscd: would fool waitForSocket
-      const bin = findPcscdBinary()!;
+      const bin = findExecutable('pcscd')!;
       const args = options.quiet ? ['--foreground'] : ['--foreground', '--apdu', '--debug'];
       const fd = fs.openSync(LOG_FILE, 'w');
       const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd] });

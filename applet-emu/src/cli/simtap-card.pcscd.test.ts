@@ -99,7 +99,7 @@ async function stopCli(cli: CliChild, slot: VpcdSlot): Promise<number | null> {
   return code;
 }
 
-const pcscd = await startPcscd();
+const pcscd = await startPcscd({ subject: 'simtap-card in real pcscd', needs: ['opensc-tool', 'smartcard'] });
 
 describe.skipIf(pcscd === null)('simtap-card in real pcscd', () => {
   let slot: VpcdSlot;

@@ -25,7 +25,7 @@ const card: VirtualCardPort = {
 };
 
 const quiet: VpcdLogger = { info: () => {}, warn: () => {} };
-const pcscd = await startPcscd();
+const pcscd = await startPcscd({ subject: 'PcscChannel through real pcscd', needs: ['smartcard'] });
 
 describe.skipIf(pcscd === null)('PcscChannel through real pcscd and the vpcd bridge', () => {
   let slot: VpcdSlot;
