@@ -1,6 +1,6 @@
 // simtap-card run in-process against a fake vpcd listener, and as a child process for signal handling.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_ATS_HEX } from '../runtime/card';
 import { pcscContactlessAtr } from './card-port';
-import { main } from './main';
+import { type MainOptions, main } from './main';
 
 const SELECT_ISD = hex`00 A4 04 00 08 A0 00 00 01 51 00 00 00 00`;
 const INITIALIZE_UPDATE = hex`80 50 00 00 08 01 02 03 04 05 06 07 08 00`;
@@ -103,11 +103,25 @@ function captureIo() {
 }
 
 /** Starts main() against `fake`; returns the run's promise, its output and a stop function. */
-function start(argv: string[]) {
+function start(argv: string[], extra: Partial<MainOptions> = {}) {
   const cap = captureIo();
   const stop = new AbortController();
-  const done = main(argv, { io: cap.io, signal: stop.signal, backoff: { initialDelayMs: 20, maxDelayMs: 100 } });
+  const done = main(argv, {
+    io: cap.io,
+    signal: stop.signal,
+    backoff: { initialDelayMs: 20, maxDelayMs: 100 },
+    ...extra,
+  });
   return { ...cap, done, stop: () => stop.abort() };
+}
+
+/** A port on 127.0.0.1 where nothing listens: bound once by the OS, then closed. */
+async function deadPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 async function sequenceCounter(fake: FakeVpcd): Promise<number> {
@@ -142,7 +156,14 @@ describe('main (in-process)', () => {
   });
 
   it('answers a bad option or value with status 2 and one line pointing to --help', async () => {
-    for (const argv of [['--bogus'], ['--card', 'card-7'], ['--vpcd', 'nowhere'], ['--interface', 'usb']]) {
+    for (const argv of [
+      ['--bogus'],
+      ['--card', 'card-7'],
+      ['--vpcd', 'nowhere'],
+      ['--vpcd', '256.1.1.1:35963'],
+      ['--wait', 'soon'],
+      ['--interface', 'usb'],
+    ]) {
       const cap = captureIo();
       expect(await main(argv, { io: cap.io })).toBe(2);
       expect(cap.out).toEqual([]);
@@ -217,7 +238,7 @@ describe('main (in-process)', () => {
     const argv = ['--personalized', '--image', image, '--vpcd', `127.0.0.1:${fake.port}`];
     const run = start(argv);
     await until(() => run.out.some((l) => l.includes('card inserted')), 'the connected line');
-    expect(run.out[0]).toMatch(/: card-1 ICCID \S+ with a personalized e-purse on vpcd .*\(created\)$/);
+    expect(run.out[0]).toMatch(/: card-1 ICCID \S+ with a personalized e-purse on vpcd .*\(created\), pid \d+$/);
     await fake.exchange(Uint8Array.of(0x01));
     const fci = await fake.apdu(SELECT_PURSE);
     expect(toHex(fci.subarray(-2))).toBe('9000');
@@ -263,7 +284,9 @@ describe('main (in-process)', () => {
     const run = start(['--psam', label, '--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
     await until(() => run.out.some((l) => l.includes('card inserted')), 'the connected line');
     expect(run.out[0]).toMatch(
-      new RegExp(`: PSAM ${label} terminal ${tid} on vpcd \\S+ \\(contact\\), image .*\\(created\\)$`),
+      new RegExp(
+        `: PSAM ${label} terminal ${tid} on vpcd \\S+ \\(contact\\), image .*\\(created\\), pid ${process.pid}$`,
+      ),
     );
     await fake.exchange(Uint8Array.of(0x01)); // power on (contact: the ATR)
     expect(toHex((await fake.exchange(Uint8Array.of(0x04)))!)).toBe(toHex(referenceProfile().card.atr));
@@ -341,7 +364,8 @@ describe('main (in-process)', () => {
     const image = path.join(dir, 'missing-dir', 'card.img');
     const cap = captureIo();
     expect(await main(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`], { io: cap.io })).toBe(1);
-    expect(cap.err).toEqual([expect.stringMatching(/could not save the card image .*IMAGE_IO/)]);
+    // The lock file is the first thing written next to the image.
+    expect(cap.err).toEqual([expect.stringMatching(/could not lock the card image .*IMAGE_IO/)]);
     expect(fake.peer).toBeNull();
   });
 
@@ -372,7 +396,95 @@ describe('main (in-process)', () => {
     await until(() => run.out.filter((l) => l.includes('card inserted')).length === 2, 'the reconnection');
     run.stop();
     expect(await run.done).toBe(0);
-    expect(run.out.filter((l) => l.includes('waiting'))).toHaveLength(1);
+    expect(run.out.filter((l) => l.includes('(is pcscd running with vsmartcard-vpcd?)'))).toHaveLength(1);
+  });
+});
+
+describe('main: one process per card image', () => {
+  it('refuses a second run on the same image with status 1, naming the holder; free again after the first stops', async () => {
+    const image = path.join(dir, 'card.img');
+    const first = start(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
+    await until(() => first.out.some((l) => l.includes('card inserted')), 'the first run');
+    expect(JSON.parse(readFileSync(`${image}.lock`, 'utf8'))).toMatchObject({ pid: process.pid });
+
+    const second = captureIo();
+    expect(await main(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`], { io: second.io })).toBe(1);
+    expect(second.out).toEqual([]);
+    expect(second.err).toEqual([
+      `simtap-card: card image ${image} is in use by process ${process.pid} (lock file ${image}.lock); stop that ` +
+        `process first (or, if no simtap-card runs as process ${process.pid}, delete ${image}.lock)`,
+    ]);
+    expect(fake.peer).not.toBeNull(); // the first run is still the card in the reader
+
+    first.stop();
+    expect(await first.done).toBe(0);
+    expect(existsSync(`${image}.lock`)).toBe(false);
+    const third = start(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
+    await until(() => third.out.some((l) => l.includes('card inserted')), 'the third run');
+    expect(third.out.some((l) => l.includes('(loaded)'))).toBe(true);
+    third.stop();
+    expect(await third.done).toBe(0);
+  });
+
+  it('releases the lock when the image cannot be loaded', async () => {
+    const image = path.join(dir, 'card.img');
+    writeFileSync(image, 'not an image');
+    const cap = captureIo();
+    expect(await main(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`], { io: cap.io })).toBe(1);
+    expect(cap.err[0]).toContain('IMAGE_CORRUPT');
+    expect(existsSync(`${image}.lock`)).toBe(false);
+  });
+});
+
+describe('main: bounded wait for vpcd', () => {
+  it('gives up after --wait seconds with a real refused connection: status 1, the reason, image saved, lock released', async () => {
+    const port = await deadPort();
+    const image = path.join(dir, 'card.img');
+    const cap = captureIo();
+    const status = await main(['--image', image, '--vpcd', `127.0.0.1:${port}`, '--wait', '1'], { io: cap.io });
+    expect(status).toBe(1);
+    expect(cap.out).toContain(
+      `simtap-card: waiting for pcscd's vpcd at 127.0.0.1:${port} (is pcscd running with vsmartcard-vpcd?); ` +
+        'giving up after 1 s (--wait)',
+    );
+    expect(cap.err).toEqual([
+      `simtap-card: gave up: pcscd's vpcd at 127.0.0.1:${port} not reachable for 1 s (ECONNREFUSED 127.0.0.1:${port}); ` +
+        'start pcscd with the vsmartcard vpcd driver, or use --wait 0 to wait forever',
+    ]);
+    expect(cap.out.at(-1)).toBe(`simtap-card: gave up; card image saved to ${image}`);
+    expect(existsSync(image)).toBe(true);
+    expect(existsSync(`${image}.lock`)).toBe(false);
+  });
+
+  it('reports the wait every few seconds with the elapsed time and the reason; --wait 0 waits until stopped', async () => {
+    const port = await deadPort();
+    const run = start(['--vpcd', `127.0.0.1:${port}`, '--wait', '0'], { waitReportMs: 50 });
+    const progress = await until(() => {
+      const lines = run.out.filter((l) => /^simtap-card: waiting for pcscd's vpcd at .* \(\d+ s; /.test(l));
+      return lines.length >= 3 ? lines : undefined;
+    }, 'three progress lines');
+    expect(progress[0]).toMatch(
+      new RegExp(
+        `^simtap-card: waiting for pcscd's vpcd at 127\\.0\\.0\\.1:${port} \\(\\d+ s; ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)…$`,
+      ),
+    );
+    expect(run.out.some((l) => l.includes('giving up'))).toBe(false);
+    run.stop();
+    expect(await run.done).toBe(0);
+    expect(run.err).toEqual([]);
+  });
+
+  it('bounds the wait after vpcd goes away too', async () => {
+    const run = start(['--vpcd', `127.0.0.1:${fake.port}`, '--wait', '1']);
+    await until(() => run.out.some((l) => l.includes('card inserted')), 'the connection');
+    const port = fake.port;
+    await fake.close(); // pcscd gone for good
+    expect(await run.done).toBe(1);
+    expect(run.out).toContain(
+      `simtap-card: vpcd at 127.0.0.1:${port} went away; reconnecting; giving up after 1 s (--wait)`,
+    );
+    expect(run.err).toEqual([expect.stringMatching(/^simtap-card: gave up: pcscd's vpcd at .* not reachable for 1 s/)]);
+    fake = await FakeVpcd.listen(); // for afterEach
   });
 });
 
@@ -429,6 +541,42 @@ describe('simtap-card as a process', () => {
     expect(await sequenceCounter(fake)).toBe(seq + 1);
     again.stop();
     await again.done;
+  });
+
+  it('a second process on the same image exits 1 naming the first one; a killed holder leaves a stale lock that is taken over', async () => {
+    const image = path.join(dir, 'card.img');
+    const first = spawnCli(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
+    await until(() => first.stdoutText().includes('card inserted'), 'the first process to connect', 30_000);
+    const second = spawnCli(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
+    expect(await second.exit).toBe(1);
+    expect(second.stdoutText()).toBe(
+      `simtap-card: card image ${image} is in use by process ${first.pid} (lock file ${image}.lock); stop that ` +
+        `process first (or, if no simtap-card runs as process ${first.pid}, delete ${image}.lock)\n`,
+    );
+    first.kill('SIGKILL');
+    await first.exit;
+    expect(JSON.parse(readFileSync(`${image}.lock`, 'utf8'))).toMatchObject({ pid: first.pid }); // stale now
+
+    const third = start(['--image', image, '--vpcd', `127.0.0.1:${fake.port}`]);
+    await until(() => third.out.some((l) => l.includes('card inserted')), 'the takeover');
+    expect(JSON.parse(readFileSync(`${image}.lock`, 'utf8'))).toMatchObject({ pid: process.pid });
+    third.stop();
+    expect(await third.done).toBe(0);
+  });
+
+  it('exits 1 after --wait when nothing listens at the vpcd address', async () => {
+    const port = await deadPort();
+    const child = spawnCli(['--vpcd', `127.0.0.1:${port}`, '--wait', '1']);
+    expect(await child.exit).toBe(1);
+    expect(child.stdoutText()).toContain(
+      `simtap-card: gave up: pcscd's vpcd at 127.0.0.1:${port} not reachable for 1 s`,
+    );
+  });
+
+  it('exits 2 at once for an address that cannot exist', async () => {
+    const child = spawnCli(['--vpcd', '256.1.1.1:35963']);
+    expect(await child.exit).toBe(2);
+    expect(child.stdoutText()).toMatch(/^simtap-card: --vpcd expects HOST:PORT .*"256\.1\.1\.1" is none/);
   });
 
   it('exits 2 on a bad option', async () => {

@@ -12,7 +12,7 @@ import { VpcdBridge, type VpcdLogger } from '../bridges/vpcd';
 import { LIFECYCLE } from '../runtime/applet';
 import type { Card, CardLogger } from '../runtime/card';
 import { CardImageError } from '../runtime/errors';
-import { saveImage } from '../runtime/image-file';
+import { type ImageLock, ImageLockedError, lockImage, saveImage } from '../runtime/image-file';
 import { createSim, loadSim } from '../sim';
 import { CardPort, formatTraceLine } from './card-port';
 import { CLI_NAME, CLI_VERSION, type CliOptions, CliUsageError, EXIT_USAGE, helpText, parseCliArgs } from './options';
@@ -40,7 +40,12 @@ export interface MainOptions {
   onReady?: (ready: CliReady) => void;
   /** Bridge reconnection backoff and connect timeout (tests shorten them). */
   backoff?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** How often a waiting line is printed while vpcd is not connected (default {@link WAIT_REPORT_MS}). */
+  waitReportMs?: number;
 }
+
+/** How often `simtap-card` reports that it is still waiting for pcscd's vpcd. */
+export const WAIT_REPORT_MS = 5000;
 
 /** Exit status of a runtime failure (unreadable image, failed save). */
 export const EXIT_FAILURE = 1;
@@ -51,7 +56,7 @@ const processIo: CliIo = {
 };
 
 function describe(err: unknown): string {
-  if (err instanceof CardImageError) {
+  if (err instanceof CardImageError || err instanceof ImageLockedError) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
     return `${err.message}${cause} [${err.code}]`;
   }
@@ -213,7 +218,8 @@ function aborted(signal: AbortSignal | undefined): Promise<void> {
 /**
  * Runs `simtap-card` with `argv` (without `node` and the script) and resolves with the exit status: 0 after
  * `--help`, `--version` or a clean stop through `signal`; {@link EXIT_USAGE} (2) for a bad command line;
- * {@link EXIT_FAILURE} (1) for a card image that cannot be read or saved.
+ * {@link EXIT_FAILURE} (1) for a card image in use by another process (`IMAGE_LOCKED`), one that cannot be read or
+ * saved, or pcscd's vpcd unreachable for longer than `--wait`. The image stays locked (`<image>.lock`) while it runs.
  * @example
  * const stop = new AbortController();
  * const status = main(['--card', 'card-2', '--image', 'card-2.img'], { signal: stop.signal });
@@ -240,6 +246,29 @@ export async function main(argv: readonly string[], opts: MainOptions = {}): Pro
     return EXIT_USAGE;
   }
 
+  let lock: ImageLock | undefined;
+  if (options.image !== undefined) {
+    try {
+      lock = await lockImage(options.image);
+    } catch (err) {
+      if (err instanceof ImageLockedError) {
+        io.err(
+          `${CLI_NAME}: ${err.message}; stop that process first (or, if no simtap-card runs as process ` +
+            `${err.holder.pid}, delete ${err.lockPath})`,
+        );
+      } else io.err(`${CLI_NAME}: ${describe(err)}`);
+      return EXIT_FAILURE;
+    }
+  }
+  try {
+    return await run(options, io, opts);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** The run itself, once the command line is parsed and the image (if any) locked. */
+async function run(options: CliOptions, io: CliIo, opts: MainOptions): Promise<number> {
   const cardLogger: CardLogger = {
     error: (message, context) => io.err(`${CLI_NAME}: card error: ${message} ${JSON.stringify(context)}`),
   };
@@ -254,12 +283,21 @@ export async function main(argv: readonly string[], opts: MainOptions = {}): Pro
   if (saver && created && !(await saver.saveNow())) return EXIT_FAILURE;
 
   const port = new CardPort(card, options.iface, { onCommit: () => saver?.request() });
-  // Connection changes are reported from the state events below; other bridge warnings (a card that threw) go to err.
+  // Connection changes are reported from the state events below; other bridge warnings (a card that threw) go to
+  // err. Why vpcd is unreachable (the bridge logs it at warn once, then at debug) goes into the waiting lines.
+  let unreachable = '';
+  const reachability = (m: string): boolean => {
+    const why = /^vpcd at .* (?:still )?not reachable \((.*)\)/.exec(m)?.[1];
+    if (why === undefined) return false;
+    unreachable = why.replace(/^Error: /, '').replace(/^connect /, '');
+    return true;
+  };
   const logger: VpcdLogger = {
     info: () => {},
     warn: (m) => {
-      if (!/^(disconnected from vpcd|vpcd at )/.test(m)) io.err(`${CLI_NAME}: ${m}`);
+      if (!reachability(m) && !/^disconnected from vpcd/.test(m)) io.err(`${CLI_NAME}: ${m}`);
     },
+    debug: (m) => void reachability(m),
   };
   const bridge = new VpcdBridge(port, {
     host: options.vpcdHost,
@@ -267,18 +305,13 @@ export async function main(argv: readonly string[], opts: MainOptions = {}): Pro
     logger,
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
   });
-  let last: 'connected' | 'lost' | 'waiting' | null = null;
-  const report = (kind: 'connected' | 'lost' | 'waiting', line: string): void => {
-    last = kind;
-    io.out(`${CLI_NAME}: ${line}`);
-  };
-  bridge.on('state', (state) => {
-    if (state === 'connected') report('connected', `card inserted in the vpcd reader at ${bridge.address}`);
-    else if (state === 'retrying' && last === 'connected')
-      report('lost', `vpcd at ${bridge.address} went away; reconnecting`);
-    else if (state === 'retrying' && last === null)
-      report('waiting', `waiting for pcscd's vpcd at ${bridge.address} (is pcscd running with vsmartcard-vpcd?)`);
-  });
+  const waiter = new VpcdWaiter(
+    bridge,
+    options.waitSeconds,
+    opts.waitReportMs ?? WAIT_REPORT_MS,
+    io,
+    () => unreachable,
+  );
   if (options.trace) {
     bridge.on('apdu', (e) => io.out(formatTraceLine(options.iface, e.command, e.response, e.durationMs)));
   }
@@ -299,16 +332,118 @@ export async function main(argv: readonly string[], opts: MainOptions = {}): Pro
         ? ', ISD default keys'
         : ', ISD diversified keys'
       : '';
-  io.out(`${CLI_NAME} ${CLI_VERSION}: ${label} on vpcd ${bridge.address} (${options.iface}${keys}), ${where}${source}`);
+  io.out(
+    `${CLI_NAME} ${CLI_VERSION}: ${label} on vpcd ${bridge.address} (${options.iface}${keys}), ${where}${source}, ` +
+      `pid ${process.pid}`,
+  );
+  waiter.start();
   bridge.start();
   opts.onReady?.({ options, card, bridge });
 
-  await aborted(opts.signal);
+  const outcome = await Promise.race([aborted(opts.signal).then(() => 'stopped' as const), waiter.gaveUp]);
+  waiter.stop();
   await bridge.close();
-  let status = 0;
+  let status = outcome === 'stopped' ? 0 : EXIT_FAILURE;
   if (saver) {
     if (!(await saver.saveNow())) status = EXIT_FAILURE;
-    else io.out(`${CLI_NAME}: stopped; card image saved to ${image}`);
-  } else io.out(`${CLI_NAME}: stopped`);
+    else io.out(`${CLI_NAME}: ${outcome}; card image saved to ${image}`);
+  } else io.out(`${CLI_NAME}: ${outcome}`);
   return status;
+}
+
+/**
+ * Reports the bridge's connection to the user and bounds the wait for it: one line when waiting starts (at start,
+ * or when vpcd goes away), one every `reportMs` while it lasts, and after `waitSeconds` without a connection
+ * (0 = never) it gives up — {@link gaveUp} resolves.
+ */
+class VpcdWaiter {
+  /** Resolves with `'gave up'` when the wait ran out. */
+  readonly gaveUp: Promise<'gave up'>;
+  #giveUp!: (v: 'gave up') => void;
+  #since = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #ticker: NodeJS.Timeout | undefined;
+  #everConnected = false;
+  #done = false;
+
+  constructor(
+    private readonly bridge: VpcdBridge,
+    private readonly waitSeconds: number,
+    private readonly reportMs: number,
+    private readonly io: CliIo,
+    private readonly reason: () => string,
+  ) {
+    this.gaveUp = new Promise((resolve) => {
+      this.#giveUp = resolve;
+    });
+    bridge.on('state', (state) => {
+      if (this.#done) return;
+      if (state === 'connected') {
+        this.#everConnected = true;
+        this.#clear();
+        this.#say(`card inserted in the vpcd reader at ${bridge.address}`);
+      } else if (state === 'retrying' && this.#since === 0) {
+        this.#say(`vpcd at ${bridge.address} went away; reconnecting${this.#limit()}`);
+        this.#begin();
+      }
+    });
+  }
+
+  /** Starts the first wait (call before the bridge starts). */
+  start(): void {
+    const hint = 'is pcscd running with vsmartcard-vpcd?';
+    this.#begin();
+    // The first line waits for the first failed attempt: a vpcd that answers at once needs no waiting line.
+    const first = (state: string): void => {
+      if (state === 'connected' || state === 'closed' || this.#done) this.bridge.off('state', first);
+      else if (state === 'retrying' && !this.#everConnected) {
+        this.bridge.off('state', first);
+        this.#say(`waiting for pcscd's vpcd at ${this.bridge.address} (${hint})${this.#limit()}`);
+      }
+    };
+    this.bridge.on('state', first);
+  }
+
+  /** Stops reporting and timing for good. */
+  stop(): void {
+    this.#done = true;
+    this.#clear();
+  }
+
+  #limit(): string {
+    return this.waitSeconds === 0 ? '' : `; giving up after ${this.waitSeconds} s (--wait)`;
+  }
+
+  #say(line: string): void {
+    this.io.out(`${CLI_NAME}: ${line}`);
+  }
+
+  #begin(): void {
+    this.#clear();
+    this.#since = Date.now();
+    this.#ticker = setInterval(() => {
+      const s = Math.round((Date.now() - this.#since) / 1000);
+      const why = this.reason();
+      this.#say(`waiting for pcscd's vpcd at ${this.bridge.address} (${s} s${why ? `; ${why}` : ''})…`);
+    }, this.reportMs);
+    if (this.waitSeconds > 0) {
+      this.#timer = setTimeout(() => {
+        this.stop();
+        const why = this.reason();
+        this.io.err(
+          `${CLI_NAME}: gave up: pcscd's vpcd at ${this.bridge.address} not reachable for ${this.waitSeconds} s` +
+            `${why ? ` (${why})` : ''}; start pcscd with the vsmartcard vpcd driver, or use --wait 0 to wait forever`,
+        );
+        this.#giveUp('gave up');
+      }, this.waitSeconds * 1000);
+    }
+  }
+
+  #clear(): void {
+    if (this.#ticker) clearInterval(this.#ticker);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#ticker = undefined;
+    this.#timer = undefined;
+    this.#since = 0;
+  }
 }

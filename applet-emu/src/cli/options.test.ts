@@ -5,6 +5,7 @@ import {
   CliUsageError,
   cardLabels,
   DEFAULT_VPCD,
+  DEFAULT_WAIT_SECONDS,
   helpText,
   parseCliArgs,
   parseHostPort,
@@ -30,7 +31,7 @@ function usageError(argv: string[]): CliUsageError {
 }
 
 describe('parseCliArgs', () => {
-  it('defaults to card-1, contactless, vpcd slot 0, no image, diversified keys, no e-purse, no PSAM, no trace', () => {
+  it('defaults to card-1, contactless, vpcd slot 0, no image, diversified keys, no e-purse, no PSAM, no trace, 30 s wait', () => {
     expect(run([])).toEqual({
       card: 'card-1',
       image: undefined,
@@ -41,8 +42,10 @@ describe('parseCliArgs', () => {
       vpcdPort: 35963,
       iface: 'contactless',
       trace: false,
+      waitSeconds: 30,
     });
     expect(DEFAULT_VPCD).toBe('127.0.0.1:35963');
+    expect(DEFAULT_WAIT_SECONDS).toBe(30);
   });
 
   it('parses every option', () => {
@@ -59,6 +62,8 @@ describe('parseCliArgs', () => {
         '--interface',
         'contact',
         '--trace',
+        '--wait',
+        '5',
       ]),
     ).toEqual({
       card: 'card-3',
@@ -70,7 +75,10 @@ describe('parseCliArgs', () => {
       vpcdPort: 35964,
       iface: 'contact',
       trace: true,
+      waitSeconds: 5,
     });
+    expect(run(['--wait', '0']).waitSeconds).toBe(0);
+    expect(run(['--wait=86400']).waitSeconds).toBe(86_400);
   });
 
   it('accepts --name=value and every card of the profile', () => {
@@ -111,6 +119,17 @@ describe('parseCliArgs', () => {
     [['--vpcd', 'localhost:0'], /--vpcd expects HOST:PORT/],
     [['--vpcd', 'localhost:65536'], /--vpcd expects HOST:PORT/],
     [['--vpcd', ':35963'], /--vpcd expects HOST:PORT/],
+    [['--vpcd', '256.1.1.1:35963'], /--vpcd expects HOST:PORT .*"256\.1\.1\.1" is none$/],
+    [['--vpcd', '1.2.3:35963'], /"1\.2\.3" is none$/],
+    [['--vpcd', '[::g]:35963'], /"::g" is none$/],
+    [['--vpcd', 'bad_host:35963'], /"bad_host" is none$/],
+    [['--vpcd=-pcscd:35963'], /"-pcscd" is none$/],
+    [['--vpcd', 'pcscd-:35963'], /"pcscd-" is none$/],
+    [['--wait', '-1'], /^option --wait needs a value$/],
+    [['--wait', '1.5'], /--wait expects whole seconds in 0\.\.86400 \(0 = forever\), got "1\.5"/],
+    [['--wait', '86401'], /--wait expects whole seconds/],
+    [['--wait', 'ten'], /--wait expects whole seconds/],
+    [['--wait='], /--wait expects whole seconds/],
     [['--image='], /--image expects a file path/],
     [['--bogus'], /^unknown option --bogus$/],
     [['-z'], /^unknown option -z$/],
@@ -134,6 +153,9 @@ describe('parseHostPort', () => {
     expect(parseHostPort('127.0.0.1:35963')).toEqual({ host: '127.0.0.1', port: 35963 });
     expect(parseHostPort('[::1]:1')).toEqual({ host: '::1', port: 1 });
     expect(parseHostPort('vpcd.example:65535')).toEqual({ host: 'vpcd.example', port: 65535 });
+    expect(parseHostPort('localhost:35963')).toEqual({ host: 'localhost', port: 35963 });
+    expect(parseHostPort('255.255.255.255:1')).toEqual({ host: '255.255.255.255', port: 1 });
+    expect(parseHostPort('[fe80::1]:35963')).toEqual({ host: 'fe80::1', port: 35963 });
     expect(() => parseHostPort('::1:35963')).toThrow(CliUsageError);
   });
 });
@@ -146,13 +168,28 @@ describe('helpText', () => {
       expect(text).toContain(`--${def.name}${def.value ? ` ${def.value}` : ''}`);
       if (def.default) expect(text).toContain(`(default ${def.default})`);
     }
-    for (const name of ['card', 'image', 'default-keys', 'personalized', 'psam', 'vpcd', 'interface', 'trace']) {
+    for (const name of [
+      'card',
+      'image',
+      'default-keys',
+      'personalized',
+      'psam',
+      'vpcd',
+      'wait',
+      'interface',
+      'trace',
+    ]) {
       expect(CLI_OPTIONS.map((d) => d.name)).toContain(name);
     }
     expect(text).toContain('-h, --help');
     expect(text).toContain('-V, --version');
     expect(text).toContain('SIGTERM');
     expect(text).toContain('Exit status');
+    // The truth about npx: its status is not ours (dash ends `sh -c` on Ctrl-C, npm re-raises SIGINT: 130).
+    expect(text).toContain('npx exits 130');
+    expect(text).toContain('SIGTERM sent to npx');
+    expect(text).toContain('pcscd --foreground &');
+    expect(text).toContain('PATH.lock');
     expect(text).toContain('--psam pos-1 --vpcd 127.0.0.1:35964');
     expect(text).toContain('--personalized --image card-1.img');
   });

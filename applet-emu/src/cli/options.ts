@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { SimtapError } from '@simtap/sdk/core/errors';
 import { referenceProfile } from '@simtap/sdk/core/profile';
@@ -22,6 +23,12 @@ export const EXIT_USAGE = 2;
 
 /** Host and port of pcscd's vpcd slot 0, the default `--vpcd`. */
 export const DEFAULT_VPCD = '127.0.0.1:35963';
+
+/** How long `simtap-card` waits for pcscd's vpcd before it gives up (`--wait`, seconds; 0 = forever). */
+export const DEFAULT_WAIT_SECONDS = 30;
+
+/** Largest `--wait`: one day. */
+const MAX_WAIT_SECONDS = 86_400;
 
 /** The settings of one `simtap-card` run. */
 export interface CliOptions {
@@ -43,6 +50,8 @@ export interface CliOptions {
   iface: CardInterface;
   /** Print one line per APDU. */
   trace: boolean;
+  /** Give up (exit 1) after this many seconds without a vpcd connection, at start or after losing it; 0 = never. */
+  waitSeconds: number;
 }
 
 /** What the command line asks for. */
@@ -87,16 +96,31 @@ export function psamLabels(): string[] {
   return referenceProfile().psams.map((p) => p.label);
 }
 
+/** A DNS host name (RFC 1123 labels: letters, digits, inner hyphens, 1..63 characters; 253 in all). */
+function isHostName(host: string): boolean {
+  if (host.length > 253) return false;
+  return host.split('.').every((label) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label));
+}
+
 /**
- * Parses `HOST:PORT` (IPv6 in brackets: `[::1]:35963`).
- * @throws {CliUsageError} `CLI_USAGE` when the host is empty or the port is not 1..65535.
+ * Parses `HOST:PORT`: an IPv4 address, a host name, or an IPv6 address in brackets (`[::1]:35963`).
+ * @throws {CliUsageError} `CLI_USAGE` when the host is empty or not an address or host name (`256.1.1.1`), or the
+ *   port is not 1..65535.
  */
 export function parseHostPort(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || port < 1 || port > 65535)
     throw new CliUsageError(`--vpcd expects HOST:PORT with a port in 1..65535, got "${text}"`);
-  return { host: (m[1] ?? m[2])!, port };
+  const v6 = m[1];
+  const host = (v6 ?? m[2])!;
+  // All digits and dots reads as an IPv4 address (a host name's last label is never all digits).
+  const valid = v6 !== undefined ? isIPv6(v6) : /^[\d.]+$/.test(host) ? isIPv4(host) : isHostName(host);
+  if (!valid)
+    throw new CliUsageError(
+      `--vpcd expects HOST:PORT with an IPv4 address, a host name or a bracketed IPv6 address; "${host}" is none`,
+    );
+  return { host, port };
 }
 
 function choice(option: string, value: string, choices: readonly string[]): string {
@@ -162,6 +186,19 @@ export const CLI_OPTIONS: readonly CliOptionDef[] = [
     },
   },
   {
+    name: 'wait',
+    value: 'SECONDS',
+    help: "give up (exit 1) after this long without pcscd's vpcd, at start or after losing it; 0 = forever",
+    default: String(DEFAULT_WAIT_SECONDS),
+    apply: (o, v) => {
+      const t = text(v);
+      const n = /^\d{1,6}$/.test(t) ? Number(t) : Number.NaN;
+      if (!(n <= MAX_WAIT_SECONDS))
+        throw new CliUsageError(`--wait expects whole seconds in 0..${MAX_WAIT_SECONDS} (0 = forever), got "${t}"`);
+      o.waitSeconds = n;
+    },
+  },
+  {
     name: 'interface',
     value: 'IFACE',
     help: 'card interface the reader talks to (contactless, contact)',
@@ -196,6 +233,7 @@ function defaults(): CliOptions {
     vpcdPort: port,
     iface: 'contactless',
     trace: false,
+    waitSeconds: DEFAULT_WAIT_SECONDS,
   };
 }
 
@@ -277,12 +315,21 @@ export function helpText(): string {
     '',
     'Runs a virtual simtap SIM (GlobalPlatform ISD, and with --personalized the PBOC e-purse) or, with --psam, a',
     "PSAM of the reference profile in pcscd's vpcd virtual reader until SIGINT or SIGTERM.",
-    'Needs pcscd with the vsmartcard vpcd driver (Debian: apt-get install pcscd vsmartcard-vpcd).',
+    'Needs pcscd with the vsmartcard vpcd driver (Debian: apt-get install pcscd vsmartcard-vpcd opensc; without a',
+    'service manager start it with `pcscd --foreground &`). One process per image: --image is locked (PATH.lock).',
     '',
     'Options:',
     ...lines,
     '',
-    'Exit status: 0 after a clean shutdown, 1 on a runtime error (e.g. a corrupt image), 2 on a bad command line.',
+    'Stopping: Ctrl-C (SIGINT) or SIGTERM saves the image, releases its lock and exits 0; a second signal while',
+    'stopping exits 1 at once.',
+    '',
+    'Exit status: 0 after a clean stop, --help or --version; 1 when the image is in use by another process, cannot',
+    "be read or saved, or pcscd's vpcd stays unreachable past --wait; 2 on a bad command line.",
+    "Through npx you see npx's status, not this one: npm runs the command through `sh -c`, and where /bin/sh is dash",
+    '(Debian, Ubuntu) Ctrl-C ends that shell too, so npm re-raises SIGINT and npx exits 130 after the card has',
+    'stopped cleanly. SIGTERM sent to npx ends the shell, not the card; the card notices and stops cleanly itself.',
+    "To see the card's own status run node_modules/.bin/simtap-card, or signal its pid (printed at start).",
     '',
     'Examples:',
     `  ${CLI_NAME} --personalized --image card-1.img           # the SIM with its e-purse, vpcd slot 0`,

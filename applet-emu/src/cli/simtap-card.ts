@@ -17,8 +17,22 @@ const onSignal = (): void => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
+// Under npx, npm runs this through `sh -c`. A SIGTERM sent to npx ends that shell but never reaches this process,
+// which would run on as an orphan holding its card image. So under npm exec a change of parent counts as a stop.
+let orphanWatch: NodeJS.Timeout | undefined;
+if (process.env.npm_command === 'exec') {
+  const parent = process.ppid;
+  orphanWatch = setInterval(() => {
+    if (process.ppid === parent || stop.signal.aborted) return;
+    process.stderr.write('simtap-card: npx went away (its shell ended); stopping\n');
+    onSignal();
+  }, 500);
+  orphanWatch.unref();
+}
+
 main(process.argv.slice(2), { signal: stop.signal }).then(
   (status) => {
+    clearInterval(orphanWatch);
     process.exitCode = status;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -68,7 +68,12 @@ export {
   type ImageFileHandle,
   type ImageFileOptions,
   type ImageIo,
+  type ImageLock,
+  ImageLockedError,
+  type ImageLockHolder,
+  imageLockPath,
   loadImage,
+  lockImage,
   nodeImageIo,
   saveImage,
 } from './image-file';
