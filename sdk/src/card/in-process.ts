@@ -3,6 +3,8 @@
  *
  * @module
  */
+import { ArgumentError } from '../core/errors';
+import { assertOptionsObject } from './arguments';
 import { assertCommandApdu, type CardChannel, isCardGoneError, transportError } from './channel';
 
 /** Anything that answers C-APDUs synchronously, such as the emulated card runtime. */
@@ -29,7 +31,13 @@ export class InProcessChannel implements CardChannel {
   readonly description: string;
   private card: SyncApduCard | null;
 
+  /** @throws {ArgumentError} `BAD_ARGUMENT` when `card` has no `transmit` or an option is malformed. */
   constructor(card: SyncApduCard, options: InProcessChannelOptions = {}) {
+    if (typeof card !== 'object' || card === null || typeof card.transmit !== 'function')
+      throw new ArgumentError('card: expected an object with a synchronous transmit(capdu)');
+    assertOptionsObject(options, 'options');
+    if (options.description !== undefined && typeof options.description !== 'string')
+      throw new ArgumentError('description: expected a string');
     this.card = card;
     this.description = options.description ?? 'in-process card';
   }

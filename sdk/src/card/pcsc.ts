@@ -4,6 +4,9 @@
  *
  * @module
  */
+import { assertUint } from '../core/bytes';
+import { ArgumentError } from '../core/errors';
+import { assertOptionsObject } from './arguments';
 import {
   assertCommandApdu,
   type CardChannel,
@@ -115,6 +118,20 @@ export interface PcscOpenOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Checks {@link PcscOpenOptions} before anything is opened. */
+function checkOpenOptions(options: PcscOpenOptions): void {
+  assertOptionsObject(options, 'options');
+  const { reader, timeoutMs, transmitTimeoutMs, exclusive, disposition } = options;
+  if (reader !== undefined && typeof reader !== 'string' && !(reader instanceof RegExp))
+    throw new ArgumentError('reader: expected a reader name or a RegExp');
+  if (timeoutMs !== undefined) assertUint(timeoutMs, 'timeoutMs', 2 ** 31 - 1);
+  if (transmitTimeoutMs !== undefined) assertUint(transmitTimeoutMs, 'transmitTimeoutMs', 2 ** 31 - 1);
+  if (exclusive !== undefined && typeof exclusive !== 'boolean')
+    throw new ArgumentError('exclusive: expected a boolean');
+  if (disposition !== undefined && disposition !== 'leave' && disposition !== 'reset' && disposition !== 'unpower')
+    throw new ArgumentError("disposition: expected 'leave', 'reset' or 'unpower'");
+}
+
 function matches(name: string, want: string | RegExp | undefined): boolean {
   if (want === undefined) return true;
   return typeof want === 'string' ? name.includes(want) : want.test(name);
@@ -201,8 +218,10 @@ export class PcscChannel implements CardChannel {
    * Connects to the card in the first matching reader, waiting up to `timeoutMs` for reader and card.
    * @throws {TransportError} `PCSC_UNAVAILABLE` (no `smartcard` package, no PC/SC service); `READER_NOT_FOUND`
    *   (no reader matches); `CARD_REMOVED` (the reader holds no card); `PCSC_ERROR` (e.g. sharing violation).
+   * @throws {ArgumentError} `BAD_ARGUMENT` on a malformed option (checked before PC/SC is touched).
    */
   static async open(options: PcscOpenOptions = {}): Promise<PcscChannel> {
+    checkOpenOptions(options);
     const lib = await loadSmartcard();
     const ctx = PcscChannel.establish(lib);
     const deadline = Date.now() + (options.timeoutMs ?? 3000);

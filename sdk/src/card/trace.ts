@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { fromHex, toHex } from '../core/bytes';
+import { assertBytes, fromHex, toHex } from '../core/bytes';
 import { ArgumentError } from '../core/errors';
 import { decodeCla } from '../core/iso7816/cla';
+import { assertCardChannel, assertOptionsObject } from './arguments';
 import { assertCommandApdu, type CardChannel, transportError } from './channel';
 
 /** One recorded exchange: `c` the C-APDU, `r` the R-APDU (`data ‖ SW`), both hex. Extra fields are ignored. */
@@ -69,8 +70,10 @@ function dataRange(c: Uint8Array): { start: number; end: number } | null {
  * - INITIALIZE UPDATE (`80 50` with 8 data bytes, GP): the host challenge;
  * - PBOC CREDIT FOR LOAD (`80 52`: date, time, MAC2) and DEBIT (`80 54`: terminal sequence, date, time, MAC1):
  *   the whole data field.
+ * @throws {ArgumentError} `BAD_ARGUMENT` when `capdu` is not a `Uint8Array`.
  */
 export function cryptoFieldRange(capdu: Uint8Array): { start: number; end: number } | null {
+  assertBytes(capdu, 'capdu');
   const range = dataRange(capdu);
   if (range === null) return null;
   const cla = capdu[0]!;
@@ -88,8 +91,11 @@ export function cryptoFieldRange(capdu: Uint8Array): { start: number; end: numbe
 /**
  * Compares a recorded command with the one sent; with `ignoreCryptoFields`, bytes in {@link cryptoFieldRange}
  * of the recorded command are skipped (lengths must still agree).
+ * @throws {ArgumentError} `BAD_ARGUMENT` when a command is not a `Uint8Array`.
  */
 export function commandsMatch(expected: Uint8Array, actual: Uint8Array, ignoreCryptoFields = false): boolean {
+  assertBytes(expected, 'expected');
+  assertBytes(actual, 'actual');
   if (expected.length !== actual.length) return false;
   const skip = ignoreCryptoFields ? cryptoFieldRange(expected) : null;
   for (let i = 0; i < expected.length; i++) {
@@ -131,6 +137,9 @@ export class TracePlayer implements CardChannel {
    */
   constructor(exchanges: readonly TraceExchange[], options: TracePlayerOptions = {}) {
     if (!Array.isArray(exchanges)) throw new ArgumentError('TracePlayer: exchanges must be an array');
+    assertOptionsObject(options, 'options');
+    if (options.match !== undefined && typeof options.match !== 'function')
+      throw new ArgumentError('match: expected a function');
     this.commands = [];
     this.responses = [];
     exchanges.forEach((x, i) => {
@@ -150,9 +159,12 @@ export class TracePlayer implements CardChannel {
 
   /**
    * Builds a player from a stored trace (`{ id, exchanges }`); the description names the trace id.
-   * @throws {ParseError} `HEX_INVALID` / {@link ArgumentError} `BAD_ARGUMENT` as the constructor.
+   * @throws {ParseError} `HEX_INVALID` / {@link ArgumentError} `BAD_ARGUMENT` as the constructor, and when `trace`
+   *   is not an object.
    */
   static fromTrace(trace: RecordedTrace, options: TracePlayerOptions = {}): TracePlayer {
+    assertOptionsObject(trace, 'trace', false);
+    assertOptionsObject(options, 'options');
     const description = options.description ?? `trace ${trace.id ?? '(unnamed)'}`;
     return new TracePlayer(trace.exchanges, { ...options, description });
   }
@@ -248,7 +260,12 @@ export class TraceRecorder implements CardChannel {
   private readonly inner: CardChannel;
   private readonly onExchange: TraceRecorderOptions['onExchange'];
 
+  /** @throws {ArgumentError} `BAD_ARGUMENT` when `inner` is not a channel or an option is malformed. */
   constructor(inner: CardChannel, options: TraceRecorderOptions = {}) {
+    assertCardChannel(inner, 'inner');
+    assertOptionsObject(options, 'options');
+    if (options.onExchange !== undefined && typeof options.onExchange !== 'function')
+      throw new ArgumentError('onExchange: expected a function');
     this.inner = inner;
     this.onExchange = options.onExchange;
   }
@@ -260,8 +277,10 @@ export class TraceRecorder implements CardChannel {
   /**
    * Forwards to the wrapped channel and records the exchange.
    * @throws {TransportError} whatever the wrapped channel throws.
+   * @throws {ArgumentError} `BAD_ARGUMENT` when `capdu` is not a 4–65544 byte array.
    */
   async transmit(capdu: Uint8Array): Promise<Uint8Array> {
+    assertCommandApdu(capdu);
     const response = await this.inner.transmit(capdu);
     const exchange: TraceExchange = { c: toHex(capdu), r: toHex(response) };
     this.exchanges.push(exchange);
@@ -269,8 +288,12 @@ export class TraceRecorder implements CardChannel {
     return response;
   }
 
-  /** The recording as a trace object (`JSON.stringify` friendly). */
+  /**
+   * The recording as a trace object (`JSON.stringify` friendly).
+   * @throws {ArgumentError} `BAD_ARGUMENT` when `id` is given and not a string.
+   */
   toTrace(id?: string): RecordedTrace {
+    if (id !== undefined && typeof id !== 'string') throw new ArgumentError('id: expected a string');
     const exchanges = this.exchanges.map((x) => ({ ...x }));
     return id === undefined ? { exchanges } : { id, exchanges };
   }
