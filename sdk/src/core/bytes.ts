@@ -186,19 +186,22 @@ export function readUint(b: Uint8Array, offset: number, length: number): number 
 /** Encodes an unsigned integer as `length` big-endian bytes (1..6). */
 export function uintToBytes(value: number, length: number): Uint8Array {
   if (length < 1 || length > 6) throw new ArgumentError(`uintToBytes: length ${length} not in 1..6`);
-  assertUint(value, 'value', 2 ** (8 * length) - 1);
   const out = new Uint8Array(length);
-  let v = value;
-  for (let i = length - 1; i >= 0; i--) {
-    out[i] = v % 256;
-    v = Math.floor(v / 256);
-  }
+  writeUint(out, 0, value, length);
   return out;
 }
 
-/** Writes an unsigned big-endian integer of `length` bytes into `b` at `offset`. */
+/**
+ * Writes an unsigned big-endian integer of `length` bytes (1..6) into `b` at `offset`, in place (no allocation:
+ * the PBOC codecs write every field of every purchase with it).
+ * @throws {ArgumentError} `BAD_ARGUMENT` on a length outside 1..6, a value that does not fit, or bytes past the end.
+ */
 export function writeUint(b: Uint8Array, offset: number, value: number, length: number): void {
-  b.set(uintToBytes(value, length), offset);
+  if (length < 1 || length > 6) throw new ArgumentError(`writeUint: length ${length} not in 1..6`);
+  assertUint(value, 'value', 2 ** (8 * length) - 1);
+  if (!Number.isInteger(offset) || offset < 0 || offset + length > b.length)
+    throw new ArgumentError(`writeUint: ${length} bytes at offset ${offset} do not fit in ${b.length}`);
+  for (let i = offset + length - 1, v = value; i >= offset; i--, v = Math.floor(v / 256)) b[i] = v % 256;
 }
 
 export const readU8 = (b: Uint8Array, o: number): number => readUint(b, o, 1);

@@ -56,6 +56,8 @@ export type TtiName = keyof typeof TTI;
 export interface PbocCodec<T> {
   /** Short name used in error messages and docs. */
   readonly name: string;
+  /** The fields in order: `name u<n>` an unsigned big-endian integer of n bytes, `name b<n>` n raw bytes. */
+  readonly layout: string;
   /** The encoded length in bytes. */
   readonly length: number;
   /** @throws {ArgumentError} `BAD_ARGUMENT` on an out-of-range field. */
@@ -66,33 +68,69 @@ export interface PbocCodec<T> {
   readonly examples: ReadonlyArray<readonly [string, T]>;
 }
 
-type Field<T> =
-  | { key: keyof T & string; kind: 'uint'; size: number }
-  | { key: keyof T & string; kind: 'bytes'; size: number };
+/**
+ * A codec's layout: its fields in order, `name u<n>` for an unsigned big-endian integer of n bytes (1..6) and
+ * `name b<n>` for n raw bytes, separated by `, ` — `'keyIndex u1, amount u4, terminalId b6'`.
+ */
+type FieldsOf<L extends string, Kind extends 'u' | 'b'> = L extends `${infer F}, ${infer Rest}`
+  ? FieldOf<F, Kind> | FieldsOf<Rest, Kind>
+  : FieldOf<L, Kind>;
+type FieldOf<F extends string, Kind extends 'u' | 'b'> = F extends `${infer K} ${Kind}${number}` ? K : never;
+type KeysOf<L extends string> = FieldsOf<L, 'u'> | FieldsOf<L, 'b'>;
+/**
+ * `unknown` when layout `L` names exactly the fields of `T`, integers as `u` and byte strings as `b`; otherwise an
+ * object type naming what is wrong, so the codec's definition does not compile.
+ */
+type LayoutCheck<T, L extends string> = [KeysOf<L>] extends [keyof T]
+  ? [Exclude<keyof T, KeysOf<L>>] extends [never]
+    ? [WrongKind<T, L>] extends [never]
+      ? unknown
+      : { wrongKind: WrongKind<T, L> }
+    : { missing: Exclude<keyof T, KeysOf<L>> }
+  : { unknown: Exclude<KeysOf<L>, keyof T> };
+/** The fields of `L` whose kind does not fit their type in `T` (`u` needs a number, `b` a `Uint8Array`). */
+type WrongKind<T, L extends string> =
+  | { [K in FieldsOf<L, 'u'> & keyof T]: T[K] extends number ? never : K }[FieldsOf<L, 'u'> & keyof T]
+  | { [K in FieldsOf<L, 'b'> & keyof T]: T[K] extends Uint8Array ? never : K }[FieldsOf<L, 'b'> & keyof T];
+
+interface Field {
+  readonly key: string;
+  readonly uint: boolean;
+  readonly size: number;
+  /** The argument name in error messages. */
+  readonly label: string;
+  readonly max: number;
+}
 
 /**
- * A fixed-length codec from its fields, in order: `uint` fields are unsigned big-endian integers of `size` bytes,
- * `bytes` fields raw byte strings of exactly `size` bytes (decoded as copies).
+ * A fixed-length codec from its layout ({@link LayoutCheck}): `u` fields decode to numbers, `b` fields to copies of
+ * their bytes.
  */
-function defineCodec<T extends object>(
+function defineCodec<T extends object, const L extends string>(
   name: string,
-  fields: ReadonlyArray<Field<T>>,
+  layout: L & LayoutCheck<T, L>,
   examples: ReadonlyArray<readonly [string, T]>,
 ): PbocCodec<T> {
+  // Parsed once, with argument names and limits, not per call (encoders run on every purchase).
+  const fields: Field[] = layout.split(', ').map((spec) => {
+    const m = /^(\w+) ([ub])([1-9][0-9]*)$/.exec(spec);
+    if (m === null || (m[2] === 'u' && Number(m[3]) > 6)) throw new Error(`${name}: bad layout field "${spec}"`);
+    const size = Number(m[3]);
+    return { key: m[1]!, uint: m[2] === 'u', size, label: `${name}.${m[1]}`, max: 2 ** (8 * size) - 1 };
+  });
   const length = fields.reduce((n, f) => n + f.size, 0);
-  // Argument names and limits computed once, not per call (encoders run on every purchase).
-  const plan = fields.map((f) => ({ ...f, label: `${name}.${f.key}`, max: 2 ** (8 * f.size) - 1 }));
   return Object.freeze({
     name,
+    layout,
     length,
     examples,
     encode(value: T): Uint8Array {
       if (typeof value !== 'object' || value === null) throw new ArgumentError(`${name}: expected an object`);
       const out = new Uint8Array(length);
       let off = 0;
-      for (const f of plan) {
+      for (const f of fields) {
         const v = (value as Record<string, unknown>)[f.key];
-        if (f.kind === 'uint') {
+        if (f.uint) {
           assertUint(v, f.label, f.max);
           writeUint(out, off, v, f.size);
         } else {
@@ -113,8 +151,8 @@ function defineCodec<T extends object>(
         );
       const out: Record<string, unknown> = {};
       let off = 0;
-      for (const f of plan) {
-        out[f.key] = f.kind === 'uint' ? readUint(bytes, off, f.size) : bytes.slice(off, off + f.size);
+      for (const f of fields) {
+        out[f.key] = f.uint ? readUint(bytes, off, f.size) : bytes.slice(off, off + f.size);
         off += f.size;
       }
       return out as T;
@@ -136,11 +174,7 @@ export interface InitializeCommandData {
 /** INITIALIZE command data: keyIndex(1) ‖ amount(4) ‖ terminalId(6) = 11 bytes. */
 export const initializeCommandData: PbocCodec<InitializeCommandData> = defineCodec(
   'InitializeCommandData',
-  [
-    { key: 'keyIndex', kind: 'uint', size: 1 },
-    { key: 'amount', kind: 'uint', size: 4 },
-    { key: 'terminalId', kind: 'bytes', size: 6 },
-  ],
+  'keyIndex u1, amount u4, terminalId b6',
   [
     // pboc-ep-mac.json load-ed-blog / purchase-ep-blog: key index 01, 40.96 yuan, terminal 001122334455.
     ['0100001000001122334455', { keyIndex: 1, amount: 0x1000, terminalId: h('001122334455') }],
@@ -159,11 +193,7 @@ export interface CreditForLoadCommandData {
 /** CREDIT FOR LOAD command data: date(4) ‖ time(3) ‖ MAC2(4) = 11 bytes. */
 export const creditForLoadCommandData: PbocCodec<CreditForLoadCommandData> = defineCodec(
   'CreditForLoadCommandData',
-  [
-    { key: 'date', kind: 'bytes', size: 4 },
-    { key: 'time', kind: 'bytes', size: 3 },
-    { key: 'mac2', kind: 'bytes', size: 4 },
-  ],
+  'date b4, time b3, mac2 b4',
   [['201112212148223A845BF0', { date: h('20111221'), time: h('214822'), mac2: h('3A845BF0') }]],
 );
 
@@ -178,12 +208,7 @@ export interface DebitCommandData {
 /** DEBIT command data: terminalTxnSeq(4) ‖ date(4) ‖ time(3) ‖ MAC1(4) = 15 bytes. */
 export const debitCommandData: PbocCodec<DebitCommandData> = defineCodec(
   'DebitCommandData',
-  [
-    { key: 'terminalTxnSeq', kind: 'uint', size: 4 },
-    { key: 'date', kind: 'bytes', size: 4 },
-    { key: 'time', kind: 'bytes', size: 3 },
-    { key: 'mac1', kind: 'bytes', size: 4 },
-  ],
+  'terminalTxnSeq u4, date b4, time b3, mac1 b4',
   [
     [
       '0000000120120229135100F15CAB75',
@@ -201,12 +226,37 @@ export interface TransactionProveCommandData {
 /** GET TRANSACTION PROVE command data: counter(2) = 2 bytes. */
 export const transactionProveCommandData: PbocCodec<TransactionProveCommandData> = defineCodec(
   'TransactionProveCommandData',
-  [{ key: 'counter', kind: 'uint', size: 2 }],
+  'counter u2',
   [
     ['0000', { counter: 0 }],
     ['042D', { counter: 0x042d }],
   ],
 );
+
+// ---------------------------------------------------------------- PIN
+
+/**
+ * A PIN as the e-purse carries it (VERIFY, CHANGE / RELOAD PIN, DGI 8010): 4..12 decimal digits packed two to a
+ * byte, an odd count padded with F.
+ * @throws {ArgumentError} `BAD_ARGUMENT` unless `pin` is a string of 4..12 decimal digits.
+ * @example encodePinBlock('12345') // 12 34 5F
+ */
+export function encodePinBlock(pin: string): Uint8Array {
+  if (typeof pin !== 'string' || !/^[0-9]{4,12}$/.test(pin)) throw new ArgumentError('pin: expected 4..12 digits');
+  return fromHex(pin.length % 2 === 1 ? `${pin}F` : pin);
+}
+
+/** True for a well-formed PIN block ({@link encodePinBlock}): 2..6 bytes of digits, only the last nibble may be F. */
+export function isPinBlock(b: Uint8Array): boolean {
+  if (!(b instanceof Uint8Array) || b.length < 2 || b.length > 6) return false;
+  for (let i = 0; i < b.length; i++) {
+    const hi = b[i]! >> 4;
+    const lo = b[i]! & 0x0f;
+    if (hi > 9) return false;
+    if (lo > 9 && !(lo === 0x0f && i === b.length - 1)) return false;
+  }
+  return true;
+}
 
 // ---------------------------------------------------------------- responses
 
@@ -224,14 +274,7 @@ export interface InitForLoadResponse {
 /** INITIALIZE FOR LOAD response: oldBalance(4) ‖ onlineCtr(2) ‖ keyVer(1) ‖ algId(1) ‖ random(4) ‖ MAC1(4) = 16 bytes. */
 export const initForLoadResponse: PbocCodec<InitForLoadResponse> = defineCodec(
   'InitForLoadResponse',
-  [
-    { key: 'oldBalance', kind: 'uint', size: 4 },
-    { key: 'onlineCounter', kind: 'uint', size: 2 },
-    { key: 'keyVersion', kind: 'uint', size: 1 },
-    { key: 'algorithmId', kind: 'uint', size: 1 },
-    { key: 'random', kind: 'bytes', size: 4 },
-    { key: 'mac1', kind: 'bytes', size: 4 },
-  ],
+  'oldBalance u4, onlineCounter u2, keyVersion u1, algorithmId u1, random b4, mac1 b4',
   [
     [
       '0000000000000200112233442988AE5A',
@@ -273,14 +316,7 @@ export interface InitForPurchaseResponse {
  */
 export const initForPurchaseResponse: PbocCodec<InitForPurchaseResponse> = defineCodec(
   'InitForPurchaseResponse',
-  [
-    { key: 'balance', kind: 'uint', size: 4 },
-    { key: 'offlineCounter', kind: 'uint', size: 2 },
-    { key: 'overdraftLimit', kind: 'uint', size: 3 },
-    { key: 'keyVersion', kind: 'uint', size: 1 },
-    { key: 'algorithmId', kind: 'uint', size: 1 },
-    { key: 'random', kind: 'bytes', size: 4 },
-  ],
+  'balance u4, offlineCounter u2, overdraftLimit u3, keyVersion u1, algorithmId u1, random b4',
   [
     [
       '000000000000000000010011223344',
@@ -307,14 +343,9 @@ export interface DebitResponse {
 }
 
 /** DEBIT response: TAC(4) ‖ MAC2(4) = 8 bytes. */
-export const debitResponse: PbocCodec<DebitResponse> = defineCodec(
-  'DebitResponse',
-  [
-    { key: 'tac', kind: 'bytes', size: 4 },
-    { key: 'mac2', kind: 'bytes', size: 4 },
-  ],
-  [['1122334456988A13', { tac: h('11223344'), mac2: h('56988A13') }]],
-);
+export const debitResponse: PbocCodec<DebitResponse> = defineCodec('DebitResponse', 'tac b4, mac2 b4', [
+  ['1122334456988A13', { tac: h('11223344'), mac2: h('56988A13') }],
+]);
 
 /** Response data of CREDIT FOR LOAD. */
 export interface CreditForLoadResponse {
@@ -322,11 +353,9 @@ export interface CreditForLoadResponse {
 }
 
 /** CREDIT FOR LOAD response: TAC(4) = 4 bytes. */
-export const creditForLoadResponse: PbocCodec<CreditForLoadResponse> = defineCodec(
-  'CreditForLoadResponse',
-  [{ key: 'tac', kind: 'bytes', size: 4 }],
-  [['A1B2C3D4', { tac: h('A1B2C3D4') }]],
-);
+export const creditForLoadResponse: PbocCodec<CreditForLoadResponse> = defineCodec('CreditForLoadResponse', 'tac b4', [
+  ['A1B2C3D4', { tac: h('A1B2C3D4') }],
+]);
 
 /** Response data of GET BALANCE (`80 5C 00 P2 04`). */
 export interface BalanceResponse {
@@ -335,15 +364,11 @@ export interface BalanceResponse {
 }
 
 /** GET BALANCE response: balance(4) = 4 bytes. */
-export const balanceResponse: PbocCodec<BalanceResponse> = defineCodec(
-  'BalanceResponse',
-  [{ key: 'balance', kind: 'uint', size: 4 }],
-  [
-    ['00002710', { balance: 10000 }],
-    // 1 fen overdrawn: two's complement −1.
-    ['FFFFFFFF', { balance: 0xffffffff }],
-  ],
-);
+export const balanceResponse: PbocCodec<BalanceResponse> = defineCodec('BalanceResponse', 'balance u4', [
+  ['00002710', { balance: 10000 }],
+  // 1 fen overdrawn: two's complement −1.
+  ['FFFFFFFF', { balance: 0xffffffff }],
+]);
 
 /** Response data of GET TRANSACTION PROVE: the proof of the card's last committed transaction. */
 export interface TransactionProveResponse {
@@ -355,10 +380,7 @@ export interface TransactionProveResponse {
 /** GET TRANSACTION PROVE response: MAC2(4) ‖ TAC(4) = 8 bytes. */
 export const transactionProveResponse: PbocCodec<TransactionProveResponse> = defineCodec(
   'TransactionProveResponse',
-  [
-    { key: 'mac2', kind: 'bytes', size: 4 },
-    { key: 'tac', kind: 'bytes', size: 4 },
-  ],
+  'mac2 b4, tac b4',
   [['56988A1311223344', { mac2: h('56988A13'), tac: h('11223344') }]],
 );
 
@@ -380,17 +402,8 @@ export interface InitSamForPurchaseCommandData {
   cardSerial: Uint8Array;
 }
 
-const initSamFields: ReadonlyArray<Field<InitSamForPurchaseCommandData>> = [
-  { key: 'cardRandom', kind: 'bytes', size: 4 },
-  { key: 'offlineCounter', kind: 'uint', size: 2 },
-  { key: 'amount', kind: 'uint', size: 4 },
-  { key: 'tti', kind: 'uint', size: 1 },
-  { key: 'date', kind: 'bytes', size: 4 },
-  { key: 'time', kind: 'bytes', size: 3 },
-  { key: 'keyVersion', kind: 'uint', size: 1 },
-  { key: 'algorithmId', kind: 'uint', size: 1 },
-  { key: 'cardSerial', kind: 'bytes', size: 8 },
-];
+const INIT_SAM_LAYOUT =
+  'cardRandom b4, offlineCounter u2, amount u4, tti u1, date b4, time b3, keyVersion u1, algorithmId u1, cardSerial b8';
 
 /** The published purchase worked example (pboc-ep-mac.json purchase-ep-blog) as the PSAM receives it. */
 const INIT_SAM_EXAMPLE: InitSamForPurchaseCommandData = {
@@ -411,7 +424,7 @@ const INIT_SAM_EXAMPLE: InitSamForPurchaseCommandData = {
  */
 export const initSamForPurchaseCommandData: PbocCodec<InitSamForPurchaseCommandData> = defineCodec(
   'InitSamForPurchaseCommandData',
-  initSamFields,
+  INIT_SAM_LAYOUT,
   [['11223344000000001000062012022913510001000000000000000001', INIT_SAM_EXAMPLE]],
 );
 
@@ -424,7 +437,7 @@ export interface InitSamForPurchaseTwoLevelCommandData extends InitSamForPurchas
 /** INIT SAM FOR PURCHASE command data, two levels: the one-level fields ‖ issuerId(8) = 36 bytes. */
 export const initSamForPurchaseTwoLevelCommandData: PbocCodec<InitSamForPurchaseTwoLevelCommandData> = defineCodec(
   'InitSamForPurchaseTwoLevelCommandData',
-  [...initSamFields, { key: 'issuerId', kind: 'bytes', size: 8 }],
+  `${INIT_SAM_LAYOUT}, issuerId b8`,
   [
     [
       '112233440000000010000620120229135100010000000000000000014401000000000000',
@@ -444,10 +457,7 @@ export interface InitSamForPurchaseResponse {
 /** INIT SAM FOR PURCHASE response: terminalTxnSeq(4) ‖ MAC1(4) = 8 bytes (pboc-ep-mac.json purchase-ep-blog). */
 export const initSamForPurchaseResponse: PbocCodec<InitSamForPurchaseResponse> = defineCodec(
   'InitSamForPurchaseResponse',
-  [
-    { key: 'terminalTxnSeq', kind: 'uint', size: 4 },
-    { key: 'mac1', kind: 'bytes', size: 4 },
-  ],
+  'terminalTxnSeq u4, mac1 b4',
   [['00000001F15CAB75', { terminalTxnSeq: 1, mac1: h('F15CAB75') }]],
 );
 
@@ -460,7 +470,7 @@ export interface CreditSamForPurchaseCommandData {
 /** CREDIT SAM FOR PURCHASE command data: MAC2(4) = 4 bytes (pboc-ep-mac.json purchase-ep-blog). */
 export const creditSamForPurchaseCommandData: PbocCodec<CreditSamForPurchaseCommandData> = defineCodec(
   'CreditSamForPurchaseCommandData',
-  [{ key: 'mac2', kind: 'bytes', size: 4 }],
+  'mac2 b4',
   [['56988A13', { mac2: h('56988A13') }]],
 );
 
@@ -510,15 +520,7 @@ export interface Ef15 {
 /** EF 0x15: issuerId(8) ‖ appType(1) ‖ appVersion(1) ‖ serial(10) ‖ start(4) ‖ expiry(4) ‖ fciCustom(2) = 30 bytes. */
 export const ef15: PbocCodec<Ef15> = defineCodec(
   'Ef15',
-  [
-    { key: 'issuerId', kind: 'bytes', size: 8 },
-    { key: 'applicationType', kind: 'uint', size: 1 },
-    { key: 'applicationVersion', kind: 'uint', size: 1 },
-    { key: 'applicationSerial', kind: 'bytes', size: 10 },
-    { key: 'startDate', kind: 'bytes', size: 4 },
-    { key: 'expiryDate', kind: 'bytes', size: 4 },
-    { key: 'fciCustom', kind: 'bytes', size: 2 },
-  ],
+  'issuerId b8, applicationType u1, applicationVersion u1, applicationSerial b10, startDate b4, expiryDate b4, fciCustom b2',
   [
     [
       '440100000000000002010000440120260000000120260101203612310000',
@@ -555,15 +557,7 @@ export interface TransactionLogRecord {
  */
 export const transactionLogRecord: PbocCodec<TransactionLogRecord> = defineCodec(
   'TransactionLogRecord',
-  [
-    { key: 'counter', kind: 'uint', size: 2 },
-    { key: 'overdraftLimit', kind: 'uint', size: 3 },
-    { key: 'amount', kind: 'uint', size: 4 },
-    { key: 'tti', kind: 'uint', size: 1 },
-    { key: 'terminalId', kind: 'bytes', size: 6 },
-    { key: 'date', kind: 'bytes', size: 4 },
-    { key: 'time', kind: 'bytes', size: 3 },
-  ],
+  'counter u2, overdraftLimit u3, amount u4, tti u1, terminalId b6, date b4, time b3',
   [
     // A real T-Union record (spec digest a.1): counter 042D, 5.00 yuan composite purchase.
     [
@@ -629,20 +623,7 @@ export const TRAVEL_RECORD_SUBTYPE = {
  */
 export const cappTravelRecord: PbocCodec<CappTravelRecord> = defineCodec(
   'CappTravelRecord',
-  [
-    { key: 'recordId', kind: 'uint', size: 1 },
-    { key: 'length', kind: 'uint', size: 1 },
-    { key: 'type', kind: 'uint', size: 1 },
-    { key: 'terminalId', kind: 'bytes', size: 6 },
-    { key: 'subType', kind: 'uint', size: 1 },
-    { key: 'line', kind: 'uint', size: 2 },
-    { key: 'station', kind: 'uint', size: 2 },
-    { key: 'amount', kind: 'uint', size: 4 },
-    { key: 'balance', kind: 'uint', size: 4 },
-    { key: 'date', kind: 'bytes', size: 4 },
-    { key: 'time', kind: 'bytes', size: 3 },
-    { key: 'reserved', kind: 'bytes', size: 19 },
-  ],
+  'recordId u1, length u1, type u1, terminalId b6, subType u1, line u2, station u2, amount u4, balance u4, date b4, time b3, reserved b19',
   [
     // gate-1's entry at line 1, station 7, charging nothing, balance 100.00 yuan after.
     [
