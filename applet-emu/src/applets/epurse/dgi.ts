@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { assertBytes, assertUint, fromHex, readUint, writeUint } from '@simtap/sdk/core/bytes';
+import { assertBytes, assertUint, readUint, writeUint } from '@simtap/sdk/core/bytes';
 import { ArgumentError } from '@simtap/sdk/core/errors';
 import { IsoException, SW } from '@simtap/sdk/core/iso7816';
 import { EPURSE_KEY_TYPE, type EpurseKeyName, MAX_BALANCE_LIMIT } from './constants';
@@ -176,26 +176,8 @@ export function decodeKeys(b: Uint8Array): PurseKeyEntry[] {
   return out;
 }
 
-/**
- * PIN digits as the BCD bytes VERIFY carries ("123456" → 12 34 56; an odd count is padded with F).
- * @throws {ArgumentError} `BAD_ARGUMENT` unless `pin` is 4..12 decimal digits.
- */
-export function encodePin(pin: string): Uint8Array {
-  if (!/^[0-9]{4,12}$/.test(pin)) throw new ArgumentError('pin: expected 4..12 decimal digits');
-  return fromHex(pin.length % 2 === 1 ? `${pin}F` : pin);
-}
-
-/** True for a well-formed BCD PIN block: 2..6 bytes of digits, only the last nibble may be an F pad. */
-export function isPinBlock(b: Uint8Array): boolean {
-  if (b.length < 2 || b.length > 6) return false;
-  for (let i = 0; i < b.length; i++) {
-    const hi = b[i]! >> 4;
-    const lo = b[i]! & 0x0f;
-    if (hi > 9) return false;
-    if (lo > 9 && !(lo === 0x0f && i === b.length - 1)) return false;
-  }
-  return true;
-}
+/** PIN digits as the BCD bytes VERIFY carries, and the check of such a block: the core's PIN block codec. */
+export { encodePinBlock as encodePin, isPinBlock } from '@simtap/sdk/core/pboc';
 
 /**
  * DGI `03ss` value: structure(1: 02 linear fixed, 06 cyclic) ‖ recordSize(1) ‖ maxRecords(1) ‖ records.

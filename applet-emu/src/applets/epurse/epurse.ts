@@ -66,6 +66,7 @@ import {
   initForLoadResponse,
   initForPurchaseResponse,
   initializeCommandData,
+  isPinBlock,
   loadMac1,
   loadMac2,
   loadSessionKey,
@@ -111,7 +112,6 @@ import {
   decodeParameters,
   decodePurseState,
   decodeRecordFile,
-  isPinBlock,
   KEY_ENTRY_LENGTH,
   type PurseParameters,
   type PurseState,
@@ -174,34 +174,49 @@ interface ChallengeSession {
   readonly random: Uint8Array;
 }
 
-interface LoadSession {
-  readonly kind: 'load';
+/** What INITIALIZE FOR LOAD / PURCHASE fixed for the CREDIT / DEBIT that follows. */
+interface MoneySession {
   readonly purse: PurseId;
   readonly tti: number;
   readonly keyIndex: number;
   readonly amount: number;
   readonly terminalId: Uint8Array;
+  /** The online (load) or offline (purchase) counter the transaction uses. */
   readonly counter: number;
+}
+
+interface LoadSession extends MoneySession {
+  readonly kind: 'load';
   readonly oldBalance: number;
   /** Keyed with SESLK. */
   readonly mac: PbocMac;
 }
 
-interface PurchaseSession {
+interface PurchaseSession extends MoneySession {
   readonly kind: 'purchase';
   readonly capp: boolean;
-  readonly purse: PurseId;
-  readonly tti: number;
-  readonly keyIndex: number;
-  readonly amount: number;
-  readonly terminalId: Uint8Array;
-  readonly counter: number;
   readonly balance: number;
   readonly random: Uint8Array;
   readonly cache: CappWrite[];
 }
 
 type Session = ChallengeSession | LoadSession | PurchaseSession;
+
+/** What CREDIT or DEBIT commits once the MAC matches. */
+interface Commit {
+  /** Compares the terminal's MAC with the expected one (no writes). */
+  readonly matches: () => boolean;
+  /** The purse's state after the transaction. */
+  readonly purse: PurseState;
+  readonly overdraftLimit: number;
+  readonly date: Uint8Array;
+  readonly time: Uint8Array;
+  /** MAC2 and TAC of the transaction: the proof GET TRANSACTION PROVE returns. */
+  readonly mac2: Uint8Array;
+  readonly tac: Uint8Array;
+  /** A composite purchase's cached CAPP writes. */
+  readonly cache?: readonly CappWrite[];
+}
 
 const SESSION = 'session';
 const AUTHENTICATED = 'extAuth';
@@ -537,27 +552,15 @@ export class EpurseApplet implements PersonalizableApplet {
       onlineCounter: s.counter,
       ...m,
     });
-    const log = transactionLogRecord.encode({
-      counter: s.counter,
+    this.#commit(ctx, s, {
+      matches: () => equalCt(expected, mac2),
+      purse: { balance: newBalance, online: s.counter + 1, offline: state.offline },
       overdraftLimit: params.overdraftLimit,
-      amount: s.amount,
-      tti: s.tti,
-      terminalId: s.terminalId,
       date,
       time,
+      mac2,
+      tac,
     });
-    const proof = this.#proofRecord(s.tti, s.counter, mac2, tac);
-    const fs = ctx.card.files;
-    const logEf = this.#ef(fs, EPURSE_SFI.EF18);
-    this.#verifyMac(
-      ctx,
-      () => equalCt(expected, mac2),
-      () => {
-        store.put(s.purse, { balance: newBalance, online: s.counter + 1, offline: state.offline });
-        fs.appendRecord(logEf, log);
-        store.put('proof', proof);
-      },
-    );
     return creditForLoadResponse.encode({ tac });
   }
 
@@ -609,31 +612,16 @@ export class EpurseApplet implements PersonalizableApplet {
       date,
       time,
     });
-    const log = transactionLogRecord.encode({
-      counter: s.counter,
+    this.#commit(ctx, s, {
+      matches: () => equalCt(expected, mac1),
+      purse: { balance: state.balance - s.amount, online: state.online, offline: s.counter + 1 },
       overdraftLimit: params.overdraftLimit,
-      amount: s.amount,
-      tti: s.tti,
-      terminalId: s.terminalId,
       date,
       time,
+      mac2,
+      tac,
+      cache: s.cache,
     });
-    const proof = this.#proofRecord(s.tti, s.counter, mac2, tac);
-    const fs = ctx.card.files;
-    const logEf = this.#ef(fs, EPURSE_SFI.EF18);
-    this.#verifyMac(
-      ctx,
-      () => equalCt(expected, mac1),
-      () => {
-        store.put(s.purse, { balance: state.balance - s.amount, online: state.online, offline: s.counter + 1 });
-        fs.appendRecord(logEf, log);
-        for (const w of s.cache) {
-          if (w.record === 0) fs.appendRecord(w.ef, w.data);
-          else fs.updateRecord(w.ef, w.record, w.data);
-        }
-        store.put('proof', proof);
-      },
-    );
     return debitResponse.encode({ tac, mac2 });
   }
 
@@ -1156,6 +1144,36 @@ export class EpurseApplet implements PersonalizableApplet {
     if (ctx.security.pinVerified) return;
     if (ctx.iface === 'contact' && (params.rules & INTERFACE_RULE.PIN_ON_CONTACT) === 0) return;
     IsoException.throwIt(SW.SECURITY_STATUS_NOT_SATISFIED);
+  }
+
+  /**
+   * Commits a CREDIT or DEBIT once its MAC matches (`#verifyMac`): the purse's new state, the
+   * log record, the cached CAPP writes (a composite purchase) and the proof for GET TRANSACTION PROVE — one
+   * transaction with the MAC-failure count.
+   */
+  #commit(ctx: ApduContext, s: MoneySession, c: Commit): void {
+    const log = transactionLogRecord.encode({
+      counter: s.counter,
+      overdraftLimit: c.overdraftLimit,
+      amount: s.amount,
+      tti: s.tti,
+      terminalId: s.terminalId,
+      date: c.date,
+      time: c.time,
+    });
+    const proof = this.#proofRecord(s.tti, s.counter, c.mac2, c.tac);
+    const store = ctx.store;
+    const fs = ctx.card.files;
+    const logEf = this.#ef(fs, EPURSE_SFI.EF18);
+    this.#verifyMac(ctx, c.matches, () => {
+      store.put(s.purse, c.purse as unknown as JsonValue);
+      fs.appendRecord(logEf, log);
+      for (const w of c.cache ?? []) {
+        if (w.record === 0) fs.appendRecord(w.ef, w.data);
+        else fs.updateRecord(w.ef, w.record, w.data);
+      }
+      store.put('proof', proof);
+    });
   }
 
   /**
