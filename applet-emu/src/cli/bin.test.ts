@@ -66,9 +66,22 @@ async function npxCard(dir: string) {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     npx.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  await until(() => existsSync(`${image}.lock`) && output.includes('waiting for'), 'the card to start under npx');
+  /** Ends the whole group (npx, sh, the card) if a failed test left it running. */
+  const cleanup = (): void => {
+    try {
+      process.kill(-npx.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  try {
+    await until(() => existsSync(`${image}.lock`) && output.includes('waiting for'), 'the card to start under npx');
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
   const cardPid = (JSON.parse(readFileSync(`${image}.lock`, 'utf8')) as { pid: number }).pid;
-  return { npx, image, cardPid, output: () => output, exited };
+  return { npx, image, cardPid, output: () => output, exited, cleanup };
 }
 const REPO = path.resolve(import.meta.dirname, '../../..');
 const BIN = path.join(REPO, 'applet-emu/dist/cli/simtap-card.js');
@@ -108,24 +121,28 @@ describe('simtap-card bin', () => {
 
   it('under npx, SIGTERM to npx stops the card cleanly too (else it would run on, orphaned, holding its image)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'simtap-npx-'));
+    let card: Awaited<ReturnType<typeof npxCard>> | undefined;
     try {
-      const card = await npxCard(dir);
+      card = await npxCard(dir);
       expect(card.cardPid).not.toBe(card.npx.pid); // npx → sh -c → node
       card.npx.kill('SIGTERM'); // npm forwards it to `sh`, which dies; the card never gets it
       await card.exited;
-      await until(() => !running(card.cardPid), 'the orphaned card to notice and stop');
+      const cardPid = card.cardPid;
+      await until(() => !running(cardPid), 'the orphaned card to notice and stop');
       expect(card.output()).toContain('simtap-card: npx went away (its shell ended); stopping');
       expect(card.output()).toContain(`simtap-card: stopped; card image saved to ${card.image}`);
       expect(existsSync(`${card.image}.lock`)).toBe(false);
     } finally {
+      card?.cleanup();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
 
   it('Ctrl-C through npx: the card stops cleanly, and npx exits 130 (SIGINT) where /bin/sh is dash', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'simtap-npx-'));
+    let card: Awaited<ReturnType<typeof npxCard>> | undefined;
     try {
-      const card = await npxCard(dir);
+      card = await npxCard(dir);
       process.kill(-card.npx.pid!, 'SIGINT'); // what a terminal's Ctrl-C does: SIGINT to the whole foreground group
       const { code, signal } = await card.exited;
       // dash (Debian's /bin/sh) waits for the card, then dies of the SIGINT itself; npm re-raises it: 128 + 2.
@@ -137,6 +154,7 @@ describe('simtap-card bin', () => {
       expect(card.output()).toContain(`simtap-card: stopped; card image saved to ${card.image}`);
       expect(existsSync(`${card.image}.lock`)).toBe(false);
     } finally {
+      card?.cleanup();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
