@@ -36,7 +36,7 @@
  * @module
  */
 import { fromHex, toHex } from '@simtap/sdk/core/bytes';
-import { ArgumentError } from '@simtap/sdk/core/errors';
+import { ArgumentError, TransportError, type TransportErrorCode } from '@simtap/sdk/core/errors';
 import {
   type ClaInfo,
   type CommandApdu,
@@ -63,6 +63,15 @@ import { type DedicatedFile, type DfNode, FileSystem } from './file-system';
 import { PersistentMemory, PersistentStore, type StoredValue, type TearWhen, TransientStore } from './memory';
 import { type Entry, Registry } from './registry';
 import { SampleApplet } from './sample-applet';
+
+/** A card as a terminal's channel ({@link Card.channel}); the shape of the SDK's `CardChannel`. */
+export interface CardApduChannel {
+  /** Sends one C-APDU; resolves with `data ‖ SW1 SW2`. */
+  transmit(capdu: Uint8Array): Promise<Uint8Array>;
+  /** Detaches the channel (idempotent); the card itself is untouched. */
+  close(): Promise<void>;
+  readonly description: string;
+}
 
 /**
  * The reference profile's ATR (`sdk/profile/reference-profile.json` `card.atr`): T=0 and T=1 offered, TA1 95.
@@ -424,6 +433,40 @@ export class Card {
   }
 
   // ------------------------------------------------------------ transmit
+
+  /**
+   * This card on one interface as a channel a terminal talks to: `transmit(capdu)` resolves with the response;
+   * when the card is not powered on `iface` or loses power during the command, it rejects with `TransportError`
+   * `CARD_REMOVED` (what a real reader reports); after `close()` with `TRANSPORT_CLOSED`. It fits the SDK's
+   * `CardChannel` (machines, `readPurse`, `Scp03Host.open`) without an adapter. Powering the card stays with the
+   * caller.
+   * @throws {ArgumentError} `BAD_ARGUMENT` for an unknown interface.
+   * @example
+   * const card = createSim({ personalized: true });
+   * card.powerOn('contactless');
+   * const pos = new ConsumptionMachine({ card: card.channel('contactless'), psam });
+   */
+  channel(iface: CardInterface, description = `in-process card (${iface})`): CardApduChannel {
+    this.#port(iface);
+    let open = true;
+    return {
+      description,
+      transmit: async (capdu) => {
+        if (!open)
+          throw new TransportError<TransportErrorCode>('TRANSPORT_CLOSED', `${description}: channel is closed`);
+        try {
+          return this.transmit(iface, capdu);
+        } catch (e) {
+          if (e instanceof CardRemovedError || e instanceof CardTornError)
+            throw new TransportError<TransportErrorCode>('CARD_REMOVED', `${description}: ${e.message}`, { cause: e });
+          throw e;
+        }
+      },
+      close: async () => {
+        open = false;
+      },
+    };
+  }
 
   /**
    * Sends one command APDU on `iface` and returns the response (data ‖ SW1 SW2). Synchronous; never throws

@@ -21,6 +21,7 @@ export {
 export {
   BUILTIN_FACTORIES,
   Card,
+  type CardApduChannel,
   type CardLogger,
   type CardOptions,
   type CardSnapshot,

@@ -8,6 +8,7 @@ export * from './diversification';
 export * from './scp02';
 export * from './scp03';
 export {
+  type ApduLink,
   type ApduTransmit,
   assertSecurityLevel,
   GP_ERRORS,
@@ -25,4 +26,5 @@ export {
   SecurityLevel,
   type SecurityLevelValue,
   securityFlags,
+  transmitOf,
 } from './security-level';

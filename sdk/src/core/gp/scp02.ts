@@ -46,6 +46,7 @@ import {
   withCipher,
 } from './secure-channel';
 import {
+  type ApduLink,
   type ApduTransmit,
   assertSecurityLevel,
   checkPlainCommand,
@@ -62,6 +63,7 @@ import {
   scpWireCla,
   securityFlags,
   splitResponse,
+  transmitOf,
 } from './security-level';
 
 /** SCP02 session key derivation constants (GP 2.2.1 E.4.1). */
@@ -754,7 +756,7 @@ export interface Scp02HostOptions {
 }
 
 /**
- * Host side of an SCP02 secure channel over a transmit function: {@link Scp02Host.open} authenticates, then
+ * Host side of an SCP02 secure channel over a `CardChannel` or a transmit function: {@link Scp02Host.open} authenticates, then
  * {@link Scp02Host.transmit} wraps each command and unwraps its response.
  * @example
  * const scp = await Scp02Host.open(transmit, { keys, securityLevel: 0x03 });
@@ -780,8 +782,8 @@ export class Scp02Host {
    * @throws {CryptoError} `SCP_CARD_CRYPTOGRAM_INVALID` when the card cryptogram does not verify (wrong keys).
    * @throws {ArgumentError} `BAD_ARGUMENT` on bad options.
    */
-  static async open(transmit: ApduTransmit, opts: Scp02HostOptions): Promise<Scp02Host> {
-    if (typeof transmit !== 'function') throw new ArgumentError('transmit: expected a function');
+  static async open(link: ApduLink, opts: Scp02HostOptions): Promise<Scp02Host> {
+    const transmit = transmitOf(link);
     checkStaticKeys(opts.keys);
     assertSecurityLevel(opts.securityLevel, 2);
     const i = opts.i ?? 0x55;

@@ -49,6 +49,7 @@ import {
   withCipher,
 } from './secure-channel';
 import {
+  type ApduLink,
   type ApduTransmit,
   assertSecurityLevel,
   checkPlainCommand,
@@ -63,6 +64,7 @@ import {
   scpMacCla,
   scpWireCla,
   securityFlags,
+  transmitOf,
 } from './security-level';
 
 const RESPONSE_DECRYPT_FAILURE = {
@@ -712,7 +714,7 @@ export interface Scp03HostOptions {
 }
 
 /**
- * Host side of an SCP03 secure channel over a transmit function: {@link Scp03Host.open} authenticates, then
+ * Host side of an SCP03 secure channel over a `CardChannel` or a transmit function: {@link Scp03Host.open} authenticates, then
  * {@link Scp03Host.transmit} wraps each command and unwraps its response.
  * @example
  * const scp = await Scp03Host.open(transmit, { keys, securityLevel: 0x33 });
@@ -738,8 +740,8 @@ export class Scp03Host {
    * @throws {CryptoError} `SCP_CARD_CRYPTOGRAM_INVALID` when the card cryptogram does not verify (wrong keys).
    * @throws {ArgumentError} `BAD_ARGUMENT` on bad options.
    */
-  static async open(transmit: ApduTransmit, opts: Scp03HostOptions): Promise<Scp03Host> {
-    if (typeof transmit !== 'function') throw new ArgumentError('transmit: expected a function');
+  static async open(link: ApduLink, opts: Scp03HostOptions): Promise<Scp03Host> {
+    const transmit = transmitOf(link);
     checkStaticKeys(opts.keys);
     assertSecurityLevel(opts.securityLevel, 3);
     const { session, info } = await runHostHandshake(transmit, opts, {

@@ -212,6 +212,23 @@ export type ScpRole = 'host' | 'card';
 export type ApduTransmit = (apdu: Uint8Array) => Promise<Uint8Array>;
 
 /**
+ * What a secure-channel host runs over: a transmit function, or any object with an asynchronous `transmit` — a
+ * `CardChannel` of `@simtap/sdk/card` (in-process, PC/SC, trace) fits as it is.
+ */
+export type ApduLink = ApduTransmit | { transmit(apdu: Uint8Array): Promise<Uint8Array> };
+
+/**
+ * The transmit function of `link` (a method is bound to its object).
+ * @throws {ArgumentError} `BAD_ARGUMENT` when `link` is neither a function nor an object with `transmit`.
+ */
+export function transmitOf(link: ApduLink): ApduTransmit {
+  if (typeof link === 'function') return link;
+  if (typeof link === 'object' && link !== null && typeof link.transmit === 'function')
+    return (apdu) => link.transmit(apdu);
+  throw new ArgumentError('transmit: expected a CardChannel (an object with transmit) or a transmit function');
+}
+
+/**
  * Splits a response into data (a view) and SW.
  * @throws {ParseError} `RAPDU_TOO_SHORT` when `rsp` is not a `Uint8Array` of at least 2 bytes.
  * @internal
