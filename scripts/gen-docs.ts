@@ -260,7 +260,15 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
   {
     title: 'CLI (`simtap-card`)',
     tables: [{ name: 'CLI_ERRORS', module: 'applet-emu/src/cli/errors.ts', table: CLI_ERRORS }],
-    outro: ['Exit statuses:', '', exitStatusTable()].join('\n'),
+    outro: [
+      'Exit statuses:',
+      '',
+      exitStatusTable(),
+      '',
+      "Through `npx` the status is npx's: npm runs the command through `sh -c`; where `/bin/sh` is dash (Debian, Ubuntu)",
+      'Ctrl-C ends that shell as well, npm re-raises SIGINT and npx exits 130 — after `simtap-card` itself stopped cleanly',
+      '(status 0, image saved).',
+    ].join('\n'),
   },
   {
     title: 'Test fixtures and examples',

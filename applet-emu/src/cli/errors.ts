@@ -41,7 +41,9 @@ export const CLI_EXIT_STATUSES: readonly CliExitStatus[] = Object.freeze([
   {
     status: 1,
     constant: 'EXIT_FAILURE',
-    when: 'the card image cannot be read or saved; an unexpected crash; a second signal while stopping',
+    when:
+      "the card image is in use by another process (`IMAGE_LOCKED`), cannot be read or saved; pcscd's vpcd " +
+      'unreachable for longer than `--wait`; an unexpected crash; a second signal while stopping',
     fix: 'read the stderr line; see `IMAGE_*` above',
   },
   { status: 2, constant: 'EXIT_USAGE', when: 'a bad command line (`CLI_USAGE`)', fix: 'fix the arguments' },

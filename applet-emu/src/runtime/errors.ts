@@ -113,6 +113,13 @@ export const RUNTIME_ERRORS = defineErrors({
     when: 'the image holds an applet type with no registered factory',
     fix: 'register the applet factory before loading',
   },
+  IMAGE_LOCKED: {
+    class: 'ImageLockedError',
+    when:
+      '`lockImage` (`simtap-card --image`): a running process — or another run in this one — holds ' +
+      '`<image>.lock`; `holder` has its PID and host',
+    fix: 'stop that process; if the PID in the message is no simtap process (a reused PID), delete the lock file',
+  },
 });
 
 /** Code of an error of the card runtime. */
