@@ -4,7 +4,9 @@
  * `STATUS_TABLE` style): {@link checkStatus} applies the command's table, then the base table, then the
  * generic {@link statusWordError}.
  *
- * APDU layouts: spec digest a.1/a.2 (card) and a.4 (PSAM). All builders return fresh arrays.
+ * The bytes are the core's: CLA, INS, P1 and P2 come from its instruction table (`PBOC_COMMANDS`, built with
+ * `pbocApdu`) and every data field from its codecs (`@simtap/sdk/core/pboc`), the ones the card decodes them with.
+ * All builders return fresh arrays.
  *
  * @module
  */
@@ -19,52 +21,60 @@ import {
   SW,
   statusWordError,
 } from '../core/iso7816';
-import { CardLockedError, type CommandTarget, MacError } from './errors';
+import {
+  balanceResponse,
+  creditForLoadCommandData,
+  creditForLoadResponse,
+  debitCommandData,
+  debitResponse,
+  encodePinBlock,
+  initForLoadResponse,
+  initForPurchaseResponse,
+  initializeCommandData,
+  PBOC_COMMANDS,
+  type PbocCommandName,
+  pbocApdu,
+  transactionProveCommandData,
+  transactionProveResponse,
+} from '../core/pboc';
+import { CardLockedError, MacError } from './errors';
 
-/** Every command a machine sends, with its label and the device it goes to. */
-export const MACHINE_COMMANDS = {
-  /** `00 A4 04 00` SELECT by name (PPSE, e-purse ADF) — ISO 7816-4 §11.2.2. */
-  SELECT: { label: 'SELECT', target: 'card' },
-  /** `00 B0 (80|SFI) 00` READ BINARY with short EF identifier (EF 0x15) — digest a.1. */
-  READ_BINARY: { label: 'READ BINARY', target: 'card' },
-  /** `00 B2 rec (SFI<<3|4)` READ RECORD (EF 0x18 log, transit record) — digest a.1. */
-  READ_RECORD: { label: 'READ RECORD', target: 'card' },
-  /** `80 5C 00 02 04` GET BALANCE — digest a.2. */
-  GET_BALANCE: { label: 'GET BALANCE', target: 'card' },
-  /** `00 20 00 00` VERIFY PIN — digest a.2. */
-  VERIFY_PIN: { label: 'VERIFY PIN', target: 'card' },
-  /** `80 50 01 02 0B` INITIALIZE FOR PURCHASE — digest a.2. */
-  INITIALIZE_FOR_PURCHASE: { label: 'INITIALIZE FOR PURCHASE', target: 'card' },
-  /** `80 50 03 02 0B` INITIALIZE FOR CAPP PURCHASE — digest a.2. */
-  INITIALIZE_FOR_CAPP_PURCHASE: { label: 'INITIALIZE FOR CAPP PURCHASE', target: 'card' },
-  /** `80 DC P1 P2` UPDATE CAPP DATA CACHE — digest a.2. */
-  UPDATE_CAPP_DATA_CACHE: { label: 'UPDATE CAPP DATA CACHE', target: 'card' },
-  /** `80 54 01 00 0F` DEBIT FOR PURCHASE — digest a.2. */
-  DEBIT_FOR_PURCHASE: { label: 'DEBIT FOR PURCHASE', target: 'card' },
-  /** `80 54 01 00 0F` DEBIT FOR CAPP PURCHASE — digest a.2. */
-  DEBIT_FOR_CAPP_PURCHASE: { label: 'DEBIT FOR CAPP PURCHASE', target: 'card' },
-  /** `80 50 00 02 0B` INITIALIZE FOR LOAD — digest a.2. */
-  INITIALIZE_FOR_LOAD: { label: 'INITIALIZE FOR LOAD', target: 'card' },
-  /** `80 52 00 00 0B` CREDIT FOR LOAD — digest a.2. */
-  CREDIT_FOR_LOAD: { label: 'CREDIT FOR LOAD', target: 'card' },
-  /** `80 5A 00 TTI 02` GET TRANSACTION PROVE — digest a.2, DESIGN §7. */
-  GET_TRANSACTION_PROVE: { label: 'GET TRANSACTION PROVE', target: 'card' },
-  /** `00 A4` SELECT of the PSAM application (by AID or FID) — digest a.4. */
-  PSAM_SELECT: { label: 'PSAM SELECT', target: 'psam' },
-  /** `00 B0 96 00 06` read the PSAM terminal ID (EF 0x16) — digest a.4. */
-  PSAM_READ_TERMINAL_ID: { label: 'PSAM READ TERMINAL ID', target: 'psam' },
-  /** `80 70 00 00 1C/24` INIT_SAM_FOR_PURCHASE (MAC1) — digest a.4. */
-  PSAM_INIT_FOR_PURCHASE: { label: 'PSAM INIT FOR PURCHASE', target: 'psam' },
-  /** `80 72 00 00 04` CREDIT_SAM_FOR_PURCHASE (check the card's MAC2) — digest a.4. */
-  PSAM_CREDIT_FOR_PURCHASE: { label: 'PSAM CREDIT FOR PURCHASE', target: 'psam' },
-  /** `80 1A` DES INIT (diversify a key into the PSAM's work key) — digest a.4. */
-  PSAM_DES_INIT: { label: 'PSAM DES INIT', target: 'psam' },
-  /** `80 FA` DES CRYPT (encrypt / MAC with the work key) — digest a.4. */
-  PSAM_DES_CRYPT: { label: 'PSAM DES CRYPT', target: 'psam' },
-} as const satisfies Record<string, { label: string; target: CommandTarget }>;
+/** The names of the commands machines send: the core's rows but the issuer's and the card holder's own. */
+const MACHINE_COMMAND_NAMES = [
+  'SELECT',
+  'READ_BINARY',
+  'READ_RECORD',
+  'GET_BALANCE',
+  'VERIFY_PIN',
+  'INITIALIZE_FOR_PURCHASE',
+  'INITIALIZE_FOR_CAPP_PURCHASE',
+  'UPDATE_CAPP_DATA_CACHE',
+  'DEBIT_FOR_PURCHASE',
+  'DEBIT_FOR_CAPP_PURCHASE',
+  'INITIALIZE_FOR_LOAD',
+  'CREDIT_FOR_LOAD',
+  'GET_TRANSACTION_PROVE',
+  'PSAM_SELECT',
+  'PSAM_READ_TERMINAL_ID',
+  'PSAM_INIT_FOR_PURCHASE',
+  'PSAM_CREDIT_FOR_PURCHASE',
+  'PSAM_DES_INIT',
+  'PSAM_DES_CRYPT',
+] as const satisfies readonly PbocCommandName[];
 
-/** Name of a {@link MACHINE_COMMANDS} entry. */
-export type MachineCommandName = keyof typeof MACHINE_COMMANDS;
+/** Name of a command machines send (a row of {@link MACHINE_COMMANDS}). */
+export type MachineCommandName = (typeof MACHINE_COMMAND_NAMES)[number];
+
+/**
+ * Every command a machine sends: its row of the core's `PBOC_COMMANDS` (label, bytes, and `device`, the card or
+ * the PSAM it goes to).
+ */
+export const MACHINE_COMMANDS: { readonly [K in MachineCommandName]: (typeof PBOC_COMMANDS)[K] } =
+  /* @__PURE__ */ Object.freeze(
+    Object.fromEntries(MACHINE_COMMAND_NAMES.map((n) => [n, PBOC_COMMANDS[n]])) as {
+      [K in MachineCommandName]: (typeof PBOC_COMMANDS)[K];
+    },
+  );
 
 /** Builds the typed error for a status word of a command. */
 export type StatusErrorFactory = new (sw: number, command: MachineCommandName) => StatusWordError;
@@ -164,21 +174,6 @@ export function checkStatus(command: MachineCommandName, resp: ResponseApdu): Re
 /** P2 of the e-purse commands: 01 = electronic deposit (ED), 02 = electronic purse (EP). */
 export type PurseKind = 0x01 | 0x02;
 
-function apdu(cla: number, ins: number, p1: number, p2: number, data: Uint8Array | undefined, le?: number): Uint8Array {
-  const nc = data === undefined ? 0 : data.length;
-  const out = new Uint8Array(4 + (nc > 0 ? 1 + nc : 0) + (le === undefined ? 0 : 1));
-  out[0] = cla;
-  out[1] = ins;
-  out[2] = p1;
-  out[3] = p2;
-  if (data !== undefined && nc > 0) {
-    out[4] = nc;
-    out.set(data, 5);
-  }
-  if (le !== undefined) out[out.length - 1] = le & 0xff;
-  return out;
-}
-
 /**
  * `00 A4 04 00 Lc name 00`: SELECT by DF name (first or only occurrence).
  * @throws {ArgumentError} `BAD_ARGUMENT` unless `name` is 1..16 bytes.
@@ -186,7 +181,7 @@ function apdu(cla: number, ins: number, p1: number, p2: number, data: Uint8Array
 export function selectByNameApdu(name: Uint8Array): Uint8Array {
   assertBytes(name, 'name');
   if (name.length < 1 || name.length > 16) throw new ArgumentError(`name: expected 1..16 bytes, got ${name.length}`);
-  return apdu(0x00, 0xa4, 0x04, 0x00, name, 0x00);
+  return pbocApdu('SELECT', { p1: 0x04, data: name, le: 0x00 });
 }
 
 /**
@@ -195,7 +190,7 @@ export function selectByNameApdu(name: Uint8Array): Uint8Array {
  */
 export function selectByFidApdu(fid: Uint8Array): Uint8Array {
   assertBytes(fid, 'fid', 2);
-  return apdu(0x00, 0xa4, 0x00, 0x00, fid, 0x00);
+  return pbocApdu('SELECT', { p1: 0x00, data: fid, le: 0x00 });
 }
 
 /**
@@ -206,7 +201,7 @@ export function readBinarySfiApdu(sfi: number, offset: number, le: number): Uint
   assertUint(sfi, 'sfi', 30);
   assertUint(offset, 'offset', 0xff);
   assertUint(le, 'le', 0xff);
-  return apdu(0x00, 0xb0, 0x80 | sfi, offset, undefined, le);
+  return pbocApdu('READ_BINARY', { p1: 0x80 | sfi, p2: offset, le });
 }
 
 /**
@@ -217,12 +212,12 @@ export function readRecordApdu(record: number, sfi: number, le = 0): Uint8Array 
   assertUint(record, 'record', 0xfe);
   assertUint(sfi, 'sfi', 30);
   assertUint(le, 'le', 0xff);
-  return apdu(0x00, 0xb2, record, (sfi << 3) | 0x04, undefined, le);
+  return pbocApdu('READ_RECORD', { p1: record, p2: (sfi << 3) | 0x04, le });
 }
 
 /** `80 5C 00 P2 04`: GET BALANCE. */
 export function getBalanceApdu(kind: PurseKind = 0x02): Uint8Array {
-  return apdu(0x80, 0x5c, 0x00, kind, undefined, 0x04);
+  return pbocApdu('GET_BALANCE', { p2: kind, le: balanceResponse.length });
 }
 
 /**
@@ -230,20 +225,21 @@ export function getBalanceApdu(kind: PurseKind = 0x02): Uint8Array {
  * @throws {ArgumentError} `BAD_ARGUMENT` unless `pin` is 4..12 decimal digits.
  */
 export function verifyPinApdu(pin: string): Uint8Array {
-  if (typeof pin !== 'string' || !/^[0-9]{4,12}$/.test(pin)) throw new ArgumentError('pin: expected 4..12 digits');
-  const digits = pin.length % 2 === 0 ? pin : `${pin}F`;
-  const data = new Uint8Array(digits.length / 2);
-  for (let i = 0; i < data.length; i++) data[i] = Number.parseInt(digits.slice(2 * i, 2 * i + 2), 16);
-  return apdu(0x00, 0x20, 0x00, 0x00, data);
+  return pbocApdu('VERIFY_PIN', { data: encodePinBlock(pin) });
 }
 
-/** What INITIALIZE FOR LOAD / PURCHASE / CAPP PURCHASE selects (P1 of `80 50`). */
-export const INITIALIZE_P1 = { LOAD: 0x00, PURCHASE: 0x01, CAPP_PURCHASE: 0x03 } as const;
+/** What INITIALIZE FOR LOAD / PURCHASE / CAPP PURCHASE selects (P1 of `80 50`, from the core's rows). */
+export const INITIALIZE_P1 = {
+  LOAD: PBOC_COMMANDS.INITIALIZE_FOR_LOAD.p1,
+  PURCHASE: PBOC_COMMANDS.INITIALIZE_FOR_PURCHASE.p1,
+  CAPP_PURCHASE: PBOC_COMMANDS.INITIALIZE_FOR_CAPP_PURCHASE.p1,
+} as const;
 
 /**
  * `80 50 P1 P2 0B keyIndex(1) amount(4) terminalId(6) Le`: INITIALIZE FOR LOAD (Le 10) / PURCHASE /
- * CAPP PURCHASE (Le 0F).
- * @throws {ArgumentError} `BAD_ARGUMENT` on an out-of-range key index or amount, or a terminal ID not 6 bytes.
+ * CAPP PURCHASE (Le 0F); the data is the core's `initializeCommandData`.
+ * @throws {ArgumentError} `BAD_ARGUMENT` on an out-of-range key index or amount, a terminal ID not 6 bytes, or a CAPP
+ *   purchase of another kind than 2 (EP).
  */
 export function initializeApdu(
   p1: (typeof INITIALIZE_P1)[keyof typeof INITIALIZE_P1],
@@ -252,46 +248,30 @@ export function initializeApdu(
   terminalId: Uint8Array,
   kind: PurseKind = 0x02,
 ): Uint8Array {
-  assertUint(keyIndex, 'keyIndex', 0xff);
-  assertUint(amount, 'amount', 0xffffffff);
-  assertBytes(terminalId, 'terminalId', 6);
-  const out = apdu(0x80, 0x50, p1, kind, new Uint8Array(11), p1 === INITIALIZE_P1.LOAD ? 0x10 : 0x0f);
-  out[5] = keyIndex;
-  writeU32(out, 6, amount);
-  out.set(terminalId, 10);
-  return out;
+  const data = initializeCommandData.encode({ keyIndex, amount, terminalId });
+  if (p1 === INITIALIZE_P1.LOAD)
+    return pbocApdu('INITIALIZE_FOR_LOAD', { p2: kind, data, le: initForLoadResponse.length });
+  const name = p1 === INITIALIZE_P1.PURCHASE ? 'INITIALIZE_FOR_PURCHASE' : 'INITIALIZE_FOR_CAPP_PURCHASE';
+  return pbocApdu(name, { p2: kind, data, le: initForPurchaseResponse.length });
 }
 
 /**
- * `80 54 01 00 0F terminalTxnSeq(4) date(4) time(3) MAC1(4) 08`: DEBIT FOR PURCHASE / DEBIT FOR CAPP PURCHASE.
+ * `80 54 01 00 0F terminalTxnSeq(4) date(4) time(3) MAC1(4) 08`: DEBIT FOR PURCHASE / DEBIT FOR CAPP PURCHASE (the
+ * core's `debitCommandData`).
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad sequence number or a wrong-length field.
  */
 export function debitApdu(terminalTxnSeq: number, date: Uint8Array, time: Uint8Array, mac1: Uint8Array): Uint8Array {
-  assertUint(terminalTxnSeq, 'terminalTxnSeq', 0xffffffff);
-  assertBytes(date, 'date', 4);
-  assertBytes(time, 'time', 3);
-  assertBytes(mac1, 'mac1', 4);
-  const out = apdu(0x80, 0x54, 0x01, 0x00, new Uint8Array(15), 0x08);
-  writeU32(out, 5, terminalTxnSeq);
-  out.set(date, 9);
-  out.set(time, 13);
-  out.set(mac1, 16);
-  return out;
+  const data = debitCommandData.encode({ terminalTxnSeq, date, time, mac1 });
+  return pbocApdu('DEBIT_FOR_PURCHASE', { data, le: debitResponse.length });
 }
 
 /**
- * `80 52 00 00 0B date(4) time(3) MAC2(4) 04`: CREDIT FOR LOAD.
+ * `80 52 00 00 0B date(4) time(3) MAC2(4) 04`: CREDIT FOR LOAD (the core's `creditForLoadCommandData`).
  * @throws {ArgumentError} `BAD_ARGUMENT` on a wrong-length field.
  */
 export function creditForLoadApdu(date: Uint8Array, time: Uint8Array, mac2: Uint8Array): Uint8Array {
-  assertBytes(date, 'date', 4);
-  assertBytes(time, 'time', 3);
-  assertBytes(mac2, 'mac2', 4);
-  const out = apdu(0x80, 0x52, 0x00, 0x00, new Uint8Array(11), 0x04);
-  out.set(date, 5);
-  out.set(time, 9);
-  out.set(mac2, 12);
-  return out;
+  const data = creditForLoadCommandData.encode({ date, time, mac2 });
+  return pbocApdu('CREDIT_FOR_LOAD', { data, le: creditForLoadResponse.length });
 }
 
 /**
@@ -310,25 +290,16 @@ export function updateCappDataCacheApdu(
   assertBytes(record, 'record');
   if (record.length < 1 || record.length > 255)
     throw new ArgumentError(`record: expected 1..255 bytes, got ${record.length}`);
-  return apdu(0x80, 0xdc, p1, (sfi << 3) | (addressing === 'recordId' ? 0 : 4), record);
+  return pbocApdu('UPDATE_CAPP_DATA_CACHE', { p1, p2: (sfi << 3) | (addressing === 'recordId' ? 0 : 4), data: record });
 }
 
 /**
- * `80 5A 00 TTI 02 counter(2) 08`: GET TRANSACTION PROVE for the transaction that used `counter`.
+ * `80 5A 00 TTI 02 counter(2) 08`: GET TRANSACTION PROVE for the transaction that used `counter` (the core's
+ * `transactionProveCommandData`).
  * @throws {ArgumentError} `BAD_ARGUMENT` on a TTI outside 0..255 or a counter outside 0..65535.
  */
 export function getTransactionProveApdu(tti: number, counter: number): Uint8Array {
   assertUint(tti, 'tti', 0xff);
-  assertUint(counter, 'counter', 0xffff);
-  const out = apdu(0x80, 0x5a, 0x00, tti, new Uint8Array(2), 0x08);
-  out[5] = counter >>> 8;
-  out[6] = counter & 0xff;
-  return out;
-}
-
-function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
+  const data = transactionProveCommandData.encode({ counter });
+  return pbocApdu('GET_TRANSACTION_PROVE', { p2: tti, data, le: transactionProveResponse.length });
 }

@@ -37,13 +37,10 @@
  *
  * @module
  */
-import type { CardChannel } from '../card/channel';
-import { assertBytes, assertUint } from '../core/bytes';
-import { ArgumentError, ParseError, SimtapError } from '../core/errors';
+import { assertUint } from '../core/bytes';
+import { ArgumentError, ParseError } from '../core/errors';
 import { StatusWordError, SW } from '../core/iso7816';
-import { ISO14443_106, type LinkProfile, type TapTimeOptions, TapTimer } from '../core/iso14443';
-import { decodeDebitResponse, decodeInitForPurchaseResponse, type TransactionLogRecord, TTI } from '../core/pboc';
-import { type Clock, systemClock, txnDateTime } from './clock';
+import { debitResponse, EPURSE_SFI, initForPurchaseResponse, type TransactionLogRecord, TTI } from '../core/pboc';
 import {
   debitApdu,
   INITIALIZE_P1,
@@ -52,22 +49,21 @@ import {
   readRecordApdu,
   updateCappDataCacheApdu,
 } from './commands';
-import { type CardIdentity, EPURSE_DEFAULT_AID, identifyCard, proveTransaction, searchLog } from './epurse-client';
-import { CardLeftFieldError, MacError } from './errors';
-import { ApduLink, accept } from './link';
+import type { CardIdentity } from './epurse-client';
+import { MacError } from './errors';
+import { type ApduLink, accept } from './link';
+import { MachineCore, type MachineOptions, recordOf, type Tap, type TapOptions } from './machine-core';
 import type { PsamDriver } from './psam';
-import {
-  PendingBySerial,
-  type PendingPurchase,
-  type PurchaseKind,
-  type PurchaseRecord,
-  type PurchaseResult,
-  type RecoveryProof,
-  type TransitRecord,
-  type TransitStation,
-  type UnprovenPurchase,
-  type UnprovenReason,
-  type Writable,
+import type {
+  PendingPurchase,
+  PurchaseKind,
+  PurchaseRecord,
+  PurchaseResult,
+  RecoveryProof,
+  TransitRecord,
+  TransitStation,
+  UnprovenPurchase,
+  UnprovenReason,
 } from './records';
 import {
   assertStation,
@@ -77,6 +73,8 @@ import {
   type FareRule,
   TRANSIT_RECORD_LENGTH,
 } from './transit';
+
+export type { TapOptions } from './machine-core';
 
 /** Transit settings of a gate. */
 export interface TransitOptions {
@@ -91,46 +89,13 @@ export interface TransitOptions {
 }
 
 /** Options of {@link ConsumptionMachine}. */
-export interface ConsumptionMachineOptions {
-  /** The contactless reader's channel to cards (a call may pass another). */
-  readonly card: CardChannel;
+export interface ConsumptionMachineOptions extends MachineOptions<PendingPurchase, PurchaseResult> {
   /** The machine's PSAM (opened on first use when not yet open). */
   readonly psam: PsamDriver;
-  /** Time source of the transaction date/time; default the system clock. */
-  readonly clock?: Clock;
-  /** Terminal-local time zone, minutes east of UTC; default 480 (China). */
-  readonly timeZoneOffsetMinutes?: number;
-  /** Purchase key index sent in INITIALIZE; default 1 (reference profile). */
-  readonly keyIndex?: number;
-  /** The e-purse AID; default A000000632010105. */
-  readonly aid?: Uint8Array;
-  /** Select the purse directly (default) or through the PPSE. */
-  readonly selectVia?: 'aid' | 'ppse';
   /** Send EF 0x15's issuer identifier to the PSAM for two-level key diversification (`80 70 … 24`); default false. */
   readonly twoLevelDiversification?: boolean;
-  /** Link profile of the tap-time estimate; default {@link ISO14443_106}. */
-  readonly linkProfile?: LinkProfile;
-  /** Options of the tap-time estimate. */
-  readonly tapTimeOptions?: TapTimeOptions;
   /** Transit gate settings; required for `enter()` / `exit()`. */
   readonly transit?: TransitOptions;
-  /** Records of EF 0x18 a recovery may read; default 10. */
-  readonly logRecords?: number;
-  /**
-   * Called with every record: each completed purchase (also those a recovery completes), e.g. to append to the
-   * clearing batch, and each unproven one a recovery finds (for the back office; it has no TAC).
-   */
-  readonly onRecord?: (record: PurchaseResult) => void;
-  /** Pending records kept from an earlier run of this machine (see {@link ConsumptionMachine.pending}). */
-  readonly pending?: readonly PendingPurchase[];
-}
-
-/** Per-call options shared by every tap. */
-export interface TapOptions {
-  /** The card channel of this tap; default the machine's. */
-  readonly card?: CardChannel;
-  /** Link profile of this tap's estimate; default the machine's. */
-  readonly linkProfile?: LinkProfile;
 }
 
 /** A purchase request. */
@@ -152,11 +117,8 @@ export type RecoveryOutcome =
   | { readonly outcome: 'not-charged'; readonly pending: PendingPurchase }
   | { readonly outcome: 'unknown'; readonly pending: PendingPurchase };
 
-/** One tap: the card link with its timer, and where the PSAM count stood. */
-interface Tap {
-  readonly link: ApduLink;
-  readonly timer: TapTimer;
-  readonly profile: LinkProfile;
+/** One tap, and where the PSAM's APDU count stood when it began. */
+interface PurchaseTap extends Tap {
   readonly psamStart: number;
 }
 
@@ -190,67 +152,34 @@ const PURCHASE_FAMILY: readonly number[] = [TTI.EP_PURCHASE, TTI.CAPP_PURCHASE];
  * else backOffice.push(rec); // 'unproven': an earlier torn purchase of this sale the card cannot prove
  */
 export class ConsumptionMachine {
-  readonly #o: {
-    card: CardChannel;
-    psam: PsamDriver;
-    clock: Clock;
-    tz: number;
-    keyIndex: number;
-    select: { aid: Uint8Array; selectVia: 'aid' | 'ppse' };
-    twoLevel: boolean;
-    profile: LinkProfile;
-    tapTimeOptions: TapTimeOptions;
-    transit: TransitOptions | undefined;
-    logRecords: number;
-    onRecord: ((r: PurchaseResult) => void) | undefined;
-  };
-  readonly #pending: PendingBySerial<PendingPurchase>;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #core: MachineCore<PendingPurchase>;
+  readonly #psam: PsamDriver;
+  readonly #twoLevel: boolean;
+  readonly #transitOptions: TransitOptions | undefined;
+  readonly #onRecord: ((r: PurchaseResult) => void) | undefined;
   #psamOpen = false;
 
   /** @throws {ArgumentError} `BAD_ARGUMENT` on an invalid option. */
   constructor(options: ConsumptionMachineOptions) {
     if (typeof options !== 'object' || options === null) throw new ArgumentError('options: expected an object');
-    if (typeof options.card?.transmit !== 'function') throw new ArgumentError('card: expected a CardChannel');
     if (typeof options.psam?.initForPurchase !== 'function') throw new ArgumentError('psam: expected a PsamDriver');
-    const keyIndex = options.keyIndex ?? 1;
-    assertUint(keyIndex, 'keyIndex', 0xff);
-    const tz = options.timeZoneOffsetMinutes ?? 480;
-    if (!Number.isInteger(tz) || Math.abs(tz) > 14 * 60) throw new ArgumentError('timeZoneOffsetMinutes: out of range');
-    const logRecords = options.logRecords ?? 10;
-    assertUint(logRecords, 'logRecords', 254);
-    const aid = options.aid ?? EPURSE_DEFAULT_AID;
-    if (!(aid instanceof Uint8Array) || aid.length < 5 || aid.length > 16)
-      throw new ArgumentError('aid: expected 5..16 bytes');
-    const selectVia = options.selectVia ?? 'aid';
-    if (selectVia !== 'aid' && selectVia !== 'ppse') throw new ArgumentError("selectVia: expected 'aid' or 'ppse'");
     const t = options.transit;
     if (t !== undefined) {
       if (typeof t.fare !== 'function') throw new ArgumentError('transit.fare: expected a function');
-      assertUint(t.cappSfi ?? 0x17, 'transit.cappSfi', 30);
+      assertUint(t.cappSfi ?? EPURSE_SFI.CAPP17, 'transit.cappSfi', 30);
       assertUint(t.recordId ?? 1, 'transit.recordId', 0xff);
       if (typeof t.entryCharge === 'number') assertUint(t.entryCharge, 'transit.entryCharge', 0xffffffff);
     }
-    this.#o = {
-      card: options.card,
-      psam: options.psam,
-      clock: options.clock ?? systemClock,
-      tz,
-      keyIndex,
-      select: { aid: aid.slice(), selectVia },
-      twoLevel: options.twoLevelDiversification === true,
-      profile: options.linkProfile ?? ISO14443_106,
-      tapTimeOptions: options.tapTimeOptions ?? {},
-      transit: t,
-      logRecords,
-      onRecord: options.onRecord,
-    };
-    this.#pending = new PendingBySerial(options.pending);
+    this.#core = new MachineCore(options);
+    this.#psam = options.psam;
+    this.#twoLevel = options.twoLevelDiversification === true;
+    this.#transitOptions = t;
+    this.#onRecord = options.onRecord;
   }
 
   /** Purchases the card may or may not have committed, awaiting the card's next tap (persist them across restarts). */
   get pending(): readonly PendingPurchase[] {
-    return this.#pending.list();
+    return this.#core.pending.list();
   }
 
   /**
@@ -258,8 +187,7 @@ export class ConsumptionMachine {
    * @throws {ArgumentError} `BAD_ARGUMENT` unless `cardSerial` is 10 bytes.
    */
   discardPending(cardSerial: Uint8Array): PendingPurchase | undefined {
-    assertBytes(cardSerial, 'cardSerial', 10);
-    return this.#pending.remove(cardSerial);
+    return this.#core.discardPending(cardSerial);
   }
 
   /**
@@ -267,9 +195,9 @@ export class ConsumptionMachine {
    * @throws the PSAM's `StatusWordError` / `TransportError`.
    */
   async open(): Promise<Uint8Array> {
-    return this.#serial(async () => {
+    return this.#core.serial(async () => {
       await this.#ensurePsam();
-      return this.#o.psam.terminalId;
+      return this.#psam.terminalId;
     });
   }
 
@@ -287,13 +215,8 @@ export class ConsumptionMachine {
    */
   async purchase(req: PurchaseRequest): Promise<PurchaseResult> {
     assertUint(req?.amount, 'amount', 0xffffffff);
-    return this.#tap(req, async (tap) => {
-      const id = await identifyCard(tap.link, this.#o.select);
-      const same = (p: PendingPurchase) => p.kind === 'purchase' && p.amount === req.amount;
-      const done = await this.#settle(tap, id, same);
-      if (done !== undefined) return done;
-      return this.#debit(tap, id, { kind: 'purchase', amount: req.amount });
-    });
+    const same = (p: PendingPurchase) => p.kind === 'purchase' && p.amount === req.amount;
+    return this.#sale(req, same, (tap, id) => this.#debit(tap, id, { kind: 'purchase', amount: req.amount }));
   }
 
   /**
@@ -307,13 +230,10 @@ export class ConsumptionMachine {
     const ec = transit.entryCharge ?? 0;
     const amount = typeof ec === 'function' ? ec(req.station) : ec;
     assertUint(amount, 'entry charge', 0xffffffff);
-    return this.#tap(req, async (tap) => {
-      const id = await identifyCard(tap.link, this.#o.select);
-      const same = (p: PendingPurchase) => p.kind === 'transit-entry' && sameStation(p.station, req.station);
-      const done = await this.#settle(tap, id, same);
-      if (done !== undefined) return done;
-      return this.#debit(tap, id, { kind: 'transit-entry', amount, station: req.station });
-    });
+    const same = (p: PendingPurchase) => p.kind === 'transit-entry' && sameStation(p.station, req.station);
+    return this.#sale(req, same, (tap, id) =>
+      this.#debit(tap, id, { kind: 'transit-entry', amount, station: req.station }),
+    );
   }
 
   /**
@@ -326,13 +246,9 @@ export class ConsumptionMachine {
   async exit(req: GateRequest): Promise<PurchaseResult> {
     const transit = this.#transit();
     assertStation(req?.station);
-    return this.#tap(req, async (tap) => {
-      const id = await identifyCard(tap.link, this.#o.select);
-      const same = (p: PendingPurchase) => p.kind === 'transit-exit' && sameStation(p.station, req.station);
-      const done = await this.#settle(tap, id, same);
-      if (done !== undefined) return done;
-      const sfi = transit.cappSfi ?? 0x17;
-      const entry = await readEntry(tap.link, sfi, transit.recordId ?? 1);
+    const same = (p: PendingPurchase) => p.kind === 'transit-exit' && sameStation(p.station, req.station);
+    return this.#sale(req, same, async (tap, id) => {
+      const entry = await readEntry(tap.link, transit.cappSfi ?? EPURSE_SFI.CAPP17, transit.recordId ?? 1);
       const amount = transit.fare(entry, req.station);
       assertUint(amount, 'fare', 0xffffffff);
       return this.#debit(tap, id, { kind: 'transit-exit', amount, station: req.station, entry });
@@ -345,8 +261,8 @@ export class ConsumptionMachine {
    */
   async recover(req: TapOptions = {}): Promise<RecoveryOutcome> {
     return this.#tap(req, async (tap) => {
-      const id = await identifyCard(tap.link, this.#o.select);
-      const p = this.#pending.of(id.serial);
+      const id = await this.#core.identify(tap);
+      const p = this.#core.pending.of(id.serial);
       if (p === undefined) return { outcome: 'none' };
       return this.#resolve(tap, p);
     });
@@ -355,76 +271,71 @@ export class ConsumptionMachine {
   // ------------------------------------------------------------ internals
 
   #transit(): TransitOptions {
-    const t = this.#o.transit;
+    const t = this.#transitOptions;
     if (t === undefined) throw new ArgumentError('this machine has no transit settings (options.transit)');
     return t;
   }
 
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
-
   async #ensurePsam(): Promise<void> {
     if (this.#psamOpen) return;
-    await this.#o.psam.open();
+    await this.#psam.open();
     this.#psamOpen = true;
   }
 
-  #tap<T>(req: TapOptions, fn: (tap: Tap) => Promise<T>): Promise<T> {
-    const channel = req.card ?? this.#o.card;
-    const profile = req.linkProfile ?? this.#o.profile;
-    return this.#serial(async () => {
-      await this.#ensurePsam();
-      const timer = new TapTimer();
-      return fn({ link: new ApduLink(channel, 'card', timer), timer, profile, psamStart: this.#o.psam.apduCount });
+  #tap<T>(req: TapOptions, fn: (tap: PurchaseTap) => Promise<T>): Promise<T> {
+    return this.#core.tap(
+      req,
+      (tap) => fn({ link: tap.link, timer: tap.timer, profile: tap.profile, psamStart: this.#psam.apduCount }),
+      () => this.#ensurePsam(),
+    );
+  }
+
+  /**
+   * A tap that sells: identifies the card, settles its pending purchase (module doc), and runs `debit` unless
+   * that pending purchase was this very sale.
+   */
+  #sale(
+    req: TapOptions,
+    sameSale: (p: PendingPurchase) => boolean,
+    debit: (tap: PurchaseTap, id: CardIdentity) => Promise<PurchaseRecord>,
+  ): Promise<PurchaseResult> {
+    return this.#tap(req, async (tap) => {
+      const id = await this.#core.identify(tap);
+      const done = await this.#settle(tap, id, sameSale);
+      return done ?? debit(tap, id);
     });
   }
 
   /** Resolves this card's pending purchase; returns its completed or unproven record when it is the same sale. */
   async #settle(
-    tap: Tap,
+    tap: PurchaseTap,
     id: CardIdentity,
     sameSale: (p: PendingPurchase) => boolean,
   ): Promise<PurchaseResult | undefined> {
-    const p = this.#pending.of(id.serial);
+    const p = this.#core.pending.of(id.serial);
     if (p === undefined) return undefined;
     const r = await this.#resolve(tap, p);
     if (r.outcome === 'unknown')
-      throw new SimtapError(
-        'RECOVERY_UNDETERMINED',
+      throw this.#core.undetermined(
         'an earlier torn purchase of this card cannot be resolved from the card; check it and discardPending()',
       );
     if ((r.outcome === 'charged' || r.outcome === 'unproven') && sameSale(p)) return r.record;
     return undefined;
   }
 
-  async #resolve(tap: Tap, p: PendingPurchase): Promise<RecoveryOutcome> {
+  async #resolve(tap: PurchaseTap, p: PendingPurchase): Promise<RecoveryOutcome> {
     // The card proves its last transaction if it has this TTI and counter: ours, or another terminal's when ours
     // never committed and the card was used elsewhere since. Only the PSAM's MAC2 check tells which for sure.
-    const proof = await proveTransaction(tap.link, p.tti, p.offlineCounter);
+    const proof = await this.#core.prove(tap, p, p.offlineCounter);
     const check: Mac2Check = proof === undefined ? 'unchecked' : await this.#checkMac2(p, proof.mac2);
     if (proof !== undefined && check === 'accepted') {
-      this.#pending.remove(p.cardSerial);
+      this.#core.pending.remove(p.cardSerial);
       const ev: Evidence = { tac: proof.tac, mac2: proof.mac2, mac2Verified: true };
       return { outcome: 'charged', record: this.#emit(this.#complete(tap, p, ev, 'transaction-prove')) };
     }
-    const v = await searchLog(
-      tap.link,
-      {
-        counter: p.offlineCounter,
-        family: PURCHASE_FAMILY,
-        tti: p.tti,
-        amount: p.amount,
-        terminalId: p.terminalId,
-        date: p.date,
-        time: p.time,
-      },
-      this.#o.logRecords,
-    );
+    const v = await this.#core.searchLog(tap, p, p.offlineCounter, PURCHASE_FAMILY);
     if (v.verdict === 'unknown') return { outcome: 'unknown', pending: p };
-    this.#pending.remove(p.cardSerial);
+    this.#core.pending.remove(p.cardSerial);
     if (v.verdict === 'not-committed') return { outcome: 'not-charged', pending: p };
     // The log shows our purchase. Only a proof the PSAM could not check still counts: its TAC, for clearing.
     if (proof !== undefined && check === 'unchecked') {
@@ -440,7 +351,7 @@ export class ConsumptionMachine {
    * @throws the PSAM's `TransportError` (the pending record is kept).
    */
   async #checkMac2(p: PendingPurchase, mac2: Uint8Array): Promise<Mac2Check> {
-    const psam = this.#o.psam;
+    const psam = this.#psam;
     if (psam.openSessionSeq !== p.terminalTxnSeq) return 'unchecked';
     try {
       await psam.verifyMac2(mac2);
@@ -452,58 +363,53 @@ export class ConsumptionMachine {
     }
   }
 
-  #complete(tap: Tap, p: PendingPurchase, ev: Evidence, recovered: RecoveryProof | undefined): PurchaseRecord {
-    // Completed in place on the rest copy, not as `{ ...core, status, … }`: a spread followed by more properties
-    // makes V8 (Node 20) build a new hidden class per record (~8 µs, and old-generation garbage that made
-    // scavenges take milliseconds). Same keys, same order.
-    const { status: _, ...core } = p;
-    const r = core as Writable<PurchaseRecord>;
+  #complete(tap: PurchaseTap, p: PendingPurchase, ev: Evidence, recovered: RecoveryProof | undefined): PurchaseRecord {
+    const r = recordOf<PurchaseRecord>(p);
     r.status = 'completed';
     r.tac = ev.tac;
     r.mac2 = ev.mac2;
     r.mac2Verified = ev.mac2Verified;
     r.recovered = recovered;
     r.apduCount = tap.link.apduCount;
-    r.psamApduCount = this.#o.psam.apduCount - tap.psamStart;
-    r.tapTime = tap.timer.estimate(tap.profile, this.#o.tapTimeOptions);
+    r.psamApduCount = this.#psam.apduCount - tap.psamStart;
+    r.tapTime = this.#core.tapTime(tap);
     return r;
   }
 
-  #unproven(tap: Tap, p: PendingPurchase, reason: UnprovenReason, log: TransactionLogRecord): UnprovenPurchase {
-    const { status: _, ...core } = p;
-    const r = core as Writable<UnprovenPurchase>;
+  #unproven(tap: PurchaseTap, p: PendingPurchase, reason: UnprovenReason, log: TransactionLogRecord): UnprovenPurchase {
+    const r = recordOf<UnprovenPurchase>(p);
     r.status = 'unproven';
     r.reason = reason;
     r.log = log;
     r.apduCount = tap.link.apduCount;
-    r.psamApduCount = this.#o.psam.apduCount - tap.psamStart;
-    r.tapTime = tap.timer.estimate(tap.profile, this.#o.tapTimeOptions);
+    r.psamApduCount = this.#psam.apduCount - tap.psamStart;
+    r.tapTime = this.#core.tapTime(tap);
     return r;
   }
 
   #emit<R extends PurchaseResult>(r: R): R {
-    this.#o.onRecord?.(r);
+    this.#onRecord?.(r);
     return r;
   }
 
-  async #debit(tap: Tap, id: CardIdentity, spec: DebitSpec): Promise<PurchaseRecord> {
-    const o = this.#o;
-    const psam = o.psam;
+  async #debit(tap: PurchaseTap, id: CardIdentity, spec: DebitSpec): Promise<PurchaseRecord> {
+    const core = this.#core;
+    const psam = this.#psam;
     const link = tap.link;
     const capp = spec.kind !== 'purchase';
     const tti = capp ? TTI.CAPP_PURCHASE : TTI.EP_PURCHASE;
     const terminalId = psam.terminalId;
-    const { date, time } = txnDateTime(o.clock, o.tz);
-    const init = decodeInitForPurchaseResponse(
+    const { date, time } = core.now();
+    const init = initForPurchaseResponse.decode(
       await link.run(
         capp ? 'INITIALIZE_FOR_CAPP_PURCHASE' : 'INITIALIZE_FOR_PURCHASE',
         initializeApdu(
           capp ? INITIALIZE_P1.CAPP_PURCHASE : INITIALIZE_P1.PURCHASE,
-          o.keyIndex,
+          core.keyIndex,
           spec.amount,
           terminalId,
         ),
-        15,
+        initForPurchaseResponse.length,
       ),
     );
     const balanceBefore = init.balance | 0; // 4-byte two's complement: negative while overdrawn
@@ -520,7 +426,8 @@ export class ConsumptionMachine {
         date,
         time,
       });
-      await link.run('UPDATE_CAPP_DATA_CACHE', updateCappDataCacheApdu(t.cappSfi ?? 0x17, recordId, record), 0);
+      const apdu = updateCappDataCacheApdu(t.cappSfi ?? EPURSE_SFI.CAPP17, recordId, record);
+      await link.run('UPDATE_CAPP_DATA_CACHE', apdu, 0);
     }
     const session = await psam.initForPurchase({
       cardRandom: init.random,
@@ -532,7 +439,7 @@ export class ConsumptionMachine {
       keyVersion: init.keyVersion,
       algorithmId: init.algorithmId,
       cardSerial: id.serial,
-      ...(o.twoLevel ? { issuerId: id.ef15.issuerId } : {}),
+      ...(this.#twoLevel ? { issuerId: id.ef15.issuerId } : {}),
     });
     const pending: PendingPurchase = {
       status: 'pending',
@@ -553,25 +460,17 @@ export class ConsumptionMachine {
       ...(spec.kind === 'transit-exit' ? { entry: spec.entry } : {}),
     };
     const command: MachineCommandName = capp ? 'DEBIT_FOR_CAPP_PURCHASE' : 'DEBIT_FOR_PURCHASE';
-    let rsp: Uint8Array;
-    try {
-      rsp = await link.run(command, debitApdu(session.terminalTxnSeq, date, time, session.mac1), 8);
-    } catch (e) {
-      if (e instanceof CardLeftFieldError) {
-        this.#pending.add(pending);
-        throw new CardLeftFieldError(command, pending, { cause: e.cause });
-      }
-      throw e;
-    }
-    const { tac, mac2 } = decodeDebitResponse(rsp);
+    const apdu = debitApdu(session.terminalTxnSeq, date, time, session.mac1);
+    const { tac, mac2 } = debitResponse.decode(await core.commit(tap, command, apdu, debitResponse.length, pending));
     let mac2Verified = false;
     try {
       await psam.verifyMac2(mac2);
       mac2Verified = true;
     } catch (e) {
       if (e instanceof MacError) {
-        e.record = this.#emit(this.#complete(tap, pending, { tac, mac2, mac2Verified }, undefined));
-        throw e;
+        // The card has committed: the PSAM's refusal carries the debit as the card reported it.
+        const record = this.#emit(this.#complete(tap, pending, { tac, mac2, mac2Verified }, undefined));
+        throw new MacError(e.sw, 'PSAM_CREDIT_FOR_PURCHASE', { cause: e, record });
       }
       // Any other PSAM failure: the card has committed; the record stays with the card's TAC, MAC2 unverified.
     }

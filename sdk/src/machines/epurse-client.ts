@@ -7,7 +7,15 @@
  */
 import { equalBytes, fromHex } from '../core/bytes';
 import { SW } from '../core/iso7816';
-import { decodeEf15, decodeTransactionLogRecord, type Ef15, type TransactionLogRecord } from '../core/pboc';
+import {
+  type Ef15,
+  EPURSE_SFI,
+  ef15,
+  type TransactionLogRecord,
+  type TransactionProveResponse,
+  transactionLogRecord,
+  transactionProveResponse,
+} from '../core/pboc';
 import { decodeTlv, findAllTlv } from '../core/tlv';
 import { getTransactionProveApdu, readBinarySfiApdu, readRecordApdu, selectByNameApdu } from './commands';
 import { type ApduLink, accept } from './link';
@@ -17,11 +25,6 @@ export const EPURSE_DEFAULT_AID: Uint8Array = /* @__PURE__ */ fromHex('A00000063
 
 /** The contactless directory `2PAY.SYS.DDF01`. */
 const PPSE_NAME = /* @__PURE__ */ new TextEncoder().encode('2PAY.SYS.DDF01');
-
-const EF15_SFI = 0x15;
-const EF15_LENGTH = 30;
-const LOG_SFI = 0x18;
-const LOG_RECORD_LENGTH = 23;
 
 /** How a machine finds the e-purse application. */
 export interface SelectOptions {
@@ -51,15 +54,13 @@ export async function identifyCard(link: ApduLink, opts: SelectOptions): Promise
     aid = listed.find((a) => equalBytes(a, opts.aid)) ?? listed[0] ?? opts.aid;
   }
   await link.run('SELECT', selectByNameApdu(aid));
-  const ef15 = decodeEf15(await link.run('READ_BINARY', readBinarySfiApdu(EF15_SFI, 0, EF15_LENGTH), EF15_LENGTH));
-  return { ef15, serial: ef15.applicationSerial };
+  const apdu = readBinarySfiApdu(EPURSE_SFI.EF15, 0, ef15.length);
+  const basic = ef15.decode(await link.run('READ_BINARY', apdu, ef15.length));
+  return { ef15: basic, serial: basic.applicationSerial };
 }
 
 /** MAC2 ‖ TAC of a committed transaction, as GET TRANSACTION PROVE returns them (DESIGN §7). */
-export interface TransactionProof {
-  readonly mac2: Uint8Array;
-  readonly tac: Uint8Array;
-}
+export type TransactionProof = Readonly<TransactionProveResponse>;
 
 /**
  * GET TRANSACTION PROVE for (`tti`, `counter`): the proof when that transaction is the card's last committed
@@ -74,8 +75,7 @@ export async function proveTransaction(
   const apdu = getTransactionProveApdu(tti, counter);
   const r = await link.exchange('GET_TRANSACTION_PROVE', apdu);
   if (r.sw === SW.MAC_NOT_AVAILABLE) return undefined;
-  const data = accept('GET_TRANSACTION_PROVE', r, 8);
-  return { mac2: data.slice(0, 4), tac: data.slice(4, 8) };
+  return transactionProveResponse.decode(accept('GET_TRANSACTION_PROVE', r, transactionProveResponse.length));
 }
 
 /** What the card's transaction log says about one counter value. */
@@ -109,11 +109,8 @@ export interface LogQuery {
 export async function searchLog(link: ApduLink, q: LogQuery, maxRecords: number): Promise<LogVerdict> {
   let seenFamily = false;
   for (let n = 1; n <= maxRecords; n++) {
-    const r = await link.exchange('READ_RECORD', readRecordApdu(n, LOG_SFI, LOG_RECORD_LENGTH));
-    if (r.sw === SW.RECORD_NOT_FOUND) break;
-    const data = accept('READ_RECORD', r, LOG_RECORD_LENGTH);
-    if (data.every((b) => b === 0)) break;
-    const rec = decodeTransactionLogRecord(data);
+    const rec = await readLogRecord(link, n);
+    if (rec === undefined) break;
     if (!q.family.includes(rec.tti)) continue;
     seenFamily = true;
     if (rec.counter < q.counter) return { verdict: 'not-committed' };
@@ -128,4 +125,17 @@ export async function searchLog(link: ApduLink, q: LogQuery, maxRecords: number)
     }
   }
   return seenFamily ? { verdict: 'unknown' } : { verdict: 'not-committed' };
+}
+
+/**
+ * Record `n` of the transaction log (EF 0x18, `00 B2 n C4 17`; 1 = the newest), `undefined` past its end (6A83, or
+ * a record never written).
+ * @throws {StatusWordError} on an SW other than 9000 / 6A83; `MACHINE_BAD_RESPONSE` unless 23 bytes come back.
+ */
+export async function readLogRecord(link: ApduLink, n: number): Promise<TransactionLogRecord | undefined> {
+  const r = await link.exchange('READ_RECORD', readRecordApdu(n, EPURSE_SFI.EF18, transactionLogRecord.length));
+  if (r.sw === SW.RECORD_NOT_FOUND) return undefined;
+  const data = accept('READ_RECORD', r, transactionLogRecord.length);
+  if (data.every((b) => b === 0)) return undefined;
+  return transactionLogRecord.decode(data);
 }

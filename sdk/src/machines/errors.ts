@@ -13,14 +13,60 @@
  * | `CryptoError` (core) | `MAC1_INVALID` | a load authorizer rejected the card's MAC1 |
  * | `StatusWordError` (core) | `SW_xxxx` | every other non-9000 status word |
  *
+ * The machines' own codes are the keys of {@link MACHINE_ERRORS}; match them with the core's `hasErrorCode(err,
+ * MACHINE_ERRORS, 'RECOVERY_UNDETERMINED')`.
+ *
  * @module
  */
-import { CryptoError, TransportError } from '../core/errors';
+import { type CodeOfClass, CryptoError, defineErrors, TransportError, type TransportErrorCode } from '../core/errors';
 import { ApplicationLockedError, SecurityStatusError } from '../core/iso7816';
+import { PBOC_COMMANDS, type PbocDevice } from '../core/pboc';
 import type { LoadRecord, PendingLoad, PendingPurchase, PurchaseRecord } from './records';
 
+/** The codes the machines throw (status words aside: those are `SW_xxxx`, and a card leaving is `CARD_REMOVED`). */
+export const MACHINE_ERRORS = defineErrors({
+  MACHINE_BAD_RESPONSE: {
+    class: 'MachineResponseError',
+    when: 'a command answered 9000 with the wrong data length',
+    fix: 'the card or PSAM is not the expected product: refuse it',
+  },
+  TRANSIT_RECORD_INVALID: {
+    class: 'ParseError',
+    when: 'a transit (CAPP) record has the wrong length or an unknown type',
+    fix: 'treat the trip as unknown; do not overwrite the record blindly',
+  },
+  MAC1_INVALID: {
+    class: 'CryptoError',
+    when: "a load authorizer rejected the card's MAC1 (wrong card keys or a forged card)",
+    fix: 'refuse the load; nothing was credited',
+  },
+  TAC_INVALID: {
+    class: 'TacError',
+    when: "the platform's authorizer (`LoadAuthorizer`) finds that a load's TAC does not verify under the issuer's key",
+    fix: 'the money moved: keep `record` (a `LoadRecord`) and flag the load for the issuer',
+  },
+  NO_TAC_KEY: {
+    class: 'SimtapError',
+    when: '`IssuerKeyAuthorizer` asked to verify a TAC without a `tacMasterKey`',
+    fix: 'configure the TAC master key',
+  },
+  PSAM_NOT_OPEN: {
+    class: 'SimtapError',
+    when: 'a `PsamDriver` method called before `open()`',
+    fix: 'call `open()` first',
+  },
+  RECOVERY_UNDETERMINED: {
+    class: 'SimtapError',
+    when: 'an earlier torn purchase or load of this card cannot be resolved from the card',
+    fix: 'check the card by hand, then `discardPending()`',
+  },
+});
+
+/** Code of an error the machines throw (see {@link MACHINE_ERRORS}). */
+export type MachineErrorCode = keyof typeof MACHINE_ERRORS;
+
 /** Which device a machine command goes to. */
-export type CommandTarget = 'card' | 'psam';
+export type CommandTarget = PbocDevice;
 
 /** 9303 (application permanently locked) or 6283 (application blocked): this card cannot pay until unlocked. */
 export class CardLockedError extends ApplicationLockedError {}
@@ -34,10 +80,13 @@ export class MacError extends SecurityStatusError {
   /** The device that refused the MAC. */
   readonly origin: CommandTarget;
   /** The transaction as far as it went, when the card had already committed it (PSAM MAC2 refusal). */
-  record: PurchaseRecord | undefined;
-  constructor(sw: number, command?: string, options?: { cause?: unknown }) {
+  readonly record: PurchaseRecord | undefined;
+  /** `command` names a machine command: its device is the `origin`. */
+  constructor(sw: number, command?: string, options?: { cause?: unknown; record?: PurchaseRecord }) {
     super(sw, command, options);
-    this.origin = typeof command === 'string' && command.startsWith('PSAM_') ? 'psam' : 'card';
+    const row = typeof command === 'string' && Object.hasOwn(PBOC_COMMANDS, command) ? command : undefined;
+    this.origin = row === undefined ? 'card' : PBOC_COMMANDS[row as keyof typeof PBOC_COMMANDS].device;
+    this.record = options?.record;
   }
 }
 
@@ -47,7 +96,7 @@ export class MacError extends SecurityStatusError {
  * sent and before its answer arrived), `pending` holds what the machine kept: the next tap of the same card
  * resolves it (see the decision table in `./consumption`). When `pending` is undefined, nothing was charged.
  */
-export class CardLeftFieldError extends TransportError {
+export class CardLeftFieldError extends TransportError<Extract<TransportErrorCode, 'CARD_REMOVED'>> {
   /** The command during which the card went away. */
   readonly command: string;
   /** The transaction that may have landed on the card, awaiting resolution at the next tap; else undefined. */
@@ -70,7 +119,7 @@ export class CardLeftFieldError extends TransportError {
  * moved on the card: `record` holds the load as the card reported it. (Purchase TACs are never checked by a
  * machine: no terminal holds the TAC key; clearing verifies them.)
  */
-export class TacError extends CryptoError {
+export class TacError extends CryptoError<CodeOfClass<typeof MACHINE_ERRORS, 'TacError'>> {
   /** The load as the card reported it. */
   readonly record: LoadRecord;
   constructor(message: string, record: LoadRecord) {

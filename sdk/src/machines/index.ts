@@ -41,8 +41,17 @@ export {
   type TransitOptions,
 } from './consumption';
 export { EPURSE_DEFAULT_AID } from './epurse-client';
-export { CardLeftFieldError, CardLockedError, type CommandTarget, MacError, TacError } from './errors';
+export {
+  CardLeftFieldError,
+  CardLockedError,
+  type CommandTarget,
+  MACHINE_ERRORS,
+  MacError,
+  type MachineErrorCode,
+  TacError,
+} from './errors';
 export { MachineResponseError } from './link';
+export type { MachineOptions } from './machine-core';
 export {
   PSAM_DEFAULT_AID,
   PSAM_DEFAULT_FID,

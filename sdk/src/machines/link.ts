@@ -6,14 +6,14 @@
  * @module
  */
 import type { CardChannel } from '../card/channel';
-import { ParseError, TransportError } from '../core/errors';
+import { type CodeOfClass, hasErrorCode, ParseError, TRANSPORT_ERRORS } from '../core/errors';
 import { parseResponseApdu, type ResponseApdu, transmitT0 } from '../core/iso7816';
 import type { TapTimer } from '../core/iso14443';
 import { checkStatus, MACHINE_COMMANDS, type MachineCommandName } from './commands';
-import { CardLeftFieldError, type CommandTarget } from './errors';
+import { CardLeftFieldError, type CommandTarget, type MACHINE_ERRORS } from './errors';
 
 /** A response had the right status word but the wrong data length. Code `MACHINE_BAD_RESPONSE`. */
-export class MachineResponseError extends ParseError {
+export class MachineResponseError extends ParseError<CodeOfClass<typeof MACHINE_ERRORS, 'MachineResponseError'>> {
   constructor(command: MachineCommandName, expected: number, got: number) {
     super(
       'MACHINE_BAD_RESPONSE',
@@ -46,7 +46,7 @@ export class ApduLink {
     try {
       rsp = await this.channel.transmit(capdu);
     } catch (e) {
-      if (this.target === 'card' && e instanceof TransportError && e.code === 'CARD_REMOVED')
+      if (this.target === 'card' && hasErrorCode(e, TRANSPORT_ERRORS, 'CARD_REMOVED'))
         throw new CardLeftFieldError(command, undefined, { cause: e });
       throw e;
     }

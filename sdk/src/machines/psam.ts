@@ -9,9 +9,19 @@
  * @module
  */
 import type { CardChannel } from '../card/channel';
-import { assertBytes, assertUint, fromHex, readUint } from '../core/bytes';
+import { assertBytes, assertUint, fromHex } from '../core/bytes';
 import { ArgumentError, SimtapError } from '../core/errors';
+import {
+  creditSamForPurchaseCommandData,
+  diversificationDataOf,
+  initSamForPurchaseCommandData,
+  initSamForPurchaseResponse,
+  initSamForPurchaseTwoLevelCommandData,
+  pbocApdu,
+  TERMINAL_ID_LENGTH,
+} from '../core/pboc';
 import { selectByFidApdu, selectByNameApdu } from './commands';
+import type { MachineErrorCode } from './errors';
 import { ApduLink } from './link';
 
 /** Default PSAM application AID (reference profile `psams[].aid`). */
@@ -99,7 +109,8 @@ export class PsamDriver {
    * @throws {SimtapError} `PSAM_NOT_OPEN` before `open()`.
    */
   get terminalId(): Uint8Array {
-    if (this.#terminalId === undefined) throw new SimtapError('PSAM_NOT_OPEN', 'PsamDriver: call open() first');
+    if (this.#terminalId === undefined)
+      throw new SimtapError<MachineErrorCode>('PSAM_NOT_OPEN', 'PsamDriver: call open() first');
     return this.#terminalId.slice();
   }
 
@@ -118,7 +129,7 @@ export class PsamDriver {
     const o = this.#options;
     this.#openSeq = undefined;
     await this.#link.run('PSAM_SELECT', o.selectBy === 'aid' ? selectByNameApdu(o.aid) : selectByFidApdu(o.fid));
-    const tid = await this.#link.run('PSAM_READ_TERMINAL_ID', READ_TERMINAL_ID, 6);
+    const tid = await this.#link.run('PSAM_READ_TERMINAL_ID', READ_TERMINAL_ID, TERMINAL_ID_LENGTH);
     this.#terminalId = tid.slice();
     return tid.slice();
   }
@@ -130,47 +141,32 @@ export class PsamDriver {
    * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses; `MACHINE_BAD_RESPONSE` unless 8 bytes come back.
    */
   async initForPurchase(req: PsamPurchaseRequest): Promise<PsamPurchaseSession> {
-    assertBytes(req.cardRandom, 'cardRandom', 4);
-    assertUint(req.offlineCounter, 'offlineCounter', 0xffff);
-    assertUint(req.amount, 'amount', 0xffffffff);
-    assertUint(req.tti, 'tti', 0xff);
-    assertBytes(req.date, 'date', 4);
-    assertBytes(req.time, 'time', 3);
-    assertUint(req.keyVersion, 'keyVersion', 0xff);
-    assertUint(req.algorithmId, 'algorithmId', 0xff);
     assertBytes(req.cardSerial, 'cardSerial', 8, 10);
-    if (req.issuerId !== undefined) assertBytes(req.issuerId, 'issuerId', 8);
-    const lc = req.issuerId === undefined ? 0x1c : 0x24;
-    const apdu = new Uint8Array(5 + lc + 1);
-    apdu.set(INIT_HEADER, 0);
-    apdu[4] = lc;
-    let o = 5;
-    apdu.set(req.cardRandom, o);
-    o += 4;
-    apdu[o++] = req.offlineCounter >>> 8;
-    apdu[o++] = req.offlineCounter & 0xff;
-    apdu[o++] = req.amount >>> 24;
-    apdu[o++] = (req.amount >>> 16) & 0xff;
-    apdu[o++] = (req.amount >>> 8) & 0xff;
-    apdu[o++] = req.amount & 0xff;
-    apdu[o++] = req.tti;
-    apdu.set(req.date, o);
-    o += 4;
-    apdu.set(req.time, o);
-    o += 3;
-    apdu[o++] = req.keyVersion;
-    apdu[o++] = req.algorithmId;
-    // The rightmost 8 bytes, copied byte by byte: a subarray would move the serial off-heap (a malloc per call).
-    const serial = req.cardSerial;
-    for (let i = 0, from = serial.length - 8; i < 8; i++) apdu[o + i] = serial[from + i]!;
-    o += 8;
-    if (req.issuerId !== undefined) apdu.set(req.issuerId, o);
-    apdu[apdu.length - 1] = 0x08;
+    const oneLevel = {
+      cardRandom: req.cardRandom,
+      offlineCounter: req.offlineCounter,
+      amount: req.amount,
+      tti: req.tti,
+      date: req.date,
+      time: req.time,
+      keyVersion: req.keyVersion,
+      algorithmId: req.algorithmId,
+      // The rightmost 8 bytes as a copy: a subarray would move the serial off-heap (a malloc per call).
+      cardSerial: req.cardSerial.length === 10 ? diversificationDataOf(req.cardSerial) : req.cardSerial,
+    };
+    const data =
+      req.issuerId === undefined
+        ? initSamForPurchaseCommandData.encode(oneLevel)
+        : initSamForPurchaseTwoLevelCommandData.encode({ ...oneLevel, issuerId: req.issuerId });
     this.#openSeq = undefined;
-    const rsp = await this.#link.run('PSAM_INIT_FOR_PURCHASE', apdu, 8);
-    const terminalTxnSeq = readUint(rsp, 0, 4);
-    this.#openSeq = terminalTxnSeq;
-    return { terminalTxnSeq, mac1: rsp.slice(4, 8) };
+    const rsp = await this.#link.run(
+      'PSAM_INIT_FOR_PURCHASE',
+      pbocApdu('PSAM_INIT_FOR_PURCHASE', { data, le: initSamForPurchaseResponse.length }),
+      initSamForPurchaseResponse.length,
+    );
+    const session = initSamForPurchaseResponse.decode(rsp);
+    this.#openSeq = session.terminalTxnSeq;
+    return session;
   }
 
   /**
@@ -179,10 +175,7 @@ export class PsamDriver {
    * @throws {StatusWordError} `SW_xxxx` for any other refusal (e.g. 6985: no open session).
    */
   async verifyMac2(mac2: Uint8Array): Promise<void> {
-    assertBytes(mac2, 'mac2', 4);
-    const apdu = new Uint8Array(9);
-    apdu.set(VERIFY_HEADER, 0);
-    apdu.set(mac2, 5);
+    const apdu = pbocApdu('PSAM_CREDIT_FOR_PURCHASE', { data: creditSamForPurchaseCommandData.encode({ mac2 }) });
     try {
       await this.#link.run('PSAM_CREDIT_FOR_PURCHASE', apdu, 0);
     } finally {
@@ -202,13 +195,7 @@ export class PsamDriver {
     assertUint(keyVersion, 'keyVersion', 0xff);
     assertBytes(diversificationData, 'diversificationData', 8, 16);
     this.#openSeq = undefined;
-    const apdu = new Uint8Array(5 + diversificationData.length);
-    apdu[0] = 0x80;
-    apdu[1] = 0x1a;
-    apdu[2] = keyUsage;
-    apdu[3] = keyVersion;
-    apdu[4] = diversificationData.length;
-    apdu.set(diversificationData, 5);
+    const apdu = pbocApdu('PSAM_DES_INIT', { p1: keyUsage, p2: keyVersion, data: diversificationData });
     await this.#link.run('PSAM_DES_INIT', apdu, 0);
   }
 
@@ -224,18 +211,9 @@ export class PsamDriver {
     assertBytes(data, 'data');
     if (data.length < 1 || data.length > 255) throw new ArgumentError('data: expected 1..255 bytes');
     this.#openSeq = undefined;
-    const apdu = new Uint8Array(6 + data.length);
-    apdu[0] = 0x80;
-    apdu[1] = 0xfa;
-    apdu[2] = p1;
-    apdu[3] = p2;
-    apdu[4] = data.length;
-    apdu.set(data, 5);
-    apdu[apdu.length - 1] = 0x00;
+    const apdu = pbocApdu('PSAM_DES_CRYPT', { p1, p2, data, le: 0x00 });
     return (await this.#link.run('PSAM_DES_CRYPT', apdu)).slice();
   }
 }
 
-const READ_TERMINAL_ID = /* @__PURE__ */ fromHex('00B0960006');
-const INIT_HEADER = /* @__PURE__ */ fromHex('80700000');
-const VERIFY_HEADER = /* @__PURE__ */ fromHex('8072000004');
+const READ_TERMINAL_ID = /* @__PURE__ */ pbocApdu('PSAM_READ_TERMINAL_ID', { le: TERMINAL_ID_LENGTH });

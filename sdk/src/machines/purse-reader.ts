@@ -20,22 +20,15 @@ import { assertBytes, assertUint } from '../core/bytes';
 import { ArgumentError } from '../core/errors';
 import { SW } from '../core/iso7816';
 import {
-  decodeInitForLoadResponse,
-  decodeInitForPurchaseResponse,
-  decodeTransactionLogRecord,
+  balanceResponse,
   type Ef15,
+  initForLoadResponse,
+  initForPurchaseResponse,
   type TransactionLogRecord,
   TTI,
 } from '../core/pboc';
-import {
-  getBalanceApdu,
-  INITIALIZE_P1,
-  initializeApdu,
-  type MachineCommandName,
-  readRecordApdu,
-  verifyPinApdu,
-} from './commands';
-import { EPURSE_DEFAULT_AID, identifyCard } from './epurse-client';
+import { getBalanceApdu, INITIALIZE_P1, initializeApdu, type MachineCommandName, verifyPinApdu } from './commands';
+import { EPURSE_DEFAULT_AID, identifyCard, readLogRecord } from './epurse-client';
 import { ApduLink, accept } from './link';
 
 /** Options of {@link readPurse}. */
@@ -86,8 +79,6 @@ export interface PurseReading {
   readonly apduCount: number;
 }
 
-const LOG_SFI = 0x18;
-const LOG_RECORD_LENGTH = 23;
 const MAX_LOG_RECORDS = 254;
 const ZERO_TID = new Uint8Array(6);
 
@@ -154,11 +145,11 @@ export async function readPurse(channel: CardChannel, opts: ReadPurseOptions = {
   let online: CounterReading | undefined;
   let offline: CounterReading | undefined;
   if (o.counters === 'card') {
-    online = await counterFromCard(link, 'INITIALIZE_FOR_LOAD', INITIALIZE_P1.LOAD, 16, o, kind);
-    offline = await counterFromCard(link, 'INITIALIZE_FOR_PURCHASE', INITIALIZE_P1.PURCHASE, 15, o, kind);
+    online = await counterFromCard(link, 'INITIALIZE_FOR_LOAD', INITIALIZE_P1.LOAD, o, kind);
+    offline = await counterFromCard(link, 'INITIALIZE_FOR_PURCHASE', INITIALIZE_P1.PURCHASE, o, kind);
   }
-  const balanceData = await link.run('GET_BALANCE', getBalanceApdu(kind), 4);
-  const balance = new DataView(balanceData.buffer, balanceData.byteOffset, 4).getInt32(0);
+  const balanceData = await link.run('GET_BALANCE', getBalanceApdu(kind), balanceResponse.length);
+  const balance = balanceResponse.decode(balanceData).balance | 0; // two's complement: negative while overdrawn
 
   const log = new LogReader(link);
   const records = await log.read(o.logRecords);
@@ -184,18 +175,16 @@ async function counterFromCard(
   link: ApduLink,
   command: MachineCommandName,
   p1: (typeof INITIALIZE_P1)[keyof typeof INITIALIZE_P1],
-  length: number,
   o: { keyIndex: number; terminalId: Uint8Array },
   kind: 0x01 | 0x02,
 ): Promise<CounterReading | undefined> {
   const r = await link.exchange(command, initializeApdu(p1, o.keyIndex, 1, o.terminalId, kind));
   if (r.sw === SW.TRANSACTION_COUNTER_MAX) return { value: 0xffff, source: 'card' }; // 9402: counter at FFFF
   if (COUNTER_FALLBACK_SW.has(r.sw)) return undefined;
-  const data = accept(command, r, length);
   const value =
     p1 === INITIALIZE_P1.LOAD
-      ? decodeInitForLoadResponse(data).onlineCounter
-      : decodeInitForPurchaseResponse(data).offlineCounter;
+      ? initForLoadResponse.decode(accept(command, r, initForLoadResponse.length)).onlineCounter
+      : initForPurchaseResponse.decode(accept(command, r, initForPurchaseResponse.length)).offlineCounter;
   return { value, source: 'card' };
 }
 
@@ -225,17 +214,12 @@ class LogReader {
   async #next(): Promise<boolean> {
     if (this.#ended || this.#records.length >= MAX_LOG_RECORDS) return false;
     const n = this.#records.length + 1;
-    const r = await this.link.exchange('READ_RECORD', readRecordApdu(n, LOG_SFI, LOG_RECORD_LENGTH));
-    if (r.sw === SW.RECORD_NOT_FOUND) {
+    const record = await readLogRecord(this.link, n);
+    if (record === undefined) {
       this.#ended = true;
       return false;
     }
-    const data = accept('READ_RECORD', r, LOG_RECORD_LENGTH);
-    if (data.every((b) => b === 0)) {
-      this.#ended = true;
-      return false;
-    }
-    this.#records.push(decodeTransactionLogRecord(data));
+    this.#records.push(record);
     return true;
   }
 }

@@ -29,14 +29,13 @@
  *
  * @module
  */
-import type { CardChannel } from '../card/channel';
 import { assertBytes, assertUint, equalCt } from '../core/bytes';
 import { ArgumentError, CryptoError, SimtapError } from '../core/errors';
-import { ISO14443_106, type LinkProfile, type TapTimeOptions, TapTimer } from '../core/iso14443';
 import {
-  decodeInitForLoadResponse,
+  creditForLoadResponse,
   diversificationDataOf,
   IssuerTacVerifier,
+  initForLoadResponse,
   loadMac1,
   loadMac2,
   loadSessionKey,
@@ -46,21 +45,11 @@ import {
   TTI,
 } from '../core/pboc';
 import { referenceProfile, type SimtapProfile } from '../core/profile';
-import { type Clock, systemClock, txnDateTime } from './clock';
 import { creditForLoadApdu, INITIALIZE_P1, initializeApdu, verifyPinApdu } from './commands';
-import { type CardIdentity, EPURSE_DEFAULT_AID, identifyCard, proveTransaction, searchLog } from './epurse-client';
-import { CardLeftFieldError, TacError } from './errors';
-import { ApduLink } from './link';
-import {
-  type LoadRecord,
-  type LoadResult,
-  PendingBySerial,
-  type PendingLoad,
-  type RecoveryProof,
-  type UnprovenLoad,
-  type UnprovenReason,
-  type Writable,
-} from './records';
+import type { CardIdentity } from './epurse-client';
+import { type MachineErrorCode, TacError } from './errors';
+import { MachineCore, type MachineOptions, recordOf, type Tap, type TapOptions } from './machine-core';
+import type { LoadRecord, LoadResult, PendingLoad, RecoveryProof, UnprovenLoad, UnprovenReason } from './records';
 
 /** What the authorizer gets to decide on a load and compute its MAC2. */
 export interface LoadAuthorizationRequest {
@@ -168,7 +157,8 @@ export class IssuerKeyAuthorizer implements LoadAuthorizer {
         tti: req.tti,
         terminalId: req.terminalId,
       });
-      if (!equalCt(mac1, req.mac1)) throw new CryptoError('MAC1_INVALID', 'load MAC1 does not verify');
+      if (!equalCt(mac1, req.mac1))
+        throw new CryptoError<MachineErrorCode>('MAC1_INVALID', 'load MAC1 does not verify');
       const mac2 = loadMac2({
         sessionKey: mac,
         amount: req.amount,
@@ -188,7 +178,8 @@ export class IssuerKeyAuthorizer implements LoadAuthorizer {
    * @throws {SimtapError} `NO_TAC_KEY` when constructed without `tacMasterKey`; `BAD_ARGUMENT` on a bad field.
    */
   async verifyTac(check: LoadTacCheck): Promise<boolean> {
-    if (this.#tac === undefined) throw new SimtapError('NO_TAC_KEY', 'IssuerKeyAuthorizer: no tacMasterKey');
+    if (this.#tac === undefined)
+      throw new SimtapError<MachineErrorCode>('NO_TAC_KEY', 'IssuerKeyAuthorizer: no tacMasterKey');
     assertBytes(check.cardSerial, 'cardSerial', 10);
     return this.#tac.verifyLoad(check, check.cardSerial);
   }
@@ -206,40 +197,19 @@ export class IssuerKeyAuthorizer implements LoadAuthorizer {
 }
 
 /** Options of {@link RechargeMachine}. */
-export interface RechargeMachineOptions {
-  /** The kiosk reader's channel to cards (a call may pass another). */
-  readonly card: CardChannel;
+export interface RechargeMachineOptions extends MachineOptions<PendingLoad, LoadResult> {
   /** Who computes MAC2 (the platform). */
   readonly authorizer: LoadAuthorizer;
   /** The kiosk's terminal ID (6 bytes). */
   readonly terminalId: Uint8Array;
-  readonly clock?: Clock;
-  /** Terminal-local time zone, minutes east of UTC; default 480 (China). */
-  readonly timeZoneOffsetMinutes?: number;
-  /** Load key index sent in INITIALIZE FOR LOAD; default 1. */
-  readonly keyIndex?: number;
-  /** The e-purse AID; default A000000632010105. */
-  readonly aid?: Uint8Array;
-  readonly selectVia?: 'aid' | 'ppse';
-  /** Link profile of the tap-time estimate; default {@link ISO14443_106}. */
-  readonly linkProfile?: LinkProfile;
-  readonly tapTimeOptions?: TapTimeOptions;
-  /** Records of EF 0x18 a recovery may read; default 10. */
-  readonly logRecords?: number;
-  /** Called with every record: each completed load (also those a recovery completes) and each unproven one. */
-  readonly onRecord?: (record: LoadResult) => void;
-  /** Pending loads kept from an earlier run. */
-  readonly pending?: readonly PendingLoad[];
 }
 
 /** A load request. */
-export interface LoadRequest {
+export interface LoadRequest extends TapOptions {
   /** Amount in fen (1..2³²−1). */
   readonly amount: number;
   /** PIN digits, when the card asks for the PIN before a load. */
   readonly pin?: string;
-  readonly card?: CardChannel;
-  readonly linkProfile?: LinkProfile;
 }
 
 /** The result of resolving a card's pending load (module doc decision table). */
@@ -249,12 +219,6 @@ export type LoadRecoveryOutcome =
   | { readonly outcome: 'unproven'; readonly record: UnprovenLoad }
   | { readonly outcome: 'not-loaded'; readonly pending: PendingLoad }
   | { readonly outcome: 'unknown'; readonly pending: PendingLoad };
-
-interface Tap {
-  readonly link: ApduLink;
-  readonly timer: TapTimer;
-  readonly profile: LinkProfile;
-}
 
 /** What the card shows of a pending load, before the machine acts on it. */
 type LoadEvidence =
@@ -272,59 +236,26 @@ const LOAD_FAMILY: readonly number[] = [TTI.EP_LOAD];
  * const rec = await kiosk.load({ amount: 5000 }); // rec.balanceAfter, rec.tac, rec.tacVerified
  */
 export class RechargeMachine {
-  readonly #o: {
-    card: CardChannel;
-    authorizer: LoadAuthorizer;
-    terminalId: Uint8Array;
-    clock: Clock;
-    tz: number;
-    keyIndex: number;
-    select: { aid: Uint8Array; selectVia: 'aid' | 'ppse' };
-    profile: LinkProfile;
-    tapTimeOptions: TapTimeOptions;
-    logRecords: number;
-    onRecord: ((r: LoadResult) => void) | undefined;
-  };
-  readonly #pending: PendingBySerial<PendingLoad>;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #core: MachineCore<PendingLoad>;
+  readonly #authorizer: LoadAuthorizer;
+  readonly #terminalId: Uint8Array;
+  readonly #onRecord: ((r: LoadResult) => void) | undefined;
 
   /** @throws {ArgumentError} `BAD_ARGUMENT` on an invalid option. */
   constructor(options: RechargeMachineOptions) {
     if (typeof options !== 'object' || options === null) throw new ArgumentError('options: expected an object');
-    if (typeof options.card?.transmit !== 'function') throw new ArgumentError('card: expected a CardChannel');
     if (typeof options.authorizer?.authorize !== 'function')
       throw new ArgumentError('authorizer: expected a LoadAuthorizer');
     assertBytes(options.terminalId, 'terminalId', 6);
-    const keyIndex = options.keyIndex ?? 1;
-    assertUint(keyIndex, 'keyIndex', 0xff);
-    const tz = options.timeZoneOffsetMinutes ?? 480;
-    if (!Number.isInteger(tz) || Math.abs(tz) > 14 * 60) throw new ArgumentError('timeZoneOffsetMinutes: out of range');
-    const logRecords = options.logRecords ?? 10;
-    assertUint(logRecords, 'logRecords', 254);
-    const aid = options.aid ?? EPURSE_DEFAULT_AID;
-    if (!(aid instanceof Uint8Array) || aid.length < 5 || aid.length > 16)
-      throw new ArgumentError('aid: expected 5..16 bytes');
-    const selectVia = options.selectVia ?? 'aid';
-    if (selectVia !== 'aid' && selectVia !== 'ppse') throw new ArgumentError("selectVia: expected 'aid' or 'ppse'");
-    this.#o = {
-      card: options.card,
-      authorizer: options.authorizer,
-      terminalId: options.terminalId.slice(),
-      clock: options.clock ?? systemClock,
-      tz,
-      keyIndex,
-      select: { aid: aid.slice(), selectVia },
-      profile: options.linkProfile ?? ISO14443_106,
-      tapTimeOptions: options.tapTimeOptions ?? {},
-      logRecords,
-      onRecord: options.onRecord,
-    };
-    this.#pending = new PendingBySerial(options.pending);
+    this.#core = new MachineCore(options);
+    this.#authorizer = options.authorizer;
+    this.#terminalId = options.terminalId.slice();
+    this.#onRecord = options.onRecord;
   }
 
   /** Loads the cards may or may not have committed, awaiting their next tap. */
   get pending(): readonly PendingLoad[] {
-    return this.#pending.list();
+    return this.#core.pending.list();
   }
 
   /**
@@ -332,8 +263,7 @@ export class RechargeMachine {
    * @throws {ArgumentError} `BAD_ARGUMENT` unless `cardSerial` is 10 bytes.
    */
   discardPending(cardSerial: Uint8Array): PendingLoad | undefined {
-    assertBytes(cardSerial, 'cardSerial', 10);
-    return this.#pending.remove(cardSerial);
+    return this.#core.discardPending(cardSerial);
   }
 
   /**
@@ -352,19 +282,18 @@ export class RechargeMachine {
   async load(req: LoadRequest): Promise<LoadRecord> {
     assertUint(req?.amount, 'amount', 0xffffffff);
     if (req.amount === 0) throw new ArgumentError('amount: a load needs at least 1 fen');
-    return this.#tap(req, async (tap) => {
-      const id = await identifyCard(tap.link, this.#o.select);
-      const p = this.#pending.of(id.serial);
+    const core = this.#core;
+    return core.tap(req, async (tap) => {
+      const id = await core.identify(tap);
+      const p = core.pending.of(id.serial);
       if (p !== undefined) {
         const ev = await this.#examine(tap, p);
         if (ev.kind === 'unknown')
-          throw new SimtapError(
-            'RECOVERY_UNDETERMINED',
+          throw core.undetermined(
             'an earlier torn load of this card cannot be resolved from the card; check it and discardPending()',
           );
         if (ev.kind === 'unproven' && p.amount === req.amount)
-          throw new SimtapError(
-            'RECOVERY_UNDETERMINED',
+          throw core.undetermined(
             "the card's log shows an earlier torn load of this amount but the card cannot prove it: not loading " +
               'again; recover() hands it to the back office, or discardPending() after a check',
           );
@@ -381,10 +310,11 @@ export class RechargeMachine {
    * unproven load goes to `onRecord` and leaves the pending book.
    * @throws {CardLeftFieldError} / `StatusWordError` when the tap itself fails (the pending record is kept).
    */
-  async recover(req: { card?: CardChannel; linkProfile?: LinkProfile } = {}): Promise<LoadRecoveryOutcome> {
-    return this.#tap(req, async (tap) => {
-      const id = await identifyCard(tap.link, this.#o.select);
-      const p = this.#pending.of(id.serial);
+  async recover(req: TapOptions = {}): Promise<LoadRecoveryOutcome> {
+    const core = this.#core;
+    return core.tap(req, async (tap) => {
+      const id = await core.identify(tap);
+      const p = core.pending.of(id.serial);
       if (p === undefined) return { outcome: 'none' };
       return this.#settle(tap, p, await this.#examine(tap, p));
     });
@@ -392,31 +322,24 @@ export class RechargeMachine {
 
   // ------------------------------------------------------------ internals
 
-  #tap<T>(req: { card?: CardChannel; linkProfile?: LinkProfile }, fn: (tap: Tap) => Promise<T>): Promise<T> {
-    const channel = req.card ?? this.#o.card;
-    const profile = req.linkProfile ?? this.#o.profile;
-    const go = (): Promise<T> => {
-      const timer = new TapTimer();
-      return fn({ link: new ApduLink(channel, 'card', timer), timer, profile });
-    };
-    const run = this.#queue.then(go, go);
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
-
   async #credit(tap: Tap, id: CardIdentity, amount: number): Promise<LoadRecord> {
-    const o = this.#o;
+    const core = this.#core;
     const link = tap.link;
     const tti = TTI.EP_LOAD;
-    const { date, time } = txnDateTime(o.clock, o.tz);
-    const init = decodeInitForLoadResponse(
-      await link.run('INITIALIZE_FOR_LOAD', initializeApdu(INITIALIZE_P1.LOAD, o.keyIndex, amount, o.terminalId), 16),
+    const terminalId = this.#terminalId;
+    const { date, time } = core.now();
+    const init = initForLoadResponse.decode(
+      await link.run(
+        'INITIALIZE_FOR_LOAD',
+        initializeApdu(INITIALIZE_P1.LOAD, core.keyIndex, amount, terminalId),
+        initForLoadResponse.length,
+      ),
     );
     const balanceBefore = init.oldBalance | 0;
-    const { mac2 } = await o.authorizer.authorize({
+    const { mac2 } = await this.#authorizer.authorize({
       cardSerial: id.serial.slice(),
       amount,
-      terminalId: o.terminalId.slice(),
+      terminalId: terminalId.slice(),
       oldBalance: init.oldBalance,
       onlineCounter: init.onlineCounter,
       random: init.random,
@@ -436,32 +359,26 @@ export class RechargeMachine {
       amount,
       balanceBefore,
       balanceAfter: balanceBefore + amount,
-      terminalId: o.terminalId.slice(),
+      terminalId: terminalId.slice(),
       date: date.slice(),
       time: time.slice(),
       keyVersion: init.keyVersion,
       algorithmId: init.algorithmId,
       mac2: mac2.slice(),
     };
-    let tac: Uint8Array;
-    try {
-      tac = (await link.run('CREDIT_FOR_LOAD', creditForLoadApdu(date, time, mac2), 4)).slice();
-    } catch (e) {
-      if (e instanceof CardLeftFieldError) {
-        this.#pending.add(pending);
-        throw new CardLeftFieldError('CREDIT_FOR_LOAD', pending, { cause: e.cause });
-      }
-      throw e;
-    }
+    const apdu = creditForLoadApdu(date, time, mac2);
+    const { tac } = creditForLoadResponse.decode(
+      await core.commit(tap, 'CREDIT_FOR_LOAD', apdu, creditForLoadResponse.length, pending),
+    );
     return this.#finish(tap, pending, tac, undefined);
   }
 
   async #finish(tap: Tap, p: PendingLoad, tac: Uint8Array, recovered: RecoveryProof | undefined): Promise<LoadRecord> {
-    const verify = this.#o.authorizer.verifyTac;
+    const authorizer = this.#authorizer;
     const ok =
-      verify === undefined
+      authorizer.verifyTac === undefined
         ? undefined
-        : await verify.call(this.#o.authorizer, {
+        : await authorizer.verifyTac({
             cardSerial: p.cardSerial,
             newBalance: p.balanceAfter >>> 0,
             onlineCounter: p.onlineCounter,
@@ -472,40 +389,25 @@ export class RechargeMachine {
             time: p.time,
             tac,
           });
-    // Completed in place on the rest copy (see ConsumptionMachine: a spread followed by more properties costs a
-    // new hidden class per record on Node 20). Same keys, same order.
-    const { status: _, ...core } = p;
-    const record = core as Writable<LoadRecord>;
+    const record = recordOf<LoadRecord>(p);
     record.status = 'completed';
     record.tac = tac;
     record.tacVerified = ok === true;
     record.recovered = recovered;
     record.apduCount = tap.link.apduCount;
-    record.tapTime = tap.timer.estimate(tap.profile, this.#o.tapTimeOptions);
-    this.#o.onRecord?.(record);
+    record.tapTime = this.#core.tapTime(tap);
+    this.#onRecord?.(record);
     if (ok === false) throw new TacError('the load TAC does not verify with the issuer key', record);
     return record;
   }
 
   /** What the card proves about `p` (module doc decision table); changes nothing. */
   async #examine(tap: Tap, p: PendingLoad): Promise<LoadEvidence> {
-    const proof = await proveTransaction(tap.link, p.tti, p.onlineCounter);
+    const proof = await this.#core.prove(tap, p, p.onlineCounter);
     // The proof is ours when it carries the MAC2 this machine sent (another load may have used the counter since);
     // its TAC is what the authorizer verifies.
     if (proof !== undefined && equalCt(proof.mac2, p.mac2)) return { kind: 'proven', tac: proof.tac };
-    const v = await searchLog(
-      tap.link,
-      {
-        counter: p.onlineCounter,
-        family: LOAD_FAMILY,
-        tti: p.tti,
-        amount: p.amount,
-        terminalId: p.terminalId,
-        date: p.date,
-        time: p.time,
-      },
-      this.#o.logRecords,
-    );
+    const v = await this.#core.searchLog(tap, p, p.onlineCounter, LOAD_FAMILY);
     if (v.verdict === 'unknown') return { kind: 'unknown' };
     if (v.verdict === 'not-committed') return { kind: 'not-loaded' };
     // The log shows the load, but the card cannot prove it: no TAC to keep.
@@ -514,26 +416,26 @@ export class RechargeMachine {
 
   /** Acts on what the card proved: completes, hands off as unproven, or drops the pending load (or keeps it). */
   async #settle(tap: Tap, p: PendingLoad, ev: LoadEvidence): Promise<LoadRecoveryOutcome> {
+    const book = this.#core.pending;
     switch (ev.kind) {
       case 'unknown':
         return { outcome: 'unknown', pending: p };
       case 'not-loaded':
-        this.#pending.remove(p.cardSerial);
+        book.remove(p.cardSerial);
         return { outcome: 'not-loaded', pending: p };
       case 'unproven': {
-        this.#pending.remove(p.cardSerial);
-        const { status: _, ...core } = p;
-        const record = core as Writable<UnprovenLoad>;
+        book.remove(p.cardSerial);
+        const record = recordOf<UnprovenLoad>(p);
         record.status = 'unproven';
         record.reason = ev.reason;
         record.log = ev.log;
         record.apduCount = tap.link.apduCount;
-        record.tapTime = tap.timer.estimate(tap.profile, this.#o.tapTimeOptions);
-        this.#o.onRecord?.(record);
+        record.tapTime = this.#core.tapTime(tap);
+        this.#onRecord?.(record);
         return { outcome: 'unproven', record };
       }
       case 'proven':
-        this.#pending.remove(p.cardSerial);
+        book.remove(p.cardSerial);
         return { outcome: 'loaded', record: await this.#finish(tap, p, ev.tac, 'transaction-prove') };
     }
   }

@@ -2,36 +2,24 @@
  * Transit gates: the travel record a gate writes into the card's composite-application (CAPP) file at entry and
  * exit, and fare rules.
  *
- * Record layout (48 bytes, one record of the CAPP file, addressed by its identifier = byte 0; modelled on the
- * JT/T 978 travel record, digest a.1):
- *
- * | off | len | field |
- * |---|---|---|
- * | 0 | 1 | record identifier (P1 of UPDATE CAPP DATA CACHE) |
- * | 1 | 1 | length of the rest (46) |
- * | 2 | 1 | type: 03 entry, 04 exit (00 = never written) |
- * | 3 | 6 | terminal ID of the gate |
- * | 9 | 1 | sub-type: 01 metro |
- * | 10 | 2 | line |
- * | 12 | 2 | station |
- * | 14 | 4 | amount charged at this gate (fen) |
- * | 18 | 4 | balance after this gate (fen) |
- * | 22 | 4 | date YYYYMMDD (BCD) |
- * | 26 | 3 | time hhmmss (BCD) |
- * | 29 | 19 | reserved (00) |
+ * The record's bytes are the core's `cappTravelRecord` (`@simtap/sdk/core/pboc`; 48 bytes, modelled on the JT/T 978
+ * travel record): record identifier (P1 of UPDATE CAPP DATA CACHE) ‖ length of the rest (46) ‖ type (03 entry,
+ * 04 exit, 00 never written) ‖ gate terminal ID(6) ‖ sub-type (01 metro) ‖ line(2) ‖ station(2) ‖ amount charged
+ * at this gate(4) ‖ balance after it(4) ‖ date(4) ‖ time(3) ‖ reserved(19). This module maps it to the
+ * {@link TransitRecord} gates and fare rules work with.
  *
  * @module
  */
-import { assertBytes, assertUint, readUint } from '../core/bytes';
+import { assertUint } from '../core/bytes';
 import { ArgumentError, ParseError } from '../core/errors';
+import { cappTravelRecord, TRAVEL_RECORD_SUBTYPE, TRAVEL_RECORD_TYPE } from '../core/pboc';
+import type { MachineErrorCode } from './errors';
 import type { TransitRecord, TransitStation } from './records';
 
-/** Length of a travel record in the CAPP file. */
-export const TRANSIT_RECORD_LENGTH = 48;
+/** Length of a travel record in the CAPP file (the core's `cappTravelRecord.length`). */
+export const TRANSIT_RECORD_LENGTH = cappTravelRecord.length;
 
-const TYPE_ENTRY = 0x03;
-const TYPE_EXIT = 0x04;
-const SUBTYPE_METRO = 0x01;
+const RESERVED = new Uint8Array(19);
 
 /**
  * Encodes a travel record with `recordId` in byte 0.
@@ -41,24 +29,20 @@ export function encodeTransitRecord(recordId: number, r: TransitRecord): Uint8Ar
   assertUint(recordId, 'recordId', 0xff);
   if (r.type !== 'entry' && r.type !== 'exit') throw new ArgumentError("type: expected 'entry' or 'exit'");
   assertStation(r.station);
-  assertBytes(r.terminalId, 'terminalId', 6);
-  assertUint(r.amount, 'amount', 0xffffffff);
-  assertUint(r.balance, 'balance', 0xffffffff);
-  assertBytes(r.date, 'date', 4);
-  assertBytes(r.time, 'time', 3);
-  const out = new Uint8Array(TRANSIT_RECORD_LENGTH);
-  out[0] = recordId;
-  out[1] = TRANSIT_RECORD_LENGTH - 2;
-  out[2] = r.type === 'entry' ? TYPE_ENTRY : TYPE_EXIT;
-  out.set(r.terminalId, 3);
-  out[9] = SUBTYPE_METRO;
-  write(out, 10, r.station.line, 2);
-  write(out, 12, r.station.station, 2);
-  write(out, 14, r.amount, 4);
-  write(out, 18, r.balance, 4);
-  out.set(r.date, 22);
-  out.set(r.time, 26);
-  return out;
+  return cappTravelRecord.encode({
+    recordId,
+    length: TRANSIT_RECORD_LENGTH - 2,
+    type: r.type === 'entry' ? TRAVEL_RECORD_TYPE.ENTRY : TRAVEL_RECORD_TYPE.EXIT,
+    terminalId: r.terminalId,
+    subType: TRAVEL_RECORD_SUBTYPE.METRO,
+    line: r.station.line,
+    station: r.station.station,
+    amount: r.amount,
+    balance: r.balance,
+    date: r.date,
+    time: r.time,
+    reserved: RESERVED,
+  });
 }
 
 /**
@@ -67,19 +51,22 @@ export function encodeTransitRecord(recordId: number, r: TransitRecord): Uint8Ar
  */
 export function decodeTransitRecord(b: Uint8Array): TransitRecord | undefined {
   if (!(b instanceof Uint8Array) || b.length !== TRANSIT_RECORD_LENGTH)
-    throw new ParseError('TRANSIT_RECORD_INVALID', `travel record: expected ${TRANSIT_RECORD_LENGTH} bytes`);
-  const type = b[2];
-  if (type === 0x00) return undefined;
-  if (type !== TYPE_ENTRY && type !== TYPE_EXIT)
-    throw new ParseError('TRANSIT_RECORD_INVALID', `travel record: unknown type ${type}`, 2);
+    throw new ParseError<MachineErrorCode>(
+      'TRANSIT_RECORD_INVALID',
+      `travel record: expected ${TRANSIT_RECORD_LENGTH} bytes`,
+    );
+  const r = cappTravelRecord.decode(b);
+  if (r.type === TRAVEL_RECORD_TYPE.NONE) return undefined;
+  if (r.type !== TRAVEL_RECORD_TYPE.ENTRY && r.type !== TRAVEL_RECORD_TYPE.EXIT)
+    throw new ParseError<MachineErrorCode>('TRANSIT_RECORD_INVALID', `travel record: unknown type ${r.type}`, 2);
   return {
-    type: type === TYPE_ENTRY ? 'entry' : 'exit',
-    terminalId: b.slice(3, 9),
-    station: { line: readUint(b, 10, 2), station: readUint(b, 12, 2) },
-    amount: readUint(b, 14, 4),
-    balance: readUint(b, 18, 4),
-    date: b.slice(22, 26),
-    time: b.slice(26, 29),
+    type: r.type === TRAVEL_RECORD_TYPE.ENTRY ? 'entry' : 'exit',
+    terminalId: r.terminalId,
+    station: { line: r.line, station: r.station },
+    amount: r.amount,
+    balance: r.balance,
+    date: r.date,
+    time: r.time,
   };
 }
 
@@ -153,8 +140,4 @@ export function assertStation(s: TransitStation): void {
   if (typeof s !== 'object' || s === null) throw new ArgumentError('station: expected { line, station }');
   assertUint(s.line, 'station.line', 0xffff);
   assertUint(s.station, 'station.station', 0xffff);
-}
-
-function write(b: Uint8Array, o: number, v: number, n: number): void {
-  for (let i = n - 1; i >= 0; i--, v = Math.floor(v / 256)) b[o + i] = v & 0xff;
 }

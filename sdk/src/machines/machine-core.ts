@@ -1,0 +1,214 @@
+/**
+ * What the consumption machine and the recharge machine share: their common options and the checks of them, one
+ * tap at a time (a serial queue), the tap itself (a counted, timed link to the card, the card identified), the
+ * book of torn transactions awaiting their card's next tap, the command that moves money (a card leaving the
+ * field during it leaves a pending record), the card's proof and log of a pending transaction, and the records the
+ * machines complete in place.
+ *
+ * @internal
+ * @module
+ */
+import type { CardChannel } from '../card/channel';
+import { assertBytes, assertUint } from '../core/bytes';
+import { ArgumentError, SimtapError } from '../core/errors';
+import { ISO14443_106, type LinkProfile, type TapTimeEstimate, type TapTimeOptions, TapTimer } from '../core/iso14443';
+import { type Clock, systemClock, type TxnDateTime, txnDateTime } from './clock';
+import type { MachineCommandName } from './commands';
+import {
+  type CardIdentity,
+  EPURSE_DEFAULT_AID,
+  identifyCard,
+  type LogVerdict,
+  proveTransaction,
+  type SelectOptions,
+  searchLog,
+  type TransactionProof,
+} from './epurse-client';
+import { CardLeftFieldError, type MachineErrorCode } from './errors';
+import { ApduLink } from './link';
+import { PendingBySerial, type PendingLoad, type PendingPurchase, type Writable } from './records';
+
+/** Per-call options shared by every tap. */
+export interface TapOptions {
+  /** The card channel of this tap; default the machine's. */
+  readonly card?: CardChannel;
+  /** Link profile of this tap's estimate; default the machine's. */
+  readonly linkProfile?: LinkProfile;
+}
+
+/**
+ * The options both machines take; `P` is the machine's pending record, `R` the record it reports. Each machine's
+ * options extend these.
+ */
+export interface MachineOptions<P, R> {
+  /** The reader's channel to cards (a call may pass another). */
+  readonly card: CardChannel;
+  /** Time source of the transaction date/time; default the system clock. */
+  readonly clock?: Clock;
+  /** Terminal-local time zone, minutes east of UTC; default 480 (China). */
+  readonly timeZoneOffsetMinutes?: number;
+  /** Key index sent in INITIALIZE (the purchase key of a till, the load key of a kiosk); default 1 (reference profile). */
+  readonly keyIndex?: number;
+  /** The e-purse AID; default A000000632010105. */
+  readonly aid?: Uint8Array;
+  /** Select the purse directly (default) or through the PPSE. */
+  readonly selectVia?: 'aid' | 'ppse';
+  /** Link profile of the tap-time estimate; default {@link ISO14443_106}. */
+  readonly linkProfile?: LinkProfile;
+  /** Options of the tap-time estimate. */
+  readonly tapTimeOptions?: TapTimeOptions;
+  /** Records of EF 0x18 a recovery may read; default 10. */
+  readonly logRecords?: number;
+  /** Called with every record the machine makes: each completed one (also those a recovery completes) and each unproven one. */
+  readonly onRecord?: (record: R) => void;
+  /** Pending records kept from an earlier run of this machine (its `pending`; persist them across restarts). */
+  readonly pending?: readonly P[];
+}
+
+/** One tap: the card link with its timer, and the link profile of its estimate. */
+export interface Tap {
+  readonly link: ApduLink;
+  readonly timer: TapTimer;
+  readonly profile: LinkProfile;
+}
+
+/** A torn transaction a machine keeps: a purchase or a load. */
+export type PendingTransaction = PendingPurchase | PendingLoad;
+
+/**
+ * The part both machines are built on: one instance per machine, holding its common settings.
+ * @internal
+ */
+export class MachineCore<P extends PendingTransaction> {
+  readonly card: CardChannel;
+  readonly clock: Clock;
+  /** Terminal-local time zone, minutes east of UTC. */
+  readonly tz: number;
+  /** Key index of INITIALIZE. */
+  readonly keyIndex: number;
+  readonly select: SelectOptions;
+  readonly profile: LinkProfile;
+  readonly tapTimeOptions: TapTimeOptions;
+  /** Records of EF 0x18 a recovery may read. */
+  readonly logRecords: number;
+  /** Torn transactions awaiting their card's next tap. */
+  readonly pending: PendingBySerial<P>;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** @throws {ArgumentError} `BAD_ARGUMENT` on an invalid common option. */
+  constructor(options: MachineOptions<P, never>) {
+    if (typeof options.card?.transmit !== 'function') throw new ArgumentError('card: expected a CardChannel');
+    const keyIndex = options.keyIndex ?? 1;
+    assertUint(keyIndex, 'keyIndex', 0xff);
+    const tz = options.timeZoneOffsetMinutes ?? 480;
+    if (!Number.isInteger(tz) || Math.abs(tz) > 14 * 60) throw new ArgumentError('timeZoneOffsetMinutes: out of range');
+    const logRecords = options.logRecords ?? 10;
+    assertUint(logRecords, 'logRecords', 254);
+    const aid = options.aid ?? EPURSE_DEFAULT_AID;
+    if (!(aid instanceof Uint8Array) || aid.length < 5 || aid.length > 16)
+      throw new ArgumentError('aid: expected 5..16 bytes');
+    const selectVia = options.selectVia ?? 'aid';
+    if (selectVia !== 'aid' && selectVia !== 'ppse') throw new ArgumentError("selectVia: expected 'aid' or 'ppse'");
+    this.card = options.card;
+    this.clock = options.clock ?? systemClock;
+    this.tz = tz;
+    this.keyIndex = keyIndex;
+    this.select = { aid: aid.slice(), selectVia };
+    this.profile = options.linkProfile ?? ISO14443_106;
+    this.tapTimeOptions = options.tapTimeOptions ?? {};
+    this.logRecords = logRecords;
+    this.pending = new PendingBySerial(options.pending);
+  }
+
+  /**
+   * Forgets the pending transaction of `cardSerial`; returns it, if there was one.
+   * @throws {ArgumentError} `BAD_ARGUMENT` unless `cardSerial` is 10 bytes.
+   */
+  discardPending(cardSerial: Uint8Array): P | undefined {
+    assertBytes(cardSerial, 'cardSerial', 10);
+    return this.pending.remove(cardSerial);
+  }
+
+  /** Runs `fn` after every call queued before it has settled (one tap at a time). */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One tap, in the queue: `prepare` (e.g. open the PSAM), then `fn` with a fresh timed link to the card. */
+  tap<T>(req: TapOptions, fn: (tap: Tap) => Promise<T>, prepare?: () => Promise<void>): Promise<T> {
+    const channel = req.card ?? this.card;
+    const profile = req.linkProfile ?? this.profile;
+    return this.serial(async () => {
+      if (prepare !== undefined) await prepare();
+      const timer = new TapTimer();
+      return fn({ link: new ApduLink(channel, 'card', timer), timer, profile });
+    });
+  }
+
+  /** Selects the e-purse and reads EF 0x15. */
+  identify(tap: Tap): Promise<CardIdentity> {
+    return identifyCard(tap.link, this.select);
+  }
+
+  /** The transaction date and time, read once from the clock. */
+  now(): TxnDateTime {
+    return txnDateTime(this.clock, this.tz);
+  }
+
+  /** The tap-time estimate of `tap` so far. */
+  tapTime(tap: Tap): TapTimeEstimate {
+    return tap.timer.estimate(tap.profile, this.tapTimeOptions);
+  }
+
+  /**
+   * Sends the command that moves money (DEBIT, CREDIT FOR LOAD) and returns its data. When the card leaves the
+   * field before answering, it may have committed: `pending` goes into the book and the error carries it.
+   * @throws {CardLeftFieldError} `CARD_REMOVED` with `pending` set; the link's other errors as they are.
+   */
+  async commit(
+    tap: Tap,
+    command: MachineCommandName,
+    apdu: Uint8Array,
+    length: number,
+    pending: P,
+  ): Promise<Uint8Array> {
+    try {
+      return await tap.link.run(command, apdu, length);
+    } catch (e) {
+      if (e instanceof CardLeftFieldError) {
+        this.pending.add(pending);
+        throw new CardLeftFieldError(command, pending, { cause: e.cause });
+      }
+      throw e;
+    }
+  }
+
+  /** GET TRANSACTION PROVE for `p` (its TTI and `counter`): the card's proof, `undefined` on 9406. */
+  prove(tap: Tap, p: P, counter: number): Promise<TransactionProof | undefined> {
+    return proveTransaction(tap.link, p.tti, counter);
+  }
+
+  /** What the card's log says of `p` (which used `counter`, one of the TTIs of `family`). */
+  searchLog(tap: Tap, p: P, counter: number, family: readonly number[]): Promise<LogVerdict> {
+    const { tti, amount, terminalId, date, time } = p;
+    return searchLog(tap.link, { counter, family, tti, amount, terminalId, date, time }, this.logRecords);
+  }
+
+  /** The error of a pending transaction the card cannot settle. Code `RECOVERY_UNDETERMINED`. */
+  undetermined(message: string): SimtapError<MachineErrorCode> {
+    return new SimtapError<MachineErrorCode>('RECOVERY_UNDETERMINED', message);
+  }
+}
+
+/**
+ * `p` without its `status`, for a machine to complete in place as a record of another status. Completing in place
+ * (not `{ ...core, status, … }`): a spread followed by more properties makes V8 (Node 20) build a new hidden class
+ * per record (~8 µs, and old-generation garbage that made scavenges take milliseconds). The machine sets the same
+ * keys in the same order every time.
+ */
+export function recordOf<R>(p: { readonly status: string }): Writable<R> {
+  const { status: _, ...core } = p;
+  return core as unknown as Writable<R>;
+}
