@@ -6,12 +6,13 @@
  * @module
  */
 import { toHex } from '@simtap/sdk/core/bytes';
+import { hasErrorCode } from '@simtap/sdk/core/errors';
 import { referenceProfile } from '@simtap/sdk/core/profile';
 import { createPsam } from '../applets/psam';
 import { VpcdBridge, type VpcdLogger } from '../bridges/vpcd';
 import { LIFECYCLE } from '../runtime/applet';
 import type { Card, CardLogger } from '../runtime/card';
-import { CardImageError } from '../runtime/errors';
+import { CardImageError, RUNTIME_ERRORS } from '../runtime/errors';
 import { type ImageLock, ImageLockedError, lockImage, saveImage } from '../runtime/image-file';
 import { createSim, loadSim } from '../sim';
 import { CardPort, formatTraceLine } from './card-port';
@@ -132,7 +133,7 @@ async function openCard(
   try {
     return { card: await loadSim(options.image, { logger }), created: false };
   } catch (err) {
-    if (err instanceof CardImageError && err.code === 'IMAGE_NOT_FOUND') return { card: fresh(), created: true };
+    if (hasErrorCode(err, RUNTIME_ERRORS, 'IMAGE_NOT_FOUND')) return { card: fresh(), created: true };
     return { error: `cannot load card image ${options.image}: ${describe(err)}; the file was left untouched` };
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { assertUint } from '../core/bytes';
-import { ArgumentError } from '../core/errors';
+import { ArgumentError, hasErrorCode, TRANSPORT_ERRORS } from '../core/errors';
 import { assertOptionsObject } from './arguments';
 import {
   assertCommandApdu,
@@ -289,7 +289,7 @@ export class PcscChannel implements CardChannel {
     try {
       response = this.transmitTimeoutMs === undefined ? await pending : await this.withTimeout(pending);
     } catch (e) {
-      if (e instanceof Error && 'code' in e && e.code === 'TIMEOUT') throw e;
+      if (hasErrorCode(e, TRANSPORT_ERRORS, 'TIMEOUT')) throw e;
       throw toTransportError(e, `${this.description} transmit`);
     }
     return asBytes(response);
