@@ -5,6 +5,12 @@
  * @module
  */
 import { bcdDateTime } from '../core/bytes';
+import { ArgumentError } from '../core/errors';
+
+function assertDate(value: unknown, name: string): asserts value is Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw new ArgumentError(`${name}: expected a valid Date`);
+}
 
 /** A source of the current time. */
 export interface Clock {
@@ -17,9 +23,13 @@ export const systemClock: Clock = Object.freeze({ now: () => new Date() });
 
 /**
  * A clock that always answers `at` (or advances by `stepMs` per reading).
+ * @throws {ArgumentError} `BAD_ARGUMENT` when `at` is not a valid `Date` or `stepMs` not a finite number.
  * @example fixedClock(new Date('2026-03-01T01:02:03Z')) // 2026-03-01 09:02:03 in China (UTC+8)
  */
 export function fixedClock(at: Date, stepMs = 0): Clock {
+  assertDate(at, 'at');
+  if (typeof stepMs !== 'number' || !Number.isFinite(stepMs))
+    throw new ArgumentError('stepMs: expected a finite number');
   let t = at.getTime();
   return {
     now() {
@@ -38,9 +48,19 @@ export interface TxnDateTime {
   readonly time: Uint8Array;
 }
 
-/** Reads `clock` once and encodes the terminal-local date and time (`timeZoneOffsetMinutes`, default UTC+8). */
+/**
+ * Reads `clock` once and encodes the terminal-local date and time (`timeZoneOffsetMinutes`, default UTC+8).
+ * @throws {ArgumentError} `BAD_ARGUMENT` when `clock` has no `now()`, it answers no valid `Date`, or the offset is not
+ *   a whole number of minutes within ±14 h.
+ */
 export function txnDateTime(clock: Clock, timeZoneOffsetMinutes = 480): TxnDateTime {
-  const b = bcdDateTime(clock.now(), timeZoneOffsetMinutes);
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function')
+    throw new ArgumentError('clock: expected a Clock (an object with now())');
+  if (!Number.isInteger(timeZoneOffsetMinutes) || Math.abs(timeZoneOffsetMinutes) > 14 * 60)
+    throw new ArgumentError('timeZoneOffsetMinutes: expected whole minutes within ±840');
+  const now = clock.now();
+  assertDate(now, 'clock.now()');
+  const b = bcdDateTime(now, timeZoneOffsetMinutes);
   // Copies, not subarrays: a view of a small array makes V8 move it off-heap (a malloc per purchase).
   return { date: b.slice(0, 4), time: b.slice(4, 7) };
 }

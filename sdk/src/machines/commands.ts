@@ -148,10 +148,26 @@ export const STATUS_TABLES: Readonly<Record<MachineCommandName, StatusTable>> = 
 });
 
 /**
+ * Checks that `command` names a {@link MACHINE_COMMANDS} entry (callers from JavaScript get no type check).
+ * @throws {ArgumentError} `BAD_ARGUMENT` otherwise, listing the names.
+ */
+function assertCommandName(command: unknown): asserts command is MachineCommandName {
+  if (typeof command !== 'string' || !Object.hasOwn(MACHINE_COMMANDS, command))
+    throw new ArgumentError(
+      `command: expected one of ${Object.keys(MACHINE_COMMANDS).join(', ')}, got ${
+        typeof command === 'string' ? `"${command}"` : typeof command
+      }`,
+    );
+}
+
+/**
  * The typed error for `sw` answered to `command`: the command's rule, else the base rule, else the generic
  * {@link statusWordError}. The rule's text is appended to the message.
+ * @throws {ArgumentError} `BAD_ARGUMENT` when `command` is not a {@link MachineCommandName} or `sw` is not 0..FFFF.
  */
 export function errorForStatus(command: MachineCommandName, sw: number): StatusWordError {
+  assertCommandName(command);
+  assertUint(sw, 'sw', 0xffff);
   const rule = STATUS_TABLES[command][sw] ?? BASE_STATUS_TABLE[sw];
   if (rule === undefined) return statusWordError(sw, command);
   const err = new rule.error(sw, command);
@@ -163,8 +179,13 @@ export function errorForStatus(command: MachineCommandName, sw: number): StatusW
  * Returns `resp` when its SW is 9000; otherwise throws the error of the command's status table.
  * @throws {StatusWordError} `SW_xxxx` (or a subclass: `InsufficientBalanceError`, {@link CardLockedError},
  *   {@link MacError}, `SecurityStatusError`, `ConditionsNotSatisfiedError`).
+ * @throws {ArgumentError} `BAD_ARGUMENT` when `command` is not a {@link MachineCommandName} or `resp` is not a
+ *   response (`{ sw }` with `sw` 0..FFFF).
  */
 export function checkStatus(command: MachineCommandName, resp: ResponseApdu): ResponseApdu {
+  assertCommandName(command);
+  if (typeof resp !== 'object' || resp === null) throw new ArgumentError('resp: expected a ResponseApdu');
+  assertUint(resp.sw, 'resp.sw', 0xffff);
   if (resp.sw !== SW.OK) throw errorForStatus(command, resp.sw);
   return resp;
 }
@@ -173,6 +194,10 @@ export function checkStatus(command: MachineCommandName, resp: ResponseApdu): Re
 
 /** P2 of the e-purse commands: 01 = electronic deposit (ED), 02 = electronic purse (EP). */
 export type PurseKind = 0x01 | 0x02;
+
+function assertPurseKind(kind: unknown): asserts kind is PurseKind {
+  if (kind !== 0x01 && kind !== 0x02) throw new ArgumentError(`kind: expected 1 (ED) or 2 (EP), got ${String(kind)}`);
+}
 
 /**
  * `00 A4 04 00 Lc name 00`: SELECT by DF name (first or only occurrence).
@@ -215,8 +240,12 @@ export function readRecordApdu(record: number, sfi: number, le = 0): Uint8Array 
   return pbocApdu('READ_RECORD', { p1: record, p2: (sfi << 3) | 0x04, le });
 }
 
-/** `80 5C 00 P2 04`: GET BALANCE. */
+/**
+ * `80 5C 00 P2 04`: GET BALANCE.
+ * @throws {ArgumentError} `BAD_ARGUMENT` unless `kind` is 1 (ED) or 2 (EP).
+ */
 export function getBalanceApdu(kind: PurseKind = 0x02): Uint8Array {
+  assertPurseKind(kind);
   return pbocApdu('GET_BALANCE', { p2: kind, le: balanceResponse.length });
 }
 
@@ -238,8 +267,8 @@ export const INITIALIZE_P1 = {
 /**
  * `80 50 P1 P2 0B keyIndex(1) amount(4) terminalId(6) Le`: INITIALIZE FOR LOAD (Le 10) / PURCHASE /
  * CAPP PURCHASE (Le 0F); the data is the core's `initializeCommandData`.
- * @throws {ArgumentError} `BAD_ARGUMENT` on an out-of-range key index or amount, a terminal ID not 6 bytes, or a CAPP
- *   purchase of another kind than 2 (EP).
+ * @throws {ArgumentError} `BAD_ARGUMENT` on a P1 not in {@link INITIALIZE_P1}, a kind not 1/2 (CAPP: 2 only), an
+ *   out-of-range key index or amount, or a terminal ID not 6 bytes.
  */
 export function initializeApdu(
   p1: (typeof INITIALIZE_P1)[keyof typeof INITIALIZE_P1],
@@ -248,6 +277,9 @@ export function initializeApdu(
   terminalId: Uint8Array,
   kind: PurseKind = 0x02,
 ): Uint8Array {
+  if (p1 !== INITIALIZE_P1.LOAD && p1 !== INITIALIZE_P1.PURCHASE && p1 !== INITIALIZE_P1.CAPP_PURCHASE)
+    throw new ArgumentError(`p1: expected 0 (load), 1 (purchase) or 3 (CAPP purchase), got ${String(p1)}`);
+  assertPurseKind(kind);
   const data = initializeCommandData.encode({ keyIndex, amount, terminalId });
   if (p1 === INITIALIZE_P1.LOAD)
     return pbocApdu('INITIALIZE_FOR_LOAD', { p2: kind, data, le: initForLoadResponse.length });
@@ -277,7 +309,8 @@ export function creditForLoadApdu(date: Uint8Array, time: Uint8Array, mac2: Uint
 /**
  * `80 DC P1 P2 Lc record`: UPDATE CAPP DATA CACHE. With `recordId` addressing (default) P1 is the record
  * identifier and P2 = SFI<<3; with `recordNumber` addressing P2 = SFI<<3 | 4.
- * @throws {ArgumentError} `BAD_ARGUMENT` on SFI outside 1..30, P1 outside 0..255 or a record of 0 / > 255 bytes.
+ * @throws {ArgumentError} `BAD_ARGUMENT` on SFI outside 1..30, P1 outside 0..255, a record of 0 / > 255 bytes or
+ *   an addressing other than `'recordId'` / `'recordNumber'`.
  */
 export function updateCappDataCacheApdu(
   sfi: number,
@@ -290,6 +323,8 @@ export function updateCappDataCacheApdu(
   assertBytes(record, 'record');
   if (record.length < 1 || record.length > 255)
     throw new ArgumentError(`record: expected 1..255 bytes, got ${record.length}`);
+  if (addressing !== 'recordId' && addressing !== 'recordNumber')
+    throw new ArgumentError("addressing: expected 'recordId' or 'recordNumber'");
   return pbocApdu('UPDATE_CAPP_DATA_CACHE', { p1, p2: (sfi << 3) | (addressing === 'recordId' ? 0 : 4), data: record });
 }
 

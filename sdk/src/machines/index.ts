@@ -60,6 +60,7 @@ export {
   type PsamPurchaseRequest,
   type PsamPurchaseSession,
 } from './psam';
+export { type CounterReading, type PurseReading, type ReadPurseOptions, readPurse } from './purse-reader';
 export {
   IssuerKeyAuthorizer,
   type IssuerLoadKeys,

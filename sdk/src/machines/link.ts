@@ -5,10 +5,11 @@
  *
  * @module
  */
+import { assertCardChannel, assertOptionsObject } from '../card/arguments';
 import type { CardChannel } from '../card/channel';
-import { type CodeOfClass, hasErrorCode, ParseError, TRANSPORT_ERRORS } from '../core/errors';
+import { ArgumentError, type CodeOfClass, hasErrorCode, ParseError, TRANSPORT_ERRORS } from '../core/errors';
 import { parseResponseApdu, type ResponseApdu, transmitT0 } from '../core/iso7816';
-import type { TapTimer } from '../core/iso14443';
+import { assertLinkProfile, type TapTimer } from '../core/iso14443';
 import { checkStatus, MACHINE_COMMANDS, type MachineCommandName } from './commands';
 import { CardLeftFieldError, type CommandTarget, type MACHINE_ERRORS } from './errors';
 
@@ -20,6 +21,52 @@ export class MachineResponseError extends ParseError<CodeOfClass<typeof MACHINE_
       `${MACHINE_COMMANDS[command].label}: expected ${expected} response bytes, got ${got}`,
       undefined,
     );
+  }
+}
+
+/**
+ * Checks the request of a machine method that taps a card: an object whose `card` (when given) is a channel and
+ * `linkProfile` (when given) a valid link profile.
+ * @throws {ArgumentError} `BAD_ARGUMENT` otherwise.
+ * @internal shared by the machines.
+ */
+export function assertTapRequest(req: unknown): asserts req is { card?: CardChannel; linkProfile?: object } {
+  assertOptionsObject(req, 'request', false);
+  const { card, linkProfile } = req as { card?: unknown; linkProfile?: unknown };
+  if (card !== undefined) assertCardChannel(card, 'card');
+  if (linkProfile !== undefined) assertLinkProfile(linkProfile);
+}
+
+/**
+ * Checks the options both machines share: `clock` (an object with `now()`), `onRecord` (a function),
+ * `linkProfile` (a valid link profile), `tapTimeOptions` (an object), `pending` (an array of records with a 10-byte `cardSerial`).
+ * @throws {ArgumentError} `BAD_ARGUMENT` on the first that is malformed.
+ * @internal shared by the machines.
+ */
+export function assertCommonMachineOptions(o: {
+  readonly clock?: unknown;
+  readonly onRecord?: unknown;
+  readonly linkProfile?: unknown;
+  readonly tapTimeOptions?: unknown;
+  readonly pending?: unknown;
+}): void {
+  const { clock, onRecord, linkProfile, tapTimeOptions, pending } = o;
+  if (
+    clock !== undefined &&
+    (typeof clock !== 'object' || clock === null || typeof (clock as { now?: unknown }).now !== 'function')
+  )
+    throw new ArgumentError('clock: expected a Clock (an object with now())');
+  if (onRecord !== undefined && typeof onRecord !== 'function')
+    throw new ArgumentError('onRecord: expected a function');
+  if (linkProfile !== undefined) assertLinkProfile(linkProfile);
+  assertOptionsObject(tapTimeOptions, 'tapTimeOptions');
+  if (pending !== undefined) {
+    if (!Array.isArray(pending)) throw new ArgumentError('pending: expected an array of pending records');
+    pending.forEach((p: unknown, i) => {
+      const serial = (p as { cardSerial?: unknown } | null)?.cardSerial;
+      if (!(serial instanceof Uint8Array) || serial.length !== 10)
+        throw new ArgumentError(`pending[${i}]: expected a pending record with a 10-byte cardSerial`);
+    });
   }
 }
 

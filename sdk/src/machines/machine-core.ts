@@ -25,7 +25,7 @@ import {
   type TransactionProof,
 } from './epurse-client';
 import { CardLeftFieldError, type MachineErrorCode } from './errors';
-import { ApduLink } from './link';
+import { ApduLink, assertCommonMachineOptions, assertTapRequest } from './link';
 import { PendingBySerial, type PendingLoad, type PendingPurchase, type Writable } from './records';
 
 /** Per-call options shared by every tap. */
@@ -98,6 +98,7 @@ export class MachineCore<P extends PendingTransaction> {
   /** @throws {ArgumentError} `BAD_ARGUMENT` on an invalid common option. */
   constructor(options: MachineOptions<P, never>) {
     if (typeof options.card?.transmit !== 'function') throw new ArgumentError('card: expected a CardChannel');
+    assertCommonMachineOptions(options);
     const keyIndex = options.keyIndex ?? 1;
     assertUint(keyIndex, 'keyIndex', 0xff);
     const tz = options.timeZoneOffsetMinutes ?? 480;
@@ -136,8 +137,12 @@ export class MachineCore<P extends PendingTransaction> {
     return run;
   }
 
-  /** One tap, in the queue: `prepare` (e.g. open the PSAM), then `fn` with a fresh timed link to the card. */
+  /**
+   * One tap, in the queue: `prepare` (e.g. open the PSAM), then `fn` with a fresh timed link to the card.
+   * @throws {ArgumentError} `BAD_ARGUMENT` on a malformed `req`.
+   */
   tap<T>(req: TapOptions, fn: (tap: Tap) => Promise<T>, prepare?: () => Promise<void>): Promise<T> {
+    assertTapRequest(req);
     const channel = req.card ?? this.card;
     const profile = req.linkProfile ?? this.profile;
     return this.serial(async () => {

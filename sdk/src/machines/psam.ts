@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { assertCardChannel, assertOptionsObject } from '../card/arguments';
 import type { CardChannel } from '../card/channel';
 import { assertBytes, assertUint, fromHex } from '../core/bytes';
 import { ArgumentError, SimtapError } from '../core/errors';
@@ -81,8 +82,10 @@ export class PsamDriver {
   #terminalId: Uint8Array | undefined;
   #openSeq: number | undefined;
 
-  /** @throws {ArgumentError} `BAD_ARGUMENT` on a malformed AID (5..16 bytes) or FID (2 bytes). */
+  /** @throws {ArgumentError} `BAD_ARGUMENT` on a channel that is none, a malformed AID (5..16 bytes) or FID (2 bytes). */
   constructor(channel: CardChannel, options: PsamDriverOptions = {}) {
+    assertCardChannel(channel, 'channel');
+    assertOptionsObject(options, 'options');
     const aid = options.aid ?? PSAM_DEFAULT_AID;
     const fid = options.fid ?? PSAM_DEFAULT_FID;
     assertBytes(aid, 'aid');
@@ -141,6 +144,7 @@ export class PsamDriver {
    * @throws {StatusWordError} `SW_xxxx` when the PSAM refuses; `MACHINE_BAD_RESPONSE` unless 8 bytes come back.
    */
   async initForPurchase(req: PsamPurchaseRequest): Promise<PsamPurchaseSession> {
+    assertOptionsObject(req, 'req', false);
     assertBytes(req.cardSerial, 'cardSerial', 8, 10);
     const oneLevel = {
       cardRandom: req.cardRandom,

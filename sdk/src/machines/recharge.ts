@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { assertOptionsObject } from '../card/arguments';
 import { assertBytes, assertUint, equalCt } from '../core/bytes';
 import { ArgumentError, CryptoError, SimtapError } from '../core/errors';
 import {
@@ -130,9 +131,13 @@ export class IssuerKeyAuthorizer implements LoadAuthorizer {
     this.#tac = keys.tacMasterKey === undefined ? undefined : new IssuerTacVerifier(keys.tacMasterKey);
   }
 
-  /** An authorizer with the issuer keys of `profile` (default: the reference profile). */
+  /**
+   * An authorizer with the issuer keys of `profile` (default: the reference profile).
+   * @throws {ArgumentError} `BAD_ARGUMENT` when `profile` has no issuer master keys.
+   */
   static fromProfile(profile: SimtapProfile = referenceProfile()): IssuerKeyAuthorizer {
-    const mk = profile.issuer.masterKeys;
+    const mk = (profile as Partial<SimtapProfile> | null | undefined)?.issuer?.masterKeys;
+    if (typeof mk !== 'object' || mk === null) throw new ArgumentError('profile: expected a SimtapProfile');
     return new IssuerKeyAuthorizer({ loadMasterKey: mk.loadMasterKey, tacMasterKey: mk.tacMasterKey });
   }
 
@@ -142,6 +147,7 @@ export class IssuerKeyAuthorizer implements LoadAuthorizer {
    * @throws {ArgumentError} `BAD_ARGUMENT` on a malformed field.
    */
   async authorize(req: LoadAuthorizationRequest): Promise<{ mac2: Uint8Array }> {
+    assertOptionsObject(req, 'req', false);
     assertBytes(req.cardSerial, 'cardSerial', 10);
     assertBytes(req.mac1, 'mac1', 4);
     const dlk = this.#dlk.diversify(diversificationDataOf(req.cardSerial));
@@ -180,6 +186,7 @@ export class IssuerKeyAuthorizer implements LoadAuthorizer {
   async verifyTac(check: LoadTacCheck): Promise<boolean> {
     if (this.#tac === undefined)
       throw new SimtapError<MachineErrorCode>('NO_TAC_KEY', 'IssuerKeyAuthorizer: no tacMasterKey');
+    assertOptionsObject(check, 'check', false);
     assertBytes(check.cardSerial, 'cardSerial', 10);
     return this.#tac.verifyLoad(check, check.cardSerial);
   }

@@ -27,6 +27,7 @@ const RESERVED = new Uint8Array(19);
  */
 export function encodeTransitRecord(recordId: number, r: TransitRecord): Uint8Array {
   assertUint(recordId, 'recordId', 0xff);
+  if (typeof r !== 'object' || r === null) throw new ArgumentError('record: expected a TransitRecord');
   if (r.type !== 'entry' && r.type !== 'exit') throw new ArgumentError("type: expected 'entry' or 'exit'");
   assertStation(r.station);
   return cappTravelRecord.encode({
@@ -113,6 +114,8 @@ export interface DistanceFareOptions {
  * @example distanceFare({ base: 300, includedStops: 4, perStop: 50, max: 900 })
  */
 export function distanceFare(o: DistanceFareOptions): FareRule {
+  if (typeof o !== 'object' || o === null) throw new ArgumentError('options: expected DistanceFareOptions');
+  if (o.stops !== undefined && typeof o.stops !== 'function') throw new ArgumentError('stops: expected a function');
   assertUint(o.base, 'base', 0xffffffff);
   assertUint(o.perStop, 'perStop', 0xffffffff);
   const included = o.includedStops ?? 0;
