@@ -9,6 +9,7 @@ export default defineConfig({
     'applets/epurse/index': 'src/applets/epurse/index.ts',
     'applets/psam/index': 'src/applets/psam/index.ts',
     sim: 'src/sim.ts',
+    testing: 'src/testing.ts',
     // The `simtap-card` bin: its `#!/usr/bin/env node` line is kept and tsup marks the output executable.
     'cli/simtap-card': 'src/cli/simtap-card.ts',
   },

@@ -16,7 +16,7 @@ import { hex } from '@simtap/sdk/core/bytes';
 import { VpcdBridge, type VpcdLogger } from '../applet-emu/src/bridges/vpcd';
 import { CardPort } from '../applet-emu/src/cli/card-port';
 import { createSim } from '../applet-emu/src/sim';
-import { claimVpcdSlot, startPcscd, type VpcdSlot } from '../sdk/test/pcscd';
+import { claimVpcdSlot, startPcscd, type VpcdSlot } from '@simtap/sdk/testing';
 import { type BenchRow, type Measurement, measure, row } from './lib';
 
 const SELECT_ISD = hex`00 A4 04 00 08 A0 00 00 01 51 00 00 00 00`;

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ISD_ERRORS } from '@simtap/applet-emu/applets/isd';
 import { RUNTIME_ERRORS } from '@simtap/applet-emu/runtime';
+import { CLI_ERRORS, CLI_EXIT_STATUSES, EPURSE_TESTING_ERRORS } from '@simtap/applet-emu/testing';
 import { BYTES_ERRORS } from '@simtap/sdk/core/bytes';
 import { PADDING_ERRORS } from '@simtap/sdk/core/crypto';
 import {
@@ -21,8 +22,7 @@ import { APDU_ERRORS, formatSw, STATUS_WORD_ERRORS, SW_INFO, T0_ERRORS } from '@
 import { PBOC_ERRORS } from '@simtap/sdk/core/pboc';
 import { PROFILE_ERRORS } from '@simtap/sdk/core/profile';
 import { TLV_ERRORS } from '@simtap/sdk/core/tlv';
-import { EPURSE_TESTING_ERRORS } from '../applet-emu/src/applets/epurse/testing';
-import { CLI_ERRORS, CLI_EXIT_STATUSES } from '../applet-emu/src/cli/errors';
+import { MACHINE_ERRORS } from '@simtap/sdk/machines';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -81,48 +81,6 @@ const SW_FAMILY = defineErrors({
     class: 'StatusWordError',
     when: 'any other non-9000 status word (`sw`, `command` say which)',
     fix: 'map `sw` to a user message; do not retry blindly',
-  },
-});
-
-/**
- * PENDING (issue 8, machines/pboc engineer): `MACHINE_ERRORS` of `sdk/src/machines` replaces this placeholder;
- * the rows are the doc's until then.
- */
-const PENDING_MACHINE_ERRORS = defineErrors({
-  MACHINE_BAD_RESPONSE: {
-    class: 'MachineResponseError',
-    when: 'a command answered 9000 with the wrong data length',
-    fix: 'the card or PSAM is not the expected product: refuse it',
-  },
-  TRANSIT_RECORD_INVALID: {
-    class: 'ParseError',
-    when: 'a transit (CAPP) record has the wrong length or an unknown type',
-    fix: 'treat the trip as unknown; do not overwrite the record blindly',
-  },
-  MAC1_INVALID: {
-    class: 'CryptoError',
-    when: "a load authorizer rejected the card's MAC1 (wrong card keys or a forged card)",
-    fix: 'refuse the load; nothing was credited',
-  },
-  TAC_INVALID: {
-    class: 'TacError',
-    when: "the platform's authorizer (`LoadAuthorizer`) finds that a load's TAC does not verify under the issuer's key",
-    fix: 'the money moved: keep `record` (a `LoadRecord`) and flag the load for the issuer',
-  },
-  NO_TAC_KEY: {
-    class: 'SimtapError',
-    when: '`IssuerKeyAuthorizer` asked to verify a TAC without a `tacMasterKey`',
-    fix: 'configure the TAC master key',
-  },
-  PSAM_NOT_OPEN: {
-    class: 'SimtapError',
-    when: 'a `PsamDriver` method called before `open()`',
-    fix: 'call `open()` first',
-  },
-  RECOVERY_UNDETERMINED: {
-    class: 'SimtapError',
-    when: 'an earlier torn purchase or load of this card cannot be resolved from the card',
-    fix: 'check the card by hand, then `discardPending()`',
   },
 });
 
@@ -243,7 +201,7 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
     intro:
       '`StatusWordError`s of the machine commands are in the APDU table above (`MacError`, `CardLockedError`,\n' +
       '`InsufficientBalanceError`); a card leaving the field is `CardLeftFieldError` (`CARD_REMOVED`).',
-    tables: [{ table: PENDING_MACHINE_ERRORS }],
+    tables: [{ name: 'MACHINE_ERRORS', module: '@simtap/sdk/machines', table: MACHINE_ERRORS }],
   },
   {
     title: 'Card runtime (applet-emu)',

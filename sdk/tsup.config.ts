@@ -15,6 +15,7 @@ export default defineConfig({
     'core/iso14443/index': 'src/core/iso14443/index.ts',
     'card/index': 'src/card/index.ts',
     'machines/index': 'src/machines/index.ts',
+    'testing/index': 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -124,12 +124,6 @@ describe('error-code tables and docs/errors.md', () => {
   });
 });
 
-/**
- * Comparisons of an error `code` with a string literal that still wait for their owners (issue 8): each entry is
- * `file: code`. The test fails when one is fixed, so the list only shrinks.
- */
-const PENDING_LITERAL_MATCHES = new Set(['sdk/src/machines/link.ts: CARD_REMOVED']);
-
 describe('code matches', () => {
   /** `code === 'X'`, `.code !== 'X'`, `case 'X':` and `['X', …].includes(….code)` where X is a table code. */
   function literalMatches(): string[] {
@@ -153,11 +147,6 @@ describe('code matches', () => {
   }
 
   it('compares no error code with a string literal (use hasErrorCode with the table)', () => {
-    const found = literalMatches();
-    expect(found.filter((m) => !PENDING_LITERAL_MATCHES.has(m))).toEqual([]);
-    expect(
-      [...PENDING_LITERAL_MATCHES].filter((m) => !found.includes(m)),
-      'fixed: remove from the list',
-    ).toEqual([]);
+    expect(literalMatches()).toEqual([]);
   });
 });

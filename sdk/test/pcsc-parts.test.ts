@@ -22,8 +22,8 @@ import {
   type PcscPartProbe,
   pcscSkipLine,
   systemPcscProbe,
-} from './pcsc-parts';
-import { startPcscd } from './pcscd';
+} from '../src/testing/pcsc-parts';
+import { startPcscd } from '../src/testing/pcscd';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);

@@ -8,8 +8,8 @@ import { PcscChannel } from '@simtap/sdk/card';
 import { hex, toHex } from '@simtap/sdk/core/bytes';
 import { diversifyKdf3, Scp03Host, type StaticKeys } from '@simtap/sdk/core/gp';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
+import { claimVpcdSlot, startPcscd, type VpcdSlot } from '@simtap/sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimVpcdSlot, startPcscd, type VpcdSlot } from '../../../sdk/test/pcscd';
 
 const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '../../..');

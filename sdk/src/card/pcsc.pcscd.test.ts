@@ -1,8 +1,9 @@
 // PcscChannel through a real pcscd, with the applet-emu vpcd bridge presenting a scripted card.
+
+import { type VirtualCardPort, VpcdBridge, type VpcdLogger } from '@simtap/applet-emu/bridges/vpcd';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type VirtualCardPort, VpcdBridge, type VpcdLogger } from '../../../applet-emu/src/bridges/vpcd';
-import { claimVpcdSlot, startPcscd, type VpcdSlot } from '../../test/pcscd';
 import { fromHex, toHex } from '../core/bytes';
+import { claimVpcdSlot, startPcscd, type VpcdSlot } from '../testing';
 import { PcscChannel } from './pcsc';
 import { TracePlayer, TraceRecorder } from './trace';
 

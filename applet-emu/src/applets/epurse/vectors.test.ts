@@ -1,9 +1,8 @@
 import { fromHex, readUint, toHex } from '@simtap/sdk/core/bytes';
 import { TTI } from '@simtap/sdk/core/pboc';
 import { CARD_KEY_MASTER, CARD_KEY_NAMES, cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
+import { vector } from '@simtap/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import macVectors from '../../../../sdk/test/vectors/pboc-ep-mac.json';
-import traceVectors from '../../../../sdk/test/vectors/recorded-apdu-traces.json';
 import { Card } from '../../runtime/card';
 import { DirectoryDdf } from '../../runtime/directory';
 import { createPsam } from '../psam/install';
@@ -11,7 +10,13 @@ import type { PurseKeyEntry } from './dgi';
 import { refDesMac, refDiversify, refJoin, refSeslk, refSespk, refTacKey, refTdesEcb } from './reference-crypto';
 import { createPurseCard, hexApdu, PurseTerminal, ScriptedRandom, send } from './testing';
 
-type MacCase = (typeof macVectors.cases)[number];
+interface MacCase {
+  readonly id: string;
+  readonly response_fields: { readonly random: string; readonly [field: string]: string };
+  readonly [field: string]: unknown;
+}
+const macVectors = vector<{ cases: MacCase[] }>('pboc-ep-mac');
+const traceVectors = vector<{ traces: Array<{ id: string }> }>('recorded-apdu-traces');
 const macCase = (id: string): MacCase & Record<string, unknown> =>
   macVectors.cases.find((c) => c.id === id)! as MacCase & Record<string, unknown>;
 

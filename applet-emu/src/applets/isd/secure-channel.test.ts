@@ -11,15 +11,15 @@ import {
   scp03SessionKeys,
 } from '@simtap/sdk/core/gp';
 import { decodeTlv } from '@simtap/sdk/core/tlv';
+import { vector } from '@simtap/sdk/testing';
 import { describe, expect, it } from 'vitest';
 import type { CardInterface } from '../../runtime/applet';
 import { createSim, simIsdKeys } from '../../sim';
 import type { IsdChallengeRequest } from './secure-channel';
 import { cardTransmit, dataOf, HandshakeError, openScp02Sync, openScp03Sync, swOf } from './test-support';
 
-const VECTORS = new URL('../../../../sdk/test/vectors/', import.meta.url);
-const load = (name: string): { cases: Record<string, unknown>[] } =>
-  JSON.parse(readFileSync(new URL(name, VECTORS), 'utf8')) as { cases: Record<string, unknown>[] };
+const load = (name: 'gp-scp02' | 'gp-scp03'): { cases: Record<string, unknown>[] } =>
+  vector<{ cases: Record<string, unknown>[] }>(name);
 
 interface Scp03Case {
   id: string;
@@ -47,10 +47,10 @@ interface Scp02Case {
   wrapped_commands_in_order?: Array<{ plain: string; wrapped: string }>;
 }
 
-const scp03Cases = load('gp-scp03.json').cases.filter((c) =>
+const scp03Cases = load('gp-scp03').cases.filter((c) =>
   String(c.id).startsWith('pysim-SCP03'),
 ) as unknown as Scp03Case[];
-const scp02Cases = load('gp-scp02.json').cases as unknown as Scp02Case[];
+const scp02Cases = load('gp-scp02').cases as unknown as Scp02Case[];
 const pysim02 = scp02Cases.find((c) => c.id === 'pysim-scp02-session')!;
 const csdn02 = scp02Cases.find((c) => c.id === 'csdn-real-card-init-update')!;
 

@@ -4,9 +4,8 @@
  * CREDIT SAM FOR PURCHASE must accept the example's MAC2. The example gives the card key (DPK), not a master, so the
  * test helper puts it into the PSAM directly for the example's card serial (`directPurchaseKeys`; no APDU or DGI can).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { concat, fromHex, toHex } from '@simtap/sdk/core/bytes';
+import { vector } from '@simtap/sdk/testing';
 import { describe, expect, it } from 'vitest';
 import type { Card } from '../../runtime/card';
 import { createPsam } from './install';
@@ -22,9 +21,7 @@ interface PurchaseCase {
   MAC2: string;
 }
 
-const vectors = JSON.parse(
-  readFileSync(join(import.meta.dirname, '../../../../sdk/test/vectors/pboc-ep-mac.json'), 'utf8'),
-) as { cases: Array<Partial<PurchaseCase> & { id: string }> };
+const vectors = vector<{ cases: Array<Partial<PurchaseCase> & { id: string }> }>('pboc-ep-mac');
 const c = vectors.cases.find((x) => x.id === 'purchase-ep-blog') as PurchaseCase;
 
 function send(card: Card, apdu: Uint8Array): { data: Uint8Array; sw: number } {

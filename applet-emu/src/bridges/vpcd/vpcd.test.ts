@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { fromHex, toHex } from '@simtap/sdk/core/bytes';
+import { claimVpcdSlot, startPcscd, type VpcdSlot } from '@simtap/sdk/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { claimVpcdSlot, startPcscd, type VpcdSlot } from '../../../../sdk/test/pcscd';
 import { formatVpcdTrace, type VirtualCardPort, type VpcdApduEvent, VpcdBridge, type VpcdLogger } from './index';
 
 const run = promisify(execFile);
