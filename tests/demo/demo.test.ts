@@ -20,7 +20,7 @@ import {
   metroFare,
   runDemo,
   SHOP_AMOUNT,
-} from '../../examples/demo/src/demo';
+} from '@simtap/example-demo';
 
 const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '../..');

@@ -104,7 +104,7 @@ export function clears(r: PurchaseResult | LoadResult): boolean {
 export function kiosk(card: Card, extra: Partial<RechargeMachineOptions> = {}): RechargeMachine {
   return new RechargeMachine({
     card: contactless(card),
-    authorizer: IssuerKeyAuthorizer.fromProfile(),
+    authorizer: IssuerKeyAuthorizer.fromProfile(referenceProfile()),
     terminalId: fromHex('440100000009'),
     clock: fixedClock(CLOCK_DATE, 1000),
     ...extra,

@@ -8,6 +8,7 @@ import { describeHostileArguments, isUndefined, optionsBag } from '../../test/ho
 import * as card from '../card';
 import { fromHex } from '../core/bytes';
 import { ArgumentError } from '../core/errors';
+import { referenceProfile } from '../core/profile';
 import * as machines from '.';
 import { ScriptedChannel } from './test-support';
 
@@ -18,7 +19,7 @@ const consumption = () => new machines.ConsumptionMachine({ card: channel(), psa
 const recharge = () =>
   new machines.RechargeMachine({
     card: channel(),
-    authorizer: machines.IssuerKeyAuthorizer.fromProfile(),
+    authorizer: machines.IssuerKeyAuthorizer.fromProfile(referenceProfile()),
     terminalId: new Uint8Array(6),
   });
 
@@ -53,8 +54,10 @@ const CALLS: Record<string, (v: unknown) => unknown> = {
   'psam.verifyMac2(mac2)': (v) => psam().verifyMac2(v as never),
   'new IssuerKeyAuthorizer(keys)': (v) => new machines.IssuerKeyAuthorizer(v as never),
   'IssuerKeyAuthorizer.fromProfile(profile)': (v) => machines.IssuerKeyAuthorizer.fromProfile(v as never),
-  'authorizer.authorize(req)': (v) => machines.IssuerKeyAuthorizer.fromProfile().authorize(v as never),
-  'authorizer.verifyTac(check)': (v) => machines.IssuerKeyAuthorizer.fromProfile().verifyTac(v as never),
+  'authorizer.authorize(req)': (v) =>
+    machines.IssuerKeyAuthorizer.fromProfile(referenceProfile()).authorize(v as never),
+  'authorizer.verifyTac(check)': (v) =>
+    machines.IssuerKeyAuthorizer.fromProfile(referenceProfile()).verifyTac(v as never),
   'new ConsumptionMachine(options)': (v) => new machines.ConsumptionMachine(v as never),
   'new ConsumptionMachine({ clock })': (v) =>
     new machines.ConsumptionMachine({ card: channel(), psam: psam(), clock: v as never }),

@@ -64,7 +64,7 @@ function kiosk(card: ScriptedChannel, extra: Partial<RechargeMachineOptions> = {
   const records: LoadResult[] = [];
   const m = new RechargeMachine({
     card,
-    authorizer: IssuerKeyAuthorizer.fromProfile(),
+    authorizer: IssuerKeyAuthorizer.fromProfile(referenceProfile()),
     terminalId: TID,
     clock: fixedClock(new Date('2026-03-01T02:03:04Z')),
     onRecord: (r) => records.push(r),
@@ -100,13 +100,13 @@ describe('IssuerKeyAuthorizer', () => {
   });
 
   it("derives the card's DLK from the load master key: MAC1 verifies and MAC2 is the card's", async () => {
-    const a = IssuerKeyAuthorizer.fromProfile();
+    const a = IssuerKeyAuthorizer.fromProfile(referenceProfile());
     const { mac2 } = await a.authorize(req());
     expect(toHex(mac2)).toBe(mac2Of(0, 5000));
   });
 
   it('refuses a wrong MAC1 with CryptoError MAC1_INVALID', async () => {
-    const a = IssuerKeyAuthorizer.fromProfile();
+    const a = IssuerKeyAuthorizer.fromProfile(referenceProfile());
     const e = await a.authorize(req({ mac1: fromHex('00000000') })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(CryptoError);
     expect(e).toMatchObject({ code: 'MAC1_INVALID' });
@@ -115,7 +115,7 @@ describe('IssuerKeyAuthorizer', () => {
   });
 
   it('verifies load TACs with the DTK of the TAC master key', async () => {
-    const a = IssuerKeyAuthorizer.fromProfile();
+    const a = IssuerKeyAuthorizer.fromProfile(referenceProfile());
     const check = {
       cardSerial: card1.applicationSerial,
       newBalance: 5000,
@@ -200,7 +200,7 @@ describe('RechargeMachine.load', () => {
       .catch((x: unknown) => x)) as TacError;
     expect(e).toBeInstanceOf(TacError);
     expect(e.record).toMatchObject({ amount: 5000, balanceAfter: 5000, tacVerified: false });
-    const plain = IssuerKeyAuthorizer.fromProfile();
+    const plain = IssuerKeyAuthorizer.fromProfile(referenceProfile());
     const authorizer: LoadAuthorizer = { authorize: (r) => plain.authorize(r) };
     const r = await kiosk(new ScriptedChannel(loadSteps(0, 0, 5000)), { authorizer }).m.load({ amount: 5000 });
     expect(r.tacVerified).toBe(false);
@@ -330,7 +330,7 @@ describe('RechargeMachine torn load', () => {
   });
 
   it('completes from the proof with the TAC unverified when the authorizer cannot verify TACs', async () => {
-    const plain = IssuerKeyAuthorizer.fromProfile();
+    const plain = IssuerKeyAuthorizer.fromProfile(referenceProfile());
     const authorizer: LoadAuthorizer = { authorize: (x) => plain.authorize(x) };
     const card = new ScriptedChannel([
       ...identify,

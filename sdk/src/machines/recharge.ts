@@ -45,7 +45,7 @@ import {
   type TransactionLogRecord,
   TTI,
 } from '../core/pboc';
-import { referenceProfile, type SimtapProfile } from '../core/profile';
+import type { SimtapProfile } from '../core/profile';
 import { creditForLoadApdu, INITIALIZE_P1, initializeApdu, verifyPinApdu } from './commands';
 import type { CardIdentity } from './epurse-client';
 import { type MachineErrorCode, TacError } from './errors';
@@ -132,10 +132,12 @@ export class IssuerKeyAuthorizer implements LoadAuthorizer {
   }
 
   /**
-   * An authorizer with the issuer keys of `profile` (default: the reference profile).
+   * An authorizer with the issuer keys of `profile`, named by the caller — for tests and demos,
+   * `fromProfile(referenceProfile())` (test keys; never real money). There is no default: production code passes
+   * its own keys to the constructor.
    * @throws {ArgumentError} `BAD_ARGUMENT` when `profile` has no issuer master keys.
    */
-  static fromProfile(profile: SimtapProfile = referenceProfile()): IssuerKeyAuthorizer {
+  static fromProfile(profile: SimtapProfile): IssuerKeyAuthorizer {
     const mk = (profile as Partial<SimtapProfile> | null | undefined)?.issuer?.masterKeys;
     if (typeof mk !== 'object' || mk === null) throw new ArgumentError('profile: expected a SimtapProfile');
     return new IssuerKeyAuthorizer({ loadMasterKey: mk.loadMasterKey, tacMasterKey: mk.tacMasterKey });
