@@ -1,4 +1,4 @@
-/** The README's code sample must run as written (docs stay true). */
+/** The READMEs' code samples must run as written and print what their comments say (docs stay true). */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,10 +6,11 @@ import { expect, it, vi } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-it('runs the README TypeScript sample and prints what its comments say', async () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  expect(blocks.length).toBeGreaterThan(0);
+/** Runs every ```ts block of `readme` (a path from the repository root) in order; returns what they logged. */
+async function runSamples(readme: string): Promise<string[]> {
+  const text = readFileSync(join(root, readme), 'utf8');
+  const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  expect(blocks.length, readme).toBeGreaterThan(0);
   const dir = mkdtempSync(join(root, 'sdk', 'test', '.readme-'));
   const logs: string[] = [];
   const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
@@ -25,6 +26,21 @@ it('runs the README TypeScript sample and prints what its comments say', async (
     spy.mockRestore();
     rmSync(dir, { recursive: true, force: true });
   }
-  expect(logs[0]).toBe('true');
-  expect(logs[1]).toMatch(/^[0-9A-F]{8}$/);
+  return logs;
+}
+
+it('runs the README samples: a load, a torn purchase charged once, the core', async () => {
+  const logs = await runSamples('README.md');
+  expect(logs[0]).toBe('5000');
+  expect(logs[1]).toBe('CARD_REMOVED completed 3750');
+  expect(logs[2]).toBe('true');
+  expect(logs[3]).toMatch(/^[0-9A-F]{8}$/);
+});
+
+it("runs the sdk README sample: a till's purchase and the purse read back", async () => {
+  expect(await runSamples('sdk/README.md')).toEqual(['completed 1650 1650 1']);
+});
+
+it('runs the applet-emu README sample: a SIM personalized by the issuer, selected and read', async () => {
+  expect(await runSamples('applet-emu/README.md')).toEqual(['9000', '000013889000']);
 });
