@@ -1,5 +1,5 @@
 /**
- * A tiny access-control reader (DESIGN §4, access control): no money moves; the door opens when the card and
+ * A tiny access-control reader (access control, docs/architecture.md): no money moves; the door opens when the card and
  * the reader authenticate each other with the card's DEAK, which the reader derives from the issuer's
  * external-authentication master key and the application serial in EF 0x15.
  *

@@ -79,7 +79,7 @@ describe('status tables', () => {
 });
 
 describe('APDU builders', () => {
-  it('build the digest a.2 layouts', () => {
+  it('build the docs/spec.md §4 layouts', () => {
     const tid = fromHex('440100000001');
     expect(hexOf(selectByNameApdu(fromHex('A000000632010105')))).toBe('00A4040008A00000063201010500');
     expect(hexOf(selectByFidApdu(fromHex('DF01')))).toBe('00A4000002DF0100');

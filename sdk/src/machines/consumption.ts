@@ -1,5 +1,5 @@
 /**
- * The consumption machine (POS, canteen till, transit gate) of DESIGN §4: it talks to the card over the
+ * The consumption machine (POS, canteen till, transit gate) of docs/architecture.md ("The machines"): it talks to the card over the
  * contactless link and to its PSAM, and turns each tap into a {@link PurchaseRecord} for the clearing batch.
  *
  * **Purchase** (TTI 06): SELECT (AID, or PPSE → AID) → READ BINARY EF 0x15 → INITIALIZE FOR PURCHASE →

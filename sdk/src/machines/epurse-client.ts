@@ -59,7 +59,7 @@ export async function identifyCard(link: ApduLink, opts: SelectOptions): Promise
   return { ef15: basic, serial: basic.applicationSerial };
 }
 
-/** MAC2 ‖ TAC of a committed transaction, as GET TRANSACTION PROVE returns them (DESIGN §7). */
+/** MAC2 ‖ TAC of a committed transaction, as GET TRANSACTION PROVE returns them (docs/spec.md §15 D2). */
 export type TransactionProof = Readonly<TransactionProveResponse>;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The consumption machine's side of its PSAM (secure access module), spec digest a.4: select the PSAM
+ * The consumption machine's side of its PSAM (secure access module), docs/spec.md §6: select the PSAM
  * application, read the terminal ID, compute MAC1 for a purchase (`80 70`), check the card's MAC2 (`80 72`),
  * and the generic DES functions (`80 1A` / `80 FA`) with the PSAM's general-purpose keys.
  *

@@ -1,5 +1,5 @@
 /**
- * The recharge machine (top-up kiosk) of DESIGN §4: cash or bank in, load onto the card with the MAC2 of the
+ * The recharge machine (top-up kiosk) of docs/architecture.md ("The machines"): cash or bank in, load onto the card with the MAC2 of the
  * platform. The machine never holds the load key: it relays the card's MAC1 to a {@link LoadAuthorizer} (the
  * platform, through its application system) and sends back the MAC2 it returns.
  *
@@ -182,7 +182,7 @@ export class IssuerKeyAuthorizer implements LoadAuthorizer {
   }
 
   /**
-   * True when `check.tac` is the load TAC (DESIGN §7) under the card's DTK.
+   * True when `check.tac` is the load TAC (docs/spec.md §15 D1) under the card's DTK.
    * @throws {SimtapError} `NO_TAC_KEY` when constructed without `tacMasterKey`; `BAD_ARGUMENT` on a bad field.
    */
   async verifyTac(check: LoadTacCheck): Promise<boolean> {

@@ -1,6 +1,6 @@
 /**
  * The PBOC 2.0 / JR/T 0025 electronic purse (EP) and electronic deposit (ED) applet with the transit composite
- * (CAPP) purchase of JT/T 978 — spec digest a), DESIGN §3/§4/§7. `docs/card.md` ("Electronic purse") is the
+ * (CAPP) purchase of JT/T 978 — docs/spec.md §3–§5 (JR/T 0025.2—2010 §5), decisions in docs/spec.md §15. `docs/card.md` ("Electronic purse") is the
  * APDU reference; this comment explains the state model.
  *
  * **Persistent state** (the applet's store; every change of money state happens inside ONE `ctx.atomically`
@@ -20,7 +20,7 @@
  * **Session** (transient memory of the channel, cleared on deselect, reset and power loss): a discriminated
  * union — none, `challenge` (after GET CHALLENGE), `load` (after INITIALIZE FOR LOAD), `purchase` (after
  * INITIALIZE FOR PURCHASE or CAPP PURCHASE, with its cache of CAPP record writes). Every command takes the
- * session out first, so any command drops it (one-shot, DESIGN §7); only a successful UPDATE CAPP DATA CACHE
+ * session out first, so any command drops it (one-shot, docs/spec.md §15 D3); only a successful UPDATE CAPP DATA CACHE
  * puts a CAPP purchase session back. A dropped session is wiped (the load session's SESLK MAC is destroyed) —
  * by `process` when a command does not put it back, by the transient store's clear hook on deselect, reset,
  * power loss and tears. Transitions:
@@ -136,7 +136,7 @@ export interface EpurseOptions {
   readonly fid?: number;
   /**
    * Accept UPDATE CAPP DATA CACHE with P2 b3..b1 = 011 as record-identifier addressing, as one real card
-   * does with a real gate (spec digest a.2). Default **true** (interoperability with those terminals);
+   * does with a real gate (docs/spec.md §4.5, §15 D10). Default **true** (interoperability with those terminals);
    * false answers 6A86.
    */
   readonly cappP2Mode011?: boolean;

@@ -353,7 +353,7 @@ describe('independent computation (node:crypto only) of what the purse and the P
     }
   });
 
-  it('load: card MAC1, an independently computed MAC2 is accepted, TAC matches (DESIGN §7 layout)', () => {
+  it('load: card MAC1, an independently computed MAC2 is accepted, TAC matches (docs/spec.md §15 D1 layout)', () => {
     const { card } = createPurseCard({ personalization: { balance: 700 } });
     const t = new PurseTerminal(card);
     t.select();

@@ -1,5 +1,5 @@
 /**
- * The PSAM (purchase secure access module) applet of a consumption machine — spec digest a.4, DESIGN §3. A
+ * The PSAM (purchase secure access module) applet of a consumption machine — docs/spec.md §6 and §15, docs/architecture.md ("The card"). A
  * PSAM is its own card in the POS: run it on a separate {@link Card} (contact interface, optionally T=0).
  *
  * It holds issuer master keys, never card keys, and every key carries a usage ({@link PSAM_KEY_USAGE}) that fixes

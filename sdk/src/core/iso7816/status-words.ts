@@ -1,6 +1,8 @@
 /**
- * Status words: the ISO/IEC 7816-4 §5.6 set, the PBOC/JR/T 0025 e-purse additions and the GlobalPlatform
- * secure-channel ones, with descriptions, typed terminal-side errors and the card-side {@link IsoException}.
+ * Status words: the ISO/IEC 7816-4 §5.6 set (status bytes, table 6), the PBOC/JR/T 0025 e-purse additions
+ * (JR/T 0025.2 §5.2, per command) and the GlobalPlatform secure-channel ones, with descriptions, typed terminal-side
+ * errors and the card-side {@link IsoException}. Which command answers which status word, and why, is
+ * `docs/spec.md` §7 (§7.4 per command); the clause of each family is given on its entries below.
  *
  * @module
  */
@@ -22,7 +24,10 @@ export const SW = {
   END_OF_FILE: 0x6282,
   /** ISO 7816-4 §5.6: selected file deactivated (EMV/PBOC: application blocked). */
   SELECTED_FILE_INVALIDATED: 0x6283,
-  /** GP (GPC 2.3 §11.8, EXTERNAL AUTHENTICATE): host cryptogram verification failed. */
+  /**
+   * GP: host cryptogram verification failed (EXTERNAL AUTHENTICATE; GPC 2.3.1 §E.5.2 table E-12, Amendment D
+   * §7.1.2); on the e-purse, EXTERNAL AUTHENTICATE with a wrong cryptogram answers 63Cx instead.
+   */
   AUTHENTICATION_FAILED: 0x6300,
   /** ISO 7816-4 §5.6: 63Cx, verification failed, x tries left. */
   PIN_WRONG: 0x63c0,
@@ -38,7 +43,7 @@ export const SW = {
   CHAINING_NOT_SUPPORTED: 0x6884,
   /** ISO 7816-4 §5.6: command not allowed, no information given. */
   COMMAND_NOT_ALLOWED: 0x6900,
-  /** PBOC: command not accepted (invalid state). */
+  /** PBOC (JR/T 0025.2 §5.2, docs/spec.md §7.2): command not accepted (invalid state). */
   COMMAND_NOT_ACCEPTED: 0x6901,
   /** ISO 7816-4 §5.6: command incompatible with file structure. */
   COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE: 0x6981,
@@ -78,17 +83,17 @@ export const SW = {
   CLA_NOT_SUPPORTED: 0x6e00,
   /** ISO 7816-4 §5.6: no precise diagnosis. */
   NO_PRECISE_DIAGNOSIS: 0x6f00,
-  /** PBOC: MAC invalid. */
+  /** PBOC (JR/T 0025.2 §5.2, docs/spec.md §7.2): MAC invalid. */
   MAC_INVALID: 0x9302,
-  /** PBOC: application permanently locked. */
+  /** PBOC (JR/T 0025.2 §5.2, docs/spec.md §7.2): application permanently locked. */
   APPLICATION_LOCKED: 0x9303,
-  /** PBOC: insufficient balance. */
+  /** PBOC (JR/T 0025.2 §5.2, docs/spec.md §7.2): insufficient balance. */
   INSUFFICIENT_BALANCE: 0x9401,
-  /** PBOC: transaction counter reached its maximum. */
+  /** PBOC (JR/T 0025.2 §5.2, docs/spec.md §7.2): transaction counter reached its maximum. */
   TRANSACTION_COUNTER_MAX: 0x9402,
-  /** PBOC: key index not supported. */
+  /** PBOC (JR/T 0025.2 §5.2, docs/spec.md §7.2): key index not supported. */
   KEY_INDEX_NOT_SUPPORTED: 0x9403,
-  /** PBOC: required MAC/TAC not available (GET TRANSACTION PROVE). */
+  /** PBOC (JR/T 0025.2 §5.2, docs/spec.md §7.2): required MAC/TAC not available (GET TRANSACTION PROVE). */
   MAC_NOT_AVAILABLE: 0x9406,
 } as const;
 

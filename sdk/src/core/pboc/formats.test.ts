@@ -140,7 +140,7 @@ describe('DEBIT response, EF15, EF18', () => {
     expect(debitResponse.length).toBe(8);
   });
 
-  it('EF15 fields sit at the digest offsets (serial 10..19, dates 20..27)', () => {
+  it('EF15 fields sit at the docs/spec.md §3.2 offsets (serial 10..19, dates 20..27)', () => {
     const bytes = new Uint8Array(30).map((_, i) => i);
     const ef = decodeEf15(bytes);
     expect(ef.applicationType).toBe(8);

@@ -30,7 +30,7 @@ export const PBOC_ERRORS = defineErrors({
 /** Code of a {@link ParseError} from the PBOC codecs. */
 export type PbocErrorCode = keyof typeof PBOC_ERRORS;
 
-/** Transaction type identifiers (TTI), JR/T 0025 / spec digest a.1. */
+/** Transaction type identifiers (TTI), docs/spec.md §3.6, JR/T 0025.2 Annex A. */
 export const TTI = {
   /** Electronic deposit (ED) load. */
   ED_LOAD: 0x01,
@@ -559,7 +559,7 @@ export const transactionLogRecord: PbocCodec<TransactionLogRecord> = defineCodec
   'TransactionLogRecord',
   'counter u2, overdraftLimit u3, amount u4, tti u1, terminalId b6, date b4, time b3',
   [
-    // A real T-Union record (spec digest a.1): counter 042D, 5.00 yuan composite purchase.
+    // A real T-Union record (docs/spec.md §3.4, JR/T 0025.2 Annex C): counter 042D, 5.00 yuan composite purchase.
     [
       '042D000000000001F40930008900034020241229141740',
       {

@@ -1,5 +1,5 @@
 /**
- * The issuer's side of the TAC (transaction authentication code, DESIGN §4 "Clearing"): the card appends a TAC to
+ * The issuer's side of the TAC (transaction authentication code, docs/architecture.md, "TACs are the issuer's"): the card appends a TAC to
  * every purchase and load, a MAC under its TAC key DTK_left ⊕ DTK_right, and only the issuer can derive that key
  * (DTK is the PBOC diversification of the issuer's TAC master key with the card's serial). A terminal cannot check
  * a TAC and cannot make one: machines store TACs exactly as the card gave them, and clearing verifies them here.

@@ -198,7 +198,7 @@ describe('TAC', () => {
     expect(tac).toHaveLength(4);
   });
 
-  it('load TAC = MAC(newBalance ‖ onlineCounter ‖ amount ‖ TTI ‖ terminalId ‖ date ‖ time) (DESIGN §7)', () => {
+  it('load TAC = MAC(newBalance ‖ onlineCounter ‖ amount ‖ TTI ‖ terminalId ‖ date ‖ time) (docs/spec.md §15 D1)', () => {
     const key = new PbocMac(tacKey(dtk));
     const tac = loadTac({
       tacKey: key,

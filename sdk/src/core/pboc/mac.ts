@@ -245,7 +245,7 @@ export function purchaseTac(p: PurchaseTacInput): Uint8Array {
   );
 }
 
-/** Inputs of the load TAC (DESIGN §7). */
+/** Inputs of the load TAC (docs/spec.md §15 D1). */
 export interface LoadTacInput {
   tacKey: PbocMacKey;
   /** The balance after the load. */
@@ -261,7 +261,7 @@ export interface LoadTacInput {
 
 /**
  * Load TAC = MAC(K_tac; newBalance(4) ‖ onlineCounter(2, pre-increment) ‖ amount(4) ‖ TTI(1) ‖
- * terminalId(6) ‖ date(4) ‖ time(3)) — the project's choice where the specs are open (DESIGN §7).
+ * terminalId(6) ‖ date(4) ‖ time(3)) — the project's choice where the specs are open (docs/spec.md §15 D1).
  * @throws {ArgumentError} `BAD_ARGUMENT` on an out-of-range number or a wrong-length field.
  */
 export function loadTac(p: LoadTacInput): Uint8Array {
