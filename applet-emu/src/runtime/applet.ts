@@ -131,7 +131,7 @@ export interface AppletEnv {
 export type AppletFactory = (env: AppletEnv) => Applet;
 
 /**
- * GlobalPlatform application / security-domain life-cycle states (GPC 2.3 §11.1.1, Table 11-5/11-7). An
+ * GlobalPlatform application / security-domain life-cycle states (GPC 2.3.1 §11.1.1, tables 11-4 and 11-5). An
  * applet is selectable when b8 = 0 and b3..b1 = 111; `LOCKED` sets b8 on top of the previous state.
  */
 export const LIFECYCLE = {
@@ -145,7 +145,7 @@ export const LIFECYCLE = {
   LOCKED: 0x83,
 } as const;
 
-/** GlobalPlatform card life-cycle states (GPC 2.3 §5.1, Table 11-4). */
+/** GlobalPlatform card life-cycle states (GPC 2.3.1 §5.1, table 11-6). */
 export const CARD_LIFECYCLE = {
   OP_READY: 0x01,
   INITIALIZED: 0x07,

@@ -634,7 +634,7 @@ export class Card {
 
   #selectable(port: Port, e: Entry): boolean {
     if (!(e.installed && isSelectableLifecycle(e.lifecycle) && e.accepts(port.iface))) return false;
-    // GPC 2.3 §5.1.4–5.1.5: in CARD_LOCKED and TERMINATED only the issuer security domain (a security domain
+    // GPC 2.3.1 §5.1.1–5.1.2 (card life-cycle states and transitions): in CARD_LOCKED and TERMINATED only the issuer security domain (a security domain
     // holding the card-lock privilege) stays selectable; every other application answers "not found".
     const cardState = this.registry.cardLifecycle;
     if (cardState === CARD_LIFECYCLE.CARD_LOCKED || cardState === CARD_LIFECYCLE.TERMINATED) {

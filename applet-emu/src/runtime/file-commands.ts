@@ -396,7 +396,7 @@ function u16(v: number): Uint8Array {
 }
 
 /**
- * The FCP template (`62`) of a file (ISO/IEC 7816-4 §5.3.3): `80` data size, `82` descriptor (with record size
+ * The FCP template (`62`) of a file (ISO/IEC 7816-4:2020 §7.4.3, table 11): `80` data size, `82` descriptor (with record size
  * and count for record EFs), `83` FID, `84` DF name, `88` SFI, `8A` life cycle (05 = operational, activated).
  */
 export function fileControlParameters(fs: FileSystem, node: FileNode): Uint8Array {

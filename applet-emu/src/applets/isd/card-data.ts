@@ -44,7 +44,7 @@ const VENDOR = [0x53, 0x54];
 const ISSUE_DATE = [0x60, 0x01];
 
 /**
- * Builds the card's 42-byte CPLC (GPC 2.3 §H.6, layout {@link CPLC_FIELDS}). Card-specific fields: IC serial
+ * Builds the card's 42-byte CPLC (Visa / GP 2.1.1 CPLC layout [K], docs/card.md; layout {@link CPLC_FIELDS}). Card-specific fields: IC serial
  * number = the last 4 bytes of `serial` (the e-purse application serial), IC batch identifier = bytes 4–5 of
  * the ICCID (BCD as printed); every vendor field is `53 54` ("ST", the emulator), every date `60 01`
  * (2026-01-01 in YDDD), OS release level `01 00`, equipment IDs `00 00 00 01`.

@@ -1,7 +1,7 @@
 /**
  * EMV CPS personalization through a security domain: the STORE DATA commands that carry an application's data
  * groupings (DGIs), with the secret DGIs (≥ 0x8000: keys, PIN) encrypted under the secure channel's DEK on top
- * of the channel's own protection (EMV CPS v1.1 §4.3; GPC 2.3 §11.11.2.1).
+ * of the channel's own protection (EMV CPS v1.1 §2.4.3 encrypted DGIs, §3.2.7 STORE DATA; GPC 2.3.1 §11.11; docs/spec.md §10).
  *
  * - **Public DGIs** travel in plaintext STORE DATA commands, several per command up to {@link CPS_MAX_BLOCK}
  *   bytes, P1 b7b6 = 00.
@@ -20,7 +20,7 @@ import { assertBytes, assertUint, concat, wipe } from '../bytes';
 import { AesCipher, DesCipher, padIso9797 } from '../crypto';
 import { ArgumentError } from '../errors';
 
-/** STORE DATA P1 bits (GPC 2.3 table 11-80). */
+/** STORE DATA P1 bits (GPC 2.3.1 table 11-89; DGI format is sent as b5b4 = 00, which EMV CPS uses — docs/spec.md §15 D22). */
 export const STORE_DATA_P1 = {
   /** b8: last block of the sequence. */
   LAST_BLOCK: 0x80,

@@ -11,7 +11,7 @@ import { ArgumentError, defineErrors, ParseError, SimtapError } from '../errors'
 import { type ApduErrorCode, type CommandApdu, decodeCla, withChannel } from '../iso7816';
 
 /**
- * Security level bits (GP Card Spec 2.2.1 §11.8.2.2 P1 of EXTERNAL AUTHENTICATE; Amd D §5.1).
+ * Security level bits (P1 of EXTERNAL AUTHENTICATE: GPC 2.3.1 §E.5.2 table E-11, Amendment D §7.1.2 table 7-3; GPC §10.6 table 10-1).
  * `C_DECRYPTION` never comes alone: 0x03 = C-MAC + C-DECRYPTION.
  */
 export const SecurityLevel = {
