@@ -11,13 +11,13 @@
  * prepared buffers.
  */
 import { createSim, simIsdKeys } from '@simtap/applet-emu/sim';
+// Test support of the ISD (not exported by the package): the synchronous SCP03 host over Card.transmit.
+import { cardTransmit, openScp03Sync } from '@simtap/applet-emu/testing';
 import { InProcessChannel } from '@simtap/sdk/card';
 import { hex } from '@simtap/sdk/core/bytes';
 import { AesCipher, AesCmac } from '@simtap/sdk/core/crypto';
 import { Scp03Session } from '@simtap/sdk/core/gp';
 import { encodeResponseApdu, parseCommandApdu } from '@simtap/sdk/core/iso7816';
-// Test support of the ISD (not exported by the package): the synchronous SCP03 host over Card.transmit.
-import { cardTransmit, openScp03Sync } from '../applet-emu/src/applets/isd/test-support';
 import { type BenchRow, type Measurement, measure, row } from './lib';
 
 const IFACE = 'contactless';

@@ -11,11 +11,11 @@
  * under `CI=true`).
  */
 import { execFileSync } from 'node:child_process';
+import { VpcdBridge, type VpcdLogger } from '@simtap/applet-emu/bridges/vpcd';
+import { createSim } from '@simtap/applet-emu/sim';
+import { CardPort } from '@simtap/applet-emu/testing';
 import { PcscChannel } from '@simtap/sdk/card';
 import { hex } from '@simtap/sdk/core/bytes';
-import { VpcdBridge, type VpcdLogger } from '../applet-emu/src/bridges/vpcd';
-import { CardPort } from '../applet-emu/src/cli/card-port';
-import { createSim } from '../applet-emu/src/sim';
 import { claimVpcdSlot, startPcscd, type VpcdSlot } from '@simtap/sdk/testing';
 import { type BenchRow, type Measurement, measure, row } from './lib';
 
