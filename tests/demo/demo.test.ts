@@ -6,10 +6,6 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { toHex } from '@simtap/sdk/core/bytes';
-import { TTI } from '@simtap/sdk/core/pboc';
-import { fixedClock } from '@simtap/sdk/machines';
-import { describe, expect, it } from 'vitest';
 import {
   DemoError,
   type DemoResult,
@@ -21,6 +17,10 @@ import {
   runDemo,
   SHOP_AMOUNT,
 } from '@simtap/example-demo';
+import { toHex } from '@simtap/sdk/core/bytes';
+import { TTI } from '@simtap/sdk/core/pboc';
+import { fixedClock } from '@simtap/sdk/machines';
+import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '../..');
