@@ -1,6 +1,6 @@
 /**
  * Generates the reference tables in docs/ from the `as const` tables in code, so the docs cannot drift:
- * `npm run docs:gen` writes them; `sdk/test/docs.test.ts` fails when a committed file is stale.
+ * `npm run docs:gen` writes them; `tests/docs/docs.test.ts` fails when a committed file is stale.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -137,7 +137,7 @@ standard \`cause\`.
 Each area keeps its codes in an \`as const\` table next to its error classes (\`TLV_ERRORS\`, \`GP_ERRORS\`, …; each
 section below names its tables), with the code union as a type (\`TlvErrorCode\`). Match a code with
 \`hasErrorCode(err, GP_ERRORS, 'SCP_CMAC_INVALID')\` from \`@simtap/sdk/core/errors\`: a misspelt code does not
-compile. This page is generated from the tables by \`npm run docs:gen\`; \`sdk/test/errors-doc.test.ts\` fails when
+compile. This page is generated from the tables by \`npm run docs:gen\`; \`tests/docs/errors-doc.test.ts\` fails when
 it is stale, when a code the sources throw is in no table, or when a table lists a code no longer thrown.`;
 
 /** The sections of docs/errors.md, in order: every error-code table of the project appears in one. */

@@ -26,7 +26,7 @@
  *   'SCP_HOST_CRYPTOGRAM_INVALID')`; never `e.code === '…'` and never a class-name check.
  * - `docs/errors.md` is generated from the tables by `scripts/gen-docs.ts` (`npm run docs:gen`), which holds the
  *   registry: each doc section's title, intro and tables. A new table must be added to that registry;
- *   `sdk/test/errors-doc.test.ts` fails on a thrown code that is in no table.
+ *   `tests/docs/errors-doc.test.ts` fails on a thrown code that is in no table.
  *
  * @module
  */
