@@ -7,7 +7,6 @@
 import { unsafe } from '@noble/ciphers/aes.js';
 import { assertBytes, copyBytes } from '../bytes';
 import { ArgumentError } from '../errors';
-import { KeyCache } from './key-cache';
 
 const ZERO_IV16 = new Uint8Array(16);
 
@@ -227,44 +226,49 @@ export class AesCipher {
   }
 }
 
-const aesCache = new KeyCache((key) => new AesCipher(key));
-
 /**
- * The shared, cached {@link AesCipher} for `key` (do not `destroy()` it).
- * @internal
+ * Runs `fn` with an {@link AesCipher} built for this call from `key`, and destroys it (zeroing its schedules)
+ * whatever happens: the function forms keep no key material after they return. Hold an `AesCipher` to skip the
+ * key schedule on every call.
  */
-export function aesCipherFor(key: Uint8Array): AesCipher {
-  return aesCache.get(key);
+function withAes<T>(key: Uint8Array, fn: (cipher: AesCipher) => T): T {
+  const cipher = new AesCipher(key);
+  try {
+    return fn(cipher);
+  } finally {
+    cipher.destroy();
+  }
 }
 
 /**
- * AES-ECB encryption (key 16/24/32 bytes), no padding; the key schedule is cached.
+ * AES-ECB encryption (key 16/24/32 bytes), no padding. The key is expanded for this call and wiped before it
+ * returns; for many calls under one key, use an {@link AesCipher}.
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key length or data not a multiple of 16.
  */
 export function aesEcbEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return aesCache.get(key).ecbEncrypt(data);
+  return withAes(key, (c) => c.ecbEncrypt(data));
 }
 
 /**
- * AES-ECB decryption, no padding; the key schedule is cached.
+ * AES-ECB decryption, no padding; the key schedule lives for this call only (see {@link aesEcbEncrypt}).
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key length or data not a multiple of 16.
  */
 export function aesEcbDecrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return aesCache.get(key).ecbDecrypt(data);
+  return withAes(key, (c) => c.ecbDecrypt(data));
 }
 
 /**
- * AES-CBC encryption, no padding, IV default 00×16; the key schedule is cached.
+ * AES-CBC encryption, no padding, IV default 00×16; the key schedule lives for this call only.
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key or IV length or data not a multiple of 16.
  */
 export function aesCbcEncrypt(key: Uint8Array, data: Uint8Array, iv?: Uint8Array): Uint8Array {
-  return aesCache.get(key).cbcEncrypt(data, iv);
+  return withAes(key, (c) => c.cbcEncrypt(data, iv));
 }
 
 /**
- * AES-CBC decryption, no padding, IV default 00×16; the key schedule is cached.
+ * AES-CBC decryption, no padding, IV default 00×16; the key schedule lives for this call only.
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key or IV length or data not a multiple of 16.
  */
 export function aesCbcDecrypt(key: Uint8Array, data: Uint8Array, iv?: Uint8Array): Uint8Array {
-  return aesCache.get(key).cbcDecrypt(data, iv);
+  return withAes(key, (c) => c.cbcDecrypt(data, iv));
 }

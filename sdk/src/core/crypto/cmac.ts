@@ -9,7 +9,6 @@ import { unsafe } from '@noble/ciphers/aes.js';
 import { assertBytes, copyBytes } from '../bytes';
 import { ArgumentError } from '../errors';
 import { readLe32, writeLe32 } from './aes';
-import { KeyCache } from './key-cache';
 
 /** SP 800-38B §6.1: doubling in GF(2^128), big-endian bit order, R = 0x87. */
 function dbl(block: Uint8Array): Uint8Array {
@@ -223,20 +222,16 @@ export class AesCmac {
   }
 }
 
-const cmacCache = new KeyCache((key) => new AesCmac(key));
-
 /**
- * The shared, cached {@link AesCmac} for `key` (do not `destroy()` it).
- * @internal
- */
-export function aesCmacFor(key: Uint8Array): AesCmac {
-  return cmacCache.get(key);
-}
-
-/**
- * The 16-byte AES-CMAC of `msg` under `key` (16/24/32 bytes); the key schedule and subkeys are cached.
+ * The 16-byte AES-CMAC of `msg` under `key` (16/24/32 bytes). The key schedule and subkeys are computed for this
+ * call and wiped before it returns; for many messages under one key, use an {@link AesCmac}.
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key length or a non-`Uint8Array` message.
  */
 export function aesCmac(key: Uint8Array, msg: Uint8Array): Uint8Array {
-  return cmacCache.get(key).mac(msg);
+  const prf = new AesCmac(key);
+  try {
+    return prf.mac(msg);
+  } finally {
+    prf.destroy();
+  }
 }

@@ -8,7 +8,6 @@
 import forge from 'node-forge';
 import { assertBytes } from '../bytes';
 import { ArgumentError } from '../errors';
-import { KeyCache } from './key-cache';
 
 /** One block through forge's DES core: two signed 32-bit big-endian words in, two out (may be the same array). */
 type WordBlockFn = (input: Int32Array, output: Int32Array) => void;
@@ -220,46 +219,51 @@ export class DesCipher {
   }
 }
 
-const desCache = new KeyCache((key) => new DesCipher(key));
-
 /**
- * The shared, cached {@link DesCipher} for `key` (do not `destroy()` it).
- * @internal
+ * Runs `fn` with a {@link DesCipher} built for this call from `key`, and destroys it (zeroing its subkeys) whatever
+ * happens: the function forms keep no key material after they return. Hold a `DesCipher` to skip the key schedule
+ * on every call.
  */
-export function desCipherFor(key: Uint8Array): DesCipher {
-  return desCache.get(key);
+function withDes<T>(key: Uint8Array, fn: (cipher: DesCipher) => T): T {
+  const cipher = new DesCipher(key);
+  try {
+    return fn(cipher);
+  } finally {
+    cipher.destroy();
+  }
 }
 
 /**
- * DES / 3DES ECB encryption (key 8/16/24 bytes), no padding; the key schedule is cached.
+ * DES / 3DES ECB encryption (key 8/16/24 bytes), no padding. The key is expanded for this call and wiped before it
+ * returns; for many calls under one key, use a {@link DesCipher}.
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key length or data not a multiple of 8.
  */
 export function desEcbEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return desCache.get(key).ecbEncrypt(data);
+  return withDes(key, (c) => c.ecbEncrypt(data));
 }
 
 /**
- * DES / 3DES ECB decryption, no padding; the key schedule is cached.
+ * DES / 3DES ECB decryption, no padding; the key schedule lives for this call only (see {@link desEcbEncrypt}).
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key length or data not a multiple of 8.
  */
 export function desEcbDecrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return desCache.get(key).ecbDecrypt(data);
+  return withDes(key, (c) => c.ecbDecrypt(data));
 }
 
 /**
- * DES / 3DES CBC encryption, no padding, IV default 00×8; the key schedule is cached.
+ * DES / 3DES CBC encryption, no padding, IV default 00×8; the key schedule lives for this call only.
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key or IV length or data not a multiple of 8.
  */
 export function desCbcEncrypt(key: Uint8Array, data: Uint8Array, iv?: Uint8Array): Uint8Array {
-  return desCache.get(key).cbcEncrypt(data, iv);
+  return withDes(key, (c) => c.cbcEncrypt(data, iv));
 }
 
 /**
- * DES / 3DES CBC decryption, no padding, IV default 00×8; the key schedule is cached.
+ * DES / 3DES CBC decryption, no padding, IV default 00×8; the key schedule lives for this call only.
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key or IV length or data not a multiple of 8.
  */
 export function desCbcDecrypt(key: Uint8Array, data: Uint8Array, iv?: Uint8Array): Uint8Array {
-  return desCache.get(key).cbcDecrypt(data, iv);
+  return withDes(key, (c) => c.cbcDecrypt(data, iv));
 }
 
 /**

@@ -17,7 +17,6 @@ export {
 } from './des';
 export { DesCbcMac, type MacOptions, macAlg1, macAlg3, RetailMac } from './iso9797';
 export { kcv, kcvAes, kcvDes } from './kcv';
-export { type KdfCounterOptions, kdfCounterCmac, SCP03_DERIVATION, scp03Derive } from './kdf';
-export { clearKeyCaches } from './key-cache';
+export { type CmacKeyInput, type KdfCounterOptions, kdfCounterCmac, SCP03_DERIVATION, scp03Derive } from './kdf';
 export { PADDING_ERRORS, type PaddingErrorCode, type PaddingMethod, padIso9797, unpadIso7816 } from './padding';
 export { type RandomSource, randomBytes } from './random';

@@ -10,7 +10,7 @@
  */
 import { assertBytes } from '../bytes';
 import { ArgumentError } from '../errors';
-import { DesCipher, desCipherFor } from './des';
+import { DesCipher } from './des';
 import type { PaddingMethod } from './padding';
 
 /** Options of the MAC function forms. */
@@ -212,42 +212,31 @@ export class RetailMac {
   }
 }
 
-const scratch = new Int32Array(2);
+/** Runs `fn` with a MAC object built for this call and destroys it (zeroing its key schedules) whatever happens. */
+function withMac<M extends { destroy(): void }, T>(mac: M, fn: (mac: M) => T): T {
+  try {
+    return fn(mac);
+  } finally {
+    mac.destroy();
+  }
+}
 
 /**
  * ISO/IEC 9797-1 MAC algorithm 1: CBC-MAC under a DES (8-byte) or 3DES (16/24-byte) key, 8-byte result.
- * Padding method 2 and a zero IV by default; the key schedule is cached.
+ * Padding method 2 and a zero IV by default. The key is expanded for this call and wiped before it returns; for
+ * many messages under one key, use a {@link DesCbcMac}.
  * @throws {ArgumentError} `BAD_ARGUMENT` on a bad key or IV length, or an unknown padding method.
  */
 export function macAlg1(key: Uint8Array, data: Uint8Array, opts: MacOptions = {}): Uint8Array {
-  const padding = opts.padding ?? 2;
-  checkPadding(padding);
-  const cipher = desCipherFor(key);
-  assertBytes(data, 'data');
-  loadIv(scratch, opts.iv);
-  cbcChain(cipher, data, padding, scratch);
-  const out = new Uint8Array(8);
-  storeWords(scratch, out, 0);
-  return out;
+  return withMac(new DesCbcMac(key, { padding: opts.padding ?? 2 }), (m) => m.mac(data, opts.iv));
 }
 
 /**
  * ISO/IEC 9797-1 MAC algorithm 3 (retail MAC) under a 16-byte key K ‖ K′, 8-byte result.
- * Padding method 2 and a zero IV by default; the key schedules are cached.
+ * Padding method 2 and a zero IV by default. Both keys are expanded for this call and wiped before it returns;
+ * for many messages under one key, use a {@link RetailMac}.
  * @throws {ArgumentError} `BAD_ARGUMENT` on a key that is not 16 bytes, a bad IV, or an unknown padding method.
  */
 export function macAlg3(key: Uint8Array, data: Uint8Array, opts: MacOptions = {}): Uint8Array {
-  assertBytes(key, 'key', 16);
-  const padding = opts.padding ?? 2;
-  checkPadding(padding);
-  const k = desCipherFor(key.subarray(0, 8));
-  const k2 = desCipherFor(key.subarray(8, 16));
-  assertBytes(data, 'data');
-  loadIv(scratch, opts.iv);
-  cbcChain(k, data, padding, scratch);
-  k2.decryptWords(scratch);
-  k.encryptWords(scratch);
-  const out = new Uint8Array(8);
-  storeWords(scratch, out, 0);
-  return out;
+  return withMac(new RetailMac(key, { padding: opts.padding ?? 2 }), (m) => m.mac(data, opts.iv));
 }

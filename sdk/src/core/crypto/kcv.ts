@@ -1,7 +1,6 @@
 /**
  * Key check values (GlobalPlatform, EMV key ceremonies): the first 3 bytes of a fixed block encrypted under the
- * key. The cipher used here is built for the call and wiped after it (a KCV is not a hot path, and the key is not
- * kept in the function-form caches).
+ * key. The cipher used here is built for the call and wiped after it, as in every function form of this module.
  *
  * @module
  */

@@ -7,7 +7,24 @@
  */
 import { assertBytes, assertUint } from '../bytes';
 import { ArgumentError } from '../errors';
-import { aesCmacFor } from './cmac';
+import { AesCmac } from './cmac';
+
+/**
+ * The PRF key of the KDFs: AES key bytes (16/24/32; the CMAC key schedule is computed for the call and wiped before
+ * it returns), or an {@link AesCmac} the caller holds and destroys (no key schedule per call).
+ */
+export type CmacKeyInput = Uint8Array | AesCmac;
+
+/** Runs `fn` with the PRF of `key`, destroying it afterwards when it was built here from key bytes. */
+function withPrf<T>(key: CmacKeyInput, fn: (prf: AesCmac) => T): T {
+  if (key instanceof AesCmac) return fn(key);
+  const prf = new AesCmac(key);
+  try {
+    return fn(prf);
+  } finally {
+    prf.destroy();
+  }
+}
 
 /** Options of {@link kdfCounterCmac}. */
 export interface KdfCounterOptions {
@@ -33,7 +50,7 @@ function truncateBits(blocks: Uint8Array, lBits: number): Uint8Array {
  *   more blocks than the counter can number, or an unsupported option.
  */
 export function kdfCounterCmac(
-  ki: Uint8Array,
+  ki: CmacKeyInput,
   fixedInput: Uint8Array,
   lBits: number,
   opts: KdfCounterOptions = {},
@@ -45,18 +62,19 @@ export function kdfCounterCmac(
   assertBytes(fixedInput, 'fixedInput');
   assertUint(lBits, 'lBits', 2 ** 32 - 1);
   if (lBits === 0) throw new ArgumentError('lBits: must be positive');
-  const prf = aesCmacFor(ki);
   const blocks = Math.ceil(lBits / 128);
-  if (blocks > 2 ** (8 * r) - 1)
-    throw new ArgumentError(`lBits: ${lBits} bits need ${blocks} blocks, more than a ${r}-byte counter allows`);
-  const input = new Uint8Array(r + fixedInput.length);
-  input.set(fixedInput, r);
-  const out = new Uint8Array(blocks * 16);
-  for (let i = 1; i <= blocks; i++) {
-    for (let j = 0, v = i; j < r; j++, v >>>= 8) input[r - 1 - j] = v & 0xff;
-    prf.macInto(input, out, (i - 1) * 16);
-  }
-  return truncateBits(out, lBits);
+  return withPrf(ki, (prf) => {
+    if (blocks > 2 ** (8 * r) - 1)
+      throw new ArgumentError(`lBits: ${lBits} bits need ${blocks} blocks, more than a ${r}-byte counter allows`);
+    const input = new Uint8Array(r + fixedInput.length);
+    input.set(fixedInput, r);
+    const out = new Uint8Array(blocks * 16);
+    for (let i = 1; i <= blocks; i++) {
+      for (let j = 0, v = i; j < r; j++, v >>>= 8) input[r - 1 - j] = v & 0xff;
+      prf.macInto(input, out, (i - 1) * 16);
+    }
+    return truncateBits(out, lBits);
+  });
 }
 
 /** SCP03 derivation constants (GP Amd D §6.2.2, table 6-1). */
@@ -78,7 +96,7 @@ export const SCP03_DERIVATION = {
  *   `lBits` not a positive multiple of 8 below 65536.
  */
 export function scp03Derive(
-  key: Uint8Array,
+  key: CmacKeyInput,
   derivationConstant: number,
   context: Uint8Array,
   lBits: number,
@@ -87,17 +105,18 @@ export function scp03Derive(
   assertBytes(context, 'context');
   assertUint(lBits, 'lBits', 0xffff);
   if (lBits === 0 || lBits % 8 !== 0) throw new ArgumentError(`lBits: expected a positive multiple of 8, got ${lBits}`);
-  const prf = aesCmacFor(key);
   const blocks = Math.ceil(lBits / 128);
-  const input = new Uint8Array(16 + context.length);
-  input[11] = derivationConstant;
-  input[13] = lBits >>> 8;
-  input[14] = lBits & 0xff;
-  input.set(context, 16);
-  const out = new Uint8Array(blocks * 16);
-  for (let i = 1; i <= blocks; i++) {
-    input[15] = i;
-    prf.macInto(input, out, (i - 1) * 16);
-  }
-  return truncateBits(out, lBits);
+  return withPrf(key, (prf) => {
+    const input = new Uint8Array(16 + context.length);
+    input[11] = derivationConstant;
+    input[13] = lBits >>> 8;
+    input[14] = lBits & 0xff;
+    input.set(context, 16);
+    const out = new Uint8Array(blocks * 16);
+    for (let i = 1; i <= blocks; i++) {
+      input[15] = i;
+      prf.macInto(input, out, (i - 1) * 16);
+    }
+    return truncateBits(out, lBits);
+  });
 }

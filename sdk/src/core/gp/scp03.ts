@@ -114,11 +114,13 @@ export function scp03SessionKeys(
   assertBytes(cardChallenge, 'cardChallenge', 8);
   const context = concat(hostChallenge, cardChallenge);
   const { enc, mac } = staticKeys;
-  return {
-    sEnc: scp03Derive(enc, SCP03_DERIVATION.S_ENC, context, enc.length * 8),
-    sMac: scp03Derive(mac, SCP03_DERIVATION.S_MAC, context, mac.length * 8),
-    sRmac: scp03Derive(mac, SCP03_DERIVATION.S_RMAC, context, mac.length * 8),
-  };
+  // One PRF per static key, held for this call only (S-MAC and S-RMAC share the MAC key's) and wiped after it.
+  const sEnc = scp03Derive(enc, SCP03_DERIVATION.S_ENC, context, enc.length * 8);
+  return withCipher(new AesCmac(mac), (prf) => ({
+    sEnc,
+    sMac: scp03Derive(prf, SCP03_DERIVATION.S_MAC, context, mac.length * 8),
+    sRmac: scp03Derive(prf, SCP03_DERIVATION.S_RMAC, context, mac.length * 8),
+  }));
 }
 
 /**
@@ -135,10 +137,10 @@ export function scp03Cryptograms(
   assertBytes(hostChallenge, 'hostChallenge', 8);
   assertBytes(cardChallenge, 'cardChallenge', 8);
   const context = concat(hostChallenge, cardChallenge);
-  return {
-    cardCryptogram: scp03Derive(sMac, SCP03_DERIVATION.CARD_CRYPTOGRAM, context, 64),
-    hostCryptogram: scp03Derive(sMac, SCP03_DERIVATION.HOST_CRYPTOGRAM, context, 64),
-  };
+  return withCipher(new AesCmac(sMac), (prf) => ({
+    cardCryptogram: scp03Derive(prf, SCP03_DERIVATION.CARD_CRYPTOGRAM, context, 64),
+    hostCryptogram: scp03Derive(prf, SCP03_DERIVATION.HOST_CRYPTOGRAM, context, 64),
+  }));
 }
 
 /**
