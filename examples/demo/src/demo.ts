@@ -11,12 +11,12 @@ import { createPsam } from '@simtap/applet-emu/applets/psam';
 import type { Card } from '@simtap/applet-emu/runtime';
 import { createSim } from '@simtap/applet-emu/sim';
 import { InProcessChannel } from '@simtap/sdk/card';
-import { bcdToString, concat, fromHex, readUint, toHex } from '@simtap/sdk/core/bytes';
+import { bcdToString, concat, fromHex, toHex } from '@simtap/sdk/core/bytes';
 import type { RandomSource } from '@simtap/sdk/core/crypto';
 import { SimtapError } from '@simtap/sdk/core/errors';
 import { diversifyKdf3, Scp03Host, SECRET_DGI_MIN, scp03DgiCipher, storeDataCommands } from '@simtap/sdk/core/gp';
 import { formatSw, parseResponseApdu } from '@simtap/sdk/core/iso7816';
-import { decodeTransactionLogRecord, IssuerTacVerifier, type TransactionLogRecord, TTI } from '@simtap/sdk/core/pboc';
+import { IssuerTacVerifier, type TransactionLogRecord, TTI } from '@simtap/sdk/core/pboc';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { decodeTlv } from '@simtap/sdk/core/tlv';
 import {
@@ -24,13 +24,10 @@ import {
   type Clock,
   ConsumptionMachine,
   type FareRule,
-  getBalanceApdu,
-  INITIALIZE_P1,
   IssuerKeyAuthorizer,
-  initializeApdu,
   PsamDriver,
   RechargeMachine,
-  readRecordApdu,
+  readPurse,
   selectByNameApdu,
   systemClock,
   type TransitStation,
@@ -349,35 +346,21 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     current = 'read back';
     const back = new DemoReader(card, 'contactless', 'read-back reader');
     back.tap();
-    expectOk('SELECT e-purse', await back.transmit(selectByNameApdu(aid)));
-    const balance = readUint(expectOk('GET BALANCE', await back.transmit(getBalanceApdu())), 0, 4) | 0;
-    const zero = new Uint8Array(6);
-    const offline = expectOk(
-      'INITIALIZE FOR PURCHASE',
-      await back.transmit(initializeApdu(INITIALIZE_P1.PURCHASE, cp.keyIndex, 0, zero)),
-    );
-    const online = expectOk(
-      'INITIALIZE FOR LOAD',
-      await back.transmit(initializeApdu(INITIALIZE_P1.LOAD, cp.keyIndex, 0, zero)),
-    );
-    const log: TransactionLogRecord[] = [];
-    for (let n = 1; n <= profile.card.epurse.transactionLogRecords; n++) {
-      const r = await back.transmit(readRecordApdu(n, 0x18, 23));
-      if (parseResponseApdu(r).sw === 0x6a83) break;
-      const rec = expectOk(`READ RECORD ${n}`, r);
-      if (rec.every((b) => b === 0)) break;
-      log.push(decodeTransactionLogRecord(rec.slice()));
-    }
+    // readPurse: SELECT, EF 0x15, GET BALANCE, each counter from an INITIALIZE of 1 fen that the next command
+    // abandons (nothing moves), and the newest EF 0x18 records.
+    const purse = await readPurse(back, { logRecords: profile.card.epurse.transactionLogRecords });
+    const balance = purse.balance;
+    const log = [...purse.log];
     const result: DemoResult = {
       steps: p.steps,
       balance,
-      onlineCounter: readUint(online, 4, 2),
-      offlineCounter: readUint(offline, 4, 2),
+      onlineCounter: purse.onlineCounter?.value ?? fail('the card did not tell its online counter'),
+      offlineCounter: purse.offlineCounter?.value ?? fail('the card did not tell its offline counter'),
       log,
       metroFare: exited.amount,
     };
     p.step('Read back', back, [
-      `SELECT, GET BALANCE, INITIALIZE ×2 (counters, amount 0), READ RECORD EF 0x18 × ${log.length + 1}`,
+      `readPurse: SELECT, EF 0x15, GET BALANCE, INITIALIZE ×2 (counters; 1 fen, abandoned), READ RECORD EF 0x18 (${purse.log.length} records)`,
     ]);
     card.powerOff('contactless'); // the card leaves; the read-back's INITIALIZE sessions go with the field
     const expected = LOAD_AMOUNT - SHOP_AMOUNT - exited.amount;
