@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ISD_ERRORS } from '@simtap/applet-emu/applets/isd';
 import { RUNTIME_ERRORS } from '@simtap/applet-emu/runtime';
 import { CLI_ERRORS, CLI_EXIT_STATUSES, EPURSE_TESTING_ERRORS } from '@simtap/applet-emu/testing';
+import { LEDGER_ERRORS } from '@simtap/host/ledger';
 import { BYTES_ERRORS } from '@simtap/sdk/core/bytes';
 import { PADDING_ERRORS } from '@simtap/sdk/core/crypto';
 import {
@@ -227,6 +228,14 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
       'Ctrl-C ends that shell as well, npm re-raises SIGINT and npx exits 130 — after `simtap-card` itself stopped cleanly',
       '(status 0, image saved).',
     ].join('\n'),
+  },
+  {
+    title: 'Platform ledger (host)',
+    intro:
+      'A `LedgerError` means a ledger rule refused the operation and nothing moved; under an idempotency key the\n' +
+      'refusal is the outcome a retry gets again. `INSUFFICIENT_FUNDS` and `IDEMPOTENCY_CONFLICT` are the codes\n' +
+      '`simtap.v1` fixes. A malformed id, key or reason is a `BAD_ARGUMENT` (`ArgumentError`).',
+    tables: [{ name: 'LEDGER_ERRORS', module: '@simtap/host/ledger', table: LEDGER_ERRORS }],
   },
   {
     title: 'Test fixtures and examples',

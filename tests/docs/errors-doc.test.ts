@@ -23,7 +23,7 @@ function sourceFolders(): string[] {
   const demos = readdirSync(examples, { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d) => join(examples, d.name, 'src'));
-  return [join(root, 'sdk', 'src'), join(root, 'applet-emu', 'src'), ...demos];
+  return [join(root, 'sdk', 'src'), join(root, 'applet-emu', 'src'), join(root, 'host', 'src'), ...demos];
 }
 
 function sourceFiles(dir: string): string[] {

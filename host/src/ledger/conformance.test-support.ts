@@ -1,0 +1,342 @@
+/**
+ * The store conformance suite: every {@link LedgerStore} (SQLite now, PostgreSQL next) runs the same tests.
+ * `describeLedgerStore('sqlite', factory)` registers them with vitest.
+ */
+import { ArgumentError, CORE_ERRORS, hasErrorCode } from '@simtap/sdk/core/errors';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LEDGER_ERRORS, type LedgerErrorCode } from './errors';
+import { SUSPENSE_ACCOUNT, type TransferRequest } from './model';
+import type { LedgerStore, LedgerStoreOptions } from './store';
+
+/** A fresh, empty database: `open` opens a store on it (again after a `close`, as a restart would). */
+export interface LedgerStoreFixture {
+  open(options?: LedgerStoreOptions): Promise<LedgerStore>;
+  dispose(): Promise<void>;
+}
+
+/** Makes a fresh database for one test. */
+export type LedgerStoreFactory = () => Promise<LedgerStoreFixture>;
+
+/** Expects `p` to reject with a ledger error of `code`. */
+export async function rejectsWith(p: Promise<unknown>, code: LedgerErrorCode): Promise<void> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e, `expected ${code}`).toBeInstanceOf(Error);
+  if (!hasErrorCode(e, LEDGER_ERRORS, code)) throw e;
+}
+
+/** Expects `p` to reject with `BAD_ARGUMENT`. */
+async function rejectsBadArgument(p: Promise<unknown>): Promise<void> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ArgumentError);
+  expect(hasErrorCode(e, CORE_ERRORS, 'BAD_ARGUMENT')).toBe(true);
+}
+
+/** Registers the conformance suite for the store made by `factory`. */
+export function describeLedgerStore(name: string, factory: LedgerStoreFactory): void {
+  describe(`LedgerStore conformance: ${name}`, () => {
+    let fixture: LedgerStoreFixture;
+    let ledger: LedgerStore;
+    let clock = 1_000_000;
+    const now = () => clock;
+    const open = (o: LedgerStoreOptions = {}) => fixture.open({ now, suspendAfterMs: 60_000, ...o });
+    let n = 0;
+    const key = () => `key-${++n}`;
+    const tx = (from: string, to: string, amount: number, idempotencyKey = key()): TransferRequest => ({
+      client: 'app-1',
+      idempotencyKey,
+      from,
+      to,
+      amount,
+    });
+    const balance = async (id: string) => (await ledger.getAccount(id))?.balance;
+
+    beforeEach(async () => {
+      clock = 1_000_000;
+      fixture = await factory();
+      ledger = await open();
+      await ledger.openAccount('cash:kiosk-1', 'CASH');
+      await ledger.openAccount('phone:1', 'PHONE');
+      await ledger.openAccount('phone:2', 'PHONE');
+      await ledger.openAccount('merchant:m1', 'MERCHANT_PAYABLE');
+    });
+    afterEach(async () => {
+      await ledger.close();
+      await fixture.dispose();
+    });
+
+    describe('accounts', () => {
+      it('starts with the suspense account and a journal that verifies', async () => {
+        const a = await ledger.getAccount(SUSPENSE_ACCOUNT);
+        expect(a).toMatchObject({ kind: 'SUSPENSE', floor: 0, balance: 0 });
+        const v = await ledger.verify();
+        expect(v).toMatchObject({ ok: true, sum: 0, accounts: 5, entries: 5, problems: [] });
+        expect(v.journalHead).toMatch(/^[0-9a-f]{64}$/);
+      });
+
+      it('gives each kind its floor: 0 for what the platform owes, none for cash in', async () => {
+        expect(await ledger.getAccount('phone:1')).toMatchObject({ floor: 0, balance: 0, reserved: 0, available: 0 });
+        expect(await ledger.getAccount('cash:kiosk-1')).toMatchObject({ floor: null });
+      });
+
+      it('opens an account once: the same kind again returns it, another kind fails', async () => {
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 100));
+        expect(await ledger.openAccount('phone:1', 'PHONE')).toMatchObject({ balance: 100 });
+        await rejectsWith(ledger.openAccount('phone:1', 'CARD_FLOAT'), 'ACCOUNT_KIND_MISMATCH');
+        await rejectsBadArgument(ledger.openAccount('x', 'NOPE' as never));
+        await rejectsBadArgument(ledger.openAccount('', 'PHONE'));
+        expect(await ledger.getAccount('nobody')).toBeUndefined();
+      });
+    });
+
+    describe('transfers', () => {
+      it('moves integer fen between two accounts and keeps the sum at 0', async () => {
+        const r = await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 5000));
+        expect(r.transfer).toMatchObject({ type: 'direct', state: 'posted', amount: 5000, from: 'cash:kiosk-1' });
+        await ledger.transfer(tx('phone:1', 'merchant:m1', 1250));
+        expect(await balance('cash:kiosk-1')).toBe(-5000);
+        expect(await balance('phone:1')).toBe(3750);
+        expect(await balance('merchant:m1')).toBe(1250);
+        expect(await ledger.verify()).toMatchObject({ ok: true, sum: 0 });
+      });
+
+      it('refuses to take an account below its floor (INSUFFICIENT_FUNDS), nothing moves', async () => {
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 100));
+        await rejectsWith(ledger.transfer(tx('phone:1', 'merchant:m1', 101)), 'INSUFFICIENT_FUNDS');
+        expect(await balance('phone:1')).toBe(100);
+        await ledger.transfer(tx('phone:1', 'merchant:m1', 100));
+        expect(await balance('phone:1')).toBe(0);
+      });
+
+      it('rejects amounts that are not integer fen in 1 … MAX_SAFE_INTEGER with AMOUNT_INVALID', async () => {
+        for (const amount of [
+          0,
+          -1,
+          1.5,
+          Number.NaN,
+          Number.POSITIVE_INFINITY,
+          Number.MAX_SAFE_INTEGER + 1,
+          '100',
+          10n,
+          null,
+        ]) {
+          await rejectsWith(ledger.transfer(tx('cash:kiosk-1', 'phone:1', amount as number)), 'AMOUNT_INVALID');
+          await rejectsWith(ledger.hold(tx('cash:kiosk-1', 'phone:1', amount as number)), 'AMOUNT_INVALID');
+        }
+        expect(await ledger.verify()).toMatchObject({ ok: true, entries: 5 });
+      });
+
+      it('refuses a balance outside the safe-integer range with BALANCE_OVERFLOW', async () => {
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', Number.MAX_SAFE_INTEGER));
+        await rejectsWith(ledger.transfer(tx('cash:kiosk-1', 'phone:1', 1)), 'BALANCE_OVERFLOW');
+        expect(await balance('phone:1')).toBe(Number.MAX_SAFE_INTEGER);
+        expect(await ledger.verify()).toMatchObject({ ok: true, sum: 0 });
+      });
+
+      it('names unknown accounts (ACCOUNT_UNKNOWN) and refuses malformed requests (BAD_ARGUMENT)', async () => {
+        await rejectsWith(ledger.transfer(tx('cash:kiosk-1', 'phone:9', 1)), 'ACCOUNT_UNKNOWN');
+        await rejectsBadArgument(ledger.transfer(tx('phone:1', 'phone:1', 1)));
+        await rejectsBadArgument(
+          ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), idempotencyKey: 'k'.repeat(65) }),
+        );
+        await rejectsBadArgument(ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), idempotencyKey: 'ключ' }));
+        await rejectsBadArgument(ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), client: '' }));
+      });
+    });
+
+    describe('idempotency', () => {
+      it('answers the same key and body with the first result and moves nothing again', async () => {
+        const first = await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 700, 'top-up-1'));
+        const again = await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 700, 'top-up-1'));
+        expect(again).toEqual(first);
+        expect(await balance('phone:1')).toBe(700);
+      });
+
+      it('refuses the same key with another body or operation (IDEMPOTENCY_CONFLICT)', async () => {
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 700, 'k'));
+        await rejectsWith(ledger.transfer(tx('cash:kiosk-1', 'phone:1', 701, 'k')), 'IDEMPOTENCY_CONFLICT');
+        await rejectsWith(ledger.transfer(tx('cash:kiosk-1', 'phone:2', 700, 'k')), 'IDEMPOTENCY_CONFLICT');
+        await rejectsWith(
+          ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 700, 'k'), memo: 'x' }),
+          'IDEMPOTENCY_CONFLICT',
+        );
+        await rejectsWith(ledger.hold(tx('cash:kiosk-1', 'phone:1', 700, 'k')), 'IDEMPOTENCY_CONFLICT');
+        expect(await balance('phone:1')).toBe(700);
+      });
+
+      it('scopes keys per client', async () => {
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 1, 'k'));
+        await ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 2, 'k'), client: 'app-2' });
+        expect(await balance('phone:1')).toBe(3);
+      });
+
+      it('replays a first outcome that was an error, even once it would succeed', async () => {
+        await rejectsWith(ledger.transfer(tx('phone:1', 'merchant:m1', 10, 'pay')), 'INSUFFICIENT_FUNDS');
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 100));
+        await rejectsWith(ledger.transfer(tx('phone:1', 'merchant:m1', 10, 'pay')), 'INSUFFICIENT_FUNDS');
+        expect(await balance('merchant:m1')).toBe(0);
+      });
+
+      it('applies once when the same request arrives twice in one turn', async () => {
+        const [a, b] = await Promise.all([
+          ledger.transfer(tx('cash:kiosk-1', 'phone:1', 5, 'twice')),
+          ledger.transfer(tx('cash:kiosk-1', 'phone:1', 5, 'twice')),
+        ]);
+        expect(b).toEqual(a);
+        expect(await balance('phone:1')).toBe(5);
+      });
+
+      it('holds across a restart of the store', async () => {
+        const first = await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 900, 'restart'));
+        const pay = ledger.transfer(tx('phone:1', 'merchant:m1', 901, 'fails'));
+        await rejectsWith(pay, 'INSUFFICIENT_FUNDS');
+        await ledger.close();
+        ledger = await open();
+        expect(await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 900, 'restart'))).toEqual(first);
+        await rejectsWith(ledger.transfer(tx('cash:kiosk-1', 'phone:1', 1, 'restart')), 'IDEMPOTENCY_CONFLICT');
+        await rejectsWith(ledger.transfer(tx('phone:1', 'merchant:m1', 901, 'fails')), 'INSUFFICIENT_FUNDS');
+        expect(await balance('phone:1')).toBe(900);
+        expect(await ledger.verify()).toMatchObject({ ok: true });
+      });
+    });
+
+    describe('pending transfers (holds)', () => {
+      beforeEach(async () => {
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 1000));
+      });
+
+      it('counts a hold against the available balance at once; nothing moves until it is posted', async () => {
+        const h = await ledger.hold(tx('phone:1', 'merchant:m1', 600));
+        expect(h.transfer).toMatchObject({ type: 'pending', state: 'pending' });
+        expect(await ledger.getAccount('phone:1')).toMatchObject({ balance: 1000, reserved: 600, available: 400 });
+        await rejectsWith(ledger.transfer(tx('phone:1', 'phone:2', 401)), 'INSUFFICIENT_FUNDS');
+        await rejectsWith(ledger.hold(tx('phone:1', 'phone:2', 401)), 'INSUFFICIENT_FUNDS');
+        const p = await ledger.post({ transferId: h.transfer.id, reason: 'card proof: TAC verified' });
+        expect(p.transfer).toMatchObject({ state: 'posted', reason: 'card proof: TAC verified' });
+        expect(await ledger.getAccount('phone:1')).toMatchObject({ balance: 400, reserved: 0, available: 400 });
+        expect(await balance('merchant:m1')).toBe(600);
+        expect(await ledger.verify()).toMatchObject({ ok: true, sum: 0 });
+      });
+
+      it('never lets two holds oversubscribe an account, even in one turn', async () => {
+        const results = await Promise.allSettled([
+          ledger.hold(tx('phone:1', 'merchant:m1', 700)),
+          ledger.hold(tx('phone:1', 'merchant:m1', 700)),
+        ]);
+        expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+        const rejected = results.find((r) => r.status === 'rejected');
+        expect(hasErrorCode(rejected?.reason, LEDGER_ERRORS, 'INSUFFICIENT_FUNDS')).toBe(true);
+        expect(await ledger.getAccount('phone:1')).toMatchObject({ reserved: 700, available: 300 });
+      });
+
+      it('voids a hold: the reservation is released and nothing moves', async () => {
+        const h = await ledger.hold(tx('phone:1', 'merchant:m1', 600));
+        const v = await ledger.void({ transferId: h.transfer.id, reason: 'counter shows the card never credited' });
+        expect(v.transfer.state).toBe('voided');
+        expect(await ledger.getAccount('phone:1')).toMatchObject({ balance: 1000, reserved: 0 });
+        expect(await balance('merchant:m1')).toBe(0);
+      });
+
+      it('settles exactly once: the same call again returns the first result, any other fails with TRANSFER_STATE', async () => {
+        const h = await ledger.hold(tx('phone:1', 'merchant:m1', 600));
+        const id = h.transfer.id;
+        const p = await ledger.post({ transferId: id, reason: 'proof' });
+        expect(await ledger.post({ transferId: id, reason: 'proof' })).toEqual(p);
+        await rejectsWith(ledger.post({ transferId: id, reason: 'another reason' }), 'TRANSFER_STATE');
+        await rejectsWith(ledger.void({ transferId: id, reason: 'proof' }), 'TRANSFER_STATE');
+        await rejectsWith(ledger.suspend({ transferId: id, reason: 'late' }), 'TRANSFER_STATE');
+        const v = await ledger.hold(tx('phone:1', 'merchant:m1', 100));
+        await ledger.void({ transferId: v.transfer.id, reason: 'never credited' });
+        await rejectsWith(ledger.post({ transferId: v.transfer.id, reason: 'proof' }), 'TRANSFER_STATE');
+        expect(await balance('merchant:m1')).toBe(600);
+        expect(await ledger.verify()).toMatchObject({ ok: true });
+      });
+
+      it('settles a hold once when post and void race in one turn', async () => {
+        const h = await ledger.hold(tx('phone:1', 'merchant:m1', 600));
+        const [p, v] = await Promise.allSettled([
+          ledger.post({ transferId: h.transfer.id, reason: 'proof' }),
+          ledger.void({ transferId: h.transfer.id, reason: 'no proof' }),
+        ]);
+        expect(p.status).toBe('fulfilled');
+        expect(v.status).toBe('rejected');
+        expect(await balance('merchant:m1')).toBe(600);
+      });
+
+      it('refuses to settle a direct transfer or an unknown one, and wants a reason', async () => {
+        const d = await ledger.transfer(tx('phone:1', 'merchant:m1', 1));
+        await rejectsWith(ledger.post({ transferId: d.transfer.id, reason: 'r' }), 'TRANSFER_STATE');
+        await rejectsWith(ledger.void({ transferId: 'no-such-transfer', reason: 'r' }), 'TRANSFER_UNKNOWN');
+        const h = await ledger.hold(tx('phone:1', 'merchant:m1', 1));
+        await rejectsBadArgument(ledger.post({ transferId: h.transfer.id, reason: ' ' }));
+        await rejectsBadArgument(ledger.void({ transferId: h.transfer.id } as never));
+      });
+    });
+
+    describe('suspense', () => {
+      beforeEach(async () => {
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 1000));
+      });
+
+      it('moves only holds older than the configured time to suspense, and voids nothing', async () => {
+        const old = await ledger.hold(tx('phone:1', 'merchant:m1', 300));
+        clock += 30_000;
+        const young = await ledger.hold(tx('phone:1', 'merchant:m1', 200));
+        clock += 30_000; // old is 60 s old, young 30 s
+        const moved = await ledger.suspendStale('unresolved after 60 s');
+        expect(moved.map((r) => r.transfer.id)).toEqual([old.transfer.id]);
+        expect(moved[0]?.transfer).toMatchObject({ state: 'suspended', suspendedAt: clock });
+        expect(await ledger.getAccount('phone:1')).toMatchObject({ balance: 700, reserved: 200, available: 500 });
+        expect(await balance(SUSPENSE_ACCOUNT)).toBe(300);
+        expect((await ledger.listTransfers('suspended')).map((t) => t.id)).toEqual([old.transfer.id]);
+        expect((await ledger.listTransfers('pending')).map((t) => t.id)).toEqual([young.transfer.id]);
+        expect(await ledger.suspendStale('again')).toEqual([]);
+        expect(await ledger.verify()).toMatchObject({ ok: true, sum: 0 });
+      });
+
+      it('posts a suspended transfer from suspense to its destination when the proof arrives', async () => {
+        const h = await ledger.hold(tx('phone:1', 'merchant:m1', 300));
+        const s = await ledger.suspend({ transferId: h.transfer.id, reason: 'back office' });
+        expect(await ledger.suspend({ transferId: h.transfer.id, reason: 'twice' })).toEqual(s);
+        await ledger.post({ transferId: h.transfer.id, reason: 'card proof' });
+        expect(await balance(SUSPENSE_ACCOUNT)).toBe(0);
+        expect(await balance('merchant:m1')).toBe(300);
+        expect(await balance('phone:1')).toBe(700);
+        expect(await ledger.verify()).toMatchObject({ ok: true, sum: 0 });
+      });
+
+      it('refunds a suspended transfer to its source when it is voided', async () => {
+        const h = await ledger.hold(tx('phone:1', 'merchant:m1', 300));
+        await ledger.suspend({ transferId: h.transfer.id, reason: 'back office' });
+        await ledger.void({ transferId: h.transfer.id, reason: 'counter: never credited' });
+        expect(await balance(SUSPENSE_ACCOUNT)).toBe(0);
+        expect(await ledger.getAccount('phone:1')).toMatchObject({ balance: 1000, reserved: 0 });
+        expect(await ledger.verify()).toMatchObject({ ok: true, sum: 0 });
+      });
+    });
+
+    describe('journal', () => {
+      it('moves its head with every entry and keeps the chain through a restart', async () => {
+        const h0 = (await ledger.verify()).journalHead;
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 1));
+        const v1 = await ledger.verify();
+        expect(v1.journalHead).not.toBe(h0);
+        await ledger.close();
+        ledger = await open();
+        expect(await ledger.verify()).toEqual(v1);
+      });
+    });
+
+    it('refuses calls after close (STORE_CLOSED)', async () => {
+      await ledger.close();
+      await rejectsWith(ledger.getAccount('phone:1'), 'STORE_CLOSED');
+      await rejectsWith(ledger.transfer(tx('cash:kiosk-1', 'phone:1', 1)), 'STORE_CLOSED');
+      ledger = await open();
+    });
+  });
+}

@@ -1,0 +1,282 @@
+/**
+ * The ledger's model, shared by every store: account kinds and their floors, the shapes of requests and results,
+ * argument checks, the canonical request hash of idempotency, and the journal's hash chain.
+ *
+ * Sign convention: a transfer of `amount` from `from` to `to` subtracts it from `from`'s balance and adds it to
+ * `to`'s, so the sum of all balances is 0 at every commit. An account that holds money owed to someone (a phone
+ * account, a card float, a merchant payable, the points liability) has a positive balance; an account that stands
+ * for money the platform received (cash at a service point or kiosk) goes negative as money comes in.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { ArgumentError } from '@simtap/sdk/core/errors';
+import { LedgerError } from './errors';
+
+/**
+ * Account kinds with their floor (the lowest balance the ledger allows, in fen; `null` = none).
+ *
+ * - Accounts that hold what the platform owes (customer phone accounts, card floats, pending loads, merchant
+ *   payables, the points liability, suspense) never go below 0.
+ * - Accounts where money enters or leaves the platform (cash at service points and kiosks, bank settlement, the
+ *   points funding that backs awarded points) have no floor: their balance is minus what came in, so it goes negative
+ *   as money is paid in. A floor there would refuse cash that was physically received.
+ */
+export const ACCOUNT_KINDS = {
+  /** (21) A customer's phone account, by MSISDN. */
+  PHONE: { floor: 0 },
+  /** (23) The platform's mirror of one card's e-purse (one per card). */
+  CARD_FLOAT: { floor: 0 },
+  /** (23) Funds held for a load in flight (debited before the card is credited). */
+  PENDING_LOAD: { floor: 0 },
+  /** (23) What the platform owes a merchant for cleared purchases. */
+  MERCHANT_PAYABLE: { floor: 0 },
+  /** (22) Points awarded and not yet redeemed or expired, in points. */
+  POINTS_LIABILITY: { floor: 0 },
+  /** Pending transfers unresolved past the configured time, for the back office (see `suspendStale`). */
+  SUSPENSE: { floor: 0 },
+  /** Cash received at a service point or a recharge kiosk: negative as cash comes in. */
+  CASH: { floor: null },
+  /** Bank settlement (merchant payouts, bank-funded loads): negative as money comes in. */
+  SETTLEMENT: { floor: null },
+  /** The issuer's funding of awarded points: negative as points are awarded. */
+  POINTS_FUNDING: { floor: null },
+} as const satisfies Record<string, { floor: number | null }>;
+
+/** The kind of an account (`PHONE`, `CARD_FLOAT`, …). */
+export type AccountKind = keyof typeof ACCOUNT_KINDS;
+
+/** The suspense account every store creates with its schema. */
+export const SUSPENSE_ACCOUNT = 'suspense';
+
+/** An account as stored. `available` = `balance - reserved` (what the account may still spend above its floor). */
+export interface Account {
+  readonly id: string;
+  readonly kind: AccountKind;
+  readonly floor: number | null;
+  readonly balance: number;
+  /** Fen held by pending transfers out of this account. */
+  readonly reserved: number;
+  readonly available: number;
+}
+
+/** Who asks, and under which idempotency key (1–64 printable ASCII characters, scoped to the client). */
+export interface Idempotency {
+  readonly client: string;
+  readonly idempotencyKey: string;
+}
+
+/** A transfer (`transfer`) or a pending transfer (`hold`) from `from` to `to`. */
+export interface TransferRequest extends Idempotency {
+  readonly from: string;
+  readonly to: string;
+  readonly amount: number;
+  /** Free text kept with the transfer (what it is for), up to 256 characters. */
+  readonly memo?: string;
+}
+
+/** How a pending transfer was settled, or that it is still open. */
+export type TransferState = 'posted' | 'pending' | 'suspended' | 'voided';
+
+/** A transfer as stored: direct transfers are `posted` at once; holds are `pending` until posted or voided. */
+export interface Transfer {
+  readonly id: string;
+  readonly type: 'direct' | 'pending';
+  readonly from: string;
+  readonly to: string;
+  readonly amount: number;
+  readonly memo: string;
+  readonly state: TransferState;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** The reason given to `post`, `void` (and the last `suspend`), when there was one. */
+  readonly reason: string | null;
+  readonly suspendedAt: number | null;
+  readonly settledAt: number | null;
+}
+
+/** What `transfer`, `hold`, `post`, `void` and `suspend` answer: the transfer after the call, and the journal entry. */
+export interface TransferResult {
+  readonly transfer: Transfer;
+  /** The journal entry's sequence number. */
+  readonly seq: number;
+}
+
+/** `post` and `void`: the pending transfer and why (the card's proof decides: say which). */
+export interface SettleRequest {
+  readonly transferId: string;
+  readonly reason: string;
+}
+
+/** What `verify()` finds. `ok` is true when every check passed; `problems` says what failed. */
+export interface VerifyResult {
+  readonly ok: boolean;
+  /** How many accounts the journal knows. */
+  readonly accounts: number;
+  /** The sum of the recomputed balances: 0. */
+  readonly sum: number;
+  /** The last entry's hash (hex), or the genesis hash of an empty journal. */
+  readonly journalHead: string;
+  /** Number of journal entries. */
+  readonly entries: number;
+  readonly problems: readonly string[];
+}
+
+/** A journal row: one movement (`amount` from `debit` to `credit`) and/or a change of `debit`'s reservation. */
+export interface JournalEntry {
+  readonly seq: number;
+  /** `open` (an account), `transfer`, `hold`, `post`, `void`, `suspend`. */
+  readonly type: 'open' | 'transfer' | 'hold' | 'post' | 'void' | 'suspend';
+  readonly at: number;
+  readonly transferId: string | null;
+  /** The account debited (and whose reservation `held` changes); for `open`, the account opened. */
+  readonly debit: string;
+  /** The account credited; for `open`, the account's kind. */
+  readonly credit: string;
+  /** Fen moved from `debit` to `credit` (0 for `open`, `hold` and a `void` of a pending transfer). */
+  readonly amount: number;
+  /** Change of `debit`'s reservation: `+amount` for a hold, `-amount` when it is posted, voided or suspended. */
+  readonly held: number;
+  readonly reason: string;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/** The hash before the first entry. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The canonical text of an entry that its hash covers (every field but `hash`, in a fixed order). */
+export function entryText(e: Omit<JournalEntry, 'hash'>): string {
+  return JSON.stringify([e.seq, e.type, e.at, e.transferId, e.debit, e.credit, e.amount, e.held, e.reason, e.prevHash]);
+}
+
+/** SHA-256 (hex) of an entry: `SHA-256(entryText(e))`, where the text includes the previous entry's hash. */
+export function entryHash(e: Omit<JournalEntry, 'hash'>): string {
+  return createHash('sha256').update(entryText(e)).digest('hex');
+}
+
+/** SHA-256 (hex) of an operation and its parameters: what an idempotency key is bound to. */
+export function requestHash(op: string, params: Record<string, unknown>): string {
+  const keys = Object.keys(params).sort();
+  return createHash('sha256')
+    .update(JSON.stringify([op, keys.map((k) => [k, params[k] ?? null])]))
+    .digest('hex');
+}
+
+// ---------------------------------------------------------------- argument checks
+
+/**
+ * Checks an amount: an integer number of fen, 1 … `Number.MAX_SAFE_INTEGER`.
+ * @throws LedgerError `AMOUNT_INVALID`
+ */
+export function checkAmount(amount: unknown, name = 'amount'): number {
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 1) {
+    throw new LedgerError(
+      'AMOUNT_INVALID',
+      `${name} must be an integer number of fen from 1 to ${Number.MAX_SAFE_INTEGER}: ${String(amount)}`,
+    );
+  }
+  return amount;
+}
+
+const PRINTABLE = /^[\x20-\x7e]+$/;
+
+/** Checks an identifier (account id, client id): 1–`max` printable ASCII characters. @throws ArgumentError */
+export function checkId(value: unknown, name: string, max = 128): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max || !PRINTABLE.test(value)) {
+    throw new ArgumentError(`${name} must be 1–${max} printable ASCII characters`);
+  }
+  return value;
+}
+
+/** Checks free text (a memo or reason): a string of at most 256 characters, non-empty when `required`. */
+export function checkText(value: unknown, name: string, required: boolean): string {
+  if (value === undefined && !required) return '';
+  if (typeof value !== 'string' || value.length > 256 || (required && value.trim().length === 0)) {
+    throw new ArgumentError(`${name} must be ${required ? 'a non-empty' : 'a'} string of at most 256 characters`);
+  }
+  return value;
+}
+
+/** Checks an account kind. @throws ArgumentError */
+export function checkKind(kind: unknown): AccountKind {
+  if (typeof kind !== 'string' || !Object.hasOwn(ACCOUNT_KINDS, kind)) {
+    throw new ArgumentError(`kind must be one of ${Object.keys(ACCOUNT_KINDS).join(', ')}: ${String(kind)}`);
+  }
+  return kind as AccountKind;
+}
+
+/** Checks a transfer request and returns its normalized parameters. */
+export function checkTransfer(req: TransferRequest): {
+  client: string;
+  idempotencyKey: string;
+  from: string;
+  to: string;
+  amount: number;
+  memo: string;
+} {
+  if (typeof req !== 'object' || req === null) throw new ArgumentError('request must be an object');
+  const client = checkId(req.client, 'client');
+  const idempotencyKey = checkId(req.idempotencyKey, 'idempotencyKey', 64);
+  const from = checkId(req.from, 'from');
+  const to = checkId(req.to, 'to');
+  if (from === to) throw new ArgumentError('from and to must be different accounts');
+  const amount = checkAmount(req.amount);
+  const memo = checkText(req.memo, 'memo', false);
+  return { client, idempotencyKey, from, to, amount, memo };
+}
+
+/**
+ * Recomputes every balance and reservation from the journal, checks the hash chain, the zero sum, the floors and
+ * that the stored accounts agree: what every store's `verify()` runs over its rows.
+ */
+export function verifyJournal(entries: Iterable<JournalEntry>, stored: Iterable<Account>): VerifyResult {
+  const problems: string[] = [];
+  const balance = new Map<string, number>();
+  const reserved = new Map<string, number>();
+  const kinds = new Map<string, string>();
+  let prev = GENESIS_HASH;
+  let count = 0;
+  let expectedSeq: number | undefined;
+  const add = (m: Map<string, number>, k: string, d: number) => m.set(k, (m.get(k) ?? 0) + d);
+  for (const e of entries) {
+    count++;
+    if (expectedSeq !== undefined && e.seq !== expectedSeq)
+      problems.push(`journal: entry ${e.seq} follows ${expectedSeq - 1}`);
+    expectedSeq = e.seq + 1;
+    if (e.prevHash !== prev) problems.push(`journal: entry ${e.seq} does not carry the previous entry's hash`);
+    const { hash, ...rest } = e;
+    if (entryHash(rest) !== hash) problems.push(`journal: entry ${e.seq} does not match its hash`);
+    prev = hash;
+    if (e.type === 'open') {
+      kinds.set(e.debit, e.credit);
+      balance.set(e.debit, balance.get(e.debit) ?? 0);
+      continue;
+    }
+    for (const a of [e.debit, e.credit])
+      if (!kinds.has(a)) problems.push(`journal: entry ${e.seq} names unopened ${a}`);
+    add(balance, e.debit, -e.amount);
+    add(balance, e.credit, e.amount);
+    add(reserved, e.debit, e.held);
+  }
+  let sum = 0;
+  for (const v of balance.values()) sum += v;
+  if (sum !== 0) problems.push(`sum of balances is ${sum}, not 0`);
+  const seen = new Set<string>();
+  for (const a of stored) {
+    seen.add(a.id);
+    const b = balance.get(a.id);
+    if (b === undefined) {
+      problems.push(`account ${a.id}: not opened in the journal`);
+      continue;
+    }
+    if (kinds.get(a.id) !== a.kind) problems.push(`account ${a.id}: kind ${a.kind}, journal says ${kinds.get(a.id)}`);
+    if (a.balance !== b) problems.push(`account ${a.id}: stored balance ${a.balance}, journal ${b}`);
+    const r = reserved.get(a.id) ?? 0;
+    if (a.reserved !== r) problems.push(`account ${a.id}: stored reserved ${a.reserved}, journal ${r}`);
+    if (r < 0) problems.push(`account ${a.id}: negative reservation ${r}`);
+    if (a.floor !== null && b - r < a.floor)
+      problems.push(`account ${a.id}: available ${b - r} below floor ${a.floor}`);
+  }
+  for (const id of balance.keys()) if (!seen.has(id)) problems.push(`account ${id}: in the journal, not stored`);
+  return { ok: problems.length === 0, accounts: balance.size, sum, journalHead: prev, entries: count, problems };
+}
