@@ -6,6 +6,7 @@ import { ArgumentError, CORE_ERRORS, hasErrorCode } from '@simtap/sdk/core/error
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LEDGER_ERRORS, type LedgerErrorCode } from './errors';
 import { SUSPENSE_ACCOUNT, type TransferRequest } from './model';
+import { checkMoneyRules } from './money-rules.test-support';
 import type { LedgerStore, LedgerStoreOptions } from './store';
 
 /** A fresh, empty database: `open` opens a store on it (again after a `close`, as a restart would). */
@@ -330,6 +331,13 @@ export function describeLedgerStore(name: string, factory: LedgerStoreFactory): 
         ledger = await open();
         expect(await ledger.verify()).toEqual(v1);
       });
+    });
+
+    it('keeps the money rules over random operation sequences (property, against a model)', async () => {
+      await checkMoneyRules(async () => {
+        const f = await factory();
+        return { ledger: await f.open(), dispose: () => f.dispose() };
+      }, 15);
     });
 
     it('refuses calls after close (STORE_CLOSED)', async () => {

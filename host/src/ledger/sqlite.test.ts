@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -33,8 +33,21 @@ describe('SQLite ledger store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('defaults to ./data/simtap.db', () => {
+  it('defaults to ./data/simtap.db, creating the folder', async () => {
     expect(DEFAULT_DATABASE_PATH).toBe('./data/simtap.db');
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const store = openSqliteLedger();
+      await store.close();
+      expect(existsSync(join(dir, 'data', 'simtap.db'))).toBe(true);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('refuses a negative suspendAfterMs', () => {
+    expect(() => openSqliteLedger({ path: ':memory:', suspendAfterMs: -1 })).toThrow(/suspendAfterMs/);
   });
 
   it('runs in WAL mode with synchronous=FULL', () => {
