@@ -80,6 +80,26 @@ describe('SQLite ledger store', () => {
     }
   });
 
+  it('fails the whole group with STORE_COMMIT_FAILED when it cannot commit; a retry under the same keys applies once', async () => {
+    await ledger.close();
+    ledger = openSqliteLedger({ path, busyTimeoutMs: 20 });
+    await ledger.openAccount('cash', 'CASH');
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE'); // another writer holds the lock
+    const group = await Promise.allSettled([ledger.transfer(tx('g1', 5)), ledger.transfer(tx('g2', 7))]);
+    for (const r of group) {
+      expect(r.status).toBe('rejected');
+      if (r.status === 'rejected') await rejectsWith(Promise.reject(r.reason), 'STORE_COMMIT_FAILED');
+    }
+    other.exec('ROLLBACK');
+    other.close();
+    expect((await ledger.getAccount('phone'))?.balance).toBe(0);
+    await Promise.all([ledger.transfer(tx('g1', 5)), ledger.transfer(tx('g2', 7))]);
+    await ledger.transfer(tx('g1', 5));
+    expect((await ledger.getAccount('phone'))?.balance).toBe(12);
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
   it('refuses a database whose schema is newer than the code (STORE_SCHEMA_NEWER)', async () => {
     await ledger.close();
     const raw = new Database(path);

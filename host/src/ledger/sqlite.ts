@@ -47,6 +47,11 @@ export const DEFAULT_DATABASE_PATH = './data/simtap.db';
 export interface SqliteLedgerOptions extends LedgerStoreOptions {
   /** The database file (created with its folder), or `:memory:`. Default {@link DEFAULT_DATABASE_PATH}. */
   readonly path?: string;
+  /**
+   * How long (ms) a commit waits for another connection's write lock before the group fails with
+   * `STORE_COMMIT_FAILED`. Default 5000.
+   */
+  readonly busyTimeoutMs?: number;
 }
 
 type Db = Database.Database;
@@ -216,7 +221,10 @@ export class SqliteLedgerStore implements LedgerStore {
     if (!Number.isSafeInteger(this.#suspendAfterMs) || this.#suspendAfterMs < 0)
       throw new ArgumentError('suspendAfterMs must be a non-negative integer');
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-    this.#db = new Database(this.path);
+    const timeout = options.busyTimeoutMs ?? 5000;
+    if (!Number.isSafeInteger(timeout) || timeout < 0)
+      throw new ArgumentError('busyTimeoutMs must be a non-negative integer');
+    this.#db = new Database(this.path, { timeout });
     try {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = FULL');
