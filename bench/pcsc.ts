@@ -64,6 +64,18 @@ async function measureRoundTrips(
   return { name, usPerOp: us, opsPerSec: 1e6 / us };
 }
 
+/** How long one PC/SC step may take before the suite fails instead of hanging the whole run. */
+const STALL_MS = 30_000;
+
+/** `p`, or a rejection naming `what` when it has not settled within `ms` (pcscd or the bridge stalled). */
+function withDeadline<T>(what: string, p: Promise<T>, ms = STALL_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s (pcscd or vpcd stalled)`)), ms);
+  });
+  return Promise.race([p, stalled]).finally(() => clearTimeout(timer));
+}
+
 /** Waits until pcscd shows the slot's reader without a card (it polls presence every ~400 ms). */
 async function waitForRemoval(slot: VpcdSlot): Promise<void> {
   const deadline = Date.now() + 5000;
@@ -86,12 +98,18 @@ async function throughPcsc(
     await bridge.waitUntilConnected(10_000);
     channel = await PcscChannel.open({ reader: slot.readerPattern, timeoutMs: 10_000 });
     const warmup = Math.min(10, count);
-    const select = await measureRoundTrips(`SELECT ISD via PC/SC (${route})`, channel, SELECT_ISD, count, warmup);
-    const getData = await measureRoundTrips(`GET DATA CPLC via PC/SC (${route})`, channel, GET_CPLC, count, warmup);
+    const select = await withDeadline(
+      `SELECT ISD via PC/SC (${route})`,
+      measureRoundTrips(`SELECT ISD via PC/SC (${route})`, channel, SELECT_ISD, count, warmup),
+    );
+    const getData = await withDeadline(
+      `GET DATA CPLC via PC/SC (${route})`,
+      measureRoundTrips(`GET DATA CPLC via PC/SC (${route})`, channel, GET_CPLC, count, warmup),
+    );
     return { select, getData };
   } finally {
-    await channel?.close();
-    await bridge.close();
+    if (channel) await withDeadline('closing the PC/SC channel', channel.close(), 5000).catch(() => undefined);
+    await withDeadline('closing the vpcd bridge', bridge.close(), 5000).catch(() => undefined);
     await waitForRemoval(slot).catch(() => undefined);
   }
 }
