@@ -1,7 +1,7 @@
 /**
  * PC/SC throughput (issue 3): APDUs per second from a PC/SC client (the SDK's PcscChannel) through pcscd and
- * its vpcd driver to the VpcdBridge and an in-process virtual SIM, beside the raw in-process round trip of the
- * same card measured in the same run.
+ * its vpcd driver to the VpcdBridge and a virtual SIM in a worker thread (`pcsc-card.ts`, which says why), beside
+ * the raw in-process round trip of the same card measured in the same run.
  *
  * The loopback route decides the figure: pcscd's vpcd driver sends the 2-byte length and the APDU in two
  * writes with Nagle on, and the bridge's delayed ACK holds the second write back (~40 ms). With `quickack 1` on
@@ -11,9 +11,8 @@
  * under `CI=true`).
  */
 import { execFileSync } from 'node:child_process';
-import { VpcdBridge, type VpcdLogger } from '@simtap/applet-emu/bridges/vpcd';
+import { Worker } from 'node:worker_threads';
 import { createSim } from '@simtap/applet-emu/sim';
-import { CardPort } from '@simtap/applet-emu/testing';
 import { PcscChannel } from '@simtap/sdk/card';
 import { hex } from '@simtap/sdk/core/bytes';
 import { claimVpcdSlot, startPcscd, type VpcdSlot } from '@simtap/sdk/testing';
@@ -26,7 +25,6 @@ const IFACE = 'contactless';
 /** `ip` arguments that rewrite the 127.0.0.1 local route as the kernel sets it up (+ `quickack 1` to set it). */
 const ROUTE = 'route change local 127.0.0.1 dev lo proto kernel scope host src 127.0.0.1 table local'.split(' ');
 
-const quiet: VpcdLogger = { info: () => {}, warn: () => {} };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function setQuickack(on: boolean): void {
@@ -76,6 +74,51 @@ function withDeadline<T>(what: string, p: Promise<T>, ms = STALL_MS): Promise<T>
   return Promise.race([p, stalled]).finally(() => clearTimeout(timer));
 }
 
+/** card-1 in a worker thread ({@link https://nodejs.org/api/worker_threads.html}), plugged into vpcd on demand. */
+class CardThread {
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  #seq = 0;
+
+  constructor(vpcdPort: number) {
+    this.#worker = new Worker(new URL('./pcsc-card.mjs', import.meta.url), { workerData: { port: vpcdPort } });
+    this.#worker.on('message', (m: { id: number; error?: string }) => {
+      const w = this.#waiting.get(m.id);
+      this.#waiting.delete(m.id);
+      if (m.error === undefined) w?.resolve();
+      else w?.reject(new Error(m.error));
+    });
+    const fail = (e: Error): void => {
+      for (const w of this.#waiting.values()) w.reject(e);
+      this.#waiting.clear();
+    };
+    this.#worker.on('error', fail);
+    this.#worker.on('exit', (code) => fail(new Error(`the card thread exited (${code})`)));
+  }
+
+  #call(op: 'insert' | 'remove'): Promise<void> {
+    const id = this.#seq++;
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      this.#worker.postMessage({ id, op });
+    });
+  }
+
+  /** Plugs the card into vpcd and waits until pcscd has connected. */
+  insert(): Promise<void> {
+    return withDeadline('inserting the card into vpcd', this.#call('insert'));
+  }
+
+  /** Unplugs it. */
+  remove(): Promise<void> {
+    return withDeadline('removing the card from vpcd', this.#call('remove'), 5000);
+  }
+
+  async stop(): Promise<void> {
+    await this.#worker.terminate();
+  }
+}
+
 /** Waits until pcscd shows the slot's reader without a card (it polls presence every ~400 ms). */
 async function waitForRemoval(slot: VpcdSlot): Promise<void> {
   const deadline = Date.now() + 5000;
@@ -85,18 +128,20 @@ async function waitForRemoval(slot: VpcdSlot): Promise<void> {
   }
 }
 
-/** Inserts a fresh bridge for `card`, measures SELECT and GET DATA through PC/SC, and removes it again. */
+/** Inserts the card, measures SELECT and GET DATA through PC/SC, and removes it again. */
 async function throughPcsc(
   slot: VpcdSlot,
-  port: CardPort,
+  card: CardThread,
   route: string,
   count: number,
 ): Promise<{ select: Measurement; getData: Measurement }> {
-  const bridge = new VpcdBridge(port, { port: slot.port, logger: quiet }).start();
   let channel: PcscChannel | undefined;
   try {
-    await bridge.waitUntilConnected(10_000);
-    channel = await PcscChannel.open({ reader: slot.readerPattern, timeoutMs: 10_000 });
+    await card.insert();
+    channel = await withDeadline(
+      'opening the PC/SC channel',
+      PcscChannel.open({ reader: slot.readerPattern, timeoutMs: 10_000 }),
+    );
     const warmup = Math.min(10, count);
     const select = await withDeadline(
       `SELECT ISD via PC/SC (${route})`,
@@ -109,7 +154,7 @@ async function throughPcsc(
     return { select, getData };
   } finally {
     if (channel) await withDeadline('closing the PC/SC channel', channel.close(), 5000).catch(() => undefined);
-    await withDeadline('closing the vpcd bridge', bridge.close(), 5000).catch(() => undefined);
+    await card.remove().catch(() => undefined);
     await waitForRemoval(slot).catch(() => undefined);
   }
 }
@@ -121,10 +166,10 @@ export async function benchPcsc(): Promise<BenchRow[]> {
   if (pcscd === null) return [];
   const rows: BenchRow[] = [];
   const slot = await claimVpcdSlot();
+  const cardThread = new CardThread(slot.port);
   try {
+    // Raw: the same card's round trip in-process (what the bridge calls per APDU), here on the main thread.
     const card = createSim({ card: 'card-1' });
-    const port = new CardPort(card, IFACE);
-    // Raw: the same card's round trip in-process (what the bridge calls per APDU).
     card.powerOn(IFACE);
     const rawSelect = measure('SELECT ISD in-process (Card.transmit)', () => card.transmit(IFACE, SELECT_ISD));
     const rawGetData = measure('GET DATA CPLC in-process (Card.transmit)', () => card.transmit(IFACE, GET_CPLC));
@@ -142,7 +187,7 @@ export async function benchPcsc(): Promise<BenchRow[]> {
     console.log(
       `  route: 127.0.0.1 ${initial === undefined ? 'unknown (no `ip`); assuming no quickack' : asFound ? 'has quickack 1' : 'has no quickack (kernel default)'}`,
     );
-    const first = await throughPcsc(slot, port, label(asFound), count(asFound));
+    const first = await throughPcsc(slot, cardThread, label(asFound), count(asFound));
     const firstNote = `${describeRoute(asFound, false)}, ${count(asFound)} APDUs${debug}`;
     const measured = new Map<boolean, { select: Measurement; getData: Measurement; note: string }>();
     measured.set(asFound, { ...first, note: firstNote });
@@ -157,7 +202,7 @@ export async function benchPcsc(): Promise<BenchRow[]> {
         console.log(`  route: changing it for the next rows: ${routeCommand(other)}`);
         setQuickack(other);
         changed = true;
-        const second = await throughPcsc(slot, port, label(other), count(other));
+        const second = await throughPcsc(slot, cardThread, label(other), count(other));
         measured.set(other, { ...second, note: `${describeRoute(other, true)}, ${count(other)} APDUs${debug}` });
       } catch (err) {
         routeError = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
@@ -176,6 +221,7 @@ export async function benchPcsc(): Promise<BenchRow[]> {
     }
     if (routeError) console.log(`  note: ${label(other)} rows skipped (${routeError})`);
   } finally {
+    await cardThread.stop();
     await slot.release();
     await pcscd.stop();
   }
