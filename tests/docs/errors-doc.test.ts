@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_DOC, errorsDoc, root } from '../../scripts/gen-docs';
+import { filesUnder } from './source-files';
 
 const DOC = join(root, 'docs', 'errors.md');
 
@@ -27,15 +28,7 @@ function sourceFolders(): string[] {
 }
 
 function sourceFiles(dir: string): string[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir, { recursive: true, encoding: 'utf8' });
-  } catch {
-    return [];
-  }
-  return entries
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
-    .map((f) => join(dir, f));
+  return filesUnder(dir, (f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'));
 }
 
 /** Code string literals the sources throw: handed to error constructors, or fixed by a class's code type. */

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from '../../scripts/gen-docs';
+import { filesUnder } from './source-files';
 
 /** Package roots: every workspace, and the repository root itself (tests/, scripts/, bench/). */
 const PACKAGES = ['sdk', 'applet-emu', 'host', ...readdirSync(join(root, 'examples')).map((d) => join('examples', d))];
@@ -17,15 +18,10 @@ function packageOf(file: string): string {
 }
 
 function sources(dir: string): string[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir, { recursive: true, encoding: 'utf8' });
-  } catch {
-    return [];
-  }
-  return entries
-    .filter((f) => /\.(ts|mts|js|mjs)$/.test(f) && !f.endsWith('.d.ts') && !/(^|\/)(node_modules|dist)\//.test(f))
-    .map((f) => join(dir, f));
+  return filesUnder(
+    dir,
+    (f) => /\.(ts|mts|js|mjs)$/.test(f) && !f.endsWith('.d.ts') && !/(^|\/)(node_modules|dist)\//.test(f),
+  );
 }
 
 /** `from '…'`, `import('…')` and `new URL('…', import.meta.url)` specifiers that are relative. */
