@@ -1,7 +1,9 @@
 /**
  * The reference profile (`sdk/profile/reference-profile.json`): the one set of identities and keys every test,
- * example and demo uses. {@link parseProfile} validates any profile-shaped value into typed, frozen objects
- * (hex becomes `Uint8Array`, numbers stay numbers); {@link referenceProfile} parses the bundled file once.
+ * example and demo uses — the cards and their keys, the PSAMs, the issuer's master keys, and the `platform` section
+ * (the account operation platform's clients with their secrets, its merchants and customers).
+ * {@link parseProfile} validates any profile-shaped value into typed, frozen objects (hex becomes `Uint8Array`,
+ * numbers stay numbers); {@link referenceProfile} parses the bundled file once.
  *
  * Key material never leaves through `JSON.stringify` or Node's `console.log`: every object of a parsed profile
  * has a `toJSON` (and an inspect hook) that prints byte fields as hex and secrets as `"[redacted]"`.
@@ -165,6 +167,65 @@ export interface CardProfile {
   readonly isd: { readonly kdd: Uint8Array };
 }
 
+/** Roles of the platform's clients: an `application` system connects on `endpoints.app`, an `operator` on `endpoints.console`. */
+export const PLATFORM_CLIENT_ROLES = ['application', 'operator'] as const;
+/** Role of a platform client. */
+export type PlatformClientRole = (typeof PLATFORM_CLIENT_ROLES)[number];
+
+/** The WebSocket endpoint paths of the platform (`/v1/app`, `/v1/ota`, `/v1/console`). */
+export interface PlatformEndpoints {
+  /** Application systems (role `application`). */
+  readonly app: string;
+  /** Phones relaying card commands over the air. */
+  readonly ota: string;
+  /** Operators (role `operator`). */
+  readonly console: string;
+}
+
+/** A client allowed to connect to the platform: an application system or an operator. */
+export interface PlatformClient {
+  /** The `clientId` of `session.authenticate`; unique in the profile. */
+  readonly id: string;
+  readonly role: PlatformClientRole;
+  /** What kind of system it is (`transit`, `campus`, …), when the profile says. */
+  readonly system?: string;
+  /** The merchant the client settles to (an id of `platform.merchants`), or `null` for none. */
+  readonly merchantId: string | null;
+  /** The client's 32-byte HMAC secret (authentication at upgrade). Redacted in JSON. */
+  readonly secret: Uint8Array;
+}
+
+/** A merchant the platform settles cleared purchases to. */
+export interface PlatformMerchant {
+  /** Unique in the profile. */
+  readonly id: string;
+  readonly name: string;
+  /** Loyalty points the customer earns per yuan spent with the merchant (0: none). */
+  readonly pointsPerYuan: number;
+}
+
+/** A customer of the embedded default: a phone number, its card, and the opening balance of its phone account. */
+export interface PlatformCustomer {
+  /** Unique in the profile. */
+  readonly msisdn: string;
+  /** Label of the customer's card (one of the profile's `cards`). */
+  readonly card: string;
+  /** Opening balance of the phone account, fen. */
+  readonly phoneAccountOpeningBalance: number;
+}
+
+/** The account operation platform's embedded default: where it listens, who may connect, merchants and customers. */
+export interface PlatformProfile {
+  /** `host:port` (an IPv6 host in brackets), e.g. `127.0.0.1:7800`. */
+  readonly listen: string;
+  /** The WebSocket subprotocol, e.g. `simtap.v1`. */
+  readonly subprotocol: string;
+  readonly endpoints: PlatformEndpoints;
+  readonly clients: readonly PlatformClient[];
+  readonly merchants: readonly PlatformMerchant[];
+  readonly customers: readonly PlatformCustomer[];
+}
+
 /** A parsed, validated profile. */
 export interface SimtapProfile {
   readonly name: string;
@@ -174,6 +235,8 @@ export interface SimtapProfile {
   readonly issuer: IssuerProfile;
   readonly psams: readonly PsamProfile[];
   readonly cards: readonly CardProfile[];
+  /** The account operation platform's embedded default (clients, merchants, customers). */
+  readonly platform: PlatformProfile;
   readonly notes: readonly string[];
 }
 
@@ -424,6 +487,113 @@ function parseCard(v: unknown, path: string, maxBalance: number): CardProfile {
   };
 }
 
+/** Ids of clients and merchants: 1..64 of letters, digits and `. _ : -`, starting with a letter or digit. */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+/** `host:port`: a name or IPv4 address, or an IPv6 address in brackets. */
+const LISTEN_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
+/** An RFC 6455 subprotocol: an HTTP token (RFC 7230 §3.2.6). */
+const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** An absolute URL path without query or fragment. */
+const PATH_RE = /^\/[^\s?#]*$/;
+
+function matchAt(o: Obj, key: string, path: string, re: RegExp, what: string): string {
+  const v = strAt(o, key, path);
+  if (!re.test(v)) fail(at(path, key), `expected ${what}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function nonEmptyAt(o: Obj, key: string, path: string): string {
+  const v = strAt(o, key, path);
+  if (v.trim() === '') fail(at(path, key), 'expected a non-empty string');
+  return v;
+}
+
+function unique<T>(items: readonly T[], keyOf: (item: T) => string, path: string, key: string, what: string): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const v = keyOf(item);
+    if (seen.has(v)) fail(`${path}[${i}].${key}`, `duplicate ${what} ${JSON.stringify(v)}`);
+    seen.add(v);
+  });
+}
+
+function parseClient(v: unknown, path: string): PlatformClient {
+  const o = asObj(v, path);
+  const role = strAt(o, 'role', path);
+  if (!(PLATFORM_CLIENT_ROLES as readonly string[]).includes(role))
+    fail(at(path, 'role'), `expected one of ${PLATFORM_CLIENT_ROLES.join(', ')}`);
+  const merchantId = o.merchantId === undefined || o.merchantId === null ? null : strAt(o, 'merchantId', path);
+  return {
+    id: matchAt(o, 'id', path, ID_RE, 'an id of 1..64 letters, digits, ". _ : -"'),
+    role: role as PlatformClientRole,
+    ...(o.system === undefined ? {} : { system: nonEmptyAt(o, 'system', path) }),
+    merchantId,
+    secret: hexAt(o, 'secret', path, 32),
+  };
+}
+
+function parseMerchant(v: unknown, path: string): PlatformMerchant {
+  const o = asObj(v, path);
+  return {
+    id: matchAt(o, 'id', path, ID_RE, 'an id of 1..64 letters, digits, ". _ : -"'),
+    name: nonEmptyAt(o, 'name', path),
+    pointsPerYuan: intAt(o, 'pointsPerYuan', path, 0xffff),
+  };
+}
+
+function parseCustomer(v: unknown, path: string): PlatformCustomer {
+  const o = asObj(v, path);
+  return {
+    msisdn: digitsAt(o, 'msisdn', path, 5, 15),
+    card: strAt(o, 'card', path),
+    phoneAccountOpeningBalance: intAt(o, 'phoneAccountOpeningBalance', path, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+function parsePlatform(o: Obj, path: string, cards: readonly CardProfile[]): PlatformProfile {
+  const listen = matchAt(o, 'listen', path, LISTEN_RE, 'host:port');
+  const port = Number(LISTEN_RE.exec(listen)![1]);
+  if (port > 0xffff) fail(at(path, 'listen'), `port ${port} is above 65535`);
+  const ep = objAt(o, 'endpoints', path);
+  const pe = at(path, 'endpoints');
+  const endpoints: PlatformEndpoints = {
+    app: matchAt(ep, 'app', pe, PATH_RE, 'a path starting with "/"'),
+    ota: matchAt(ep, 'ota', pe, PATH_RE, 'a path starting with "/"'),
+    console: matchAt(ep, 'console', pe, PATH_RE, 'a path starting with "/"'),
+  };
+  const names = ['app', 'ota', 'console'] as const;
+  for (const [i, name] of names.entries()) {
+    if (names.slice(0, i).some((other) => endpoints[other] === endpoints[name]))
+      fail(at(pe, name), `path ${JSON.stringify(endpoints[name])} is already another endpoint's`);
+  }
+  const pc = at(path, 'clients');
+  const pm = at(path, 'merchants');
+  const pu = at(path, 'customers');
+  const clients = arrAt(o, 'clients', path).map((c, i) => parseClient(c, `${pc}[${i}]`));
+  const merchants = arrAt(o, 'merchants', path).map((m, i) => parseMerchant(m, `${pm}[${i}]`));
+  const customers = arrAt(o, 'customers', path).map((c, i) => parseCustomer(c, `${pu}[${i}]`));
+  unique(clients, (c) => c.id, pc, 'id', 'client id');
+  unique(merchants, (m) => m.id, pm, 'id', 'merchant id');
+  unique(customers, (c) => c.msisdn, pu, 'msisdn', 'msisdn');
+  const merchantIds = new Set(merchants.map((m) => m.id));
+  clients.forEach((c, i) => {
+    if (c.merchantId !== null && !merchantIds.has(c.merchantId))
+      fail(`${pc}[${i}].merchantId`, `names no merchant of ${pm}: ${JSON.stringify(c.merchantId)}`);
+  });
+  const labels = new Set(cards.map((c) => c.label));
+  customers.forEach((c, i) => {
+    if (!labels.has(c.card)) fail(`${pu}[${i}].card`, `names no card of the profile: ${JSON.stringify(c.card)}`);
+  });
+  return {
+    listen,
+    subprotocol: matchAt(o, 'subprotocol', path, TOKEN_RE, 'a WebSocket subprotocol token'),
+    endpoints,
+    clients,
+    merchants,
+    customers,
+  };
+}
+
 // ---------------------------------------------------------------- redaction and freezing
 
 /** Property names whose values (and everything below them) are secret. */
@@ -433,6 +603,7 @@ const SECRET_FIELDS = new Set([
   'masterKeys',
   'tacSingleDesKey',
   'pin',
+  'secret',
   'staticKeys',
   'staticKeysForDefaultCard',
 ]);
@@ -480,6 +651,7 @@ export function parseProfile(value: unknown): SimtapProfile {
   const cards = arrAt(o, 'cards', '').map((c, i) => parseCard(c, `cards[${i}]`, card.epurse.maxBalance));
   uniqueLabels(psams, 'psams');
   uniqueLabels(cards, 'cards');
+  const platform = parsePlatform(objAt(o, 'platform', ''), 'platform', cards);
   const profile: SimtapProfile = {
     name: strAt(o, 'name', ''),
     purpose: strAt(o, 'purpose', '', true),
@@ -492,6 +664,7 @@ export function parseProfile(value: unknown): SimtapProfile {
     issuer,
     psams,
     cards,
+    platform,
     notes: strArrAt(o, 'notes', '', true),
   };
   return seal(profile, false);

@@ -12,6 +12,7 @@ import {
   cardEf15,
   cardProfile,
   MASTER_KEY_NAMES,
+  PLATFORM_CLIENT_ROLES,
   ProfileError,
   parseProfile,
   psamProfile,
@@ -134,6 +135,109 @@ describe('reference profile: issuer and ISD', () => {
   });
 });
 
+describe('reference profile: platform', () => {
+  const { platform } = profile;
+
+  it('listens on 127.0.0.1:7800 with subprotocol simtap.v1 and the three endpoints', () => {
+    expect(platform.listen).toBe('127.0.0.1:7800');
+    expect(platform.subprotocol).toBe('simtap.v1');
+    expect({ ...platform.endpoints }).toEqual({ app: '/v1/app', ota: '/v1/ota', console: '/v1/console' });
+  });
+
+  it('has the 5 clients with their roles, systems and merchants', () => {
+    expect(platform.clients.map((c) => [c.id, c.role, c.system, c.merchantId])).toEqual([
+      ['metro-1', 'application', 'transit', 'M-METRO-1'],
+      ['campus-1', 'application', 'campus', 'M-CAMPUS-1'],
+      ['access-1', 'application', 'access-control', null],
+      ['mart-1', 'application', 'supermarket', 'M-MART-1'],
+      ['operator-1', 'operator', undefined, null],
+    ]);
+    for (const c of platform.clients) expect(PLATFORM_CLIENT_ROLES).toContain(c.role);
+    expect('system' in platform.clients[4]!).toBe(false);
+  });
+
+  it('parses each client secret into its 32 bytes', () => {
+    platform.clients.forEach((c, i) => {
+      expect(c.secret).toBeInstanceOf(Uint8Array);
+      expect(c.secret).toHaveLength(32);
+      expect(toHex(c.secret)).toBe(raw.platform.clients[i]!.secret.toUpperCase());
+    });
+    expect(new Set(platform.clients.map((c) => toHex(c.secret))).size).toBe(5);
+  });
+
+  it('has the 3 merchants and the 3 customers, each with a card of the profile', () => {
+    expect(platform.merchants.map((m) => [m.id, m.name, m.pointsPerYuan])).toEqual([
+      ['M-METRO-1', 'Metro Line 2', 0],
+      ['M-CAMPUS-1', 'Campus canteen', 0],
+      ['M-MART-1', 'Corner supermarket', 1],
+    ]);
+    expect(platform.customers.map((c) => [c.msisdn, c.card, c.phoneAccountOpeningBalance])).toEqual([
+      ['13800138001', 'card-1', 0],
+      ['13800138002', 'card-2', 0],
+      ['13800138003', 'card-3', 0],
+    ]);
+    for (const c of platform.customers) expect(cardProfile(c.card).msisdn).toBe(c.msisdn);
+  });
+
+  it('is frozen', () => {
+    expect(Object.isFrozen(platform)).toBe(true);
+    expect(Object.isFrozen(platform.clients)).toBe(true);
+    expect(Object.isFrozen(platform.clients[0])).toBe(true);
+    expect(Object.isFrozen(platform.endpoints)).toBe(true);
+    expect(Object.isFrozen(platform.customers[0])).toBe(true);
+  });
+
+  it('never prints a client secret in JSON or inspect output', () => {
+    const outputs = [
+      JSON.stringify(profile),
+      JSON.stringify(platform),
+      JSON.stringify(platform.clients),
+      inspect(profile, { depth: 20 }),
+      inspect(platform.clients, { depth: 20 }),
+      ...platform.clients.flatMap((c) => [JSON.stringify(c), inspect(c, { depth: 20 }), String(c)]),
+    ];
+    for (const c of raw.platform.clients) {
+      for (const out of outputs) {
+        expect(out.toUpperCase()).not.toContain(c.secret.toUpperCase());
+        // Not even a part of it: the first 8 bytes.
+        expect(out.toUpperCase()).not.toContain(c.secret.toUpperCase().slice(0, 16));
+      }
+    }
+    const client = JSON.parse(JSON.stringify(platform.clients[0]));
+    expect(client).toEqual({
+      id: 'metro-1',
+      role: 'application',
+      system: 'transit',
+      merchantId: 'M-METRO-1',
+      secret: '[redacted]',
+    });
+    expect(JSON.parse(JSON.stringify(profile)).platform.customers[0].card).toBe('card-1');
+  });
+
+  it('a client without merchantId settles to none; one without system has none', () => {
+    const p = rawCopy();
+    delete p.platform.clients[0].merchantId;
+    delete p.platform.clients[0].system;
+    const c = parseProfile(p).platform.clients[0]!;
+    expect(c.merchantId).toBeNull();
+    expect(c.system).toBeUndefined();
+  });
+
+  it('accepts lower-case secrets, an IPv6 listen address and empty lists', () => {
+    const p = rawCopy();
+    p.platform.clients[0].secret = p.platform.clients[0].secret.toLowerCase();
+    p.platform.listen = '[::1]:0';
+    const parsed = parseProfile(p).platform;
+    expect(toHex(parsed.clients[0]!.secret)).toBe(raw.platform.clients[0]!.secret.toUpperCase());
+    expect(parsed.listen).toBe('[::1]:0');
+    const q = rawCopy();
+    q.platform.clients = [];
+    q.platform.merchants = [];
+    q.platform.customers = [];
+    expect(parseProfile(q).platform.clients).toEqual([]);
+  });
+});
+
 describe('referenceProfile()', () => {
   it('parses once and returns the same frozen object', () => {
     expect(referenceProfile()).toBe(profile);
@@ -199,6 +303,48 @@ describe('parseProfile() rejects bad input with the path', () => {
     ['card.epurse.pinTryLimit', (p) => (p.card.epurse.pinTryLimit = '3')],
     ['card.atr', (p) => (p.card.atr = '3B')],
     ['currency', (p) => delete p.currency],
+    ['platform', (p) => delete p.platform],
+    ['platform', (p) => (p.platform = [])],
+    ['platform.listen', (p) => (p.platform.listen = '127.0.0.1')],
+    ['platform.listen', (p) => (p.platform.listen = '127.0.0.1:65536')],
+    ['platform.listen', (p) => (p.platform.listen = 7800)],
+    ['platform.subprotocol', (p) => (p.platform.subprotocol = 'simtap v1')],
+    ['platform.subprotocol', (p) => (p.platform.subprotocol = '')],
+    ['platform.endpoints', (p) => delete p.platform.endpoints],
+    ['platform.endpoints.console', (p) => (p.platform.endpoints.console = 'v1/console')],
+    ['platform.endpoints.ota', (p) => (p.platform.endpoints.ota = '/v1/app')],
+    ['platform.clients', (p) => (p.platform.clients = {})],
+    ['platform.clients[0]', (p) => (p.platform.clients[0] = null)],
+    ['platform.clients[1].secret', (p) => (p.platform.clients[1].secret = p.platform.clients[1].secret.slice(2))],
+    ['platform.clients[1].secret', (p) => (p.platform.clients[1].secret = 'ZZ'.repeat(32))],
+    ['platform.clients[1].secret', (p) => delete p.platform.clients[1].secret],
+    ['platform.clients[4].role', (p) => (p.platform.clients[4].role = 'admin')],
+    ['platform.clients[4].role', (p) => delete p.platform.clients[4].role],
+    ['platform.clients[3].id', (p) => (p.platform.clients[3].id = 'metro-1')],
+    ['platform.clients[3].id', (p) => (p.platform.clients[3].id = 'mart 1')],
+    ['platform.clients[0].id', (p) => (p.platform.clients[0].id = '')],
+    ['platform.clients[0].merchantId', (p) => (p.platform.clients[0].merchantId = 'M-NOPE')],
+    ['platform.clients[0].merchantId', (p) => (p.platform.clients[0].merchantId = 42)],
+    ['platform.clients[2].system', (p) => (p.platform.clients[2].system = '')],
+    ['platform.clients[2].system', (p) => (p.platform.clients[2].system = null)],
+    ['platform.merchants', (p) => delete p.platform.merchants],
+    ['platform.merchants[2].id', (p) => (p.platform.merchants[2].id = 'M-METRO-1')],
+    ['platform.merchants[0].pointsPerYuan', (p) => (p.platform.merchants[0].pointsPerYuan = -1)],
+    ['platform.merchants[0].pointsPerYuan', (p) => (p.platform.merchants[0].pointsPerYuan = 1.5)],
+    ['platform.merchants[1].name', (p) => (p.platform.merchants[1].name = ' ')],
+    ['platform.customers', (p) => (p.platform.customers = 'none')],
+    ['platform.customers[1].msisdn', (p) => (p.platform.customers[1].msisdn = '13800138001')],
+    ['platform.customers[0].msisdn', (p) => (p.platform.customers[0].msisdn = '1380013800a')],
+    ['platform.customers[0].card', (p) => (p.platform.customers[0].card = 'card-9')],
+    ['platform.customers[0].card', (p) => delete p.platform.customers[0].card],
+    [
+      'platform.customers[2].phoneAccountOpeningBalance',
+      (p) => (p.platform.customers[2].phoneAccountOpeningBalance = -5),
+    ],
+    [
+      'platform.customers[2].phoneAccountOpeningBalance',
+      (p) => (p.platform.customers[2].phoneAccountOpeningBalance = '0'),
+    ],
     ['name', (p) => (p.name = undefined)],
   ];
   for (const [path, mutate] of cases) {
@@ -220,6 +366,14 @@ describe('parseProfile() rejects bad input with the path', () => {
       expect(err).toBeInstanceOf(ProfileError);
       expect((err as ProfileError).path).toBe('');
     }
+  });
+
+  it('never repeats a bad secret in the error message', () => {
+    const bad = `${raw.platform.clients[1]!.secret.slice(0, 62)}ZZ`;
+    const e = profileError((p) => (p.platform.clients[1].secret = bad));
+    expect(e.path).toBe('platform.clients[1].secret');
+    expect(e.message.toUpperCase()).not.toContain(bad.slice(0, 16));
+    expect(String(e.cause)).not.toContain(bad.slice(0, 16));
   });
 
   it('keeps the cause of a hex error', () => {
