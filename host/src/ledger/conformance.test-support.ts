@@ -321,6 +321,130 @@ export function describeLedgerStore(name: string, factory: LedgerStoreFactory): 
       });
     });
 
+    describe('linked transfers, references and details', () => {
+      beforeEach(async () => {
+        await ledger.openAccount('float:c1', 'CARD_FLOAT');
+        await ledger.openAccount('points:1', 'POINTS_LIABILITY');
+        await ledger.openAccount('points-funding', 'POINTS_FUNDING');
+        await ledger.transfer(tx('cash:kiosk-1', 'float:c1', 1000));
+      });
+      const clear = (amount: number, points: number, idempotencyKey = key()) => ({
+        client: 'clearing',
+        idempotencyKey,
+        legs: [
+          { from: 'float:c1', to: 'merchant:m1', amount, ref: 'purchase:c1', meta: { offlineCounter: 7, tti: 6 } },
+          { from: 'points-funding', to: 'points:1', amount: points, ref: 'points:1' },
+        ],
+      });
+
+      it('applies every leg or none', async () => {
+        const r = await ledger.transferLinked(clear(400, 4));
+        expect(r.transfers.map((t) => t.amount)).toEqual([400, 4]);
+        expect(r.transfers[0]).toMatchObject({ ref: 'purchase:c1', meta: { offlineCounter: 7, tti: 6 } });
+        await rejectsWith(ledger.transferLinked(clear(601, 6)), 'INSUFFICIENT_FUNDS');
+        expect(await balance('float:c1')).toBe(600);
+        expect(await balance('points:1')).toBe(4);
+        expect(await balance('merchant:m1')).toBe(400);
+        expect(await ledger.verify()).toMatchObject({ ok: true, sum: 0 });
+      });
+
+      it('is idempotent under one key, and the details are part of the body', async () => {
+        const first = await ledger.transferLinked(clear(100, 1, 'rec-1'));
+        expect(await ledger.transferLinked(clear(100, 1, 'rec-1'))).toEqual(first);
+        const other = clear(100, 1, 'rec-1');
+        await rejectsWith(
+          ledger.transferLinked({ ...other, legs: [{ ...other.legs[0]!, meta: { offlineCounter: 8, tti: 6 } }] }),
+          'IDEMPOTENCY_CONFLICT',
+        );
+        await rejectsWith(
+          ledger.transfer({ ...tx('float:c1', 'merchant:m1', 100, 'rec-1'), client: 'clearing' }),
+          'IDEMPOTENCY_CONFLICT',
+        );
+        expect(await balance('merchant:m1')).toBe(100);
+      });
+
+      it('forgets a refusal when asked (rememberFailure: false), so the same request can succeed later', async () => {
+        const big = { ...clear(1500, 0, 'rec-2'), legs: [clear(1500, 0).legs[0]!], rememberFailure: false };
+        await rejectsWith(ledger.transferLinked(big), 'INSUFFICIENT_FUNDS');
+        await ledger.transfer(tx('cash:kiosk-1', 'float:c1', 500));
+        await ledger.transferLinked(big);
+        expect(await balance('float:c1')).toBe(0);
+        await rejectsWith(
+          ledger.transfer({ ...tx('phone:1', 'merchant:m1', 1, 'r3'), rememberFailure: false }),
+          'INSUFFICIENT_FUNDS',
+        );
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 1));
+        await ledger.transfer({ ...tx('phone:1', 'merchant:m1', 1, 'r3'), rememberFailure: false });
+        expect(await balance('phone:1')).toBe(0);
+      });
+
+      it('lists transfers by reference and state', async () => {
+        await ledger.transferLinked(clear(10, 1));
+        await ledger.hold({ ...tx('float:c1', 'merchant:m1', 5), ref: 'purchase:c1' });
+        await ledger.transfer({ ...tx('float:c1', 'merchant:m1', 1), ref: 'other' });
+        expect((await ledger.listTransfers({ ref: 'purchase:c1' })).map((t) => t.amount)).toEqual([10, 5]);
+        expect((await ledger.listTransfers({ ref: 'purchase:c1', state: 'pending' })).map((t) => t.amount)).toEqual([
+          5,
+        ]);
+        expect(await ledger.listTransfers({ ref: 'purchase:c1', limit: 1 })).toHaveLength(1);
+        await rejectsBadArgument(ledger.listTransfers({ state: 'gone' as never }));
+      });
+
+      it('refuses malformed legs and details (BAD_ARGUMENT)', async () => {
+        await rejectsBadArgument(ledger.transferLinked({ client: 'c', idempotencyKey: 'k', legs: [] }));
+        await rejectsBadArgument(ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), meta: { a: [1] } as never }));
+        await rejectsBadArgument(
+          ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), meta: { a: 'x'.repeat(2000) } }),
+        );
+        await rejectsBadArgument(ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), ref: '' }));
+        await rejectsBadArgument(
+          ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), rememberFailure: 'no' as never }),
+        );
+        expect(await balance('phone:1')).toBe(0);
+      });
+    });
+
+    describe('records', () => {
+      it('writes, reads and lists records by prefix; each write bumps the version', async () => {
+        const [a] = await ledger.writeRecords([{ collection: 'cards', id: 'c1', value: { status: 'active' } }]);
+        expect(a).toMatchObject({ version: 1, value: { status: 'active' } });
+        await ledger.writeRecords([{ collection: 'cards', id: 'c1', value: { status: 'lost' }, expectVersion: 1 }]);
+        await ledger.writeRecords([{ collection: 'cards', id: 'c2', value: { status: 'issued' } }]);
+        await ledger.writeRecords([{ collection: 'other', id: 'c3', value: 1 }]);
+        expect(await ledger.getRecord('cards', 'c1')).toMatchObject({ version: 2, value: { status: 'lost' } });
+        expect((await ledger.listRecords('cards')).map((r) => r.id)).toEqual(['c1', 'c2']);
+        expect((await ledger.listRecords('cards', 'c2')).map((r) => r.id)).toEqual(['c2']);
+        expect(await ledger.getRecord('cards', 'nope')).toBeUndefined();
+      });
+
+      it('applies a group of writes all or none (compare-and-set, RECORD_CONFLICT)', async () => {
+        await ledger.writeRecords([{ collection: 'bl', id: 'head', value: 1 }]);
+        await rejectsWith(
+          ledger.writeRecords([
+            { collection: 'bl', id: 'v2', value: ['c1'], expectVersion: 0 },
+            { collection: 'bl', id: 'head', value: 2, expectVersion: 7 },
+          ]),
+          'RECORD_CONFLICT',
+        );
+        expect(await ledger.getRecord('bl', 'v2')).toBeUndefined();
+        const racers = await Promise.allSettled([
+          ledger.writeRecords([{ collection: 'bl', id: 'head', value: 2, expectVersion: 1 }]),
+          ledger.writeRecords([{ collection: 'bl', id: 'head', value: 3, expectVersion: 1 }]),
+        ]);
+        expect(racers.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+        expect(await ledger.getRecord('bl', 'head')).toMatchObject({ version: 2 });
+        await rejectsBadArgument(ledger.writeRecords([{ collection: 'bl', id: 'x', value: undefined }]));
+        await rejectsBadArgument(ledger.writeRecords([]));
+      });
+
+      it('keeps records across a restart', async () => {
+        await ledger.writeRecords([{ collection: 'cards', id: 'c1', value: { s: 1 } }]);
+        await ledger.close();
+        ledger = await open();
+        expect(await ledger.getRecord('cards', 'c1')).toMatchObject({ value: { s: 1 }, version: 1 });
+      });
+    });
+
     describe('journal', () => {
       it('moves its head with every entry and keeps the chain through a restart', async () => {
         const h0 = (await ledger.verify()).journalHead;

@@ -53,6 +53,13 @@ export const LEDGER_ERRORS = defineErrors({
       "wallets surface it as `simtap.v1`'s `LOAD_STATE`)",
     fix: 'each pending transfer is settled exactly once; read it (`getTransfer`) to see how',
   },
+  RECORD_CONFLICT: {
+    class: 'LedgerError',
+    when:
+      '`writeRecords` expected a record at one version and found another (another writer came first); none of ' +
+      'the writes was applied',
+    fix: 'read the record again and redo the change (compare-and-set)',
+  },
   STORE_SCHEMA_NEWER: {
     class: 'LedgerStoreError',
     when: 'the database was migrated by a newer simtap: its schema version is above the versions this code knows',

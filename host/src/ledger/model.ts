@@ -65,14 +65,97 @@ export interface Idempotency {
   readonly idempotencyKey: string;
 }
 
-/** A transfer (`transfer`) or a pending transfer (`hold`) from `from` to `to`. */
-export interface TransferRequest extends Idempotency {
+/**
+ * Structured details a sub-platform keeps with a transfer (a load's card, counters and terminal; a cleared
+ * record's offline counter): a flat object of strings, finite numbers, booleans and nulls, at most
+ * {@link MAX_META_CHARS} characters as JSON. Part of the idempotency body.
+ */
+export type TransferMeta = Readonly<Record<string, string | number | boolean | null>>;
+
+/** Longest {@link TransferMeta} as JSON. */
+export const MAX_META_CHARS = 1024;
+
+/** One movement: `amount` fen from `from` to `to`. */
+export interface TransferLeg {
   readonly from: string;
   readonly to: string;
   readonly amount: number;
   /** Free text kept with the transfer (what it is for), up to 256 characters. */
   readonly memo?: string;
+  /**
+   * A reference to find the transfer by (`listTransfers({ ref })`), 1–128 printable ASCII characters: the
+   * sub-platforms use `load:<card>`, `purchase:<card>`, `points:<msisdn>`.
+   */
+  readonly ref?: string;
+  /** Details kept with the transfer. */
+  readonly meta?: TransferMeta;
 }
+
+/** Whether a refused request's error is kept for its idempotency key. */
+export interface RememberFailure {
+  /**
+   * `true` (default): a refusal (`INSUFFICIENT_FUNDS`, …) is the key's outcome, replayed to every retry. `false`:
+   * a refusal leaves the key unused, so the same request may succeed later (the platform's own derived keys, such
+   * as a cleared record's, use it: a record refused while its card's float was short clears once it is not).
+   */
+  readonly rememberFailure?: boolean;
+}
+
+/** A transfer (`transfer`) or a pending transfer (`hold`) from `from` to `to`. */
+export interface TransferRequest extends Idempotency, TransferLeg, RememberFailure {}
+
+/** Several direct transfers that commit together or not at all, under one idempotency key. */
+export interface LinkedTransferRequest extends Idempotency, RememberFailure {
+  /** 1–{@link MAX_LINKED_LEGS} legs, applied in order (a later leg may spend what an earlier one brought). */
+  readonly legs: readonly TransferLeg[];
+}
+
+/** Most legs of one linked transfer. */
+export const MAX_LINKED_LEGS = 16;
+
+/** What `transferLinked` answers: the transfers, in the order of the legs, and the last journal entry. */
+export interface LinkedTransferResult {
+  readonly transfers: readonly Transfer[];
+  readonly seq: number;
+}
+
+/** Which transfers `listTransfers` returns (every field given must match), oldest first. */
+export interface TransferFilter {
+  readonly state?: TransferState;
+  readonly ref?: string;
+  /** At most this many (default: all). */
+  readonly limit?: number;
+}
+
+/**
+ * A sub-platform's record outside the money (a card in the registry, a customer, a blacklist version, a stored
+ * outcome): a JSON value under `(collection, id)` with a version that every write increases by one.
+ */
+export interface StoredRecord<T = unknown> {
+  readonly collection: string;
+  readonly id: string;
+  readonly value: T;
+  /** 1 after the first write. */
+  readonly version: number;
+  /** Epoch ms of the last write. */
+  readonly updatedAt: number;
+}
+
+/** One write of `writeRecords`. */
+export interface RecordWrite {
+  readonly collection: string;
+  readonly id: string;
+  /** Any JSON value, at most {@link MAX_RECORD_CHARS} characters as JSON. */
+  readonly value: unknown;
+  /**
+   * Compare-and-set: the version the record must have now (`0` = it must not exist yet). Omitted: written
+   * whatever its version (last writer wins).
+   */
+  readonly expectVersion?: number;
+}
+
+/** Longest record value as JSON. */
+export const MAX_RECORD_CHARS = 64 * 1024;
 
 /** How a pending transfer was settled, or that it is still open. */
 export type TransferState = 'posted' | 'pending' | 'suspended' | 'voided';
@@ -85,6 +168,10 @@ export interface Transfer {
   readonly to: string;
   readonly amount: number;
   readonly memo: string;
+  /** The leg's `ref`, or `null`. */
+  readonly ref: string | null;
+  /** The leg's `meta` (`{}` when none was given). */
+  readonly meta: TransferMeta;
   readonly state: TransferState;
   /** Epoch ms. */
   readonly createdAt: number;
@@ -205,24 +292,117 @@ export function checkKind(kind: unknown): AccountKind {
   return kind as AccountKind;
 }
 
-/** Checks a transfer request and returns its normalized parameters. */
-export function checkTransfer(req: TransferRequest): {
-  client: string;
-  idempotencyKey: string;
+/** A checked leg: `ref` and `meta` are present only when given (so the idempotency body of a plain transfer stays as it was). */
+export interface CheckedLeg {
   from: string;
   to: string;
   amount: number;
   memo: string;
+  ref?: string;
+  meta?: TransferMeta;
+}
+
+/** Checks a {@link TransferMeta}; returns it with its keys sorted (its canonical form). @throws ArgumentError */
+export function checkMeta(meta: unknown): TransferMeta {
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta) || ArrayBuffer.isView(meta))
+    throw new ArgumentError('meta must be a plain object');
+  const out: Record<string, string | number | boolean | null> = {};
+  for (const k of Object.keys(meta).sort()) {
+    const v = (meta as Record<string, unknown>)[k];
+    if (
+      !(v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))
+    )
+      throw new ArgumentError(`meta.${k} must be a string, a finite number, a boolean or null`);
+    out[k] = v;
+  }
+  if (JSON.stringify(out).length > MAX_META_CHARS)
+    throw new ArgumentError(`meta must be at most ${MAX_META_CHARS} characters as JSON`);
+  return out;
+}
+
+/** Checks one leg. */
+export function checkLeg(leg: TransferLeg, name = 'request'): CheckedLeg {
+  if (typeof leg !== 'object' || leg === null) throw new ArgumentError(`${name} must be an object`);
+  const from = checkId(leg.from, 'from');
+  const to = checkId(leg.to, 'to');
+  if (from === to) throw new ArgumentError('from and to must be different accounts');
+  const amount = checkAmount(leg.amount);
+  const memo = checkText(leg.memo, 'memo', false);
+  const out: CheckedLeg = { from, to, amount, memo };
+  if (leg.ref !== undefined) out.ref = checkId(leg.ref, 'ref');
+  if (leg.meta !== undefined) out.meta = checkMeta(leg.meta);
+  return out;
+}
+
+/** Checks `rememberFailure`. */
+export function checkRemember(req: RememberFailure): boolean {
+  if (req.rememberFailure !== undefined && typeof req.rememberFailure !== 'boolean')
+    throw new ArgumentError('rememberFailure must be a boolean');
+  return req.rememberFailure !== false;
+}
+
+/** Checks a transfer request and returns its normalized parameters. */
+export function checkTransfer(req: TransferRequest): CheckedLeg & {
+  client: string;
+  idempotencyKey: string;
+  remember: boolean;
 } {
   if (typeof req !== 'object' || req === null) throw new ArgumentError('request must be an object');
   const client = checkId(req.client, 'client');
   const idempotencyKey = checkId(req.idempotencyKey, 'idempotencyKey', 64);
-  const from = checkId(req.from, 'from');
-  const to = checkId(req.to, 'to');
-  if (from === to) throw new ArgumentError('from and to must be different accounts');
-  const amount = checkAmount(req.amount);
-  const memo = checkText(req.memo, 'memo', false);
-  return { client, idempotencyKey, from, to, amount, memo };
+  return { client, idempotencyKey, remember: checkRemember(req), ...checkLeg(req) };
+}
+
+/** Checks a linked transfer request. */
+export function checkLinked(req: LinkedTransferRequest): {
+  client: string;
+  idempotencyKey: string;
+  remember: boolean;
+  legs: CheckedLeg[];
+} {
+  if (typeof req !== 'object' || req === null) throw new ArgumentError('request must be an object');
+  const client = checkId(req.client, 'client');
+  const idempotencyKey = checkId(req.idempotencyKey, 'idempotencyKey', 64);
+  if (!Array.isArray(req.legs) || req.legs.length === 0 || req.legs.length > MAX_LINKED_LEGS)
+    throw new ArgumentError(`legs must be an array of 1–${MAX_LINKED_LEGS} transfers`);
+  const legs = req.legs.map((l, i) => checkLeg(l, `legs[${i}]`));
+  return { client, idempotencyKey, remember: checkRemember(req), legs };
+}
+
+/** Checks a transfer filter (a state alone is accepted for the filter `{ state }`). */
+export function checkFilter(filter: TransferState | TransferFilter): TransferFilter {
+  const f: TransferFilter = typeof filter === 'string' ? { state: filter } : filter;
+  if (typeof f !== 'object' || f === null) throw new ArgumentError('filter must be a state or an object');
+  if (f.state !== undefined && !['posted', 'pending', 'suspended', 'voided'].includes(f.state))
+    throw new ArgumentError(`state must be posted, pending, suspended or voided: ${String(f.state)}`);
+  if (f.ref !== undefined) checkId(f.ref, 'ref');
+  if (f.limit !== undefined && (!Number.isSafeInteger(f.limit) || f.limit < 1))
+    throw new ArgumentError('limit must be a positive integer');
+  return f;
+}
+
+/** Checks a record's collection and id. */
+export function checkRecordKey(collection: unknown, id: unknown): void {
+  checkId(collection, 'collection', 64);
+  checkId(id, 'id', 256);
+}
+
+/** Checks a write of `writeRecords` and returns its value as JSON. */
+export function checkRecordWrite(w: RecordWrite): string {
+  if (typeof w !== 'object' || w === null) throw new ArgumentError('a record write must be an object');
+  checkRecordKey(w.collection, w.id);
+  if (w.expectVersion !== undefined && (!Number.isSafeInteger(w.expectVersion) || w.expectVersion < 0))
+    throw new ArgumentError('expectVersion must be a non-negative integer');
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(w.value);
+  } catch (cause) {
+    throw new ArgumentError('a record value must be JSON', { cause });
+  }
+  if (json === undefined) throw new ArgumentError('a record value must be JSON');
+  if (json.length > MAX_RECORD_CHARS)
+    throw new ArgumentError(`a record value must be at most ${MAX_RECORD_CHARS} characters as JSON`);
+  return json;
 }
 
 /**

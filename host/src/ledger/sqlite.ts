@@ -21,17 +21,28 @@ import {
   ACCOUNT_KINDS,
   type Account,
   type AccountKind,
+  type CheckedLeg,
+  checkFilter,
   checkId,
   checkKind,
+  checkLinked,
+  checkRecordKey,
+  checkRecordWrite,
   checkText,
   checkTransfer,
   entryHash,
   GENESIS_HASH,
   type JournalEntry,
+  type LinkedTransferRequest,
+  type LinkedTransferResult,
+  type RecordWrite,
   requestHash,
   type SettleRequest,
+  type StoredRecord,
   SUSPENSE_ACCOUNT,
   type Transfer,
+  type TransferFilter,
+  type TransferMeta,
   type TransferRequest,
   type TransferResult,
   type TransferState,
@@ -109,6 +120,22 @@ const MIGRATIONS: ReadonlyArray<(db: Db, store: SqliteLedgerStore) => void> = [
     `);
     store.openAccountSync(SUSPENSE_ACCOUNT, 'SUSPENSE');
   },
+  // 2: the sub-platforms' references and details on transfers, and their records beside the money.
+  (db) => {
+    db.exec(`
+      ALTER TABLE transfers ADD COLUMN ref TEXT;
+      ALTER TABLE transfers ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+      CREATE INDEX transfers_ref ON transfers(ref, created_at) WHERE ref IS NOT NULL;
+      CREATE TABLE records (
+        collection TEXT NOT NULL,
+        id TEXT NOT NULL,
+        value TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (collection, id)
+      ) STRICT, WITHOUT ROWID;
+    `);
+  },
 ];
 
 /** The highest schema version this code knows. */
@@ -128,6 +155,8 @@ interface TransferRow {
   to_account: string;
   amount: number;
   memo: string;
+  ref: string | null;
+  meta: string;
   state: TransferState;
   created_at: number;
   reason: string | null;
@@ -135,6 +164,20 @@ interface TransferRow {
   settled_at: number | null;
   last_seq: number;
 }
+interface RecordRow {
+  collection: string;
+  id: string;
+  value: string;
+  version: number;
+  updated_at: number;
+}
+const toRecord = <T>(r: RecordRow): StoredRecord<T> => ({
+  collection: r.collection,
+  id: r.id,
+  value: JSON.parse(r.value) as T,
+  version: r.version,
+  updatedAt: r.updated_at,
+});
 interface JournalRow {
   seq: number;
   type: JournalEntry['type'];
@@ -175,6 +218,8 @@ const toTransfer = (r: TransferRow): Transfer => ({
   to: r.to_account,
   amount: r.amount,
   memo: r.memo,
+  ref: r.ref,
+  meta: JSON.parse(r.meta) as TransferMeta,
   state: r.state,
   createdAt: r.created_at,
   reason: r.reason,
@@ -396,7 +441,14 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   /** Runs `body` under `(client, key)`: replays a stored outcome, refuses a conflicting one, stores a new one. */
-  #idempotent(op: string, client: string, key: string, params: Record<string, unknown>, body: () => unknown): Outcome {
+  #idempotent(
+    op: string,
+    client: string,
+    key: string,
+    params: Record<string, unknown>,
+    body: () => unknown,
+    remember = true,
+  ): Outcome {
     const hash = requestHash(op, params);
     const row = this.#stmt<[string, string], { op: string; request_hash: string; outcome: string }>(
       'SELECT op, request_hash, outcome FROM idempotency WHERE client = ? AND key = ?',
@@ -418,6 +470,7 @@ export class SqliteLedgerStore implements LedgerStore {
         this.#db.exec('ROLLBACK TO body');
         this.#db.exec('RELEASE body');
         if (!(e instanceof LedgerError)) throw e;
+        if (!remember) return { ok: false, error: e };
         stored = { error: { code: e.code, message: e.message } };
       }
       this.#stmt('INSERT INTO idempotency (client, key, op, request_hash, outcome, at) VALUES (?, ?, ?, ?, ?, ?)').run(
@@ -478,6 +531,45 @@ export class SqliteLedgerStore implements LedgerStore {
 
   // ---------------------------------------------------------------- transfers
 
+  /** Applies one leg inside the current transaction: a direct transfer, or a hold. */
+  #leg(op: 'transfer' | 'hold', p: CheckedLeg): TransferResult {
+    const from = this.#mustAccount(p.from);
+    const to = this.#mustAccount(p.to);
+    SqliteLedgerStore.#checkFloor(from, p.amount);
+    const id = randomUUID();
+    const at = this.#now();
+    if (op === 'transfer') this.#apply(from, to, p.amount, 0);
+    else this.#apply(from, to, 0, p.amount);
+    const seq = this.#append({
+      type: op,
+      at,
+      transferId: id,
+      debit: p.from,
+      credit: p.to,
+      amount: op === 'transfer' ? p.amount : 0,
+      held: op === 'hold' ? p.amount : 0,
+      reason: p.memo,
+    });
+    this.#stmt(
+      'INSERT INTO transfers (id, type, from_account, to_account, amount, memo, ref, meta, state, created_at, settled_at, last_seq) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      id,
+      op === 'transfer' ? 'direct' : 'pending',
+      p.from,
+      p.to,
+      p.amount,
+      p.memo,
+      p.ref ?? null,
+      JSON.stringify(p.meta ?? {}),
+      op === 'transfer' ? 'posted' : 'pending',
+      at,
+      op === 'transfer' ? at : null,
+      seq,
+    );
+    return { transfer: toTransfer(this.#transferRow(id)!), seq };
+  }
+
   #move(op: 'transfer' | 'hold', req: TransferRequest): Promise<TransferResult> {
     let p: ReturnType<typeof checkTransfer>;
     try {
@@ -485,43 +577,34 @@ export class SqliteLedgerStore implements LedgerStore {
     } catch (e) {
       return Promise.reject(e);
     }
-    const { client, idempotencyKey, ...params } = p;
+    const { client, idempotencyKey, remember, ...params } = p;
     return this.#enqueue(() =>
-      this.#idempotent(op, client, idempotencyKey, params, () => {
-        const from = this.#mustAccount(p.from);
-        const to = this.#mustAccount(p.to);
-        SqliteLedgerStore.#checkFloor(from, p.amount);
-        const id = randomUUID();
-        const at = this.#now();
-        if (op === 'transfer') this.#apply(from, to, p.amount, 0);
-        else this.#apply(from, to, 0, p.amount);
-        const seq = this.#append({
-          type: op,
-          at,
-          transferId: id,
-          debit: p.from,
-          credit: p.to,
-          amount: op === 'transfer' ? p.amount : 0,
-          held: op === 'hold' ? p.amount : 0,
-          reason: p.memo,
-        });
-        this.#stmt(
-          'INSERT INTO transfers (id, type, from_account, to_account, amount, memo, state, created_at, settled_at, last_seq) ' +
-            'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        ).run(
-          id,
-          op === 'transfer' ? 'direct' : 'pending',
-          p.from,
-          p.to,
-          p.amount,
-          p.memo,
-          op === 'transfer' ? 'posted' : 'pending',
-          at,
-          op === 'transfer' ? at : null,
-          seq,
-        );
-        return { transfer: toTransfer(this.#transferRow(id)!), seq } satisfies TransferResult;
-      }),
+      this.#idempotent(op, client, idempotencyKey, params, () => this.#leg(op, params), remember),
+    );
+  }
+
+  transferLinked(req: LinkedTransferRequest): Promise<LinkedTransferResult> {
+    let p: ReturnType<typeof checkLinked>;
+    try {
+      p = checkLinked(req);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#enqueue(() =>
+      this.#idempotent(
+        'linked',
+        p.client,
+        p.idempotencyKey,
+        { legs: p.legs },
+        () => {
+          const results = p.legs.map((leg) => this.#leg('transfer', leg));
+          return {
+            transfers: results.map((r) => r.transfer),
+            seq: results[results.length - 1]!.seq,
+          } satisfies LinkedTransferResult;
+        },
+        p.remember,
+      ),
     );
   }
 
@@ -628,12 +711,99 @@ export class SqliteLedgerStore implements LedgerStore {
     });
   }
 
-  listTransfers(state: TransferState): Promise<Transfer[]> {
+  listTransfers(filter: TransferState | TransferFilter): Promise<Transfer[]> {
+    let f: TransferFilter;
+    try {
+      f = checkFilter(filter);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.state !== undefined) {
+      where.push('state = ?');
+      args.push(f.state);
+    }
+    if (f.ref !== undefined) {
+      where.push('ref = ?');
+      args.push(f.ref);
+    }
+    const sql =
+      `SELECT * FROM transfers${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id` +
+      (f.limit === undefined ? '' : ` LIMIT ${f.limit}`);
     return this.#op(() =>
-      this.#stmt<[string], TransferRow>('SELECT * FROM transfers WHERE state = ? ORDER BY created_at, id')
-        .all(state)
+      this.#stmt<unknown[], TransferRow>(sql)
+        .all(...args)
         .map(toTransfer),
     );
+  }
+
+  // ---------------------------------------------------------------- records
+
+  getRecord<T = unknown>(collection: string, id: string): Promise<StoredRecord<T> | undefined> {
+    try {
+      checkRecordKey(collection, id);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#op(() => {
+      const r = this.#stmt<[string, string], RecordRow>('SELECT * FROM records WHERE collection = ? AND id = ?').get(
+        collection,
+        id,
+      );
+      return r && toRecord<T>(r);
+    });
+  }
+
+  listRecords<T = unknown>(collection: string, prefix = ''): Promise<StoredRecord<T>[]> {
+    try {
+      checkId(collection, 'collection', 64);
+      if (typeof prefix !== 'string') throw new ArgumentError('prefix must be a string');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#op(() =>
+      this.#stmt<[string, number, string], RecordRow>(
+        'SELECT * FROM records WHERE collection = ? AND substr(id, 1, ?) = ? ORDER BY id',
+      )
+        .all(collection, prefix.length, prefix)
+        .map((r) => toRecord<T>(r)),
+    );
+  }
+
+  writeRecords(writes: readonly RecordWrite[]): Promise<StoredRecord[]> {
+    let values: string[];
+    try {
+      if (!Array.isArray(writes) || writes.length === 0) throw new ArgumentError('writes must be a non-empty array');
+      values = writes.map(checkRecordWrite);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#op(() => {
+      const at = this.#now();
+      return writes.map((w, i) => {
+        const cur = this.#stmt<[string, string], { version: number }>(
+          'SELECT version FROM records WHERE collection = ? AND id = ?',
+        ).get(w.collection, w.id);
+        const version = cur?.version ?? 0;
+        if (w.expectVersion !== undefined && w.expectVersion !== version)
+          throw new LedgerError(
+            'RECORD_CONFLICT',
+            `record ${w.collection}/${w.id} is at version ${version}, not ${w.expectVersion}`,
+          );
+        this.#stmt(
+          'INSERT INTO records (collection, id, value, version, updated_at) VALUES (?, ?, ?, ?, ?) ' +
+            'ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, version = excluded.version, updated_at = excluded.updated_at',
+        ).run(w.collection, w.id, values[i]!, version + 1, at);
+        return {
+          collection: w.collection,
+          id: w.id,
+          value: JSON.parse(values[i]!) as unknown,
+          version: version + 1,
+          updatedAt: at,
+        };
+      });
+    });
   }
 
   verify(): Promise<VerifyResult> {

@@ -6,8 +6,13 @@
 import type {
   Account,
   AccountKind,
+  LinkedTransferRequest,
+  LinkedTransferResult,
+  RecordWrite,
   SettleRequest,
+  StoredRecord,
   Transfer,
+  TransferFilter,
   TransferRequest,
   TransferResult,
   TransferState,
@@ -36,6 +41,11 @@ export interface LedgerStore {
    */
   hold(req: TransferRequest): Promise<TransferResult>;
   /**
+   * Applies several direct transfers together: all of them or none (a leg that fails fails the whole request
+   * with its error). Idempotent like {@link LedgerStore.transfer}, under one key for all the legs.
+   */
+  transferLinked(req: LinkedTransferRequest): Promise<LinkedTransferResult>;
+  /**
    * Posts a pending (or suspended) transfer: the money moves to `to`. Exactly once: repeating the post with the
    * same reason returns the first result; anything else on a settled transfer fails with `TRANSFER_STATE`.
    */
@@ -55,8 +65,21 @@ export interface LedgerStore {
   suspendStale(reason: string): Promise<TransferResult[]>;
   /** The transfer, or `undefined`. */
   getTransfer(id: string): Promise<Transfer | undefined>;
-  /** Transfers in one state, oldest first (`pending` and `suspended` are the back office's reports). */
-  listTransfers(state: TransferState): Promise<Transfer[]>;
+  /**
+   * Transfers matching the filter, oldest first: by state (`pending` and `suspended` are the back office's
+   * reports) and/or by `ref` (a card's loads, a card's cleared purchases).
+   */
+  listTransfers(filter: TransferState | TransferFilter): Promise<Transfer[]>;
+  /** The record, or `undefined`. */
+  getRecord<T = unknown>(collection: string, id: string): Promise<StoredRecord<T> | undefined>;
+  /** The records of a collection whose id starts with `prefix` (default: all), by id. */
+  listRecords<T = unknown>(collection: string, prefix?: string): Promise<StoredRecord<T>[]>;
+  /**
+   * Writes records together: all or none. A write with `expectVersion` applies only if the record has that
+   * version now (`0`: does not exist); otherwise nothing is written and the call fails with `RECORD_CONFLICT`.
+   * Resolves with the records as written, in order.
+   */
+  writeRecords(writes: readonly RecordWrite[]): Promise<StoredRecord[]>;
   /** Recomputes every balance from the journal and checks the chain, the zero sum and the stored balances. */
   verify(): Promise<VerifyResult>;
   /** Commits what is queued, then closes; later calls fail with `STORE_CLOSED`. */
