@@ -348,6 +348,22 @@ export function describeLedgerStore(name: string, factory: LedgerStoreFactory): 
         expect(await ledger.verify()).toMatchObject({ ok: true, sum: 0 });
       });
 
+      it('answers the balances right after the operation, and the same ones on a replay', async () => {
+        const t = await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 70, 'bal-1'));
+        expect(t.balances).toEqual({ 'cash:kiosk-1': -1070, 'phone:1': 70 });
+        const h = await ledger.hold(tx('phone:1', 'merchant:m1', 30, 'bal-2'));
+        expect(h.balances).toEqual({ 'phone:1': 70, 'merchant:m1': 0 });
+        const l = await ledger.transferLinked(clear(100, 2, 'bal-3'));
+        expect(l.balances).toEqual({ 'float:c1': 900, 'merchant:m1': 100, 'points-funding': -2, 'points:1': 2 });
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 5));
+        const p = await ledger.post({ transferId: h.transfer.id, reason: 'proof' });
+        expect(p.balances).toEqual({ 'phone:1': 45, 'merchant:m1': 130 });
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 5));
+        expect((await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 70, 'bal-1'))).balances).toEqual(t.balances);
+        expect((await ledger.post({ transferId: h.transfer.id, reason: 'proof' })).balances).toEqual(p.balances);
+        expect((await ledger.transferLinked(clear(100, 2, 'bal-3'))).balances).toEqual(l.balances);
+      });
+
       it('is idempotent under one key, and the details are part of the body', async () => {
         const first = await ledger.transferLinked(clear(100, 1, 'rec-1'));
         expect(await ledger.transferLinked(clear(100, 1, 'rec-1'))).toEqual(first);
@@ -387,6 +403,8 @@ export function describeLedgerStore(name: string, factory: LedgerStoreFactory): 
           5,
         ]);
         expect(await ledger.listTransfers({ ref: 'purchase:c1', limit: 1 })).toHaveLength(1);
+        expect((await ledger.listTransfers({ account: 'merchant:m1' })).map((t) => t.amount)).toEqual([10, 5, 1]);
+        expect((await ledger.listTransfers({ account: 'points:1' })).map((t) => t.amount)).toEqual([1]);
         await rejectsBadArgument(ledger.listTransfers({ state: 'gone' as never }));
       });
 

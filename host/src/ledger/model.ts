@@ -117,12 +117,16 @@ export const MAX_LINKED_LEGS = 16;
 export interface LinkedTransferResult {
   readonly transfers: readonly Transfer[];
   readonly seq: number;
+  /** The balances right after the last leg of every account the legs touched. */
+  readonly balances: Readonly<Record<string, number>>;
 }
 
 /** Which transfers `listTransfers` returns (every field given must match), oldest first. */
 export interface TransferFilter {
   readonly state?: TransferState;
   readonly ref?: string;
+  /** Transfers from or to this account (a phone account's statement). */
+  readonly account?: string;
   /** At most this many (default: all). */
   readonly limit?: number;
 }
@@ -186,6 +190,12 @@ export interface TransferResult {
   readonly transfer: Transfer;
   /** The journal entry's sequence number. */
   readonly seq: number;
+  /**
+   * The balances, right after this operation, of the accounts it moved money between (for a hold or a void: its
+   * two accounts; for a suspended transfer's settlement: suspense and where the money went). A replay returns the
+   * balances of the first time.
+   */
+  readonly balances: Readonly<Record<string, number>>;
 }
 
 /** `post` and `void`: the pending transfer and why (the card's proof decides: say which). */
@@ -376,6 +386,7 @@ export function checkFilter(filter: TransferState | TransferFilter): TransferFil
   if (f.state !== undefined && !['posted', 'pending', 'suspended', 'voided'].includes(f.state))
     throw new ArgumentError(`state must be posted, pending, suspended or voided: ${String(f.state)}`);
   if (f.ref !== undefined) checkId(f.ref, 'ref');
+  if (f.account !== undefined) checkId(f.account, 'account');
   if (f.limit !== undefined && (!Number.isSafeInteger(f.limit) || f.limit < 1))
     throw new ArgumentError('limit must be a positive integer');
   return f;

@@ -125,7 +125,10 @@ const MIGRATIONS: ReadonlyArray<(db: Db, store: SqliteLedgerStore) => void> = [
     db.exec(`
       ALTER TABLE transfers ADD COLUMN ref TEXT;
       ALTER TABLE transfers ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE transfers ADD COLUMN balances TEXT NOT NULL DEFAULT '{}';
       CREATE INDEX transfers_ref ON transfers(ref, created_at) WHERE ref IS NOT NULL;
+      CREATE INDEX transfers_from ON transfers(from_account, created_at);
+      CREATE INDEX transfers_to ON transfers(to_account, created_at);
       CREATE TABLE records (
         collection TEXT NOT NULL,
         id TEXT NOT NULL,
@@ -157,6 +160,7 @@ interface TransferRow {
   memo: string;
   ref: string | null;
   meta: string;
+  balances: string;
   state: TransferState;
   created_at: number;
   reason: string | null;
@@ -418,8 +422,11 @@ export class SqliteLedgerStore implements LedgerStore {
     return entry.seq;
   }
 
-  /** Moves `amount` from `debit` to `credit` and changes `debit`'s reservation by `held`; checks overflow. */
-  #apply(debit: AccountRow, credit: AccountRow, amount: number, held: number): void {
+  /**
+   * Moves `amount` from `debit` to `credit` and changes `debit`'s reservation by `held`; checks overflow. Returns
+   * both balances after.
+   */
+  #apply(debit: AccountRow, credit: AccountRow, amount: number, held: number): Record<string, number> {
     const debitBalance = debit.balance - amount;
     const creditBalance = credit.balance + amount;
     const reserved = debit.reserved + held;
@@ -428,6 +435,7 @@ export class SqliteLedgerStore implements LedgerStore {
     const set = this.#stmt('UPDATE accounts SET balance = ?, reserved = ? WHERE id = ?');
     set.run(debitBalance, reserved, debit.id);
     if (amount !== 0) set.run(creditBalance, credit.reserved, credit.id);
+    return { [debit.id]: debitBalance, [credit.id]: creditBalance };
   }
 
   /** Throws `INSUFFICIENT_FUNDS` when spending `amount` more would take `a` below its floor. */
@@ -538,8 +546,7 @@ export class SqliteLedgerStore implements LedgerStore {
     SqliteLedgerStore.#checkFloor(from, p.amount);
     const id = randomUUID();
     const at = this.#now();
-    if (op === 'transfer') this.#apply(from, to, p.amount, 0);
-    else this.#apply(from, to, 0, p.amount);
+    const balances = op === 'transfer' ? this.#apply(from, to, p.amount, 0) : this.#apply(from, to, 0, p.amount);
     const seq = this.#append({
       type: op,
       at,
@@ -551,8 +558,8 @@ export class SqliteLedgerStore implements LedgerStore {
       reason: p.memo,
     });
     this.#stmt(
-      'INSERT INTO transfers (id, type, from_account, to_account, amount, memo, ref, meta, state, created_at, settled_at, last_seq) ' +
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO transfers (id, type, from_account, to_account, amount, memo, ref, meta, balances, state, created_at, settled_at, last_seq) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ).run(
       id,
       op === 'transfer' ? 'direct' : 'pending',
@@ -562,12 +569,13 @@ export class SqliteLedgerStore implements LedgerStore {
       p.memo,
       p.ref ?? null,
       JSON.stringify(p.meta ?? {}),
+      JSON.stringify(balances),
       op === 'transfer' ? 'posted' : 'pending',
       at,
       op === 'transfer' ? at : null,
       seq,
     );
-    return { transfer: toTransfer(this.#transferRow(id)!), seq };
+    return { transfer: toTransfer(this.#transferRow(id)!), seq, balances };
   }
 
   #move(op: 'transfer' | 'hold', req: TransferRequest): Promise<TransferResult> {
@@ -601,6 +609,7 @@ export class SqliteLedgerStore implements LedgerStore {
           return {
             transfers: results.map((r) => r.transfer),
             seq: results[results.length - 1]!.seq,
+            balances: Object.assign({}, ...results.map((r) => r.balances)) as Record<string, number>,
           } satisfies LinkedTransferResult;
         },
         p.remember,
@@ -623,7 +632,7 @@ export class SqliteLedgerStore implements LedgerStore {
     if (t.type !== 'pending') throw new LedgerError('TRANSFER_STATE', `transfer ${transferId} is a direct transfer`);
     const done = op === 'post' ? 'posted' : op === 'void' ? 'voided' : 'suspended';
     if (t.state === done && (op === 'suspend' || t.reason === reason))
-      return { transfer: toTransfer(t), seq: t.last_seq };
+      return { transfer: toTransfer(t), seq: t.last_seq, balances: JSON.parse(t.balances) as Record<string, number> };
     if (t.state !== 'pending' && !(t.state === 'suspended' && op !== 'suspend')) {
       throw new LedgerError(
         'TRANSFER_STATE',
@@ -646,22 +655,18 @@ export class SqliteLedgerStore implements LedgerStore {
       debit = SUSPENSE_ACCOUNT;
       credit = op === 'post' ? t.to_account : t.from_account;
     }
-    this.#apply(this.#mustAccount(debit), this.#mustAccount(credit), amount, held);
+    const balances = this.#apply(this.#mustAccount(debit), this.#mustAccount(credit), amount, held);
     const seq = this.#append({ type: op, at, transferId, debit, credit, amount, held, reason });
     if (op === 'suspend') {
       this.#stmt(
-        "UPDATE transfers SET state = 'suspended', reason = ?, suspended_at = ?, last_seq = ? WHERE id = ?",
-      ).run(reason, at, seq, transferId);
+        "UPDATE transfers SET state = 'suspended', reason = ?, suspended_at = ?, last_seq = ?, balances = ? WHERE id = ?",
+      ).run(reason, at, seq, JSON.stringify(balances), transferId);
     } else {
-      this.#stmt('UPDATE transfers SET state = ?, reason = ?, settled_at = ?, last_seq = ? WHERE id = ?').run(
-        done,
-        reason,
-        at,
-        seq,
-        transferId,
-      );
+      this.#stmt(
+        'UPDATE transfers SET state = ?, reason = ?, settled_at = ?, last_seq = ?, balances = ? WHERE id = ?',
+      ).run(done, reason, at, seq, JSON.stringify(balances), transferId);
     }
-    return { transfer: toTransfer(this.#transferRow(transferId)!), seq };
+    return { transfer: toTransfer(this.#transferRow(transferId)!), seq, balances };
   }
 
   #settle(op: 'post' | 'void' | 'suspend', req: SettleRequest): Promise<TransferResult> {
@@ -698,7 +703,7 @@ export class SqliteLedgerStore implements LedgerStore {
     return this.#op(() => {
       const before = this.#now() - this.#suspendAfterMs;
       const ids = this.#stmt<[number], { id: string }>(
-        "SELECT id FROM transfers WHERE state = 'pending' AND created_at <= ? ORDER BY created_at, id",
+        "SELECT id FROM transfers WHERE state = 'pending' AND created_at <= ? ORDER BY created_at, rowid",
       ).all(before);
       return ids.map(({ id }) => this.#settleSync('suspend', id, reason));
     });
@@ -728,8 +733,12 @@ export class SqliteLedgerStore implements LedgerStore {
       where.push('ref = ?');
       args.push(f.ref);
     }
+    if (f.account !== undefined) {
+      where.push('(from_account = ? OR to_account = ?)');
+      args.push(f.account, f.account);
+    }
     const sql =
-      `SELECT * FROM transfers${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id` +
+      `SELECT * FROM transfers${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, rowid` +
       (f.limit === undefined ? '' : ` LIMIT ${f.limit}`);
     return this.#op(() =>
       this.#stmt<unknown[], TransferRow>(sql)

@@ -66,7 +66,7 @@ export interface LedgerStore {
   /** The transfer, or `undefined`. */
   getTransfer(id: string): Promise<Transfer | undefined>;
   /**
-   * Transfers matching the filter, oldest first: by state (`pending` and `suspended` are the back office's
+   * Transfers matching the filter, oldest first (in the order they were made): by state (`pending` and `suspended` are the back office's
    * reports) and/or by `ref` (a card's loads, a card's cleared purchases).
    */
   listTransfers(filter: TransferState | TransferFilter): Promise<Transfer[]>;
