@@ -3,6 +3,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     'ledger/index': 'src/ledger/index.ts',
+    'keys/index': 'src/keys/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

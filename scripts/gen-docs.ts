@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ISD_ERRORS } from '@simtap/applet-emu/applets/isd';
 import { RUNTIME_ERRORS } from '@simtap/applet-emu/runtime';
 import { CLI_ERRORS, CLI_EXIT_STATUSES, EPURSE_TESTING_ERRORS } from '@simtap/applet-emu/testing';
+import { KEYS_ERRORS } from '@simtap/host/keys';
 import { LEDGER_ERRORS } from '@simtap/host/ledger';
 import { BYTES_ERRORS } from '@simtap/sdk/core/bytes';
 import { PADDING_ERRORS } from '@simtap/sdk/core/crypto';
@@ -236,6 +237,14 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
       'refusal is the outcome a retry gets again. `INSUFFICIENT_FUNDS` and `IDEMPOTENCY_CONFLICT` are the codes\n' +
       '`simtap.v1` fixes. A malformed id, key or reason is a `BAD_ARGUMENT` (`ArgumentError`).',
     tables: [{ name: 'LEDGER_ERRORS', module: '@simtap/host/ledger', table: LEDGER_ERRORS }],
+  },
+  {
+    title: 'Issuer key store (host)',
+    intro:
+      "An `IssuerKeyError` comes from the platform's issuer key store (`IssuerKeyStore`, `SoftwareIssuerKeyStore`);\n" +
+      '`BAD_MAC1` is the code `simtap.v1` fixes. A malformed field is a `BAD_ARGUMENT` (`ArgumentError`). No message\n' +
+      'carries key bytes.',
+    tables: [{ name: 'KEYS_ERRORS', module: '@simtap/host/keys', table: KEYS_ERRORS }],
   },
   {
     title: 'Test fixtures and examples',
