@@ -4,6 +4,11 @@ export default defineConfig({
   entry: {
     'ledger/index': 'src/ledger/index.ts',
     'keys/index': 'src/keys/index.ts',
+    'platform/index': 'src/platform/index.ts',
+    'customers/index': 'src/customers/index.ts',
+    'points/index': 'src/points/index.ts',
+    'wallets/index': 'src/wallets/index.ts',
+    'contactless/index': 'src/contactless/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -10,6 +10,7 @@ import { RUNTIME_ERRORS } from '@simtap/applet-emu/runtime';
 import { CLI_ERRORS, CLI_EXIT_STATUSES, EPURSE_TESTING_ERRORS } from '@simtap/applet-emu/testing';
 import { KEYS_ERRORS } from '@simtap/host/keys';
 import { LEDGER_ERRORS } from '@simtap/host/ledger';
+import { PLATFORM_ERRORS } from '@simtap/host/platform';
 import { BYTES_ERRORS } from '@simtap/sdk/core/bytes';
 import { PADDING_ERRORS } from '@simtap/sdk/core/crypto';
 import {
@@ -245,6 +246,14 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
       '`BAD_MAC1` is the code `simtap.v1` fixes. A malformed field is a `BAD_ARGUMENT` (`ArgumentError`). No message\n' +
       'carries key bytes.',
     tables: [{ name: 'KEYS_ERRORS', module: '@simtap/host/keys', table: KEYS_ERRORS }],
+  },
+  {
+    title: 'Sub-platforms (host)',
+    intro:
+      'A `PlatformError` means a sub-platform (customers, points, wallets, contactless management) refused the\n' +
+      "request and nothing moved. The codes are the ones `simtap.v1` fixes where it names them; the ledger's\n" +
+      "`INSUFFICIENT_FUNDS` / `IDEMPOTENCY_CONFLICT` and the key store's `BAD_MAC1` reach callers unchanged.",
+    tables: [{ name: 'PLATFORM_ERRORS', module: '@simtap/host/platform', table: PLATFORM_ERRORS }],
   },
   {
     title: 'Test fixtures and examples',

@@ -1,0 +1,538 @@
+/**
+ * (23) Wallets (`@simtap/host/wallets`): the float — the platform's mirror of every card's purse — and the money
+ * that moves it.
+ *
+ * - **Loads.** `authorizeLoad` checks the card's MAC1 with the issuer's keys, holds the funds (a pending transfer
+ *   from the phone account or the client's cash to the card's float: the hold counts against the phone account at
+ *   once) and returns MAC2. `confirmLoad` verifies the card's load TAC and posts. A load torn anywhere is settled by
+ *   `resolveLoad` at the card's next contact, from the card's own word: its online counter still at the load's
+ *   means the card never credited it (void, the funds return); a counter past it must come with the card's
+ *   GET TRANSACTION PROVE answer, whose MAC2 must be this load's and whose TAC must verify (post). Nothing is
+ *   voided on a timer: a load unresolved for long moves to suspense (`LedgerStore.suspendStale`) for the back office.
+ * - **Clearing.** `submitBatch` takes the offline purchase records a merchant's machines collected: every TAC is
+ *   verified with the issuer's TAC key; a record moves its amount from the card's float to the merchant and awards
+ *   points in one linked transfer whose idempotency key is the card and its offline counter, so a record clears
+ *   once whatever batch, client or retry brings it (`DUPLICATE` the second time); counters missing between a card's
+ *   lowest and highest cleared ones are reported as gaps.
+ * @module
+ */
+import { equalCt, fromHex, toHex } from '@simtap/sdk/core/bytes';
+import { ArgumentError, hasErrorCode } from '@simtap/sdk/core/errors';
+import { TTI } from '@simtap/sdk/core/pboc';
+import type { CardRecord, ContactlessManagement } from '../contactless';
+import type { IssuerKeyStore } from '../keys';
+import { LEDGER_ERRORS, LedgerError, type LedgerStore, requestHash, type Transfer, type TransferLeg } from '../ledger';
+import { ACCOUNT, PLATFORM_CLIENT, REF } from '../platform/accounts';
+import type { PlatformConfig } from '../platform/config';
+import { PlatformError } from '../platform/errors';
+import {
+  cardAmountParam,
+  cardSerialParam,
+  counterParam,
+  dateParam,
+  hexParam,
+  intParam,
+  msisdnParam,
+  paramsObject,
+  terminalIdParam,
+  timeParam,
+} from '../platform/params';
+import type { Points } from '../points';
+
+/** Where the money of a load comes from (`simtap.v1`). */
+export type LoadFunding = { readonly source: 'cash' } | { readonly source: 'phoneAccount'; readonly msisdn: string };
+
+/** `wallet.authorizeLoad`: the card's INITIALIZE FOR LOAD answer, the machine's date and time, the funding. */
+export interface AuthorizeLoadParams {
+  readonly client: string;
+  readonly idempotencyKey: string;
+  readonly cardSerial: string;
+  readonly terminalId: string;
+  readonly amount: number;
+  readonly oldBalance: number;
+  readonly onlineCounter: number;
+  readonly random: string;
+  readonly mac1: string;
+  readonly date: string;
+  readonly time: string;
+  readonly funding: LoadFunding;
+}
+
+/** A load's status on the wire: a suspended load is still `pending` for its client. */
+export type LoadStatus = 'pending' | 'posted' | 'voided';
+
+/** `wallet.load`. */
+export interface LoadView {
+  readonly loadId: string;
+  readonly status: LoadStatus;
+  readonly amount: number;
+  readonly cardSerial: string;
+  readonly onlineCounter: number;
+  /** True while it waits in suspense for the back office. */
+  readonly suspended: boolean;
+}
+
+/** One offline purchase record of `clearing.submitBatch`. */
+export interface PurchaseRecord {
+  readonly cardSerial: string;
+  readonly offlineCounter: number;
+  readonly amount: number;
+  /** 06 EP purchase, 09 composite (CAPP) purchase. */
+  readonly tti: number;
+  readonly terminalId: string;
+  readonly terminalSeq: number;
+  readonly date: string;
+  readonly time: string;
+  readonly tac: string;
+}
+
+/** Why a record was not cleared. */
+export type ClearingRejectCode = 'BAD_TAC' | 'DUPLICATE' | 'UNKNOWN_CARD' | 'FLOAT_SHORT';
+
+/** The codes of a rejected record, and what each means. */
+export const CLEARING_REJECT_CODES: Readonly<Record<ClearingRejectCode, string>> = {
+  BAD_TAC: "the record's TAC is not the one the card's TAC key makes for it: the card did not make this record",
+  DUPLICATE: 'this card and offline counter cleared before (in this batch, another batch, or from another client)',
+  UNKNOWN_CARD: 'no card with this serial was ever issued',
+  FLOAT_SHORT:
+    "the card's float is below the amount: the platform's mirror is behind the card (a load not yet resolved); " +
+    'the record clears when submitted again after the load is resolved',
+};
+
+/** What `clearing.submitBatch` answers. */
+export interface BatchOutcome {
+  /** Records cleared. */
+  readonly accepted: number;
+  /** Fen moved to the merchant. */
+  readonly settled: number;
+  /** Points awarded with them. */
+  readonly points: number;
+  readonly rejected: ReadonlyArray<{ readonly index: number; readonly code: ClearingRejectCode }>;
+  /** For each card of the batch, the offline counters missing between its lowest and highest cleared one. */
+  readonly gaps: ReadonlyArray<{ readonly cardSerial: string; readonly missing: readonly number[] }>;
+}
+
+/** Most records in one batch. */
+export const MAX_BATCH_RECORDS = 1000;
+
+/** Options of {@link Wallets}. */
+export interface WalletsOptions {
+  readonly ledger: LedgerStore;
+  readonly keys: IssuerKeyStore;
+  readonly contactless: ContactlessManagement;
+  readonly points: Points;
+  readonly config: PlatformConfig;
+}
+
+const BATCHES = 'clearing-batches';
+const LOAD_CONFIRMED = 'confirmed: the load TAC verified';
+const LOAD_PROVEN = "resolved: the card's proof (MAC2 and TAC of GET TRANSACTION PROVE) verified";
+const LOAD_NEVER_CREDITED = "resolved: the card's online counter shows it never credited the load";
+
+/** The details a load keeps with its pending transfer. */
+interface LoadMeta {
+  readonly cardSerial: string;
+  readonly onlineCounter: number;
+  readonly oldBalance: number;
+  readonly terminalId: string;
+  readonly random: string;
+  readonly date: string;
+  readonly time: string;
+}
+
+/** The wallets sub-platform. */
+export class Wallets {
+  readonly #ledger: LedgerStore;
+  readonly #keys: IssuerKeyStore;
+  readonly #cards: ContactlessManagement;
+  readonly #points: Points;
+  readonly #config: PlatformConfig;
+
+  constructor(options: WalletsOptions) {
+    this.#ledger = options.ledger;
+    this.#keys = options.keys;
+    this.#cards = options.contactless;
+    this.#points = options.points;
+    this.#config = options.config;
+  }
+
+  /** `wallet.float`: the platform's mirror of the card's purse. @throws PlatformError `UNKNOWN_CARD` */
+  async float(params: { cardSerial: string }): Promise<{ balance: number }> {
+    paramsObject(params);
+    const card = await this.#cards.mustRecord(cardSerialParam(params.cardSerial));
+    const a = await this.#ledger.getAccount(ACCOUNT.float(card.cardSerial));
+    return { balance: a?.balance ?? 0 };
+  }
+
+  // ---------------------------------------------------------------- loads
+
+  /**
+   * `wallet.authorizeLoad`: verifies MAC1, holds the funds in a pending load, returns MAC2. Idempotent per
+   * (client, key): the same request again returns the same load and MAC2.
+   * @throws PlatformError `UNKNOWN_CARD`, `CARD_BLOCKED`, `BALANCE_LIMIT`, `FUNDING_REFUSED`, `UNKNOWN_CUSTOMER`;
+   *   IssuerKeyError `BAD_MAC1`; LedgerError `INSUFFICIENT_FUNDS`, `IDEMPOTENCY_CONFLICT`
+   */
+  async authorizeLoad(params: AuthorizeLoadParams): Promise<{ loadId: string; mac2: string }> {
+    paramsObject(params);
+    const cardSerial = cardSerialParam(params.cardSerial);
+    const terminalId = terminalIdParam(params.terminalId);
+    const amount = cardAmountParam(params.amount);
+    const oldBalance = intParam(params.oldBalance, 'oldBalance', 0, 0xffffffff);
+    const onlineCounter = counterParam(params.onlineCounter, 'onlineCounter');
+    const random = hexParam(params.random, 'random', 4);
+    const mac1 = hexParam(params.mac1, 'mac1', 4);
+    const date = dateParam(params.date);
+    const time = timeParam(params.time);
+    const funding = paramsObject(params.funding, 'funding');
+    if (funding.source !== 'cash' && funding.source !== 'phoneAccount')
+      throw new ArgumentError('funding.source must be "cash" or "phoneAccount"');
+    const card = await this.#cards.mustBeActive(cardSerial);
+    if (oldBalance + amount > this.#config.maxBalance)
+      throw new PlatformError(
+        'BALANCE_LIMIT',
+        `${oldBalance} + ${amount} fen is over the purse's maximum balance of ${this.#config.maxBalance}`,
+      );
+    // A MAC1 that does not verify rejects with the key store's IssuerKeyError BAD_MAC1: no MAC2, nothing held.
+    const { mac2 } = await this.#keys.authorizeLoad({
+      cardSerial: fromHex(cardSerial),
+      oldBalance,
+      amount,
+      tti: TTI.EP_LOAD,
+      terminalId: fromHex(terminalId),
+      onlineCounter,
+      random: fromHex(random),
+      mac1: fromHex(mac1),
+      date: fromHex(date),
+      time: fromHex(time),
+    });
+    let from: string;
+    if (funding.source === 'cash') {
+      from = ACCOUNT.cash(params.client);
+      await this.#ledger.openAccount(from, 'CASH');
+    } else {
+      const msisdn = msisdnParam(funding.msisdn, 'funding.msisdn');
+      if (msisdn !== card.msisdn)
+        throw new PlatformError('FUNDING_REFUSED', `phone account ${msisdn} is not the holder's of card ${cardSerial}`);
+      from = ACCOUNT.phone(msisdn);
+      if (!(await this.#ledger.getAccount(from))) throw new PlatformError('UNKNOWN_CUSTOMER', `no customer ${msisdn}`);
+    }
+    const meta: LoadMeta = { cardSerial, onlineCounter, oldBalance, terminalId, random, date, time };
+    const r = await this.#ledger.hold({
+      client: params.client,
+      idempotencyKey: params.idempotencyKey,
+      from,
+      to: ACCOUNT.float(cardSerial),
+      amount,
+      memo: `load of card ${cardSerial}`,
+      ref: REF.load(cardSerial),
+      meta: { ...meta, mac1, funding: funding.source },
+    });
+    return { loadId: r.transfer.id, mac2: toHex(mac2) };
+  }
+
+  /**
+   * `wallet.confirmLoad`: verifies the card's load TAC and posts the load. Repeating it returns the first result.
+   * @throws PlatformError `UNKNOWN_LOAD`, `BAD_TAC` (the load stays pending), `LOAD_STATE`
+   */
+  async confirmLoad(params: { loadId: string; tac: string }): Promise<{ status: 'posted'; float: number }> {
+    paramsObject(params);
+    const tac = hexParam(params.tac, 'tac', 4);
+    const { transfer, meta } = await this.#load(params.loadId);
+    if (transfer.state === 'voided') throw new PlatformError('LOAD_STATE', `load ${transfer.id} was voided`);
+    if (!(await this.#loadTacVerifies(transfer, meta, tac)))
+      throw new PlatformError('BAD_TAC', `the TAC of load ${transfer.id} does not verify; the load stays pending`);
+    const r = await this.#settle('post', transfer.id, LOAD_CONFIRMED);
+    return { status: 'posted', float: r.balances[ACCOUNT.float(meta.cardSerial)]! };
+  }
+
+  /**
+   * `wallet.resolveLoad`: settles a torn load from the card's next contact. `onlineCounter` still at the load's →
+   * voided (the funds return). Past it → `mac2` and `tac` from GET TRANSACTION PROVE are required: this load's MAC2
+   * and a verifying TAC → posted; anything else → `BAD_TAC`, and the load stays pending for the back office.
+   * Repeating the call that settled it returns the first result.
+   * @throws PlatformError `UNKNOWN_LOAD`, `BAD_TAC`, `LOAD_STATE`; ArgumentError when the proof is missing or the
+   *   counter is below the load's
+   */
+  async resolveLoad(params: {
+    loadId: string;
+    onlineCounter: number;
+    mac2?: string;
+    tac?: string;
+  }): Promise<{ status: 'posted' | 'voided'; float: number }> {
+    paramsObject(params);
+    const counter = counterParam(params.onlineCounter, 'onlineCounter');
+    const { transfer, meta } = await this.#load(params.loadId);
+    if (counter < meta.onlineCounter)
+      throw new ArgumentError(`onlineCounter ${counter} is below the load's ${meta.onlineCounter}: not this card's`);
+    const floatId = ACCOUNT.float(meta.cardSerial);
+    if (counter === meta.onlineCounter) {
+      const r = await this.#settle('void', transfer.id, LOAD_NEVER_CREDITED);
+      return { status: 'voided', float: r.balances[floatId]! };
+    }
+    if (params.mac2 === undefined || params.tac === undefined)
+      throw new ArgumentError('the card has moved past the load: mac2 and tac of GET TRANSACTION PROVE are required');
+    const mac2 = hexParam(params.mac2, 'mac2', 4);
+    const tac = hexParam(params.tac, 'tac', 4);
+    if (transfer.state === 'voided') throw new PlatformError('LOAD_STATE', `load ${transfer.id} was voided`);
+    const expected = await this.#keys.loadMac2({
+      cardSerial: fromHex(meta.cardSerial),
+      amount: transfer.amount,
+      tti: TTI.EP_LOAD,
+      terminalId: fromHex(meta.terminalId),
+      onlineCounter: meta.onlineCounter,
+      random: fromHex(meta.random),
+      date: fromHex(meta.date),
+      time: fromHex(meta.time),
+    });
+    const mine = equalCt(expected, fromHex(mac2));
+    expected.fill(0);
+    if (!mine || !(await this.#loadTacVerifies(transfer, meta, tac)))
+      throw new PlatformError(
+        'BAD_TAC',
+        `the card's proof is not load ${transfer.id}'s; it stays pending until the back office resolves it`,
+      );
+    const r = await this.#settle('post', transfer.id, LOAD_PROVEN);
+    return { status: 'posted', float: r.balances[floatId]! };
+  }
+
+  /** `wallet.load`. @throws PlatformError `UNKNOWN_LOAD` */
+  async load(params: { loadId: string }): Promise<LoadView> {
+    paramsObject(params);
+    const { transfer, meta } = await this.#load(params.loadId);
+    return Wallets.#view(transfer, meta);
+  }
+
+  /** The card's loads still pending (or suspended), oldest first: what its next contact must resolve. */
+  async pendingLoads(params: { cardSerial: string }): Promise<LoadView[]> {
+    paramsObject(params);
+    const serial = cardSerialParam(params.cardSerial);
+    const all = await this.#ledger.listTransfers({ ref: REF.load(serial) });
+    return all
+      .filter((t) => t.state === 'pending' || t.state === 'suspended')
+      .map((t) => Wallets.#view(t, t.meta as unknown as LoadMeta));
+  }
+
+  static #view(t: Transfer, meta: LoadMeta): LoadView {
+    return {
+      loadId: t.id,
+      status: t.state === 'posted' ? 'posted' : t.state === 'voided' ? 'voided' : 'pending',
+      amount: t.amount,
+      cardSerial: meta.cardSerial,
+      onlineCounter: meta.onlineCounter,
+      suspended: t.state === 'suspended',
+    };
+  }
+
+  async #load(loadId: unknown): Promise<{ transfer: Transfer; meta: LoadMeta }> {
+    if (typeof loadId !== 'string' || loadId.length === 0 || loadId.length > 128)
+      throw new ArgumentError('loadId must be a load id');
+    const t = await this.#ledger.getTransfer(loadId);
+    if (!t?.ref?.startsWith('load:')) throw new PlatformError('UNKNOWN_LOAD', `no load ${loadId}`);
+    return { transfer: t, meta: t.meta as unknown as LoadMeta };
+  }
+
+  async #loadTacVerifies(t: Transfer, meta: LoadMeta, tac: string): Promise<boolean> {
+    return this.#keys.verifyLoadTac(
+      {
+        newBalance: meta.oldBalance + t.amount,
+        onlineCounter: meta.onlineCounter,
+        amount: t.amount,
+        tti: TTI.EP_LOAD,
+        terminalId: fromHex(meta.terminalId),
+        date: fromHex(meta.date),
+        time: fromHex(meta.time),
+        tac: fromHex(tac),
+      },
+      fromHex(meta.cardSerial),
+    );
+  }
+
+  async #settle(op: 'post' | 'void', id: string, reason: string) {
+    try {
+      return await (op === 'post'
+        ? this.#ledger.post({ transferId: id, reason })
+        : this.#ledger.void({ transferId: id, reason }));
+    } catch (e) {
+      if (hasErrorCode(e, LEDGER_ERRORS, 'TRANSFER_STATE'))
+        throw new PlatformError('LOAD_STATE', `load ${id} is already settled: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- clearing
+
+  /**
+   * `clearing.submitBatch`: clears a batch of offline purchase records to the client's merchant. Idempotent per
+   * (client, key): the same batch again returns the first outcome; another batch under the key fails with
+   * `IDEMPOTENCY_CONFLICT`. A batch cut short (a crash) and sent again clears each record once.
+   * @throws PlatformError `NO_MERCHANT`; LedgerError `IDEMPOTENCY_CONFLICT`; ArgumentError naming a malformed record
+   */
+  async submitBatch(params: {
+    client: string;
+    idempotencyKey: string;
+    records: readonly PurchaseRecord[];
+  }): Promise<BatchOutcome> {
+    paramsObject(params);
+    if (!Array.isArray(params.records) || params.records.length > MAX_BATCH_RECORDS)
+      throw new ArgumentError(`records must be an array of at most ${MAX_BATCH_RECORDS} records`);
+    const records = params.records.map((r, i) => checkRecord(r, `records[${i}]`));
+    const client = params.client;
+    const key = params.idempotencyKey;
+    if (typeof key !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(key))
+      throw new ArgumentError('idempotencyKey must be 1–64 printable ASCII characters');
+    const merchantId = this.#config.clients.find((c) => c.id === client)?.merchantId;
+    if (!merchantId) throw new PlatformError('NO_MERCHANT', `client ${client} settles to no merchant`);
+    const batchId = `${client.length}:${client}/${key}`;
+    const hash = requestHash('clearing.submitBatch', { records });
+    const prior = await this.#batchOutcome(batchId, hash);
+    if (prior) return prior;
+
+    // Look every card up and verify every TAC first; then issue every record's transfer in one event-loop turn, so
+    // the store commits the batch together.
+    const cards = new Map<string, CardRecord | undefined>();
+    const pointsAccounts = new Map<string, boolean>();
+    for (const r of records) {
+      if (!cards.has(r.cardSerial)) cards.set(r.cardSerial, await this.#cards.record(r.cardSerial));
+      const c = cards.get(r.cardSerial);
+      if (c && !pointsAccounts.has(c.msisdn))
+        pointsAccounts.set(c.msisdn, (await this.#ledger.getAccount(ACCOUNT.points(c.msisdn))) !== undefined);
+    }
+    const verdicts: Array<ClearingRejectCode | null> = [];
+    for (const r of records) {
+      if (!cards.get(r.cardSerial)) verdicts.push('UNKNOWN_CARD');
+      else
+        verdicts.push(
+          (await this.#keys.verifyPurchaseTac(
+            {
+              amount: r.amount,
+              tti: r.tti,
+              terminalId: fromHex(r.terminalId),
+              terminalTxnSeq: r.terminalSeq,
+              date: fromHex(r.date),
+              time: fromHex(r.time),
+              tac: fromHex(r.tac),
+            },
+            fromHex(r.cardSerial),
+          ))
+            ? null
+            : 'BAD_TAC',
+        );
+    }
+    const pending = records.map((r, index) => {
+      if (verdicts[index] !== null) return undefined;
+      const card = cards.get(r.cardSerial)!;
+      const legs: TransferLeg[] = [
+        {
+          from: ACCOUNT.float(r.cardSerial),
+          to: ACCOUNT.merchant(merchantId),
+          amount: r.amount,
+          memo: `purchase, card ${r.cardSerial} #${r.offlineCounter}`,
+          ref: REF.purchase(r.cardSerial),
+          meta: {
+            offlineCounter: r.offlineCounter,
+            tti: r.tti,
+            terminalId: r.terminalId,
+            terminalSeq: r.terminalSeq,
+            date: r.date,
+            time: r.time,
+            tac: r.tac,
+            batch: batchId,
+            index,
+          },
+        },
+      ];
+      const award = pointsAccounts.get(card.msisdn)
+        ? this.#points.awardLeg(card.msisdn, merchantId, r.amount, {
+            cardSerial: r.cardSerial,
+            offlineCounter: r.offlineCounter,
+          })
+        : undefined;
+      if (award) legs.push(award);
+      return this.#ledger.transferLinked({
+        client: PLATFORM_CLIENT,
+        idempotencyKey: `clr:${r.cardSerial}:${r.offlineCounter}`,
+        legs,
+        rememberFailure: false,
+      });
+    });
+    const settled = await Promise.allSettled(pending.map((p) => p ?? Promise.resolve(undefined)));
+    let accepted = 0;
+    let fen = 0;
+    let points = 0;
+    const rejected: Array<{ index: number; code: ClearingRejectCode }> = [];
+    settled.forEach((s, index) => {
+      const verdict = verdicts[index];
+      if (verdict) {
+        rejected.push({ index, code: verdict });
+        return;
+      }
+      if (s.status === 'fulfilled') {
+        accepted++;
+        fen += records[index]!.amount;
+        points += s.value?.transfers[1]?.amount ?? 0;
+      } else if (hasErrorCode(s.reason, LEDGER_ERRORS, 'IDEMPOTENCY_CONFLICT')) {
+        rejected.push({ index, code: 'DUPLICATE' });
+      } else if (hasErrorCode(s.reason, LEDGER_ERRORS, 'INSUFFICIENT_FUNDS')) {
+        rejected.push({ index, code: 'FLOAT_SHORT' });
+      } else {
+        throw s.reason;
+      }
+    });
+    const gaps = await this.#gaps([...new Set(records.map((r) => r.cardSerial))].filter((s) => cards.get(s)));
+    const outcome: BatchOutcome = { accepted, settled: fen, points, rejected, gaps };
+    try {
+      await this.#ledger.writeRecords([
+        { collection: BATCHES, id: batchId, value: { hash, outcome }, expectVersion: 0 },
+      ]);
+    } catch (e) {
+      if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
+      const again = await this.#batchOutcome(batchId, hash);
+      if (again) return again;
+    }
+    return outcome;
+  }
+
+  /** The counters missing between each card's lowest and highest cleared offline counter. */
+  async #gaps(cards: string[]): Promise<Array<{ cardSerial: string; missing: number[] }>> {
+    const gaps: Array<{ cardSerial: string; missing: number[] }> = [];
+    for (const cardSerial of cards.sort()) {
+      const cleared = new Set<number>();
+      for (const t of await this.#ledger.listTransfers({ ref: REF.purchase(cardSerial) }))
+        if (typeof t.meta.offlineCounter === 'number') cleared.add(t.meta.offlineCounter);
+      if (cleared.size === 0) continue;
+      const lo = Math.min(...cleared);
+      const hi = Math.max(...cleared);
+      const missing: number[] = [];
+      for (let c = lo + 1; c < hi; c++) if (!cleared.has(c)) missing.push(c);
+      if (missing.length > 0) gaps.push({ cardSerial, missing });
+    }
+    return gaps;
+  }
+
+  async #batchOutcome(batchId: string, hash: string): Promise<BatchOutcome | undefined> {
+    const prior = await this.#ledger.getRecord<{ hash: string; outcome: BatchOutcome }>(BATCHES, batchId);
+    if (!prior) return undefined;
+    if (prior.value.hash !== hash)
+      throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another batch');
+    return prior.value.outcome;
+  }
+}
+
+/** Checks one purchase record and returns it normalized (hex uppercase). */
+function checkRecord(r: PurchaseRecord, name: string): PurchaseRecord {
+  paramsObject(r, name);
+  const tti = intParam(r.tti, `${name}.tti`, 0, 0xff);
+  if (tti !== TTI.EP_PURCHASE && tti !== TTI.CAPP_PURCHASE)
+    throw new ArgumentError(`${name}.tti must be 6 (EP purchase) or 9 (composite purchase)`);
+  return {
+    cardSerial: cardSerialParam(r.cardSerial, `${name}.cardSerial`),
+    offlineCounter: counterParam(r.offlineCounter, `${name}.offlineCounter`),
+    amount: cardAmountParam(r.amount, `${name}.amount`),
+    tti,
+    terminalId: terminalIdParam(r.terminalId, `${name}.terminalId`),
+    terminalSeq: intParam(r.terminalSeq, `${name}.terminalSeq`, 0, 0xffffffff),
+    date: dateParam(r.date, `${name}.date`),
+    time: timeParam(r.time, `${name}.time`),
+    tac: hexParam(r.tac, `${name}.tac`, 4),
+  };
+}
