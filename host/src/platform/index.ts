@@ -34,8 +34,20 @@ export {
 } from './config';
 export { PLATFORM_ERRORS, PlatformError, type PlatformErrorCode } from './errors';
 
+/**
+ * Where the platform logs: one line per operation at `debug` (`{ op, ms }`) and per refused one at `warn`
+ * (`{ op, ms, code, message }`). A pino logger fits. Parameters and results are never logged: they carry MACs and
+ * TACs, and nothing the platform logs may help an attacker; no key is ever in an error message.
+ */
+export interface PlatformLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
 /** Options of {@link openPlatform}. */
 export interface PlatformOptions {
+  /** Where operations are logged (default: nowhere). */
+  readonly logger?: PlatformLogger;
   readonly ledger: LedgerStore;
   readonly keys: IssuerKeyStore;
   readonly config: PlatformConfig;
@@ -66,10 +78,11 @@ export interface Platform {
 export async function openPlatform(options: PlatformOptions): Promise<Platform> {
   const { ledger, keys, config } = options;
   const now = options.now ?? Date.now;
-  const contactless = new ContactlessManagement({ ledger, keys, now });
-  const points = new Points({ ledger, config, now });
-  const customers = new Customers({ ledger, keys, contactless, points, config, now });
-  const wallets = new Wallets({ ledger, keys, contactless, points, config });
+  const log = options.logger;
+  const contactless = logged('cards', new ContactlessManagement({ ledger, keys, now }), log);
+  const points = logged('points', new Points({ ledger, config, now }), log);
+  const customers = logged('customers', new Customers({ ledger, keys, contactless, points, config, now }), log);
+  const wallets = logged('wallet', new Wallets({ ledger, keys, contactless, points, config }), log);
   const platform: Platform = {
     ledger,
     keys,
@@ -91,6 +104,46 @@ export async function openPlatform(options: PlatformOptions): Promise<Platform> 
   };
   if (options.seed !== false) await seedPlatform(platform);
   return platform;
+}
+
+/** Wraps every method of `target` so that each call is logged (name, duration, and the error code of a refusal). */
+function logged<T extends object>(area: string, target: T, log: PlatformLogger | undefined): T {
+  if (!log) return target;
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      const value: unknown = Reflect.get(t, prop, receiver);
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      const op = `${area}.${prop}`;
+      return (...args: unknown[]) => {
+        const start = performance.now();
+        const done = (extra: object) => ({ op, ms: Math.round((performance.now() - start) * 1000) / 1000, ...extra });
+        let result: unknown;
+        try {
+          result = (value as (...a: unknown[]) => unknown).apply(t, args);
+        } catch (e) {
+          log.warn(done(errorFields(e)), 'refused');
+          throw e;
+        }
+        if (!(result instanceof Promise)) return result;
+        return result.then(
+          (v: unknown) => {
+            log.debug(done({}), 'done');
+            return v;
+          },
+          (e: unknown) => {
+            log.warn(done(errorFields(e)), 'refused');
+            throw e;
+          },
+        );
+      };
+    },
+  });
+}
+
+function errorFields(e: unknown): object {
+  return e instanceof Error
+    ? { code: (e as { code?: unknown }).code ?? e.name, message: e.message }
+    : { code: 'UNKNOWN' };
 }
 
 /**

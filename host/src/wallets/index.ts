@@ -70,6 +70,8 @@ export interface LoadView {
   readonly onlineCounter: number;
   /** True while it waits in suspense for the back office. */
   readonly suspended: boolean;
+  /** Epoch ms of the authorization. */
+  readonly createdAt: number;
 }
 
 /** One offline purchase record of `clearing.submitBatch`. */
@@ -312,6 +314,18 @@ export class Wallets {
       .map((t) => Wallets.#view(t, t.meta as unknown as LoadMeta));
   }
 
+  /**
+   * The back office's report of loads in flight: every pending load with its age, and the suspended ones (still
+   * unresolved after the ledger's `suspendAfterMs`, moved to suspense by `suspendStale`), oldest first.
+   */
+  async loadReport(): Promise<{ pending: LoadView[]; suspended: LoadView[] }> {
+    const pick = async (state: 'pending' | 'suspended') =>
+      (await this.#ledger.listTransfers({ state }))
+        .filter((t) => t.ref?.startsWith('load:'))
+        .map((t) => Wallets.#view(t, t.meta as unknown as LoadMeta));
+    return { pending: await pick('pending'), suspended: await pick('suspended') };
+  }
+
   static #view(t: Transfer, meta: LoadMeta): LoadView {
     return {
       loadId: t.id,
@@ -320,6 +334,7 @@ export class Wallets {
       cardSerial: meta.cardSerial,
       onlineCounter: meta.onlineCounter,
       suspended: t.state === 'suspended',
+      createdAt: t.createdAt,
     };
   }
 

@@ -181,6 +181,7 @@ describe('loads', () => {
     const moved = await platform.ledger.suspendStale('unresolved');
     expect(moved).toHaveLength(0); // the default 24 h has not passed on the ledger's clock
     await platform.ledger.suspend({ transferId: a.loadId, reason: 'back office' });
+    expect((await platform.wallets.loadReport()).suspended.map((l) => l.loadId)).toEqual([a.loadId]);
     expect(await platform.wallets.load({ loadId: a.loadId })).toMatchObject({ status: 'pending', suspended: true });
     const r = await platform.wallets.confirmLoad({ loadId: a.loadId, tac: loadTacOf('card-1', load) });
     expect(r).toEqual({ status: 'posted', float: 5000 });
