@@ -16,5 +16,5 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   tsconfig: 'tsconfig.json',
-  external: [/^@simtap\//, 'better-sqlite3'],
+  external: [/^@simtap\//, 'better-sqlite3', 'pg'],
 });

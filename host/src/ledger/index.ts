@@ -42,6 +42,12 @@ export {
   verifyJournal,
 } from './model';
 export {
+  openPostgresLedger,
+  POSTGRES_SCHEMA_VERSION,
+  type PostgresLedgerOptions,
+  PostgresLedgerStore,
+} from './postgres';
+export {
   DEFAULT_DATABASE_PATH,
   openSqliteLedger,
   SQLITE_SCHEMA_VERSION,
