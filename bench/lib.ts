@@ -15,7 +15,16 @@ export interface Measurement {
 export interface BenchRow extends Measurement {
   group: string;
   raw?: Measurement & { ratio: number };
-  target?: { maxUsPerOp?: number; maxRatio?: number; met: boolean; text: string };
+  target?: {
+    maxUsPerOp?: number;
+    maxRatio?: number;
+    /** Higher is better: at least this many ops/s. */
+    minOpsPerSec?: number;
+    /** Higher is better: ops/s at least this fraction of the raw row's (`raw.ratio` ≤ 1 / minRateRatio). */
+    minRateRatio?: number;
+    met: boolean;
+    text: string;
+  };
   note?: string;
 }
 
@@ -65,7 +74,7 @@ export function row(
   group: string,
   m: Measurement,
   raw?: Measurement,
-  target?: { maxUsPerOp?: number; maxRatio?: number },
+  target?: { maxUsPerOp?: number; maxRatio?: number; minOpsPerSec?: number; minRateRatio?: number },
   note?: string,
 ): BenchRow {
   const r: BenchRow = { group, ...m };
@@ -80,6 +89,14 @@ export function row(
     if (target.maxRatio !== undefined && r.raw) {
       parts.push(`≤ ${target.maxRatio}× ${r.raw.name}`);
       met &&= r.raw.ratio <= target.maxRatio;
+    }
+    if (target.minOpsPerSec !== undefined) {
+      parts.push(`≥ ${target.minOpsPerSec.toLocaleString('en-US')} ops/s`);
+      met &&= m.opsPerSec >= target.minOpsPerSec;
+    }
+    if (target.minRateRatio !== undefined && r.raw) {
+      parts.push(`≥ ${target.minRateRatio}× raw ops/s`);
+      met &&= m.opsPerSec >= target.minRateRatio * r.raw.opsPerSec;
     }
     r.target = { ...target, met, text: parts.join(', ') };
   }

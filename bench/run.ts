@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- SUITE] [--out PATH | --save]`: runs the benchmark suites (all, or the one named: core, pcsc, card,
- * purchase), prints µs/op and ops/s beside the raw primitive measured in the same run, and writes the results to
+ * purchase, clearing), prints µs/op and ops/s beside the raw primitive measured in the same run, and writes the results to
  * `bench/results.local.json` (not committed), to `--out PATH`, or with `--save` to the committed `bench/results.json`.
  * Never part of `npm test` pass/fail. A suite that lacks an optional part (the PC/SC one) prints one skip line; under
  * `CI=true` that is a failure (exit status 1).
@@ -10,6 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchCard } from './card';
+import { benchClearing } from './clearing';
 import { benchCore } from './core';
 import { type BenchRow, machine, printRows } from './lib';
 import { benchPcsc } from './pcsc';
@@ -26,6 +27,7 @@ const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   pcsc: benchPcsc,
   card: benchCard,
   purchase: benchPurchase,
+  clearing: benchClearing,
 };
 
 function usage(message: string): never {
