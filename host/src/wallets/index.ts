@@ -11,9 +11,12 @@
  *   voided on a timer: a load unresolved for long moves to suspense (`LedgerStore.suspendStale`) for the back office.
  * - **Clearing.** `submitBatch` takes the offline purchase records a merchant's machines collected: every TAC is
  *   verified with the issuer's TAC key; a record moves its amount from the card's float to the merchant and awards
- *   points in one linked transfer whose idempotency key is the card and its offline counter, so a record clears
- *   once whatever batch, client or retry brings it (`DUPLICATE` the second time); counters missing between a card's
- *   lowest and highest cleared ones are reported as gaps.
+ *   points in one linked transfer whose idempotency key is the debit's identity as its TAC covers it (card,
+ *   terminal, terminal sequence), so a record clears once whatever batch, client or retry brings it (`DUPLICATE` the
+ *   second time, also when only its offline counter was changed); counters missing between a card's lowest and
+ *   highest cleared ones are reported as gaps.
+ * - **Loads settled by a later MAC1.** A new load's verified MAC1 proves the card's online counter; a load still
+ *   pending at an earlier counter is settled from it when that is unambiguous (see `authorizeLoad`).
  * @module
  */
 import { equalCt, fromHex, toHex } from '@simtap/sdk/core/bytes';
@@ -94,7 +97,9 @@ export type ClearingRejectCode = 'BAD_TAC' | 'DUPLICATE' | 'UNKNOWN_CARD' | 'FLO
 /** The codes of a rejected record, and what each means. */
 export const CLEARING_REJECT_CODES: Readonly<Record<ClearingRejectCode, string>> = {
   BAD_TAC: "the record's TAC is not the one the card's TAC key makes for it: the card did not make this record",
-  DUPLICATE: 'this card and offline counter cleared before (in this batch, another batch, or from another client)',
+  DUPLICATE:
+    'this debit (card, terminal, terminal sequence) or this card and offline counter cleared before (in this batch, ' +
+    'another batch, or from another client)',
   UNKNOWN_CARD: 'no card with this serial was ever issued',
   FLOAT_SHORT:
     "the card's float is below the amount: the platform's mirror is behind the card (a load not yet resolved); " +
@@ -130,6 +135,10 @@ const BATCHES = 'clearing-batches';
 const LOAD_CONFIRMED = 'confirmed: the load TAC verified';
 const LOAD_PROVEN = "resolved: the card's proof (MAC2 and TAC of GET TRANSACTION PROVE) verified";
 const LOAD_NEVER_CREDITED = "resolved: the card's online counter shows it never credited the load";
+const LOAD_PROVEN_BY_COUNTER =
+  "resolved: a later MAC1 proves the card's online counter moved past the load's, and no other load used that counter";
+const LOAD_SUPERSEDED =
+  "resolved: a later MAC1 proves the card's counter moved past the load's, which another posted load used";
 
 /** The details a load keeps with its pending transfer. */
 interface LoadMeta {
@@ -218,6 +227,7 @@ export class Wallets {
       from = ACCOUNT.phone(msisdn);
       if (!(await this.#ledger.getAccount(from))) throw new PlatformError('UNKNOWN_CUSTOMER', `no customer ${msisdn}`);
     }
+    await this.#settleByProvenCounter(cardSerial, onlineCounter);
     const meta: LoadMeta = { cardSerial, onlineCounter, oldBalance, terminalId, random, date, time };
     const r = await this.#ledger.hold({
       client: params.client,
@@ -241,10 +251,12 @@ export class Wallets {
     const tac = hexParam(params.tac, 'tac', 4);
     const { transfer, meta } = await this.#load(params.loadId);
     if (transfer.state === 'voided') throw new PlatformError('LOAD_STATE', `load ${transfer.id} was voided`);
-    if (!(await this.#loadTacVerifies(transfer, meta, tac)))
+    if (!(await this.#loadTacVerifies(transfer, meta, tac))) {
+      if (transfer.state === 'posted') throw new PlatformError('LOAD_STATE', `load ${transfer.id} is already posted`);
       throw new PlatformError('BAD_TAC', `the TAC of load ${transfer.id} does not verify; the load stays pending`);
+    }
     const r = await this.#settle('post', transfer.id, LOAD_CONFIRMED);
-    return { status: 'posted', float: r.balances[ACCOUNT.float(meta.cardSerial)]! };
+    return { status: 'posted', float: await this.#floatAfter(r.balances, meta.cardSerial) };
   }
 
   /**
@@ -266,10 +278,9 @@ export class Wallets {
     const { transfer, meta } = await this.#load(params.loadId);
     if (counter < meta.onlineCounter)
       throw new ArgumentError(`onlineCounter ${counter} is below the load's ${meta.onlineCounter}: not this card's`);
-    const floatId = ACCOUNT.float(meta.cardSerial);
     if (counter === meta.onlineCounter) {
       const r = await this.#settle('void', transfer.id, LOAD_NEVER_CREDITED);
-      return { status: 'voided', float: r.balances[floatId]! };
+      return { status: 'voided', float: await this.#floatAfter(r.balances, meta.cardSerial) };
     }
     if (params.mac2 === undefined || params.tac === undefined)
       throw new ArgumentError('the card has moved past the load: mac2 and tac of GET TRANSACTION PROVE are required');
@@ -288,13 +299,15 @@ export class Wallets {
     });
     const mine = equalCt(expected, fromHex(mac2));
     expected.fill(0);
-    if (!mine || !(await this.#loadTacVerifies(transfer, meta, tac)))
+    if (!mine || !(await this.#loadTacVerifies(transfer, meta, tac))) {
+      if (transfer.state === 'posted') throw new PlatformError('LOAD_STATE', `load ${transfer.id} is already posted`);
       throw new PlatformError(
         'BAD_TAC',
         `the card's proof is not load ${transfer.id}'s; it stays pending until the back office resolves it`,
       );
+    }
     const r = await this.#settle('post', transfer.id, LOAD_PROVEN);
-    return { status: 'posted', float: r.balances[floatId]! };
+    return { status: 'posted', float: await this.#floatAfter(r.balances, meta.cardSerial) };
   }
 
   /** `wallet.load`. @throws PlatformError `UNKNOWN_LOAD` */
@@ -362,6 +375,42 @@ export class Wallets {
     );
   }
 
+  /**
+   * A verified MAC1 proves the card's online counter is `counter` now. A load still pending at an earlier counter
+   * `n` is then settled from that proof alone: the card's counter moved past `n`, so a CREDIT FOR LOAD at `n`
+   * succeeded, and only a MAC2 of this platform for a load at `n` can have made it — if the pending load is the only
+   * load of the card at `n`, it was credited (post); if another load at `n` was posted, this one never was and can
+   * no longer be (its session is gone), so void. Anything else (several candidates) is left for the back office. A
+   * load at the same counter is left alone: two terminals may hold sessions on one card in an order the platform
+   * cannot see.
+   */
+  async #settleByProvenCounter(cardSerial: string, counter: number): Promise<void> {
+    const loads = await this.#ledger.listTransfers({ ref: REF.load(cardSerial) });
+    for (const t of loads) {
+      if (t.state !== 'pending' && t.state !== 'suspended') continue;
+      const n = (t.meta as unknown as LoadMeta).onlineCounter;
+      if (n >= counter) continue;
+      const others = loads.filter((o) => o.id !== t.id && (o.meta as unknown as LoadMeta).onlineCounter === n);
+      try {
+        if (others.length === 0) await this.#ledger.post({ transferId: t.id, reason: LOAD_PROVEN_BY_COUNTER });
+        else if (others.some((o) => o.state === 'posted'))
+          await this.#ledger.void({ transferId: t.id, reason: LOAD_SUPERSEDED });
+      } catch (e) {
+        // Settled meanwhile by a concurrent call: that settlement stands.
+        if (!hasErrorCode(e, LEDGER_ERRORS, 'TRANSFER_STATE')) throw e;
+      }
+    }
+  }
+
+  /**
+   * The card's float after a settlement: from the settlement's own balances when it moved the float (a replay gives
+   * the first figure), else (a void, which leaves the float alone) read now.
+   */
+  async #floatAfter(balances: Readonly<Record<string, number>>, cardSerial: string): Promise<number> {
+    const id = ACCOUNT.float(cardSerial);
+    return balances[id] ?? (await this.#ledger.getAccount(id))?.balance ?? 0;
+  }
+
   async #settle(op: 'post' | 'void', id: string, reason: string) {
     try {
       return await (op === 'post'
@@ -379,7 +428,14 @@ export class Wallets {
   /**
    * `clearing.submitBatch`: clears a batch of offline purchase records to the client's merchant. Idempotent per
    * (client, key): the same batch again returns the first outcome; another batch under the key fails with
-   * `IDEMPOTENCY_CONFLICT`. A batch cut short (a crash) and sent again clears each record once.
+   * `IDEMPOTENCY_CONFLICT` before anything moves. A batch cut short (a crash) and sent again clears each record once.
+   *
+   * A record is one card debit, named by what its TAC covers: the card, the terminal and the terminal's transaction
+   * sequence (the offline counter is not under the TAC, so it cannot name the debit: a record sent again with
+   * another counter is still the same debit). That identity is the key of the record's linked transfer under the
+   * platform's client, so a debit clears once whatever batch, client or retry brings it; a record whose card and
+   * offline counter already cleared as another debit is `DUPLICATE` as well. A 0-fen record (a gate entry) moves
+   * nothing and is kept as a record, so its counter counts for gaps.
    * @throws PlatformError `NO_MERCHANT`; LedgerError `IDEMPOTENCY_CONFLICT`; ArgumentError naming a malformed record
    */
   async submitBatch(params: {
@@ -399,43 +455,74 @@ export class Wallets {
     if (!merchantId) throw new PlatformError('NO_MERCHANT', `client ${client} settles to no merchant`);
     const batchId = `${client.length}:${client}/${key}`;
     const hash = requestHash('clearing.submitBatch', { records });
-    const prior = await this.#batchOutcome(batchId, hash);
-    if (prior) return prior;
+    const claim = await this.#claimBatch(batchId, hash);
+    if ('outcome' in claim) return claim.outcome;
 
-    // Look every card up and verify every TAC first; then issue every record's transfer in one event-loop turn, so
-    // the store commits the batch together.
+    // Cards, their points accounts and what each card has cleared so far (counter → debit identity).
     const cards = new Map<string, CardRecord | undefined>();
     const pointsAccounts = new Map<string, boolean>();
+    const history = new Map<string, Map<number, string>>();
     for (const r of records) {
-      if (!cards.has(r.cardSerial)) cards.set(r.cardSerial, await this.#cards.record(r.cardSerial));
-      const c = cards.get(r.cardSerial);
-      if (c && !pointsAccounts.has(c.msisdn))
+      if (cards.has(r.cardSerial)) continue;
+      const c = await this.#cards.record(r.cardSerial);
+      cards.set(r.cardSerial, c);
+      if (!c) continue;
+      history.set(r.cardSerial, await this.#clearedCounters(r.cardSerial));
+      if (!pointsAccounts.has(c.msisdn))
         pointsAccounts.set(c.msisdn, (await this.#ledger.getAccount(ACCOUNT.points(c.msisdn))) !== undefined);
     }
+    // Every TAC is verified, and every counter checked against the card's history and the batch, before anything
+    // moves.
     const verdicts: Array<ClearingRejectCode | null> = [];
+    const inBatch = new Map<string, string>();
     for (const r of records) {
-      if (!cards.get(r.cardSerial)) verdicts.push('UNKNOWN_CARD');
-      else
-        verdicts.push(
-          (await this.#keys.verifyPurchaseTac(
-            {
-              amount: r.amount,
-              tti: r.tti,
-              terminalId: fromHex(r.terminalId),
-              terminalTxnSeq: r.terminalSeq,
-              date: fromHex(r.date),
-              time: fromHex(r.time),
-              tac: fromHex(r.tac),
-            },
-            fromHex(r.cardSerial),
-          ))
-            ? null
-            : 'BAD_TAC',
-        );
+      const cleared = history.get(r.cardSerial);
+      if (!cleared) {
+        verdicts.push('UNKNOWN_CARD');
+        continue;
+      }
+      const ok = await this.#keys.verifyPurchaseTac(
+        {
+          amount: r.amount,
+          tti: r.tti,
+          terminalId: fromHex(r.terminalId),
+          terminalTxnSeq: r.terminalSeq,
+          date: fromHex(r.date),
+          time: fromHex(r.time),
+          tac: fromHex(r.tac),
+        },
+        fromHex(r.cardSerial),
+      );
+      if (!ok) {
+        verdicts.push('BAD_TAC');
+        continue;
+      }
+      const identity = debitIdentity(r);
+      const counterKey = `${r.cardSerial}:${r.offlineCounter}`;
+      const seen = cleared.get(r.offlineCounter) ?? inBatch.get(counterKey);
+      if (seen !== undefined && seen !== identity) {
+        verdicts.push('DUPLICATE');
+        continue;
+      }
+      inBatch.set(counterKey, identity);
+      verdicts.push(null);
     }
+    // Every record's transfer (or 0-fen record) is issued in one event-loop turn: the store commits them together.
     const pending = records.map((r, index) => {
       if (verdicts[index] !== null) return undefined;
       const card = cards.get(r.cardSerial)!;
+      const details = {
+        offlineCounter: r.offlineCounter,
+        tti: r.tti,
+        terminalId: r.terminalId,
+        terminalSeq: r.terminalSeq,
+        date: r.date,
+        time: r.time,
+        tac: r.tac,
+        batch: batchId,
+        index,
+      };
+      if (r.amount === 0) return this.#clearZero(r, details);
       const legs: TransferLeg[] = [
         {
           from: ACCOUNT.float(r.cardSerial),
@@ -443,17 +530,7 @@ export class Wallets {
           amount: r.amount,
           memo: `purchase, card ${r.cardSerial} #${r.offlineCounter}`,
           ref: REF.purchase(r.cardSerial),
-          meta: {
-            offlineCounter: r.offlineCounter,
-            tti: r.tti,
-            terminalId: r.terminalId,
-            terminalSeq: r.terminalSeq,
-            date: r.date,
-            time: r.time,
-            tac: r.tac,
-            batch: batchId,
-            index,
-          },
+          meta: details,
         },
       ];
       const award = pointsAccounts.get(card.msisdn)
@@ -463,28 +540,32 @@ export class Wallets {
           })
         : undefined;
       if (award) legs.push(award);
-      return this.#ledger.transferLinked({
-        client: PLATFORM_CLIENT,
-        idempotencyKey: `clr:${r.cardSerial}:${r.offlineCounter}`,
-        legs,
-        rememberFailure: false,
-      });
+      return this.#ledger
+        .transferLinked({
+          client: PLATFORM_CLIENT,
+          idempotencyKey: `clr:${debitIdentity(r)}`,
+          legs,
+          rememberFailure: false,
+        })
+        .then((t) => t.transfers[1]?.amount ?? 0);
     });
-    const settled = await Promise.allSettled(pending.map((p) => p ?? Promise.resolve(undefined)));
+    const settled = await Promise.allSettled(pending.map((p) => p ?? Promise.resolve(0)));
     let accepted = 0;
     let fen = 0;
     let points = 0;
     const rejected: Array<{ index: number; code: ClearingRejectCode }> = [];
     settled.forEach((s, index) => {
       const verdict = verdicts[index];
+      const r = records[index]!;
       if (verdict) {
         rejected.push({ index, code: verdict });
         return;
       }
       if (s.status === 'fulfilled') {
         accepted++;
-        fen += records[index]!.amount;
-        points += s.value?.transfers[1]?.amount ?? 0;
+        fen += r.amount;
+        points += s.value;
+        history.get(r.cardSerial)!.set(r.offlineCounter, debitIdentity(r));
       } else if (hasErrorCode(s.reason, LEDGER_ERRORS, 'IDEMPOTENCY_CONFLICT')) {
         rejected.push({ index, code: 'DUPLICATE' });
       } else if (hasErrorCode(s.reason, LEDGER_ERRORS, 'INSUFFICIENT_FUNDS')) {
@@ -493,45 +574,100 @@ export class Wallets {
         throw s.reason;
       }
     });
-    const gaps = await this.#gaps([...new Set(records.map((r) => r.cardSerial))].filter((s) => cards.get(s)));
-    const outcome: BatchOutcome = { accepted, settled: fen, points, rejected, gaps };
-    try {
-      await this.#ledger.writeRecords([
-        { collection: BATCHES, id: batchId, value: { hash, outcome }, expectVersion: 0 },
-      ]);
-    } catch (e) {
-      if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
-      const again = await this.#batchOutcome(batchId, hash);
-      if (again) return again;
-    }
-    return outcome;
-  }
-
-  /** The counters missing between each card's lowest and highest cleared offline counter. */
-  async #gaps(cards: string[]): Promise<Array<{ cardSerial: string; missing: number[] }>> {
     const gaps: Array<{ cardSerial: string; missing: number[] }> = [];
-    for (const cardSerial of cards.sort()) {
-      const cleared = new Set<number>();
-      for (const t of await this.#ledger.listTransfers({ ref: REF.purchase(cardSerial) }))
-        if (typeof t.meta.offlineCounter === 'number') cleared.add(t.meta.offlineCounter);
+    for (const [cardSerial, cleared] of [...history].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (cleared.size === 0) continue;
-      const lo = Math.min(...cleared);
-      const hi = Math.max(...cleared);
+      const counters = [...cleared.keys()];
+      const lo = Math.min(...counters);
+      const hi = Math.max(...counters);
       const missing: number[] = [];
       for (let c = lo + 1; c < hi; c++) if (!cleared.has(c)) missing.push(c);
       if (missing.length > 0) gaps.push({ cardSerial, missing });
     }
-    return gaps;
+    const outcome: BatchOutcome = { accepted, settled: fen, points, rejected, gaps };
+    try {
+      await this.#ledger.writeRecords([
+        { collection: BATCHES, id: batchId, value: { hash, outcome }, expectVersion: claim.version },
+      ]);
+    } catch (e) {
+      if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
+      const again = await this.#claimBatch(batchId, hash);
+      if ('outcome' in again) return again.outcome;
+    }
+    return outcome;
   }
 
-  async #batchOutcome(batchId: string, hash: string): Promise<BatchOutcome | undefined> {
-    const prior = await this.#ledger.getRecord<{ hash: string; outcome: BatchOutcome }>(BATCHES, batchId);
-    if (!prior) return undefined;
-    if (prior.value.hash !== hash)
-      throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another batch');
-    return prior.value.outcome;
+  /**
+   * Claims `(client, key)` for a batch before anything moves: a new claim, or the claim of a batch with the same
+   * body that did not finish (a crash; it is redone, each record replaying), or the finished batch's outcome.
+   * Another body under the key fails with `IDEMPOTENCY_CONFLICT`.
+   */
+  async #claimBatch(batchId: string, hash: string): Promise<{ version: number } | { outcome: BatchOutcome }> {
+    for (;;) {
+      const prior = await this.#ledger.getRecord<StoredBatch>(BATCHES, batchId);
+      if (prior) {
+        if (prior.value.hash !== hash)
+          throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another batch');
+        if (prior.value.outcome !== null) return { outcome: prior.value.outcome };
+        return { version: prior.version };
+      }
+      try {
+        const [w] = await this.#ledger.writeRecords([
+          { collection: BATCHES, id: batchId, value: { hash, outcome: null }, expectVersion: 0 },
+        ]);
+        return { version: w!.version };
+      } catch (e) {
+        if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
+      }
+    }
+  }
+
+  /** The offline counters of the card's cleared debits, each with its identity. */
+  async #clearedCounters(cardSerial: string): Promise<Map<number, string>> {
+    const cleared = new Map<number, string>();
+    for (const t of await this.#ledger.listTransfers({ ref: REF.purchase(cardSerial) }))
+      if (typeof t.meta.offlineCounter === 'number')
+        cleared.set(t.meta.offlineCounter, `${cardSerial}:${t.meta.terminalId}:${t.meta.terminalSeq}`);
+    for (const r of await this.#ledger.listRecords<ZeroClearing>(ZERO_CLEARINGS, `${cardSerial}:`))
+      cleared.set(r.value.offlineCounter, r.id);
+    return cleared;
+  }
+
+  /** Clears a 0-fen record: kept as a record under its debit identity (no money moves). Resolves with 0 points. */
+  async #clearZero(r: PurchaseRecord, details: ZeroClearing): Promise<number> {
+    const id = debitIdentity(r);
+    try {
+      await this.#ledger.writeRecords([{ collection: ZERO_CLEARINGS, id, value: details, expectVersion: 0 }]);
+    } catch (e) {
+      if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
+      const prior = await this.#ledger.getRecord<ZeroClearing>(ZERO_CLEARINGS, id);
+      if (prior?.value.batch !== details.batch || prior.value.index !== details.index)
+        throw new LedgerError('IDEMPOTENCY_CONFLICT', `the debit ${id} cleared before`);
+    }
+    return 0;
   }
 }
+
+/** The identity of a card debit, as its TAC covers it: card, terminal, terminal transaction sequence. */
+function debitIdentity(r: PurchaseRecord): string {
+  return `${r.cardSerial}:${r.terminalId}:${r.terminalSeq}`;
+}
+
+/** A batch's claim (outcome `null` until it finished) or its outcome. */
+interface StoredBatch {
+  readonly hash: string;
+  readonly outcome: BatchOutcome | null;
+}
+
+/** A cleared 0-fen record. */
+interface ZeroClearing {
+  readonly offlineCounter: number;
+  readonly batch: string;
+  readonly index: number;
+  readonly [k: string]: unknown;
+}
+
+const ZERO_CLEARINGS = 'cleared-zero';
 
 /** Checks one purchase record and returns it normalized (hex uppercase). */
 function checkRecord(r: PurchaseRecord, name: string): PurchaseRecord {
@@ -542,7 +678,7 @@ function checkRecord(r: PurchaseRecord, name: string): PurchaseRecord {
   return {
     cardSerial: cardSerialParam(r.cardSerial, `${name}.cardSerial`),
     offlineCounter: counterParam(r.offlineCounter, `${name}.offlineCounter`),
-    amount: cardAmountParam(r.amount, `${name}.amount`),
+    amount: intParam(r.amount, `${name}.amount`, 0, 0xffffffff),
     tti,
     terminalId: terminalIdParam(r.terminalId, `${name}.terminalId`),
     terminalSeq: intParam(r.terminalSeq, `${name}.terminalSeq`, 0, 0xffffffff),

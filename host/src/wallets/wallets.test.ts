@@ -273,6 +273,50 @@ describe('clearing', () => {
     expect(await float()).toBe(500);
   });
 
+  it('clears a debit once even when its offline counter is changed (the TAC does not cover it)', async () => {
+    const r = purchaseRecord('card-1', 3, 1000);
+    expect((await submit('d1', [r])).accepted).toBe(1);
+    expect(await submit('d2', [{ ...r, offlineCounter: 103 }])).toMatchObject({
+      accepted: 0,
+      rejected: [{ index: 0, code: 'DUPLICATE' }],
+      gaps: [],
+    });
+    // another debit (terminal sequence) claiming a counter that already cleared is refused too
+    expect((await submit('d3', [purchaseRecord('card-1', 3, 10, 77)])).rejected).toEqual([
+      { index: 0, code: 'DUPLICATE' },
+    ]);
+    expect(await float()).toBe(2000);
+  });
+
+  it('claims the key before anything moves: of two different batches sent at once under one key, one clears', async () => {
+    const results = await Promise.allSettled([
+      submit('same', [purchaseRecord('card-1', 0, 100)]),
+      submit('same', [purchaseRecord('card-2', 0, 200)]),
+    ]);
+    expect(results.map((x) => x.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const lost = results.findIndex((x) => x.status === 'rejected');
+    await rejectsWithCode(
+      Promise.reject((results[lost] as PromiseRejectedResult).reason),
+      LEDGER_ERRORS,
+      'IDEMPOTENCY_CONFLICT',
+    );
+    expect((await platform.merchantBalance({ client: 'mart-1' })).payable).toBe(lost === 0 ? 200 : 100);
+    expect(
+      (await submit('retry', [purchaseRecord(lost === 0 ? 'card-1' : 'card-2', 0, lost === 0 ? 100 : 200)])).accepted,
+    ).toBe(1);
+  });
+
+  it('clears a 0-fen record (a gate entry) without money, once, and counts its counter for gaps', async () => {
+    const batch = [purchaseRecord('card-1', 0, 50), purchaseRecord('card-1', 1, 0), purchaseRecord('card-1', 2, 70)];
+    const res = await submit('z1', batch);
+    expect(res).toMatchObject({ accepted: 3, settled: 120, rejected: [], gaps: [] });
+    expect(await submit('z1', batch)).toEqual(res);
+    expect((await submit('z2', [purchaseRecord('card-1', 1, 0)])).rejected).toEqual([{ index: 0, code: 'DUPLICATE' }]);
+    const forged = { ...purchaseRecord('card-1', 3, 0), tac: flipHex(purchaseRecord('card-1', 3, 0).tac) };
+    expect((await submit('z3', [forged])).rejected).toEqual([{ index: 0, code: 'BAD_TAC' }]);
+    expect(await float()).toBe(3000 - 120);
+  });
+
   it('refuses a client without a merchant and names a malformed record', async () => {
     await rejectsWithCode(submit('n1', [purchaseRecord('card-1', 0, 1)], 'access-1'), PLATFORM_ERRORS, 'NO_MERCHANT');
     const e = await submit('n2', [
@@ -280,7 +324,61 @@ describe('clearing', () => {
       { ...purchaseRecord('card-1', 1, 1), date: '2026-12-03' },
     ]).catch((x: unknown) => x);
     expect(String((e as Error).message)).toContain('records[1].date');
-    await rejectsWithCode(submit('n3', [{ ...purchaseRecord('card-1', 0, 1), tti: 2 }]), CORE_ERRORS, 'BAD_ARGUMENT');
+    await rejectsWithCode(
+      submit('n3', [{ ...purchaseRecord('card-1', 0, 1), tti: 2 as 6 }]),
+      CORE_ERRORS,
+      'BAD_ARGUMENT',
+    );
     expect(await platform.merchantBalance({ client: 'mart-1' })).toEqual({ payable: 0 });
+  });
+});
+
+describe('loads settled by a later MAC1', () => {
+  const first = { amount: 1000, oldBalance: 0, onlineCounter: 0 };
+  it('posts a torn load once a later MAC1 proves the counter moved past it, and no other load used that counter', async () => {
+    const a = await platform.wallets.authorizeLoad(loadParams('card-1', { ...first, key: 'a' }));
+    // the card credited it (counter 0 → 1) but the answer was lost; the next load's MAC1 carries counter 1
+    await platform.wallets.authorizeLoad(
+      loadParams('card-1', { amount: 500, oldBalance: 1000, onlineCounter: 1, random: '99887766', key: 'b' }),
+    );
+    expect(await platform.wallets.load({ loadId: a.loadId })).toMatchObject({ status: 'posted' });
+    expect(await float()).toBe(1000);
+  });
+
+  it('voids a torn load whose counter another posted load used, and leaves a load at the same counter alone', async () => {
+    const a = await platform.wallets.authorizeLoad(loadParams('card-1', { ...first, key: 'a' }));
+    const b = await platform.wallets.authorizeLoad(loadParams('card-1', { ...first, random: '0A0B0C0D', key: 'b' }));
+    expect((await platform.wallets.load({ loadId: a.loadId })).status).toBe('pending'); // same counter: left alone
+    await platform.wallets.confirmLoad({ loadId: b.loadId, tac: loadTacOf('card-1', first) });
+    await platform.wallets.authorizeLoad(
+      loadParams('card-1', { amount: 500, oldBalance: 1000, onlineCounter: 1, random: '99887766', key: 'c' }),
+    );
+    expect((await platform.wallets.load({ loadId: a.loadId })).status).toBe('voided');
+    expect(await phone()).toMatchObject({ balance: 9000, reserved: 500 });
+  });
+
+  it('answers a void of a suspended load with the float', async () => {
+    const a = await platform.wallets.authorizeLoad(loadParams('card-1', { ...first, key: 'a' }));
+    await platform.ledger.suspend({ transferId: a.loadId, reason: 'back office' });
+    expect(await platform.wallets.resolveLoad({ loadId: a.loadId, onlineCounter: 0 })).toEqual({
+      status: 'voided',
+      float: 0,
+    });
+  });
+
+  it('answers LOAD_STATE, not BAD_TAC, to a wrong TAC or proof on a settled load', async () => {
+    const a = await platform.wallets.authorizeLoad(loadParams('card-1', { ...first, key: 'a' }));
+    const tac = loadTacOf('card-1', first);
+    await platform.wallets.confirmLoad({ loadId: a.loadId, tac });
+    await rejectsWithCode(
+      platform.wallets.confirmLoad({ loadId: a.loadId, tac: flipHex(tac) }),
+      PLATFORM_ERRORS,
+      'LOAD_STATE',
+    );
+    await rejectsWithCode(
+      platform.wallets.resolveLoad({ loadId: a.loadId, onlineCounter: 1, mac2: flipHex(a.mac2), tac }),
+      PLATFORM_ERRORS,
+      'LOAD_STATE',
+    );
   });
 });
