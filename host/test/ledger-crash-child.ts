@@ -1,18 +1,21 @@
 /**
- * The child of the ledger crash test: runs operations `start … count-1` against the SQLite ledger at `path`, ten
- * per event-loop turn (one group commit), and prints one JSON line per operation once its promise settled — its
+ * The child of the ledger crash tests: runs operations `start … count-1` against the ledger at `path` — a SQLite
+ * file, or a `postgres://` URL (the PostgreSQL store, in the schema named by `SIMTAP_LEDGER_SCHEMA`) — ten per
+ * event-loop turn (one group commit), and prints one JSON line per operation once its promise settled — its
  * acknowledgement. With `final` it then prints the `verify()` result and the balances.
- * Usage: node --conditions=source --import tsx host/test/ledger-crash-child.ts <path> <start> <count> [final]
+ * Usage: node --conditions=source --import tsx host/test/ledger-crash-child.ts <path|url> <start> <count> [final]
  */
 
-import { LEDGER_ERRORS, openSqliteLedger } from '@simtap/host/ledger';
+import { LEDGER_ERRORS, type LedgerStore, openPostgresLedger, openSqliteLedger } from '@simtap/host/ledger';
 import { hasErrorCode } from '@simtap/sdk/core/errors';
 import { crashOp, PHONES } from './ledger-crash-ops';
 
 const [path, startArg, countArg, final] = process.argv.slice(2);
 const start = Number(startArg);
 const count = Number(countArg);
-const ledger = openSqliteLedger({ path: path! });
+const ledger: LedgerStore = /^postgres(ql)?:\/\//.test(path!)
+  ? await openPostgresLedger({ connectionString: path!, schema: process.env.SIMTAP_LEDGER_SCHEMA })
+  : openSqliteLedger({ path: path! });
 await ledger.openAccount('cash', 'CASH');
 await ledger.openAccount('merchant', 'MERCHANT_PAYABLE');
 for (const p of PHONES) await ledger.openAccount(p, 'PHONE');

@@ -1,12 +1,15 @@
 /**
  * The PostgreSQL ledger store: the conformance suite, each test in a schema of its own, then what only PostgreSQL
  * has — migrations under concurrent opens, a newer schema refused, the append-only trigger, tampering caught, and
- * concurrent writers (several pools in this process) on the same hot accounts. The writers in several processes are
- * in `postgres.processes.test.ts`, the SIGKILL test in `host/test/ledger-crash-postgres.test.ts`.
+ * concurrent writers on the same hot accounts: several pools in this process, and three processes
+ * (`host/test/postgres-hammer-child.ts`). The SIGKILL test is `host/test/ledger-crash-postgres.test.ts`.
  *
  * The server: `SIMTAP_TEST_DATABASE_URL`, else a throwaway cluster when PostgreSQL is installed, else one skip line
  * (a failure under `CI=true`): `host/test/postgres-server.ts`.
  */
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { hasErrorCode } from '@simtap/sdk/core/errors';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +17,10 @@ import { freshSchema, postgresForTests, type TestSchema } from '../../test/postg
 import { describeLedgerStore, rejectsWith } from './conformance.test-support';
 import { LEDGER_ERRORS } from './errors';
 import { openPostgresLedger, POSTGRES_SCHEMA_VERSION, type PostgresLedgerStore } from './postgres';
-import { runHammer } from './postgres-hammer.test-support';
+import { checkHammer, type HammerOutcome, runHammer } from './postgres-hammer.test-support';
+
+const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
+const HAMMER_CHILD = join(REPO, 'host/test/postgres-hammer-child.ts');
 
 const url = await postgresForTests('PostgreSQL ledger store');
 
@@ -230,6 +236,74 @@ describe.skipIf(url === undefined)('PostgreSQL ledger store', () => {
       await Promise.all(stores.map((s) => s.close()));
     }
   });
+
+  it('keeps the invariants with three processes writing to the same hot accounts', async () => {
+    const WRITERS = 3;
+    const OPS = 3000;
+    const children = Array.from({ length: WRITERS }, (_, w) => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--conditions=source',
+          '--import',
+          'tsx',
+          HAMMER_CHILD,
+          db,
+          schema.name,
+          String(w),
+          String(WRITERS),
+          String(OPS),
+          '10',
+        ],
+        { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      let err = '';
+      let onReady: () => void = () => {};
+      const ready = new Promise<void>((r) => {
+        onReady = r;
+      });
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.startsWith('ready\n')) onReady();
+      });
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      const exit = new Promise<number | null>((r) =>
+        child.once('exit', (code) => {
+          onReady();
+          r(code);
+        }),
+      );
+      return { child, ready, exit, out: () => out, err: () => err };
+    });
+    await Promise.all(children.map((c) => c.ready));
+    for (const c of children) c.child.stdin!.end('go\n');
+    const codes = await Promise.all(children.map((c) => c.exit));
+    const outcomes: HammerOutcome[] = [];
+    let ms = 0;
+    let retries = 0;
+    children.forEach((c, w) => {
+      expect(codes[w], c.err()).toBe(0);
+      for (const line of c.out().split('\n').slice(1)) {
+        if (line === '') continue;
+        const o = JSON.parse(line) as HammerOutcome & { done?: boolean; ms?: number; retries?: number };
+        if (o.done) {
+          ms = Math.max(ms, o.ms!);
+          retries += o.retries!;
+        } else outcomes.push(o);
+      }
+    });
+    const report = await checkHammer(ledger, outcomes, OPS, WRITERS, Math.round(ms));
+    expect(report.unexpected).toEqual([]);
+    expect(report.verify.problems).toEqual([]);
+    expect(report.balances).toEqual(report.expected);
+    console.log(
+      `postgres ledger, ${WRITERS} processes: ${report.acknowledged} acknowledged operations (${report.expectedTransfers} ` +
+        `transfers made) in ${report.ms} ms (${Math.round((report.acknowledged * 1000) / report.ms)} operations/s), ${retries} batch retries`,
+    );
+  }, 60_000);
 
   it('refuses calls after close (STORE_CLOSED) and closes once what is in flight has settled', async () => {
     const inflight = ledger.transfer(tx('last'));
