@@ -16,6 +16,7 @@ export default defineConfig({
     'card/index': 'src/card/index.ts',
     'machines/index': 'src/machines/index.ts',
     'testing/index': 'src/testing/index.ts',
+    'wire/index': 'src/wire/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
