@@ -3,11 +3,12 @@
  * its argument names, prints `ready`, then answers the JSON request lines of stdin, all concurrently (requests that
  * arrive together share the store's group commits), one answer line each, written only once the platform call has
  * settled. When stdin ends it waits for what is in flight, closes the platform and exits 0.
- * Usage: node --conditions=source --import tsx host/test/platform-crash-child.ts '<StoreSpec JSON>'
+ * Usage: node --conditions=source --import tsx host/test/platform-crash-child.ts '<StoreSpec JSON>' (SQLite file or
+ * PostgreSQL URL and schema)
  */
 import { createInterface } from 'node:readline';
 import { SoftwareIssuerKeyStore } from '@simtap/host/keys';
-import { type LedgerStore, openSqliteLedger } from '@simtap/host/ledger';
+import { type LedgerStore, openPostgresLedger, openSqliteLedger } from '@simtap/host/ledger';
 import { openPlatform, platformConfigFromProfile } from '@simtap/host/platform';
 import { SimtapError } from '@simtap/sdk/core/errors';
 import { referenceProfile } from '@simtap/sdk/core/profile';
@@ -17,7 +18,7 @@ const spec = JSON.parse(process.argv[2]!) as StoreSpec;
 
 async function openStore(s: StoreSpec): Promise<LedgerStore> {
   if (s.kind === 'sqlite') return openSqliteLedger({ path: s.path });
-  throw new Error(`no ${s.kind} store in this build`);
+  return openPostgresLedger({ connectionString: s.connectionString, schema: s.schema });
 }
 
 const profile = referenceProfile();
