@@ -26,6 +26,7 @@ import { PBOC_ERRORS } from '@simtap/sdk/core/pboc';
 import { PROFILE_ERRORS } from '@simtap/sdk/core/profile';
 import { TLV_ERRORS } from '@simtap/sdk/core/tlv';
 import { MACHINE_ERRORS } from '@simtap/sdk/machines';
+import { asyncapiDoc, protocolDoc } from './protocol-docs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -303,6 +304,8 @@ export function errorsDoc(): string {
 export const GENERATED: Record<string, () => string> = {
   'docs/protocol/status-words.md': statusWordsDoc,
   'docs/errors.md': errorsDoc,
+  'docs/protocol.md': protocolDoc,
+  'docs/asyncapi.yaml': asyncapiDoc,
 };
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
