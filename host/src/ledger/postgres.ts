@@ -452,27 +452,65 @@ function checkStorable(text: string, name: string): string {
   return text;
 }
 
-/** Column name and PostgreSQL array element type of a row field. */
+/** A text literal (`'…'`, `E'…'` when it holds a backslash); the store refuses U+0000 before it gets here. */
+function text(v: string | null): string {
+  if (v === null) return 'NULL::text';
+  if (v.includes('\u0000')) throw new Error('ledger store bug: U+0000 in a statement');
+  return `${pg.escapeLiteral(v)}::text`;
+}
+
+/** A BIGINT literal of a safe integer. */
+function int(v: number | null): string {
+  if (v === null) return 'NULL::bigint';
+  if (!Number.isSafeInteger(v)) throw new Error(`ledger store bug: ${v} is not a safe integer`);
+  return `${v}::bigint`;
+}
+
+/**
+ * Reads and locks queued as one multi-statement query (simple protocol: the statements run in order, and the first
+ * that fails stops the rest), each with what to do with its rows.
+ */
+class Reads {
+  #sql: string[] = [];
+  #then: ((rows: never[]) => void)[] = [];
+  constructor(readonly client: pg.PoolClient) {}
+
+  add<R>(sql: string, then: (rows: R[]) => void): void {
+    this.#sql.push(sql);
+    this.#then.push(then as (rows: never[]) => void);
+  }
+
+  async run(): Promise<void> {
+    if (this.#sql.length === 0) return;
+    const sql = this.#sql;
+    const then = this.#then;
+    this.#sql = [];
+    this.#then = [];
+    const res = (await this.client.query(sql.join(';\n'))) as unknown as pg.QueryResult | pg.QueryResult[];
+    const results = Array.isArray(res) ? res : [res];
+    for (const [i, r] of results.entries()) then[i]!(r.rows as never[]);
+  }
+}
+
+/** Column name and PostgreSQL type of a row field. */
 type Columns<V> = ReadonlyArray<readonly [keyof V & string, 'text' | 'bigint']>;
 
 /**
- * The statement that writes a batch's changes: one data-modifying CTE per table and kind of change, each over
- * `unnest` of one array parameter per column; `undefined` when nothing changed.
+ * The statement that writes a batch's changes: one data-modifying CTE per table and kind of change, over `VALUES`
+ * of literals; `undefined` when nothing changed.
  */
-function writeStatement(b: Batch): { text: string; values: unknown[] } | undefined {
-  const values: unknown[] = [];
+function writeStatement(b: Batch): string | undefined {
   const parts: string[] = [];
-  /** `unnest($1::text[], $2::bigint[], …)` of `rows`' columns. */
-  const unnest = <V>(rows: V[], cols: Columns<V>) =>
-    `unnest(${cols
-      .map(([k, type]) => {
-        values.push(rows.map((r) => r[k]));
-        return `$${values.length}::${type}[]`;
-      })
-      .join(', ')})`;
+  const values = <V>(rows: V[], cols: Columns<V>) =>
+    `VALUES ${rows
+      .map(
+        (r) =>
+          `(${cols.map(([k, type]) => (type === 'text' ? text(r[k] as string | null) : int(r[k] as number | null))).join(', ')})`,
+      )
+      .join(', ')}`;
   const names = <V>(cols: Columns<V>) => cols.map(([k]) => k).join(', ');
   const insert = <V>(table: string, rows: V[], cols: Columns<V>) => {
-    if (rows.length > 0) parts.push(`INSERT INTO ${table} (${names(cols)}) SELECT * FROM ${unnest(rows, cols)}`);
+    if (rows.length > 0) parts.push(`INSERT INTO ${table} (${names(cols)}) ${values(rows, cols)}`);
   };
   /** Updates `set` columns of the rows matched by `key` columns. */
   const update = <V>(table: string, rows: V[], key: Columns<V>, set: Columns<V>) => {
@@ -480,7 +518,7 @@ function writeStatement(b: Batch): { text: string; values: unknown[] } | undefin
     const cols = [...key, ...set];
     parts.push(
       `UPDATE ${table} AS t SET ${set.map(([k]) => `${k} = u.${k}`).join(', ')} ` +
-        `FROM ${unnest(rows, cols)} AS u(${names(cols)}) WHERE ${key.map(([k]) => `t.${k} = u.${k}`).join(' AND ')}`,
+        `FROM (${values(rows, cols)}) AS u(${names(cols)}) WHERE ${key.map(([k]) => `t.${k} = u.${k}`).join(' AND ')}`,
     );
   };
 
@@ -550,8 +588,7 @@ function writeStatement(b: Batch): { text: string; values: unknown[] } | undefin
       ['prev_hash', 'text'],
       ['hash', 'text'],
     ]);
-    values.push(b.head.seq, b.head.hash);
-    parts.push(`UPDATE journal_head SET seq = $${values.length - 1}, hash = $${values.length}`);
+    parts.push(`UPDATE journal_head SET seq = ${int(b.head.seq)}, hash = ${text(b.head.hash)}`);
   }
 
   insert('idempotency', b.idem.changes().inserts, [
@@ -577,7 +614,7 @@ function writeStatement(b: Batch): { text: string; values: unknown[] } | undefin
   update('records', records.updates, recordKey, recordSet);
 
   if (parts.length === 0) return undefined;
-  return { text: `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(',\n')} SELECT 1`, values };
+  return `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(',\n')} SELECT 1`;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -760,8 +797,9 @@ export class PostgresLedgerStore implements LedgerStore {
           () => false,
         );
         client.release(usable ? undefined : true);
-        // A COMMIT that failed may have committed: only the caller's retry under its idempotency key can tell.
-        if (state.committing) break;
+        // The writes and COMMIT go together: a statement's error (the write's) means nothing committed, but a lost
+        // connection there may have committed: only the caller's retry under its idempotency key can tell.
+        if (state.committing && !statementError(e)) break;
         if (retryable(e) && attempt < MAX_ATTEMPTS) {
           this.#retries++;
           await sleep(Math.random() * 2 * attempt);
@@ -788,23 +826,29 @@ export class PostgresLedgerStore implements LedgerStore {
     for (const job of jobs) job.reject(err);
   }
 
-  /** One attempt of a batch on `c`: read and lock in the fixed order, run the operations, write, commit. */
+  /**
+   * One attempt of a batch on `c`: read and lock in the fixed order, run the operations, write, commit — in two
+   * round trips (three when the batch settles transfers, whose accounts are known once they are read): the reads and
+   * locks go as one multi-statement query, the writes and `COMMIT` as another. The statements of one query run in
+   * order, so the locks are taken in the order they are listed.
+   */
   async #attempt(c: pg.PoolClient, jobs: Job[], state: { committing: boolean }): Promise<Outcome[]> {
     const b = new Batch();
     const needs = jobs.map((j) => j.needs());
-    await c.query('BEGIN');
+    const reads = new Reads(c);
+    reads.add('BEGIN', () => {});
 
     // 1. Idempotency rows (not locked: a concurrent first use shows as a unique violation at the insert).
     const idem = new Map<string, [string, string]>();
     for (const n of needs) for (const [client, key] of n.idem ?? []) idem.set(pair(client, key), [client, key]);
     if (idem.size > 0) {
-      const keys = [...idem.values()];
-      const { rows } = await c.query<IdemRow>(
-        'SELECT * FROM idempotency WHERE (client, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))',
-        [keys.map((k) => k[0]), keys.map((k) => k[1])],
+      reads.add(
+        `SELECT * FROM idempotency WHERE (client, key) IN (VALUES ${[...idem.values()].map(([cl, k]) => `(${text(cl)}, ${text(k)})`).join(', ')})`,
+        (rows: IdemRow[]) => {
+          for (const k of idem.keys()) b.idem.load(k, null);
+          for (const r of rows) b.idem.load(pair(r.client, r.key), r);
+        },
       );
-      for (const k of idem.keys()) b.idem.load(k, null);
-      for (const r of rows) b.idem.load(pair(r.client, r.key), r);
     }
 
     // 2. The transfers to settle, locked in id order, and the accounts they name.
@@ -816,53 +860,54 @@ export class PostgresLedgerStore implements LedgerStore {
     }
     const accountIds = new Set<string>();
     if (transferIds.size > 0 || staleBefore !== undefined) {
-      const { rows } = await c.query<TransferRow>(
-        'SELECT * FROM transfers WHERE id = ANY($1::text[])' +
-          (staleBefore === undefined ? '' : " OR (state = 'pending' AND created_at <= $2)") +
-          ' ORDER BY id FOR UPDATE',
-        staleBefore === undefined ? [[...transferIds]] : [[...transferIds], staleBefore],
-      );
-      for (const id of transferIds) b.transfers.load(id, null);
-      for (const r of rows) {
-        b.transfers.load(r.id, r);
-        accountIds.add(r.from_account).add(r.to_account);
-      }
+      const byId = transferIds.size > 0 ? `id IN (${[...transferIds].map(text).join(', ')})` : 'FALSE';
+      const stale = staleBefore === undefined ? '' : ` OR (state = 'pending' AND created_at <= ${int(staleBefore)})`;
+      reads.add(`SELECT * FROM transfers WHERE ${byId}${stale} ORDER BY id FOR UPDATE`, (rows: TransferRow[]) => {
+        for (const id of transferIds) b.transfers.load(id, null);
+        for (const r of rows) {
+          b.transfers.load(r.id, r);
+          accountIds.add(r.from_account).add(r.to_account);
+        }
+      });
       accountIds.add(SUSPENSE_ACCOUNT);
+      await reads.run(); // the accounts to lock next depend on these rows
     }
 
-    // 3. The accounts, locked in id order (an operation whose idempotency key is used already touches none).
+    // 3. The accounts, locked in id order (an operation whose idempotency key is known used touches none).
     for (const n of needs) {
       const replay = (n.idem ?? []).some(([client, key]) => b.idem.rows.get(pair(client, key)));
       if (!replay) for (const id of n.accounts ?? []) accountIds.add(id);
     }
     if (accountIds.size > 0) {
-      const { rows } = await c.query<AccountRow>(
-        'SELECT * FROM accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
-        [[...accountIds]],
+      reads.add(
+        `SELECT * FROM accounts WHERE id IN (${[...accountIds].map(text).join(', ')}) ORDER BY id FOR UPDATE`,
+        (rows: AccountRow[]) => {
+          for (const id of accountIds) b.accounts.load(id, null);
+          for (const r of rows) b.accounts.load(r.id, r);
+        },
       );
-      for (const id of accountIds) b.accounts.load(id, null);
-      for (const r of rows) b.accounts.load(r.id, r);
     }
 
     // 4. The journal head: from here to COMMIT this batch is the only writer.
-    const head = (await c.query<{ seq: number; hash: string }>('SELECT seq, hash FROM journal_head FOR UPDATE'))
-      .rows[0];
-    if (!head) throw new Error('the ledger schema has no journal head');
-    b.head = { seq: head.seq, hash: head.hash };
+    reads.add('SELECT seq, hash FROM journal_head FOR UPDATE', (rows: { seq: number; hash: string }[]) => {
+      if (!rows[0]) throw new Error('the ledger schema has no journal head');
+      b.head = { seq: rows[0].seq, hash: rows[0].hash };
+    });
 
     // 5. The records written, locked in key order.
     const recordKeys = new Map<string, [string, string]>();
     for (const n of needs) for (const [col, id] of n.records ?? []) recordKeys.set(pair(col, id), [col, id]);
     if (recordKeys.size > 0) {
-      const keys = [...recordKeys.values()];
-      const { rows } = await c.query<RecordRow>(
-        'SELECT * FROM records WHERE (collection, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) ' +
-          'ORDER BY collection, id FOR UPDATE OF records',
-        [keys.map((k) => k[0]), keys.map((k) => k[1])],
+      reads.add(
+        `SELECT * FROM records WHERE (collection, id) IN (VALUES ${[...recordKeys.values()].map(([col, id]) => `(${text(col)}, ${text(id)})`).join(', ')}) ` +
+          'ORDER BY collection, id FOR UPDATE',
+        (rows: RecordRow[]) => {
+          for (const k of recordKeys.keys()) b.records.load(k, null);
+          for (const r of rows) b.records.load(pair(r.collection, r.id), r);
+        },
       );
-      for (const k of recordKeys.keys()) b.records.load(k, null);
-      for (const r of rows) b.records.load(pair(r.collection, r.id), r);
     }
+    await reads.run();
 
     // 6. The operations, in call order, each rolled back alone when it throws.
     const outcomes: Outcome[] = [];
@@ -876,11 +921,10 @@ export class PostgresLedgerStore implements LedgerStore {
       }
     }
 
-    // 7. Everything they changed in one statement, then COMMIT.
+    // 7. Everything they changed in one statement, and COMMIT.
     const write = writeStatement(b);
-    if (write) await c.query(write.text, write.values);
     state.committing = true;
-    await c.query('COMMIT');
+    await c.query(write === undefined ? 'COMMIT' : `${write};\nCOMMIT`);
     return outcomes;
   }
 
