@@ -132,6 +132,26 @@ describe.skipIf(url === undefined)('PostgreSQL ledger store', () => {
     expect((await ledger.verify()).ok).toBe(true);
   });
 
+  it("keeps quotes, backslashes and SQL in ids, memos, details and records as given (the store's literals)", async () => {
+    const id = "o'hara\\x;--";
+    const memo = "'); DROP TABLE accounts; -- \\' \\\\ 😀";
+    const [opened, t] = await Promise.all([
+      ledger.openAccount(id, 'PHONE'), // opened and paid in one batch: one write statement
+      ledger.transfer({ ...tx('q'), to: id, memo, ref: "r'\\", meta: { "k'": "v\\'" } }),
+    ]);
+    expect(opened.id).toBe(id);
+    expect(t.transfer).toMatchObject({ to: id, memo, ref: "r'\\", meta: { "k'": "v\\'" } });
+    expect(await ledger.getTransfer(t.transfer.id)).toEqual(t.transfer);
+    expect((await ledger.listTransfers({ ref: "r'\\" })).map((x) => x.id)).toEqual([t.transfer.id]);
+    const h = await ledger.hold({ ...tx('qh'), from: id, to: 'phone', memo });
+    await ledger.post({ transferId: h.transfer.id, reason: memo });
+    await ledger.writeRecords([{ collection: "c'", id: "a\\'%_", value: { s: memo } }]);
+    expect(await ledger.getRecord("c'", "a\\'%_")).toMatchObject({ value: { s: memo }, version: 1 });
+    expect((await ledger.listRecords("c'", "a\\'%")).map((r) => r.id)).toEqual(["a\\'%_"]);
+    expect(await ledger.listRecords("c'", 'a%x')).toEqual([]);
+    expect(await ledger.verify()).toMatchObject({ ok: true, problems: [] });
+  });
+
   it('commits the operations of one event-loop turn in one transaction, in call order', async () => {
     const before = ledger.commits;
     const results = await Promise.allSettled([
