@@ -10,7 +10,7 @@
  * of `mart-1` whose purchases become clearing records, and the application systems: phone-account top-ups, loads
  * funded from the phone account (some torn on purpose: CREDIT skipped, its answer lost, or a TAC that does not
  * verify), the resolution of every pending load at the card's next use (`wallets.pendingLoads`; the card's online
- * counter and its proof decide), clearing batches of 1–50 records (sometimes with a record cleared before), and
+ * counter and its proof decide) or, now and then when unambiguous, by the next load's verified MAC1, clearing batches of 1–50 records (sometimes with a record cleared before), and
  * replays of acknowledged requests under their idempotency keys (the answer must be the first one; another body
  * must be refused). After a kill, every unanswered request is sent again with the same idempotency key — except an
  * unanswered load authorization, which is sometimes abandoned as a machine would: the load it may have made is found
@@ -277,12 +277,15 @@ interface CardState {
   abandoned: number;
   /** Whether the next use must resolve pending loads first. */
   check: boolean;
+  /** Torn loads a later load's MAC1 (an authorization that may have reached the platform) may have settled. */
+  readonly maybeSettled: Set<string>;
 }
 
 interface LoadInfo {
   readonly cardSerial: string;
   readonly msisdn: string;
   readonly amount: number;
+  readonly onlineCounter: number;
   state: 'pending' | 'posted' | 'voided';
 }
 
@@ -332,7 +335,15 @@ class Scenario {
       const { card } = createPurseCard({ card: c.label });
       const term = new PurseTerminal(card, psam);
       if (term.select().sw !== SW_OK) throw new Error(`${c.label}: SELECT failed`);
-      return { ...c, term, balance: term.balance(), torn: new Map(), abandoned: 0, check: false };
+      return {
+        ...c,
+        term,
+        balance: term.balance(),
+        torn: new Map(),
+        abandoned: 0,
+        check: false,
+        maybeSettled: new Set(),
+      };
     });
     for (const c of this.cards) this.topUps.set(c.msisdn, 0);
   }
@@ -394,8 +405,13 @@ class Scenario {
     if (a === ABANDONED || !a.ok) throw new Error(`pendingLoads of ${c.label}: ${JSON.stringify(a)}`);
     const pending = a.result as LoadView[];
     const listed = new Set(pending.map((l) => l.loadId));
-    for (const id of c.torn.keys())
-      if (!listed.has(id)) this.problem(`${c.label}: torn load ${id} is not among the card's pending loads`);
+    for (const id of c.torn.keys()) {
+      if (listed.has(id)) continue;
+      if (c.maybeSettled.has(id)) {
+        this.loads.get(id)!.state = 'posted'; // credited, and the only load at its counter
+        this.count('settled by a later MAC1');
+      } else this.problem(`${c.label}: torn load ${id} is not among the card's pending loads`);
+    }
     const unknown = pending.filter((l) => !c.torn.has(l.loadId));
     for (const l of unknown) {
       const known = this.loads.get(l.loadId);
@@ -428,16 +444,41 @@ class Scenario {
       this.count(`resolved ${status}${c.torn.has(l.loadId) ? '' : ' (found)'}`);
       const info = this.loads.get(l.loadId);
       if (info) info.state = status;
-      else this.loads.set(l.loadId, { cardSerial: c.cardSerial, msisdn: c.msisdn, amount: l.amount, state: status });
+      else
+        this.loads.set(l.loadId, {
+          cardSerial: c.cardSerial,
+          msisdn: c.msisdn,
+          amount: l.amount,
+          onlineCounter: l.onlineCounter,
+          state: status,
+        });
     }
     c.torn.clear();
+    c.maybeSettled.clear();
     c.abandoned = 0;
     c.check = false;
     c.balance = c.term.balance();
   }
 
-  /** A load funded from the holder's phone account, torn now and then. */
-  async load(c: CardState): Promise<void> {
+  /**
+   * A torn load the card credited that the next load's verified MAC1 settles (the card's online counter moved past
+   * it and no other load used its counter), instead of a resolution: chosen now and then when unambiguous.
+   */
+  leaveToNextMac1(c: CardState): string | undefined {
+    if (c.abandoned > 0 || c.torn.size !== 1 || this.rand() >= 0.3) return undefined;
+    const [id, expected] = [...c.torn][0]!;
+    const load = this.loads.get(id)!;
+    if (expected !== 'posted') return undefined;
+    for (const [other, l] of this.loads)
+      if (other !== id && l.cardSerial === c.cardSerial && l.onlineCounter === load.onlineCounter) return undefined;
+    return id;
+  }
+
+  /**
+   * A load funded from the holder's phone account, torn now and then. With `torn`, a torn load left unresolved that
+   * this load's MAC1 settles: posted once the authorization is answered (the platform settles before it holds).
+   */
+  async load(c: CardState, torn?: string): Promise<void> {
     const amount = this.int(1000, 8000);
     const init = this.send(
       c,
@@ -466,6 +507,15 @@ class Scenario {
       },
       { abandonable: true },
     );
+    if (torn !== undefined) {
+      if (a === ABANDONED) c.maybeSettled.add(torn);
+      else {
+        c.torn.delete(torn);
+        this.loads.get(torn)!.state = 'posted';
+        this.count('settled by a later MAC1');
+        if (c.torn.size === 0 && c.abandoned === 0) c.check = false;
+      }
+    }
     if (a === ABANDONED) {
       // The machine gave up: the load may exist; the card's next use finds it.
       c.abandoned++;
@@ -480,7 +530,7 @@ class Scenario {
     }
     const { loadId, mac2 } = a.result as { loadId: string; mac2: string };
     if (this.loads.has(loadId)) this.problem(`authorizeLoad answered load ${loadId} a second time`);
-    this.loads.set(loadId, { cardSerial: c.cardSerial, msisdn: c.msisdn, amount, state: 'pending' });
+    this.loads.set(loadId, { cardSerial: c.cardSerial, msisdn: c.msisdn, amount, onlineCounter, state: 'pending' });
     const tear = this.rand();
     if (tear < 0.05) {
       c.torn.set(loadId, 'voided'); // CREDIT never sent
@@ -545,7 +595,10 @@ class Scenario {
   }
 
   async cardStep(c: CardState): Promise<void> {
-    if (c.check || this.rand() < 0.15) await this.resolvePending(c);
+    const torn = c.balance < 50_000 ? this.leaveToNextMac1(c) : undefined;
+    if (torn !== undefined) await this.load(c, torn);
+    else if (c.check || this.rand() < 0.15) await this.resolvePending(c);
+    if (torn !== undefined) return;
     if (c.balance < 2000 || (c.balance < 30_000 && this.rand() < 0.35)) await this.load(c);
     else {
       this.purchase(c, this.int(1, 8));
