@@ -4,12 +4,15 @@
  * - **Group commit, in call order.** Like the SQLite store, the writes a store receives in one event-loop turn run
  *   together in one transaction, in the order they were called, each as if in its own savepoint (a refused one
  *   leaves nothing behind); batches of one store run one after another, and the next batch takes what arrived
- *   meanwhile. Nothing is acknowledged before `COMMIT` returned.
+ *   meanwhile. Nothing is acknowledged before `COMMIT` returned. Reads run on the pool once the writes called
+ *   before them have settled.
  * - **Locks in one fixed order.** A batch reads its idempotency rows, then locks (`SELECT … FOR UPDATE`) the
  *   transfers it settles sorted by id, then every account it touches sorted by id, then the single row of
  *   `journal_head`, then the records it writes sorted by key; it computes every balance from the locked rows, and
- *   writes the accounts, transfers, journal entries, head, idempotency rows and records in one statement before
- *   `COMMIT` (READ COMMITTED: a row lock returns the latest committed row). Every writer takes its locks in that
+ *   writes the accounts, transfers, journal entries, head, idempotency rows and records in one statement sent with
+ *   `COMMIT` (READ COMMITTED: a row lock returns the latest committed row). The reads and locks go as one
+ *   multi-statement query (statements run in order), so a batch takes two round trips, three when it settles
+ *   transfers (their accounts are known once they are read). Every writer takes its locks in that
  *   order, so writers wait for each other but never deadlock; a serialization failure or deadlock (40001, 40P01)
  *   all the same, or a unique violation (23505: another process stored the same idempotency key, account or record
  *   first), rolls the batch back and runs it again (bounded), and the retry finds the other's row.
