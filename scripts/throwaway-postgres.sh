@@ -79,7 +79,8 @@ start_cluster() {
   echo "throwaway-postgres: initdb $(((t1 - t0) / 1000000)) ms, start $(((t2 - t1) / 1000000)) ms" >&2
   if [ -n "$watch_pid" ]; then
     # Detached, with no inherited output, so whoever runs this script is not kept waiting on its pipes.
-    setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" stop "$3"' watcher "$watch_pid" "$0" "$tmp" \
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; bash "$2" stop "$3"' watcher "$watch_pid" \
+      "$(readlink -f "$0")" "$tmp" \
       </dev/null >/dev/null 2>&1 &
   fi
   echo "PGTMP=$tmp"
