@@ -461,7 +461,7 @@ export class Wallets {
     // Cards, their points accounts and what each card has cleared so far (counter → debit identity).
     const cards = new Map<string, CardRecord | undefined>();
     const pointsAccounts = new Map<string, boolean>();
-    const history = new Map<string, Map<number, string>>();
+    const history = new Map<string, ClearedHistory>();
     for (const r of records) {
       if (cards.has(r.cardSerial)) continue;
       const c = await this.#cards.record(r.cardSerial);
@@ -474,8 +474,8 @@ export class Wallets {
     // Every TAC is verified, and every counter checked against the card's history and the batch, before anything
     // moves.
     const verdicts: Array<ClearingRejectCode | null> = [];
-    const inBatch = new Map<string, string>();
-    for (const r of records) {
+    const inBatch = new Map<string, Cleared>();
+    for (const [index, r] of records.entries()) {
       const cleared = history.get(r.cardSerial);
       if (!cleared) {
         verdicts.push('UNKNOWN_CARD');
@@ -497,14 +497,20 @@ export class Wallets {
         verdicts.push('BAD_TAC');
         continue;
       }
-      const identity = debitIdentity(r);
+      // Cleared before (by counter or by debit) is a duplicate, unless it was this very record of this batch (a
+      // retry of a batch cut short, which then replays).
+      const mine: Cleared = { identity: debitIdentity(r), by: `${batchId}#${index}` };
       const counterKey = `${r.cardSerial}:${r.offlineCounter}`;
-      const seen = cleared.get(r.offlineCounter) ?? inBatch.get(counterKey);
-      if (seen !== undefined && seen !== identity) {
+      const seen = [
+        cleared.byCounter.get(r.offlineCounter),
+        cleared.byDebit.get(mine.identity),
+        inBatch.get(counterKey),
+      ];
+      if (seen.some((x) => x !== undefined && (x.identity !== mine.identity || x.by !== mine.by))) {
         verdicts.push('DUPLICATE');
         continue;
       }
-      inBatch.set(counterKey, identity);
+      inBatch.set(counterKey, mine);
       verdicts.push(null);
     }
     // Every record's transfer (or 0-fen record) is issued in one event-loop turn: the store commits them together.
@@ -565,7 +571,9 @@ export class Wallets {
         accepted++;
         fen += r.amount;
         points += s.value;
-        history.get(r.cardSerial)!.set(r.offlineCounter, debitIdentity(r));
+        history
+          .get(r.cardSerial)!
+          .byCounter.set(r.offlineCounter, { identity: debitIdentity(r), by: `${batchId}#${index}` });
       } else if (hasErrorCode(s.reason, LEDGER_ERRORS, 'IDEMPOTENCY_CONFLICT')) {
         rejected.push({ index, code: 'DUPLICATE' });
       } else if (hasErrorCode(s.reason, LEDGER_ERRORS, 'INSUFFICIENT_FUNDS')) {
@@ -575,7 +583,7 @@ export class Wallets {
       }
     });
     const gaps: Array<{ cardSerial: string; missing: number[] }> = [];
-    for (const [cardSerial, cleared] of [...history].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [cardSerial, { byCounter: cleared }] of [...history].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (cleared.size === 0) continue;
       const counters = [...cleared.keys()];
       const lo = Math.min(...counters);
@@ -622,15 +630,21 @@ export class Wallets {
     }
   }
 
-  /** The offline counters of the card's cleared debits, each with its identity. */
-  async #clearedCounters(cardSerial: string): Promise<Map<number, string>> {
-    const cleared = new Map<number, string>();
+  /** The card's cleared debits, by offline counter and by debit identity, each with the batch record that cleared it. */
+  async #clearedCounters(cardSerial: string): Promise<ClearedHistory> {
+    const h: ClearedHistory = { byCounter: new Map(), byDebit: new Map() };
+    const add = (counter: unknown, c: Cleared) => {
+      if (typeof counter === 'number') h.byCounter.set(counter, c);
+      h.byDebit.set(c.identity, c);
+    };
     for (const t of await this.#ledger.listTransfers({ ref: REF.purchase(cardSerial) }))
-      if (typeof t.meta.offlineCounter === 'number')
-        cleared.set(t.meta.offlineCounter, `${cardSerial}:${t.meta.terminalId}:${t.meta.terminalSeq}`);
+      add(t.meta.offlineCounter, {
+        identity: `${cardSerial}:${t.meta.terminalId}:${t.meta.terminalSeq}`,
+        by: `${t.meta.batch}#${t.meta.index}`,
+      });
     for (const r of await this.#ledger.listRecords<ZeroClearing>(ZERO_CLEARINGS, `${cardSerial}:`))
-      cleared.set(r.value.offlineCounter, r.id);
-    return cleared;
+      add(r.value.offlineCounter, { identity: r.id, by: `${r.value.batch}#${r.value.index}` });
+    return h;
   }
 
   /** Clears a 0-fen record: kept as a record under its debit identity (no money moves). Resolves with 0 points. */
@@ -651,6 +665,18 @@ export class Wallets {
 /** The identity of a card debit, as its TAC covers it: card, terminal, terminal transaction sequence. */
 function debitIdentity(r: PurchaseRecord): string {
   return `${r.cardSerial}:${r.terminalId}:${r.terminalSeq}`;
+}
+
+/** A cleared debit: its identity and the batch record that cleared it (`<batch>#<index>`). */
+interface Cleared {
+  readonly identity: string;
+  readonly by: string;
+}
+
+/** What a card has cleared. */
+interface ClearedHistory {
+  readonly byCounter: Map<number, Cleared>;
+  readonly byDebit: Map<string, Cleared>;
 }
 
 /** A batch's claim (outcome `null` until it finished) or its outcome. */
