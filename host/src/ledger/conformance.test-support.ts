@@ -418,6 +418,10 @@ export function describeLedgerStore(name: string, factory: LedgerStoreFactory): 
         await rejectsBadArgument(
           ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), rememberFailure: 'no' as never }),
         );
+        await rejectsBadArgument(ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), memo: 'a\ud800b' }));
+        await rejectsBadArgument(ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 1), memo: 'a\u0000b' }));
+        await rejectsBadArgument(ledger.hold(tx(SUSPENSE_ACCOUNT, 'phone:1', 1)));
+        await rejectsBadArgument(ledger.transfer(tx('phone:1', SUSPENSE_ACCOUNT, 1)));
         expect(await balance('phone:1')).toBe(0);
       });
     });

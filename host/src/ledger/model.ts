@@ -285,12 +285,20 @@ export function checkId(value: unknown, name: string, max = 128): string {
   return value;
 }
 
-/** Checks free text (a memo or reason): a string of at most 256 characters, non-empty when `required`. */
+/** U+0000 and unpaired UTF-16 surrogates: no store keeps them as given, so a journal hash over them would lie. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is what this refuses
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Checks free text (a memo or reason): a string of at most 256 characters, non-empty when `required`, without
+ * U+0000 or unpaired surrogates (which SQLite would store changed and PostgreSQL refuses).
+ */
 export function checkText(value: unknown, name: string, required: boolean): string {
   if (value === undefined && !required) return '';
   if (typeof value !== 'string' || value.length > 256 || (required && value.trim().length === 0)) {
     throw new ArgumentError(`${name} must be ${required ? 'a non-empty' : 'a'} string of at most 256 characters`);
   }
+  if (UNSTORABLE.test(value)) throw new ArgumentError(`${name} must not contain U+0000 or unpaired surrogates`);
   return value;
 }
 
@@ -336,6 +344,10 @@ export function checkLeg(leg: TransferLeg, name = 'request'): CheckedLeg {
   const from = checkId(leg.from, 'from');
   const to = checkId(leg.to, 'to');
   if (from === to) throw new ArgumentError('from and to must be different accounts');
+  if (from === SUSPENSE_ACCOUNT || to === SUSPENSE_ACCOUNT)
+    throw new ArgumentError(
+      'the suspense account is the ledger’s own: only suspend, post and void move money through it',
+    );
   const amount = checkAmount(leg.amount);
   const memo = checkText(leg.memo, 'memo', false);
   const out: CheckedLeg = { from, to, amount, memo };
