@@ -9,6 +9,7 @@ export default defineConfig({
     'points/index': 'src/points/index.ts',
     'wallets/index': 'src/wallets/index.ts',
     'contactless/index': 'src/contactless/index.ts',
+    'server/index': 'src/server/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

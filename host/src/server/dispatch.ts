@@ -1,0 +1,170 @@
+/**
+ * The methods of `/v1/app` and `/v1/console` on the platform core: each handler gets params already checked against
+ * the method's schema (`checkParams`) and the session's client, calls the sub-platform, and answers in the shape of
+ * the method's result schema. Money-moving methods pass the client and its idempotency key through; the ledger
+ * makes a repeat return the first outcome. After a successful call, {@link EVENTS} makes the event notifications.
+ * @module
+ */
+import {
+  applicationError,
+  type Endpoint,
+  type METHODS,
+  type MethodName,
+  type NotificationOf,
+  type ResultOf,
+} from '@simtap/sdk/wire';
+import type { z } from 'zod';
+import type { Platform } from '../platform';
+import { WireAnswer } from './errors';
+import type { EventTopic, PlatformEvent } from './events';
+
+/** The params of method `M` as its schema outputs them. */
+export type ParamsOut<M extends MethodName> = z.output<(typeof METHODS)[M]['params']>;
+
+/** What a handler knows of the call besides its params. */
+export interface CallContext {
+  /** The authenticated client. */
+  readonly clientId: string;
+  readonly role: 'application' | 'operator';
+  readonly endpoint: Endpoint;
+  /** `events.subscribe`: adds topics to the connection's (a subscription lasts as long as the connection), answers them all. */
+  subscribe(topics: readonly EventTopic[]): EventTopic[];
+}
+
+/** One method's handler. */
+export type Handler<M extends MethodName> = (
+  platform: Platform,
+  ctx: CallContext,
+  params: ParamsOut<M>,
+) => Promise<ResultOf<M>>;
+
+/** The events a successful call makes (read after its answer is sent; `[]` for none). */
+export type EventMaker<M extends MethodName> = (
+  platform: Platform,
+  ctx: CallContext,
+  params: ParamsOut<M>,
+  result: ResultOf<M>,
+) => Promise<PlatformEvent[]>;
+
+/** Every method of `/v1/app` and `/v1/console`. */
+export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = {
+  // The handshake is the connection's (before authentication); called again on an authenticated session it is refused.
+  'session.authenticate': async () => {
+    throw new WireAnswer(applicationError('FORBIDDEN', 'the session is already authenticated'));
+  },
+  'customers.topUpPhoneAccount': (p, ctx, params) => p.customers.topUpPhoneAccount({ ...params, client: ctx.clientId }),
+  'customers.phoneAccount': (p, _ctx, params) => p.customers.phoneAccount(params),
+  'customers.statement': async (p, _ctx, params) => {
+    const s = await p.customers.statement(params);
+    return {
+      balance: s.balance,
+      lines: s.lines.map((l) => ({ ...l, state: l.state === 'posted' ? 'posted' : 'pending' })),
+    };
+  },
+  'customers.chargeChallenge': (p, _ctx, params) => p.customers.chargeChallenge(params),
+  'customers.chargePhoneAccount': (p, ctx, params) =>
+    p.customers.chargePhoneAccount({ ...params, client: ctx.clientId }),
+  'wallet.authorizeLoad': (p, ctx, params) => p.wallets.authorizeLoad({ ...params, client: ctx.clientId }),
+  'wallet.confirmLoad': (p, _ctx, params) => p.wallets.confirmLoad(params),
+  'wallet.resolveLoad': (p, _ctx, params) => p.wallets.resolveLoad(params),
+  'wallet.float': (p, _ctx, params) => p.wallets.float(params),
+  // Over-the-air loads need the phone's connection on /v1/ota, which the OTA issue implements: until then every
+  // phone is unreachable, nothing is kept and nothing moves.
+  'wallet.airTopUp': async () => {
+    throw new WireAnswer(
+      applicationError('PHONE_UNREACHABLE', 'over-the-air loads are not available yet: the phone is not connected'),
+    );
+  },
+  'wallet.load': (p, _ctx, params) => p.wallets.load(params),
+  'wallet.pendingLoads': async (p, _ctx, params) => ({ loads: await p.wallets.pendingLoads(params) }),
+  'clearing.submitBatch': async (p, ctx, params) => {
+    const r = await p.wallets.submitBatch({ ...params, client: ctx.clientId });
+    return {
+      accepted: r.accepted,
+      settled: r.settled,
+      points: r.points,
+      rejected: r.rejected.map((x) => ({ index: x.index, code: x.code })),
+      gaps: r.gaps.map((g) => ({ cardSerial: g.cardSerial, missing: [...g.missing] })),
+    };
+  },
+  'merchants.balance': (p, ctx) => p.merchantBalance({ client: ctx.clientId }),
+  'points.balance': (p, _ctx, params) => p.points.balance(params),
+  'points.redeem': (p, ctx, params) => p.points.redeem({ ...params, client: ctx.clientId }),
+  'cards.get': (p, _ctx, params) => p.contactless.get(params),
+  'cards.reportLost': (p, _ctx, params) => p.contactless.reportLost(params),
+  'cards.blacklist': async (p, _ctx, params) => {
+    const d = await p.contactless.signedBlacklist(params);
+    return { version: d.version, added: [...d.added], removed: [...d.removed], since: d.since, signature: d.signature };
+  },
+  'cards.blacklistKey': async (p) => ({ publicKey: await p.contactless.blacklistPublicKey() }),
+  'cards.list': (p, _ctx, params) => p.contactless.list(params),
+  'cards.block': async (p, _ctx, params) => {
+    const card = await p.contactless.block(params);
+    return { status: card.status, blacklistVersion: card.blacklistedIn ?? (await p.contactless.blacklistVersion()) };
+  },
+  'cards.unblock': async (p, _ctx, params) => {
+    // An unblock takes a blocked card back to active; it does not activate a card that was never active.
+    const before = await p.contactless.get(params);
+    if (before.status === 'active')
+      return { status: before.status, blacklistVersion: await p.contactless.blacklistVersion() };
+    if (before.status !== 'blocked')
+      throw new WireAnswer(
+        applicationError('CARD_STATE', `card ${before.cardSerial} is ${before.status}, not blocked`),
+      );
+    const card = await p.contactless.activate(params);
+    return { status: card.status, blacklistVersion: await p.contactless.blacklistVersion() };
+  },
+  'ledger.verify': async (p) => {
+    const v = await p.verify();
+    return { ok: v.ok, accounts: v.accounts, sum: v.sum, journalHead: v.journalHead, entries: v.entries };
+  },
+  'ledger.loadReport': (p) => p.wallets.loadReport(),
+  'events.subscribe': async (_p, ctx, params) => ({ topics: ctx.subscribe(params.topics) }),
+};
+
+/** An `event.load` from the load as the platform has it now. */
+async function loadEvent(p: Platform, ctx: CallContext, loadId: string): Promise<PlatformEvent[]> {
+  const l = await p.wallets.load({ loadId });
+  const params: NotificationOf<'event.load'> = {
+    loadId: l.loadId,
+    cardSerial: l.cardSerial,
+    status: l.status,
+    amount: l.amount,
+  };
+  return [{ name: 'event.load', params, origin: ctx.clientId }];
+}
+
+function cardEvent(
+  ctx: CallContext,
+  cardSerial: string,
+  r: { status: NotificationOf<'event.card'>['status']; blacklistVersion: number },
+): Promise<PlatformEvent[]> {
+  const params: NotificationOf<'event.card'> = {
+    cardSerial: cardSerial.toUpperCase(),
+    status: r.status,
+    blacklistVersion: r.blacklistVersion,
+  };
+  return Promise.resolve([{ name: 'event.card', params, origin: ctx.clientId }]);
+}
+
+/** The events of the methods that make some, and the topic each belongs to. */
+export const EVENTS: { readonly [M in MethodName]?: { readonly topic: EventTopic; readonly make: EventMaker<M> } } = {
+  'wallet.authorizeLoad': { topic: 'loads', make: (p, ctx, _params, r) => loadEvent(p, ctx, r.loadId) },
+  'wallet.confirmLoad': { topic: 'loads', make: (p, ctx, params) => loadEvent(p, ctx, params.loadId) },
+  'wallet.resolveLoad': { topic: 'loads', make: (p, ctx, params) => loadEvent(p, ctx, params.loadId) },
+  'cards.reportLost': { topic: 'cards', make: (_p, ctx, params, r) => cardEvent(ctx, params.cardSerial, r) },
+  'cards.block': { topic: 'cards', make: (_p, ctx, params, r) => cardEvent(ctx, params.cardSerial, r) },
+  'cards.unblock': { topic: 'cards', make: (_p, ctx, params, r) => cardEvent(ctx, params.cardSerial, r) },
+  'clearing.submitBatch': {
+    topic: 'clearing',
+    make: async (_p, ctx, _params, r) => {
+      const params: NotificationOf<'event.batch'> = {
+        clientId: ctx.clientId,
+        accepted: r.accepted,
+        settled: r.settled,
+        rejected: r.rejected.length,
+      };
+      return [{ name: 'event.batch', params, origin: ctx.clientId }];
+    },
+  },
+};
