@@ -11,6 +11,7 @@ import { CLI_ERRORS, CLI_EXIT_STATUSES, EPURSE_TESTING_ERRORS } from '@simtap/ap
 import { KEYS_ERRORS } from '@simtap/host/keys';
 import { LEDGER_ERRORS } from '@simtap/host/ledger';
 import { PLATFORM_ERRORS } from '@simtap/host/platform';
+import { CLIENT_ERRORS } from '@simtap/sdk/clients';
 import { BYTES_ERRORS } from '@simtap/sdk/core/bytes';
 import { PADDING_ERRORS } from '@simtap/sdk/core/crypto';
 import {
@@ -255,6 +256,15 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
       "request and nothing moved. The codes are the ones `simtap.v1` fixes where it names them; the ledger's\n" +
       "`INSUFFICIENT_FUNDS` / `IDEMPOTENCY_CONFLICT` and the key store's `BAD_MAC1` reach callers unchanged.",
     tables: [{ name: 'PLATFORM_ERRORS', module: '@simtap/host/platform', table: PLATFORM_ERRORS }],
+  },
+  {
+    title: 'Platform client (`@simtap/sdk/clients`)',
+    intro:
+      "`PlatformClient`'s own codes. The platform's refusals arrive as a `PlatformCallError` (a subclass per code)\n" +
+      "whose `code` is the server's `error.data.code` — the `simtap.v1` codes of [protocol.md](protocol.md), matched with\n" +
+      "`hasPlatformErrorCode(e, 'INSUFFICIENT_FUNDS')`. A money-moving call that ends without an answer carries\n" +
+      '`effectUnknown` and its `idempotencyKey`: retried with that key, it returns the first outcome.',
+    tables: [{ name: 'CLIENT_ERRORS', module: '@simtap/sdk/clients', table: CLIENT_ERRORS }],
   },
   {
     title: 'Test fixtures and examples',

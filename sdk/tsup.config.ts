@@ -17,6 +17,7 @@ export default defineConfig({
     'machines/index': 'src/machines/index.ts',
     'testing/index': 'src/testing/index.ts',
     'wire/index': 'src/wire/index.ts',
+    'clients/index': 'src/clients/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

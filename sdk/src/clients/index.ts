@@ -1,0 +1,85 @@
+/**
+ * `@simtap/sdk/clients`: {@link PlatformClient}, the client of the account operation platform's `simtap.v1`
+ * protocol — typed methods for everything on `/v1/app`, authentication from a client id and secret, reconnects with
+ * backoff that re-send money-moving calls with their idempotency key (a caller that got an answer got exactly one
+ * effect), `AbortSignal` and timeouts on every call, errors as classes by `data.code`, events as an async iterator or
+ * listeners.
+ * @example
+ * import { PlatformClient } from '@simtap/sdk/clients';
+ * const client = new PlatformClient({
+ *   url: 'ws://127.0.0.1:7800',
+ *   clientId: 'mart-1',
+ *   secret: 'A9324805AC9A0F9CAF5D24A7AA40B1C9B1F60FEA8385DD67BC0F5DD0DCBD52DD',
+ * });
+ * const { payable } = await client.merchants.balance();
+ * await client.close();
+ * @module
+ */
+export {
+  AbortError,
+  AuthenticationError,
+  BadCardProofError,
+  BadMac1Error,
+  BadProofError,
+  BadTacError,
+  BalanceLimitError,
+  type CallErrorContext,
+  CardBlockedError,
+  CardStateError,
+  CLIENT_ERRORS,
+  ClientClosedError,
+  type ClientErrorCode,
+  ConnectionError,
+  ForbiddenError,
+  FundingRefusedError,
+  hasPlatformErrorCode,
+  IdempotencyConflictError,
+  InsufficientFundsError,
+  InternalError,
+  LoadStateError,
+  NoMerchantError,
+  PhoneUnreachableError,
+  PlatformCallError,
+  PlatformClientError,
+  PlatformTimeoutError,
+  ProtocolError,
+  RateLimitedError,
+  TimeoutError,
+  UnauthenticatedError,
+  UnavailableError,
+  UnknownCardError,
+  UnknownCustomerError,
+  UnknownLoadError,
+} from './errors';
+export {
+  type ConnectionEvent,
+  type ConnectionState,
+  type EventTopic,
+  type Listener,
+  type PlatformClientEventMap,
+  type PlatformEvent,
+  type PlatformEventName,
+  TOPIC_EVENTS,
+} from './events';
+export {
+  type CallArgs,
+  type CallOptions,
+  type CallParams,
+  type CardsApi,
+  type ClearingApi,
+  type ClientMethod,
+  type CustomersApi,
+  type EventIteratorOptions,
+  type EventsApi,
+  type MerchantsApi,
+  type MoneyMethod,
+  PlatformClient,
+  type PlatformClientOptions,
+  type PointsApi,
+  type ReconnectOptions,
+  type SocketHandler,
+  type TlsOptions,
+  type WalletApi,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './platform-client';
