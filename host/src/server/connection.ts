@@ -119,6 +119,7 @@ export class Connection implements EventSubscriber {
   #client: ServerClient | undefined;
   #inFlight = 0;
   #bufferFull = false;
+  #pumping = false;
   #alive = true;
   /** The close code the server chose (the peer's comes with the close event otherwise). */
   #closeCode: number | undefined;
@@ -176,13 +177,16 @@ export class Connection implements EventSubscriber {
     };
   }
 
-  /** Closes with `code` (once); a peer that does not complete the closing handshake within 2 s is dropped. */
+  /** Closes with `code` (once); a peer that does not complete the closing handshake in `closeTimeoutMs` is dropped. */
   close(code: number, reason: string): void {
     if (this.#closeCode !== undefined || this.ws.readyState >= WebSocket.CLOSING) return;
     this.#closeCode = code;
     this.#closeReason = reason;
     this.ws.close(code, reason);
-    this.#killTimer = setTimeout(() => this.ws.terminate(), 2_000);
+    // Requests read but not started are dropped, and the socket is read again for the peer's close frame.
+    this.#queue.length = 0;
+    if (this.ws.isPaused) this.ws.resume();
+    this.#killTimer = setTimeout(() => this.ws.terminate(), this.#host.limits.closeTimeoutMs);
     this.#killTimer.unref();
   }
 
@@ -200,7 +204,7 @@ export class Connection implements EventSubscriber {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     // While the server itself holds the socket unread (requests in flight) a pong cannot arrive: that is not the
     // peer's fault.
-    const busy = this.#inFlight >= this.#host.limits.maxInFlight || this.#queue.length > 0;
+    const busy = this.#inFlight >= this.#host.limits.maxInFlight;
     if (!this.#alive && !busy) {
       this.terminate('no pong: the peer is gone');
       return;
@@ -281,12 +285,8 @@ export class Connection implements EventSubscriber {
       this.#answerError(pending.id, pending.method, at, unavailable());
       return;
     }
-    if (this.#inFlight >= this.#host.limits.maxInFlight) {
-      this.#queue.push(pending);
-      this.#updatePause();
-      return;
-    }
-    void this.#run(pending);
+    this.#queue.push(pending);
+    this.#updatePause();
   }
 
   #rateLimited(data: WebSocket.RawData, isBinary: boolean, at: number): void {
@@ -358,7 +358,6 @@ export class Connection implements EventSubscriber {
       },
     };
     this.#inFlight++;
-    this.#updatePause();
     const handler = HANDLERS[r.method] as (p: Platform, c: CallContext, params: unknown) => Promise<unknown>;
     const work = (async () => handler(host.platform, ctx, r.params))();
     host.track(work);
@@ -408,7 +407,6 @@ export class Connection implements EventSubscriber {
       }
       this.#answerError(r.id, r.method, r.at, error);
     }
-    while (this.#inFlight < host.limits.maxInFlight && this.#queue.length > 0) void this.#run(this.#queue.shift()!);
     this.#updatePause();
   }
 
@@ -463,6 +461,13 @@ export class Connection implements EventSubscriber {
     const buffered = this.ws.bufferedAmount;
     if (buffered > limits.highWaterBytes) this.#bufferFull = true;
     else if (buffered <= limits.lowWaterBytes) this.#bufferFull = false;
+    // Requests already read start while there is room: a free slot, and answers draining.
+    if (!this.#pumping) {
+      this.#pumping = true;
+      while (!this.#bufferFull && this.#inFlight < limits.maxInFlight && this.#queue.length > 0)
+        void this.#run(this.#queue.shift()!);
+      this.#pumping = false;
+    }
     const pause = this.#bufferFull || this.#inFlight >= limits.maxInFlight || this.#queue.length > 0;
     if (pause && !this.ws.isPaused) this.ws.pause();
     else if (!pause && this.ws.isPaused) this.ws.resume();

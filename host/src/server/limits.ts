@@ -39,6 +39,8 @@ export interface ServerLimits {
   readonly maxBufferedBytes: number;
   /** On `close()`, how long requests in flight may take to finish before the sockets close anyway. Default 30 000. */
   readonly shutdownGraceMs: number;
+  /** A closing handshake the peer has not completed after this many ms ends with the socket dropped. Default 2 000. */
+  readonly closeTimeoutMs: number;
   /** Connections the server holds at once; more are refused at the TCP level. Default 10 000. */
   readonly maxConnections: number;
 }
@@ -56,6 +58,7 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   lowWaterBytes: 256 * 1024,
   maxBufferedBytes: 8 * 1024 * 1024,
   shutdownGraceMs: 30_000,
+  closeTimeoutMs: 2_000,
   maxConnections: 10_000,
 });
 
