@@ -373,7 +373,10 @@ export interface CardsApi {
  * }
  */
 export interface EventsApi {
-  /** An async iterator of events; it ends at `close()` or when `signal` aborts. */
+  /**
+   * An async iterator of events. It ends at `close()` (after the events it holds), at once when `signal` aborts
+   * or the loop breaks, and fails with the {@link AuthenticationError} when the platform refuses the session.
+   */
   (options?: EventIteratorOptions): AsyncIterableIterator<PlatformEvent>;
   /**
    * Subscribes to `topics` (`events.subscribe`); the client keeps them across reconnects.
@@ -888,7 +891,7 @@ export class PlatformClient {
   #flush(): void {
     const ws = this.#session;
     if (!ws) return;
-    while (this.#queue.length > 0 && this.#session === ws) {
+    while (this.#queue.length > 0 && this.#session === ws && ws.readyState === 1) {
       const p = this.#queue.shift()!;
       const id = this.#nextId++;
       p.id = id;
@@ -930,7 +933,7 @@ export class PlatformClient {
     }
     const data = (error as { data?: Record<string, unknown> }).data ?? {};
     const hinted = typeof data.retryAfterMs === 'number' && data.retryAfterMs >= 0 ? data.retryAfterMs : undefined;
-    const delay = Math.min(hinted ?? backoffDelay(p.retries, this.#reconnect), this.#reconnect.maxDelayMs);
+    const delay = hinted ?? backoffDelay(p.retries, this.#reconnect);
     p.retries++;
     this.#lastError = error;
     p.retryTimer = setTimeout(() => {
@@ -981,7 +984,7 @@ export class PlatformClient {
   #iterate(options: EventIteratorOptions): AsyncIterableIterator<PlatformEvent> {
     const names = options.topics ? new Set(options.topics.map((t) => TOPIC_EVENTS[t])) : undefined;
     const signal = options.signal;
-    const onAbort = () => sub.queue.end();
+    const onAbort = () => void sub.queue.return();
     const sub: Subscriber = {
       names,
       queue: new EventQueue<PlatformEvent>(positive(options.bufferSize, this.#eventBufferSize, 'bufferSize'), () => {
