@@ -8,7 +8,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  type AddressInfo,
+  connect,
+  createServer as createTcpServer,
+  type Socket,
+  type Server as TcpServer,
+} from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { fromHex } from '../core/bytes';
 import {
@@ -271,5 +277,60 @@ export class FakePlatform {
     this.handlers.set('ledger.verify', () => ({
       result: { ok: true, accounts: 3, sum: 0, journalHead: '0'.repeat(64), entries: 0 },
     }));
+  }
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a server, whose connections the test cuts at chosen moments: an answer the
+ * server sent after its commit is then lost on the way, as on a real network.
+ */
+export class CuttableProxy {
+  /** `ws://127.0.0.1:port`. */
+  url = '';
+  /** Connections cut so far. */
+  cuts = 0;
+  readonly #pairs = new Set<[Socket, Socket]>();
+  readonly #server: TcpServer;
+
+  private constructor(target: { host: string; port: number }) {
+    this.#server = createTcpServer((down) => {
+      const up = connect(target.port, target.host);
+      const pair: [Socket, Socket] = [down, up];
+      this.#pairs.add(pair);
+      const end = () => {
+        this.#pairs.delete(pair);
+        down.destroy();
+        up.destroy();
+      };
+      down.on('error', end).on('close', end);
+      up.on('error', end).on('close', end);
+      down.pipe(up);
+      up.pipe(down);
+    });
+  }
+
+  /** Starts a proxy to `target` (`ws://host:port`). */
+  static async start(target: string): Promise<CuttableProxy> {
+    const u = new URL(target);
+    const proxy = new CuttableProxy({ host: u.hostname, port: Number(u.port) });
+    await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', () => resolve()));
+    proxy.url = `ws://127.0.0.1:${(proxy.#server.address() as AddressInfo).port}`;
+    return proxy;
+  }
+
+  /** Cuts every connection at once (both sides see a reset). */
+  cut(): void {
+    for (const [down, up] of this.#pairs) {
+      this.cuts++;
+      down.resetAndDestroy();
+      up.resetAndDestroy();
+    }
+    this.#pairs.clear();
+  }
+
+  /** Stops the proxy. */
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
