@@ -394,6 +394,42 @@ export function describeLedgerStore(name: string, factory: LedgerStoreFactory): 
         expect(await balance('phone:1')).toBe(0);
       });
 
+      it('writes records with the legs, all or none (a record conflict undoes the legs)', async () => {
+        const batch = (key: string, expectHead: number, legs = clear(100, 1).legs) => ({
+          client: 'clearing',
+          idempotencyKey: key,
+          legs,
+          records: [
+            { collection: 'debits', id: `d-${key}`, value: { amount: 100 }, expectVersion: 0 },
+            { collection: 'cards', id: 'c1', value: { cleared: key }, expectVersion: expectHead },
+          ],
+        });
+        await ledger.transferLinked(batch('b1', 0));
+        expect(await ledger.getRecord('debits', 'd-b1')).toMatchObject({ version: 1, value: { amount: 100 } });
+        expect(await ledger.getRecord('cards', 'c1')).toMatchObject({ version: 1, value: { cleared: 'b1' } });
+        await rejectsWith(ledger.transferLinked({ ...batch('b2', 0), rememberFailure: false }), 'RECORD_CONFLICT');
+        expect(await ledger.getRecord('debits', 'd-b2')).toBeUndefined();
+        expect(await balance('float:c1')).toBe(900);
+        // the conflict was not remembered: the same request with the right version applies
+        await ledger.transferLinked({ ...batch('b2', 1), rememberFailure: false });
+        expect(await balance('float:c1')).toBe(800);
+        expect(await ledger.transferLinked(batch('b1', 0))).toMatchObject({
+          transfers: [{ amount: 100 }, { amount: 1 }],
+        });
+        await rejectsWith(
+          ledger.transferLinked({
+            ...batch('b1', 0),
+            records: [{ collection: 'debits', id: 'd-b1', value: { amount: 99 } }],
+          }),
+          'IDEMPOTENCY_CONFLICT',
+        );
+        const only = await ledger.transferLinked({ ...batch('b3', 2), legs: [] });
+        expect(only.transfers).toEqual([]);
+        expect(only.seq).toBe((await ledger.verify()).entries);
+        expect(await balance('float:c1')).toBe(800);
+        await rejectsBadArgument(ledger.transferLinked({ client: 'c', idempotencyKey: 'k', legs: [], records: [] }));
+      });
+
       it('lists transfers by reference and state', async () => {
         await ledger.transferLinked(clear(10, 1));
         await ledger.hold({ ...tx('float:c1', 'merchant:m1', 5), ref: 'purchase:c1' });

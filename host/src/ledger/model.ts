@@ -104,16 +104,30 @@ export interface RememberFailure {
 /** A transfer (`transfer`) or a pending transfer (`hold`) from `from` to `to`. */
 export interface TransferRequest extends Idempotency, TransferLeg, RememberFailure {}
 
-/** Several direct transfers that commit together or not at all, under one idempotency key. */
+/**
+ * Several direct transfers — and record writes — that commit together or not at all, under one idempotency key
+ * (a clearing batch: every card's debit to the merchant, the points, each debit's record and the batch's outcome).
+ */
 export interface LinkedTransferRequest extends Idempotency, RememberFailure {
-  /** 1–{@link MAX_LINKED_LEGS} legs, applied in order (a later leg may spend what an earlier one brought). */
+  /** 0–{@link MAX_LINKED_LEGS} legs, applied in order (a later leg may spend what an earlier one brought). */
   readonly legs: readonly TransferLeg[];
+  /**
+   * 0–{@link MAX_LINKED_RECORDS} record writes applied after the legs, as `writeRecords` would (compare-and-set):
+   * a `RECORD_CONFLICT` fails the whole request, and nothing of it is applied. Part of the idempotency body.
+   */
+  readonly records?: readonly RecordWrite[];
 }
 
 /** Most legs of one linked transfer. */
-export const MAX_LINKED_LEGS = 16;
+export const MAX_LINKED_LEGS = 4096;
 
-/** What `transferLinked` answers: the transfers, in the order of the legs, and the last journal entry. */
+/** Most record writes of one linked transfer. */
+export const MAX_LINKED_RECORDS = 4096;
+
+/**
+ * What `transferLinked` answers: the transfers, in the order of the legs, and the last journal entry (the journal's
+ * head when there were no legs).
+ */
 export interface LinkedTransferResult {
   readonly transfers: readonly Transfer[];
   readonly seq: number;
@@ -375,20 +389,35 @@ export function checkTransfer(req: TransferRequest): CheckedLeg & {
   return { client, idempotencyKey, remember: checkRemember(req), ...checkLeg(req) };
 }
 
-/** Checks a linked transfer request. */
+/** A checked record write: the write and its value as JSON. */
+export interface CheckedRecordWrite {
+  readonly write: RecordWrite;
+  readonly json: string;
+}
+
+/** Checks a linked transfer request. `params` is its idempotency body. */
 export function checkLinked(req: LinkedTransferRequest): {
   client: string;
   idempotencyKey: string;
   remember: boolean;
   legs: CheckedLeg[];
+  records: CheckedRecordWrite[];
+  params: Record<string, unknown>;
 } {
   if (typeof req !== 'object' || req === null) throw new ArgumentError('request must be an object');
   const client = checkId(req.client, 'client');
   const idempotencyKey = checkId(req.idempotencyKey, 'idempotencyKey', 64);
-  if (!Array.isArray(req.legs) || req.legs.length === 0 || req.legs.length > MAX_LINKED_LEGS)
-    throw new ArgumentError(`legs must be an array of 1–${MAX_LINKED_LEGS} transfers`);
+  if (!Array.isArray(req.legs) || req.legs.length > MAX_LINKED_LEGS)
+    throw new ArgumentError(`legs must be an array of at most ${MAX_LINKED_LEGS} transfers`);
   const legs = req.legs.map((l, i) => checkLeg(l, `legs[${i}]`));
-  return { client, idempotencyKey, remember: checkRemember(req), legs };
+  if (req.records !== undefined && (!Array.isArray(req.records) || req.records.length > MAX_LINKED_RECORDS))
+    throw new ArgumentError(`records must be an array of at most ${MAX_LINKED_RECORDS} writes`);
+  const records = (req.records ?? []).map((w) => ({ write: w, json: checkRecordWrite(w) }));
+  if (legs.length + records.length === 0) throw new ArgumentError('a linked transfer needs a leg or a record write');
+  const params: Record<string, unknown> = { legs };
+  if (req.records !== undefined)
+    params.records = records.map((r) => [r.write.collection, r.write.id, r.json, r.write.expectVersion ?? null]);
+  return { client, idempotencyKey, remember: checkRemember(req), legs, records, params };
 }
 
 /** Checks a transfer filter (a state alone is accepted for the filter `{ state }`). */

@@ -22,6 +22,7 @@ import {
   type Account,
   type AccountKind,
   type CheckedLeg,
+  type CheckedRecordWrite,
   checkFilter,
   checkId,
   checkKind,
@@ -603,12 +604,17 @@ export class SqliteLedgerStore implements LedgerStore {
         'linked',
         p.client,
         p.idempotencyKey,
-        { legs: p.legs },
+        p.params,
         () => {
           const results = p.legs.map((leg) => this.#leg('transfer', leg));
+          if (p.records.length > 0) this.#writeRecordsSync(p.records);
+          const seq =
+            results.length > 0
+              ? results[results.length - 1]!.seq
+              : (this.#stmt<[], { seq: number }>('SELECT seq FROM journal ORDER BY seq DESC LIMIT 1').get()?.seq ?? 0);
           return {
             transfers: results.map((r) => r.transfer),
-            seq: results[results.length - 1]!.seq,
+            seq,
             balances: Object.assign({}, ...results.map((r) => r.balances)) as Record<string, number>,
           } satisfies LinkedTransferResult;
         },
@@ -781,37 +787,41 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   writeRecords(writes: readonly RecordWrite[]): Promise<StoredRecord[]> {
-    let values: string[];
+    let checked: CheckedRecordWrite[];
     try {
       if (!Array.isArray(writes) || writes.length === 0) throw new ArgumentError('writes must be a non-empty array');
-      values = writes.map(checkRecordWrite);
+      checked = writes.map((w) => ({ write: w, json: checkRecordWrite(w) }));
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#op(() => {
-      const at = this.#now();
-      return writes.map((w, i) => {
-        const cur = this.#stmt<[string, string], { version: number }>(
-          'SELECT version FROM records WHERE collection = ? AND id = ?',
-        ).get(w.collection, w.id);
-        const version = cur?.version ?? 0;
-        if (w.expectVersion !== undefined && w.expectVersion !== version)
-          throw new LedgerError(
-            'RECORD_CONFLICT',
-            `record ${w.collection}/${w.id} is at version ${version}, not ${w.expectVersion}`,
-          );
-        this.#stmt(
-          'INSERT INTO records (collection, id, value, version, updated_at) VALUES (?, ?, ?, ?, ?) ' +
-            'ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, version = excluded.version, updated_at = excluded.updated_at',
-        ).run(w.collection, w.id, values[i]!, version + 1, at);
-        return {
-          collection: w.collection,
-          id: w.id,
-          value: JSON.parse(values[i]!) as unknown,
-          version: version + 1,
-          updatedAt: at,
-        };
-      });
+    return this.#op(() => this.#writeRecordsSync(checked));
+  }
+
+  /** Applies record writes inside the current transaction; throws `RECORD_CONFLICT` on a version mismatch. */
+  #writeRecordsSync(checked: readonly CheckedRecordWrite[]): StoredRecord[] {
+    const at = this.#now();
+    const values = checked.map((c) => c.json);
+    return checked.map(({ write: w }, i) => {
+      const cur = this.#stmt<[string, string], { version: number }>(
+        'SELECT version FROM records WHERE collection = ? AND id = ?',
+      ).get(w.collection, w.id);
+      const version = cur?.version ?? 0;
+      if (w.expectVersion !== undefined && w.expectVersion !== version)
+        throw new LedgerError(
+          'RECORD_CONFLICT',
+          `record ${w.collection}/${w.id} is at version ${version}, not ${w.expectVersion}`,
+        );
+      this.#stmt(
+        'INSERT INTO records (collection, id, value, version, updated_at) VALUES (?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, version = excluded.version, updated_at = excluded.updated_at',
+      ).run(w.collection, w.id, values[i]!, version + 1, at);
+      return {
+        collection: w.collection,
+        id: w.id,
+        value: JSON.parse(values[i]!) as unknown,
+        version: version + 1,
+        updatedAt: at,
+      };
     });
   }
 
