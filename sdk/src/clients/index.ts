@@ -62,6 +62,13 @@ export {
   TOPIC_EVENTS,
 } from './events';
 export {
+  type ClearingRecord,
+  clearingRecord,
+  type LoadFunding,
+  PlatformLoadAuthorizer,
+  type PlatformLoadAuthorizerOptions,
+} from './machines';
+export {
   type CallArgs,
   type CallOptions,
   type CallParams,

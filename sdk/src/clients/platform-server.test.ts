@@ -6,6 +6,8 @@
  * moments (through a TCP proxy) and while the server restarts — effects counted in the ledger.
  */
 
+import { createPsam } from '@simtap/applet-emu/applets/psam';
+import { createSim } from '@simtap/applet-emu/sim';
 import { SoftwareIssuerKeyStore } from '@simtap/host/keys';
 import { openSqliteLedger } from '@simtap/host/ledger';
 import { openPlatform, type Platform, platformConfigFromProfile } from '@simtap/host/platform';
@@ -14,12 +16,14 @@ import { fromHex, toHex } from '@simtap/sdk/core/bytes';
 import { hasErrorCode } from '@simtap/sdk/core/errors';
 import { loadMac1, loadMac2, loadSessionKey, loadTac, purchaseTac, TTI } from '@simtap/sdk/core/pboc';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
+import { ConsumptionMachine, PsamDriver, RechargeMachine } from '@simtap/sdk/machines';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
   BadMac1Error,
   BadTacError,
   CLIENT_ERRORS,
+  clearingRecord,
   FundingRefusedError,
   hasPlatformErrorCode,
   IdempotencyConflictError,
@@ -28,6 +32,7 @@ import {
   PlatformClient,
   type PlatformClientOptions,
   type PlatformEvent,
+  PlatformLoadAuthorizer,
   UnknownCardError,
 } from './index';
 import { CuttableProxy } from './test-support';
@@ -246,6 +251,34 @@ describe('against the real server', () => {
     const deadline = Date.now() + 2000;
     while (batches.length === 0 && Date.now() < deadline) await sleep(5);
     expect(batches[0]).toMatchObject({ clientId: 'mart-1', accepted: 2, settled: 1550 });
+  });
+
+  it('machines on the emulated SIM: a kiosk loads through PlatformLoadAuthorizer, a till’s sale clears', async () => {
+    const { url, platform } = await start();
+    const c = client(url);
+    const card = createSim({ card: 'card-1', personalized: true });
+    const psam = createPsam('pos-1');
+    card.powerOn('contactless');
+    psam.powerOn('contact');
+    await c.customers.topUpPhoneAccount({ msisdn: MSISDN1, amount: 6000 });
+    const authorizer = new PlatformLoadAuthorizer(c, { funding: { source: 'phoneAccount', msisdn: MSISDN1 } });
+    const kiosk = new RechargeMachine({ card: card.channel('contactless'), authorizer, terminalId: fromHex(TERMINAL) });
+    const load = await kiosk.load({ amount: 5000 });
+    expect(load.balanceAfter).toBe(5000);
+    expect(load.tacVerified).toBe(true);
+    expect((await c.wallet.float({ cardSerial: SERIAL1 })).balance).toBe(5000);
+    expect((await c.customers.phoneAccount({ msisdn: MSISDN1 })).balance).toBe(1000);
+    const refused = await kiosk.load({ amount: 5000 }).catch((e) => e); // 1000 left in the phone account
+    expect(refused).toBeInstanceOf(InsufficientFundsError);
+    const till = new ConsumptionMachine({
+      card: card.channel('contactless'),
+      psam: new PsamDriver(psam.channel('contact')),
+    });
+    const sales = [await till.purchase({ amount: 1250 }), await till.purchase({ amount: 300 })];
+    const batch = await c.clearing.submitBatch({ records: sales.map(clearingRecord) });
+    expect(batch).toMatchObject({ accepted: 2, settled: 1550, rejected: [], gaps: [] });
+    expect((await c.wallet.float({ cardSerial: SERIAL1 })).balance).toBe(3450);
+    expect((await platform.verify()).ok).toBe(true);
   });
 
   it('answers the platform’s refusals as typed errors by data.code', async () => {
