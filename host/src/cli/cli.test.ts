@@ -56,6 +56,7 @@ describe('command line', () => {
   });
 
   it('exits 2 with one line on a bad option', async () => {
+    writeFileSync(join(tmp, 'garbage.pem'), 'not a PEM\n');
     for (const [argv, says] of [
       [['--nope'], 'unknown option --nope'],
       [['--listen'], '--listen needs a value'],
@@ -68,13 +69,14 @@ describe('command line', () => {
       [['stray'], 'unexpected argument "stray"'],
       [['cert', '--listen', '1.2.3.4:5'], '--listen is an option of simtap-host'],
       [['--tls-key', 'missing.pem', '--tls-cert', 'missing.pem'], 'cannot read --tls-key missing.pem'],
+      [['--tls-key', 'garbage.pem', '--tls-cert', 'garbage.pem'], 'not a usable key and certificate'],
     ] as const) {
       const r = await cli([...argv]);
       expect(r.status, argv.join(' ')).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain(says);
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/^simtap-host: .*\(see simtap-host --help\)\n$|^simtap-host: cannot read/);
+      expect(r.stderr).toMatch(/^simtap-host: .*\(see simtap-host --help\)\n$|^simtap-host: (cannot read|--tls-key)/);
     }
     expect(parseCommandLine([], { SIMTAP_DATABASE_URL: 'file:x' })).toMatchObject({ kind: 'usage' });
     expect(parseCommandLine([], { SIMTAP_DATABASE_URL: 'postgres://u:p@h/db' })).toMatchObject({

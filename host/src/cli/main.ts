@@ -10,6 +10,7 @@
  */
 import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { referenceProfile } from '@simtap/sdk/core/profile';
 import pino from 'pino';
 import { SoftwareIssuerKeyStore } from '../keys';
@@ -101,6 +102,11 @@ async function run(
     if (typeof key === 'string') return fail(key, EXIT_USAGE);
     const cert = read(o.tlsCert, '--tls-cert');
     if (typeof cert === 'string') return fail(cert, EXIT_USAGE);
+    try {
+      createSecureContext({ key, cert }); // checked before anything is opened
+    } catch (e) {
+      return fail(`--tls-key / --tls-cert are not a usable key and certificate: ${oneLine(e)}`, EXIT_USAGE);
+    }
     tls = { key, cert };
   }
 
