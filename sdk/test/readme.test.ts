@@ -2,6 +2,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SoftwareIssuerKeyStore } from '@simtap/host/keys';
+import { openSqliteLedger } from '@simtap/host/ledger';
+import { openPlatform, platformConfigFromProfile } from '@simtap/host/platform';
+import { createPlatformServer } from '@simtap/host/server';
+import { referenceProfile } from '@simtap/sdk/core/profile';
 import { expect, it, vi } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -29,12 +34,27 @@ async function runSamples(readme: string): Promise<string[]> {
   return logs;
 }
 
-it('runs the README samples: a load, a torn purchase charged once, the core', async () => {
-  const logs = await runSamples('README.md');
-  expect(logs[0]).toBe('5000');
-  expect(logs[1]).toBe('CARD_REMOVED completed 3750');
-  expect(logs[2]).toBe('true');
-  expect(logs[3]).toMatch(/^[0-9A-F]{8}$/);
+it('runs the README samples: a load, a torn purchase charged once, the core, the platform over the network', async () => {
+  // the platform sample connects to SIMTAP_URL: a simtap.v1 server on the reference profile, in memory
+  const platform = await openPlatform({
+    ledger: openSqliteLedger({ path: ':memory:' }),
+    keys: SoftwareIssuerKeyStore.fromProfile(referenceProfile()),
+    config: platformConfigFromProfile(referenceProfile()),
+  });
+  const server = createPlatformServer({ platform, clients: referenceProfile().platform.clients, port: 0 });
+  process.env.SIMTAP_URL = (await server.listen()).url;
+  try {
+    const logs = await runSamples('README.md');
+    expect(logs[0]).toBe('5000');
+    expect(logs[1]).toBe('CARD_REMOVED completed 3750');
+    expect(logs[2]).toBe('true');
+    expect(logs[3]).toMatch(/^[0-9A-F]{8}$/);
+    expect(logs[4]).toBe('5000 1 1250');
+  } finally {
+    delete process.env.SIMTAP_URL;
+    await server.close();
+    await platform.close();
+  }
 });
 
 it("runs the sdk README sample: a till's purchase and the purse read back", async () => {
