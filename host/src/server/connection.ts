@@ -100,6 +100,12 @@ interface Pending {
   readonly at: number;
 }
 
+/** The close code ws sends for its frame errors. */
+const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CLOSE_CODES.MESSAGE_TOO_BIG,
+  WS_ERR_INVALID_UTF8: 1007,
+};
+
 let sequence = 0;
 
 /** One connection. */
@@ -141,7 +147,11 @@ export class Connection implements EventSubscriber {
       this.#alive = true;
     });
     ws.on('error', (err: Error & { code?: string }) => {
-      // ws closes the connection itself (1009 for a frame over maxPayload, 1002 for a protocol error).
+      // ws closes the connection itself: 1009 for a frame over maxPayload, 1007 for invalid UTF-8, 1002 otherwise.
+      if (this.#closeCode === undefined) {
+        this.#closeCode = WS_ERROR_CLOSE_CODES[err.code ?? ''] ?? 1002;
+        this.#closeReason = err.code ?? err.name;
+      }
       host.logger.debug({ conn: this.id, err: err.code ?? err.name }, 'connection error');
     });
     ws.on('close', (code, reason) => this.#onClose(code, reason.toString('utf8')));

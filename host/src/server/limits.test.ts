@@ -59,6 +59,8 @@ describe('frame sizes', () => {
     c.sendRaw(padded(103, MAX_FRAME_BYTES + 1));
     expect((await c.closed).code).toBe(1009);
     expect(c.frames.some((g) => g.id === 103)).toBe(false);
+    await until(() => t.server.connections.length === 0, 'the server to see the close');
+    expect(t.logger.lines.find((l) => l.msg === 'connection closed')?.obj).toMatchObject({ code: 1009, by: 'server' });
   });
 });
 
