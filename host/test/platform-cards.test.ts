@@ -346,9 +346,9 @@ describe('clearing against the card', () => {
     expect(after.floats['card-2']).toBe(before.floats['card-2'] - 2150);
     expect(after.payable).toEqual({ 'mart-1': before.payable['mart-1'] + 3799, 'metro-1': before.payable['metro-1'] });
     expect(after.points).toEqual({ 'card-1': 15, 'card-2': 21, 'card-3': 0 });
+    // one award per customer and batch: floor per record (12 + 3), summed
     expect((await platform.points.history({ msisdn: c1.msisdn })).lines.map((l) => [l.kind, l.points])).toEqual([
-      ['award', 12],
-      ['award', 3],
+      ['award', 15],
     ]);
     await expectMoneyMirrorsCards(world);
   });

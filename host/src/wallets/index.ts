@@ -24,8 +24,16 @@ import { ArgumentError, hasErrorCode } from '@simtap/sdk/core/errors';
 import { TTI } from '@simtap/sdk/core/pboc';
 import type { CardRecord, ContactlessManagement } from '../contactless';
 import type { IssuerKeyStore } from '../keys';
-import { LEDGER_ERRORS, LedgerError, type LedgerStore, requestHash, type Transfer, type TransferLeg } from '../ledger';
-import { ACCOUNT, PLATFORM_CLIENT, REF } from '../platform/accounts';
+import {
+  LEDGER_ERRORS,
+  LedgerError,
+  type LedgerStore,
+  type RecordWrite,
+  requestHash,
+  type Transfer,
+  type TransferLeg,
+} from '../ledger';
+import { ACCOUNT, REF } from '../platform/accounts';
 import type { PlatformConfig } from '../platform/config';
 import { PlatformError } from '../platform/errors';
 import {
@@ -426,16 +434,17 @@ export class Wallets {
   // ---------------------------------------------------------------- clearing
 
   /**
-   * `clearing.submitBatch`: clears a batch of offline purchase records to the client's merchant. Idempotent per
-   * (client, key): the same batch again returns the first outcome; another batch under the key fails with
-   * `IDEMPOTENCY_CONFLICT` before anything moves. A batch cut short (a crash) and sent again clears each record once.
+   * `clearing.submitBatch`: clears a batch of offline purchase records to the client's merchant, in one atomic
+   * ledger commit. Idempotent per (client, key): the same batch again returns the first outcome; another batch under
+   * the key fails with `IDEMPOTENCY_CONFLICT` and nothing moves.
    *
    * A record is one card debit, named by what its TAC covers: the card, the terminal and the terminal's transaction
-   * sequence (the offline counter is not under the TAC, so it cannot name the debit: a record sent again with
-   * another counter is still the same debit). That identity is the key of the record's linked transfer under the
-   * platform's client, so a debit clears once whatever batch, client or retry brings it; a record whose card and
-   * offline counter already cleared as another debit is `DUPLICATE` as well. A 0-fen record (a gate entry) moves
-   * nothing and is kept as a record, so its counter counts for gaps.
+   * sequence (the offline counter is not under the TAC). Every TAC is verified first; a debit recorded before, or a
+   * card and offline counter cleared before (or twice in the batch), is `DUPLICATE`; a record the card's float cannot
+   * cover is `FLOAT_SHORT` (it clears when sent again once the float caught up). What clears is one linked transfer:
+   * per card, the sum of its records from its float to the merchant; per customer, the points; and, as records
+   * written with it (all or none), each debit, each card's cleared counters and the batch's outcome. A 0-fen record (a
+   * gate entry) moves nothing but is recorded and counts for gaps.
    * @throws PlatformError `NO_MERCHANT`; LedgerError `IDEMPOTENCY_CONFLICT`; ArgumentError naming a malformed record
    */
   async submitBatch(params: {
@@ -455,210 +464,226 @@ export class Wallets {
     if (!merchantId) throw new PlatformError('NO_MERCHANT', `client ${client} settles to no merchant`);
     const batchId = `${client.length}:${client}/${key}`;
     const hash = requestHash('clearing.submitBatch', { records });
-    const claim = await this.#claimBatch(batchId, hash);
-    if ('outcome' in claim) return claim.outcome;
-
-    // Cards, their points accounts and what each card has cleared so far (counter → debit identity).
-    const cards = new Map<string, CardRecord | undefined>();
-    const pointsAccounts = new Map<string, boolean>();
-    const history = new Map<string, ClearedHistory>();
-    for (const r of records) {
-      if (cards.has(r.cardSerial)) continue;
-      const c = await this.#cards.record(r.cardSerial);
-      cards.set(r.cardSerial, c);
-      if (!c) continue;
-      history.set(r.cardSerial, await this.#clearedCounters(r.cardSerial));
-      if (!pointsAccounts.has(c.msisdn))
-        pointsAccounts.set(c.msisdn, (await this.#ledger.getAccount(ACCOUNT.points(c.msisdn))) !== undefined);
-    }
-    // Every TAC is verified, and every counter checked against the card's history and the batch, before anything
-    // moves.
-    const verdicts: Array<ClearingRejectCode | null> = [];
-    const inBatch = new Map<string, Cleared>();
-    for (const [index, r] of records.entries()) {
-      const cleared = history.get(r.cardSerial);
-      if (!cleared) {
-        verdicts.push('UNKNOWN_CARD');
-        continue;
-      }
-      const ok = await this.#keys.verifyPurchaseTac(
-        {
-          amount: r.amount,
-          tti: r.tti,
-          terminalId: fromHex(r.terminalId),
-          terminalTxnSeq: r.terminalSeq,
-          date: fromHex(r.date),
-          time: fromHex(r.time),
-          tac: fromHex(r.tac),
-        },
-        fromHex(r.cardSerial),
-      );
-      if (!ok) {
-        verdicts.push('BAD_TAC');
-        continue;
-      }
-      // Cleared before (by counter or by debit) is a duplicate, unless it was this very record of this batch (a
-      // retry of a batch cut short, which then replays).
-      const mine: Cleared = { identity: debitIdentity(r), by: `${batchId}#${index}` };
-      const counterKey = `${r.cardSerial}:${r.offlineCounter}`;
-      const seen = [
-        cleared.byCounter.get(r.offlineCounter),
-        cleared.byDebit.get(mine.identity),
-        inBatch.get(counterKey),
-      ];
-      if (seen.some((x) => x !== undefined && (x.identity !== mine.identity || x.by !== mine.by))) {
-        verdicts.push('DUPLICATE');
-        continue;
-      }
-      inBatch.set(counterKey, mine);
-      verdicts.push(null);
-    }
-    // Every record's transfer (or 0-fen record) is issued in one event-loop turn: the store commits them together.
-    const pending = records.map((r, index) => {
-      if (verdicts[index] !== null) return undefined;
-      const card = cards.get(r.cardSerial)!;
-      const details = {
-        offlineCounter: r.offlineCounter,
-        tti: r.tti,
-        terminalId: r.terminalId,
-        terminalSeq: r.terminalSeq,
-        date: r.date,
-        time: r.time,
-        tac: r.tac,
-        batch: batchId,
-        index,
-      };
-      if (r.amount === 0) return this.#clearZero(r, details);
-      const legs: TransferLeg[] = [
-        {
-          from: ACCOUNT.float(r.cardSerial),
-          to: ACCOUNT.merchant(merchantId),
-          amount: r.amount,
-          memo: `purchase, card ${r.cardSerial} #${r.offlineCounter}`,
-          ref: REF.purchase(r.cardSerial),
-          meta: details,
-        },
-      ];
-      const award = pointsAccounts.get(card.msisdn)
-        ? this.#points.awardLeg(card.msisdn, merchantId, r.amount, {
-            cardSerial: r.cardSerial,
-            offlineCounter: r.offlineCounter,
-          })
-        : undefined;
-      if (award) legs.push(award);
-      return this.#ledger
-        .transferLinked({
-          client: PLATFORM_CLIENT,
-          idempotencyKey: `clr:${debitIdentity(r)}`,
-          legs,
+    const prior = await this.#batchOutcome(batchId, hash);
+    if (prior) return prior;
+    // Every TAC once: the verdict does not change between attempts.
+    const cardList = [...new Set(records.map((r) => r.cardSerial))];
+    const cardRecords = await Promise.all(cardList.map((c) => this.#cards.record(c)));
+    const cards = new Map(cardList.map((c, i) => [c, cardRecords[i]]));
+    const tacOk = await Promise.all(
+      records.map((r) =>
+        cards.get(r.cardSerial)
+          ? this.#keys.verifyPurchaseTac(
+              {
+                amount: r.amount,
+                tti: r.tti,
+                terminalId: fromHex(r.terminalId),
+                terminalTxnSeq: r.terminalSeq,
+                date: fromHex(r.date),
+                time: fromHex(r.time),
+                tac: fromHex(r.tac),
+              },
+              fromHex(r.cardSerial),
+            )
+          : Promise.resolve(false),
+      ),
+    );
+    for (let attempt = 0; ; attempt++) {
+      const plan = await this.#planBatch(records, cards, tacOk, merchantId, batchId, hash);
+      try {
+        await this.#ledger.transferLinked({
+          client,
+          idempotencyKey: key,
+          legs: plan.legs,
+          records: plan.writes,
           rememberFailure: false,
-        })
-        .then((t) => t.transfers[1]?.amount ?? 0);
-    });
-    const settled = await Promise.allSettled(pending.map((p) => p ?? Promise.resolve(0)));
-    let accepted = 0;
-    let fen = 0;
-    let points = 0;
+        });
+        return plan.outcome;
+      } catch (e) {
+        if (hasErrorCode(e, LEDGER_ERRORS, 'IDEMPOTENCY_CONFLICT')) {
+          // The same batch committed meanwhile (a concurrent retry), or the key belongs to something else.
+          const stored = await this.#batchOutcome(batchId, hash);
+          if (stored) return stored;
+          throw e;
+        }
+        // A concurrent batch or load changed a card's counters or float between the reads and the commit: plan again.
+        const raced =
+          hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT') || hasErrorCode(e, LEDGER_ERRORS, 'INSUFFICIENT_FUNDS');
+        if (!raced || attempt >= 8) throw e;
+        const stored = await this.#batchOutcome(batchId, hash);
+        if (stored) return stored;
+      }
+    }
+  }
+
+  /** Reads what the batch depends on and decides every record: the legs, the record writes and the outcome. */
+  async #planBatch(
+    records: readonly PurchaseRecord[],
+    cards: ReadonlyMap<string, CardRecord | undefined>,
+    tacOk: readonly boolean[],
+    merchantId: string,
+    batchId: string,
+    hash: string,
+  ) {
+    const known = [...cards].filter(([, c]) => c !== undefined).map(([s]) => s);
+    const [summaries, floats, debits, pointsAccounts] = await Promise.all([
+      Promise.all(known.map((s) => this.#ledger.getRecord<ClearedCounters>(CLEARED_COUNTERS, s))),
+      Promise.all(known.map((s) => this.#ledger.getAccount(ACCOUNT.float(s)))),
+      Promise.all(
+        records.map((r, i) =>
+          tacOk[i] ? this.#ledger.getRecord(CLEARED_DEBITS, debitIdentity(r)) : Promise.resolve(undefined),
+        ),
+      ),
+      Promise.all(
+        [...new Set(known.map((s) => cards.get(s)!.msisdn))].map(
+          async (m) => [m, (await this.#ledger.getAccount(ACCOUNT.points(m))) !== undefined] as const,
+        ),
+      ),
+    ]);
+    const summary = new Map(known.map((s, i) => [s, summaries[i]]));
+    const ranges = new Map(known.map((s, i) => [s, summaries[i]?.value.ranges.map((x) => [...x] as Range) ?? []]));
+    const available = new Map(known.map((s, i) => [s, floats[i]?.available ?? 0]));
+    const hasPoints = new Map(pointsAccounts);
+    const seenDebits = new Set<string>();
+    const perCard = new Map<string, number>();
+    const perCustomer = new Map<string, number>();
+    const writes: RecordWrite[] = [];
     const rejected: Array<{ index: number; code: ClearingRejectCode }> = [];
-    settled.forEach((s, index) => {
-      const verdict = verdicts[index];
-      const r = records[index]!;
-      if (verdict) {
-        rejected.push({ index, code: verdict });
-        return;
+    let accepted = 0;
+    let settled = 0;
+    let points = 0;
+    const touched = new Set<string>();
+    for (const [index, r] of records.entries()) {
+      const card = cards.get(r.cardSerial);
+      const reject = (code: ClearingRejectCode) => rejected.push({ index, code });
+      if (!card) {
+        reject('UNKNOWN_CARD');
+        continue;
       }
-      if (s.status === 'fulfilled') {
-        accepted++;
-        fen += r.amount;
-        points += s.value;
-        history
-          .get(r.cardSerial)!
-          .byCounter.set(r.offlineCounter, { identity: debitIdentity(r), by: `${batchId}#${index}` });
-      } else if (hasErrorCode(s.reason, LEDGER_ERRORS, 'IDEMPOTENCY_CONFLICT')) {
-        rejected.push({ index, code: 'DUPLICATE' });
-      } else if (hasErrorCode(s.reason, LEDGER_ERRORS, 'INSUFFICIENT_FUNDS')) {
-        rejected.push({ index, code: 'FLOAT_SHORT' });
-      } else {
-        throw s.reason;
+      if (!tacOk[index]) {
+        reject('BAD_TAC');
+        continue;
       }
-    });
+      const identity = debitIdentity(r);
+      const cleared = ranges.get(r.cardSerial)!;
+      if (debits[index] || seenDebits.has(identity) || inRanges(cleared, r.offlineCounter)) {
+        reject('DUPLICATE');
+        continue;
+      }
+      const left = available.get(r.cardSerial)!;
+      if (r.amount > left) {
+        reject('FLOAT_SHORT');
+        continue;
+      }
+      touched.add(r.cardSerial);
+      available.set(r.cardSerial, left - r.amount);
+      seenDebits.add(identity);
+      addToRanges(cleared, r.offlineCounter);
+      accepted++;
+      settled += r.amount;
+      if (r.amount > 0) perCard.set(r.cardSerial, (perCard.get(r.cardSerial) ?? 0) + r.amount);
+      const earned = hasPoints.get(card.msisdn) ? this.#points.pointsFor(merchantId, r.amount) : 0;
+      if (earned > 0) {
+        perCustomer.set(card.msisdn, (perCustomer.get(card.msisdn) ?? 0) + earned);
+        points += earned;
+      }
+      writes.push({
+        collection: CLEARED_DEBITS,
+        id: identity,
+        value: { ...r, batch: batchId, index },
+        expectVersion: 0,
+      });
+    }
+    const legs: TransferLeg[] = [];
+    for (const [cardSerial, amount] of perCard)
+      legs.push({
+        from: ACCOUNT.float(cardSerial),
+        to: ACCOUNT.merchant(merchantId),
+        amount,
+        memo: `cleared purchases, card ${cardSerial}`,
+        ref: REF.purchase(cardSerial),
+        meta: { batch: batchId },
+      });
+    for (const [msisdn, earned] of perCustomer)
+      legs.push({
+        from: ACCOUNT.pointsFunding,
+        to: ACCOUNT.points(msisdn),
+        amount: earned,
+        memo: `points: cleared purchases at ${merchantId}`,
+        ref: REF.points(msisdn),
+        meta: { kind: 'award', merchantId, batch: batchId },
+      });
     const gaps: Array<{ cardSerial: string; missing: number[] }> = [];
-    for (const [cardSerial, { byCounter: cleared }] of [...history].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (cleared.size === 0) continue;
-      const counters = [...cleared.keys()];
-      const lo = Math.min(...counters);
-      const hi = Math.max(...counters);
+    for (const cardSerial of [...new Set(records.map((r) => r.cardSerial))].sort()) {
+      const cleared = ranges.get(cardSerial);
+      if (!cleared) continue;
       const missing: number[] = [];
-      for (let c = lo + 1; c < hi; c++) if (!cleared.has(c)) missing.push(c);
+      for (let i = 1; i < cleared.length; i++)
+        for (let c = cleared[i - 1]![1] + 1; c < cleared[i]![0]; c++) missing.push(c);
       if (missing.length > 0) gaps.push({ cardSerial, missing });
+      const before = summary.get(cardSerial);
+      if (touched.has(cardSerial))
+        writes.push({
+          collection: CLEARED_COUNTERS,
+          id: cardSerial,
+          value: { ranges: cleared } satisfies ClearedCounters,
+          expectVersion: before?.version ?? 0,
+        });
     }
-    const outcome: BatchOutcome = { accepted, settled: fen, points, rejected, gaps };
-    try {
-      await this.#ledger.writeRecords([
-        { collection: BATCHES, id: batchId, value: { hash, outcome }, expectVersion: claim.version },
-      ]);
-    } catch (e) {
-      if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
-      const again = await this.#claimBatch(batchId, hash);
-      if ('outcome' in again) return again.outcome;
-    }
-    return outcome;
+    const outcome: BatchOutcome = { accepted, settled, points, rejected, gaps };
+    writes.push({ collection: BATCHES, id: batchId, value: { hash, outcome }, expectVersion: 0 });
+    return { legs, writes, outcome };
+  }
+
+  async #batchOutcome(batchId: string, hash: string): Promise<BatchOutcome | undefined> {
+    const prior = await this.#ledger.getRecord<{ hash: string; outcome: BatchOutcome }>(BATCHES, batchId);
+    if (!prior) return undefined;
+    if (prior.value.hash !== hash)
+      throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another batch');
+    return prior.value.outcome;
   }
 
   /**
-   * Claims `(client, key)` for a batch before anything moves: a new claim, or the claim of a batch with the same
-   * body that did not finish (a crash; it is redone, each record replaying), or the finished batch's outcome.
-   * Another body under the key fails with `IDEMPOTENCY_CONFLICT`.
+   * The card's cleared offline counters as disjoint ranges, and the counters missing between them (what the back
+   * office chases).
    */
-  async #claimBatch(batchId: string, hash: string): Promise<{ version: number } | { outcome: BatchOutcome }> {
-    for (;;) {
-      const prior = await this.#ledger.getRecord<StoredBatch>(BATCHES, batchId);
-      if (prior) {
-        if (prior.value.hash !== hash)
-          throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another batch');
-        if (prior.value.outcome !== null) return { outcome: prior.value.outcome };
-        return { version: prior.version };
-      }
-      try {
-        const [w] = await this.#ledger.writeRecords([
-          { collection: BATCHES, id: batchId, value: { hash, outcome: null }, expectVersion: 0 },
-        ]);
-        return { version: w!.version };
-      } catch (e) {
-        if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
-      }
-    }
+  async clearedCounters(params: { cardSerial: string }): Promise<{ ranges: Range[]; missing: number[] }> {
+    paramsObject(params);
+    const serial = cardSerialParam(params.cardSerial);
+    const ranges = (await this.#ledger.getRecord<ClearedCounters>(CLEARED_COUNTERS, serial))?.value.ranges ?? [];
+    const missing: number[] = [];
+    for (let i = 1; i < ranges.length; i++) for (let c = ranges[i - 1]![1] + 1; c < ranges[i]![0]; c++) missing.push(c);
+    return { ranges: ranges.map((x) => [...x] as Range), missing };
   }
+}
 
-  /** The card's cleared debits, by offline counter and by debit identity, each with the batch record that cleared it. */
-  async #clearedCounters(cardSerial: string): Promise<ClearedHistory> {
-    const h: ClearedHistory = { byCounter: new Map(), byDebit: new Map() };
-    const add = (counter: unknown, c: Cleared) => {
-      if (typeof counter === 'number') h.byCounter.set(counter, c);
-      h.byDebit.set(c.identity, c);
-    };
-    for (const t of await this.#ledger.listTransfers({ ref: REF.purchase(cardSerial) }))
-      add(t.meta.offlineCounter, {
-        identity: `${cardSerial}:${t.meta.terminalId}:${t.meta.terminalSeq}`,
-        by: `${t.meta.batch}#${t.meta.index}`,
-      });
-    for (const r of await this.#ledger.listRecords<ZeroClearing>(ZERO_CLEARINGS, `${cardSerial}:`))
-      add(r.value.offlineCounter, { identity: r.id, by: `${r.value.batch}#${r.value.index}` });
-    return h;
+/** An inclusive range of offline counters. */
+export type Range = [number, number];
+
+/** A card's cleared offline counters, as sorted disjoint inclusive ranges. */
+interface ClearedCounters {
+  readonly ranges: Range[];
+}
+
+function inRanges(ranges: readonly Range[], c: number): boolean {
+  return ranges.some(([lo, hi]) => c >= lo && c <= hi);
+}
+
+/** Adds `c` to sorted disjoint ranges, merging neighbours. */
+function addToRanges(ranges: Range[], c: number): void {
+  let i = 0;
+  while (i < ranges.length && ranges[i]![1] < c - 1) i++;
+  if (i === ranges.length || ranges[i]![0] > c + 1) {
+    ranges.splice(i, 0, [c, c]);
+    return;
   }
-
-  /** Clears a 0-fen record: kept as a record under its debit identity (no money moves). Resolves with 0 points. */
-  async #clearZero(r: PurchaseRecord, details: ZeroClearing): Promise<number> {
-    const id = debitIdentity(r);
-    try {
-      await this.#ledger.writeRecords([{ collection: ZERO_CLEARINGS, id, value: details, expectVersion: 0 }]);
-    } catch (e) {
-      if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
-      const prior = await this.#ledger.getRecord<ZeroClearing>(ZERO_CLEARINGS, id);
-      if (prior?.value.batch !== details.batch || prior.value.index !== details.index)
-        throw new LedgerError('IDEMPOTENCY_CONFLICT', `the debit ${id} cleared before`);
-    }
-    return 0;
+  const r = ranges[i]!;
+  r[0] = Math.min(r[0], c);
+  r[1] = Math.max(r[1], c);
+  const next = ranges[i + 1];
+  if (next && next[0] <= r[1] + 1) {
+    r[1] = Math.max(r[1], next[1]);
+    ranges.splice(i + 1, 1);
   }
 }
 
@@ -667,33 +692,8 @@ function debitIdentity(r: PurchaseRecord): string {
   return `${r.cardSerial}:${r.terminalId}:${r.terminalSeq}`;
 }
 
-/** A cleared debit: its identity and the batch record that cleared it (`<batch>#<index>`). */
-interface Cleared {
-  readonly identity: string;
-  readonly by: string;
-}
-
-/** What a card has cleared. */
-interface ClearedHistory {
-  readonly byCounter: Map<number, Cleared>;
-  readonly byDebit: Map<string, Cleared>;
-}
-
-/** A batch's claim (outcome `null` until it finished) or its outcome. */
-interface StoredBatch {
-  readonly hash: string;
-  readonly outcome: BatchOutcome | null;
-}
-
-/** A cleared 0-fen record. */
-interface ZeroClearing {
-  readonly offlineCounter: number;
-  readonly batch: string;
-  readonly index: number;
-  readonly [k: string]: unknown;
-}
-
-const ZERO_CLEARINGS = 'cleared-zero';
+const CLEARED_DEBITS = 'cleared-debits';
+const CLEARED_COUNTERS = 'cleared-counters';
 
 /** Checks one purchase record and returns it normalized (hex uppercase). */
 function checkRecord(r: PurchaseRecord, name: string): PurchaseRecord {

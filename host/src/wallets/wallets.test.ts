@@ -288,26 +288,6 @@ describe('clearing', () => {
     expect(await float()).toBe(2000);
   });
 
-  it('refuses a debit the ledger cleared under another key (an older key format): the history decides first', async () => {
-    const r = purchaseRecord('card-1', 5, 300, 41);
-    await platform.ledger.transferLinked({
-      client: 'simtap-platform',
-      idempotencyKey: `clr:${r.cardSerial}:${r.offlineCounter}`,
-      legs: [
-        {
-          from: `float:${r.cardSerial}`,
-          to: 'merchant:M-MART-1',
-          amount: 300,
-          ref: `purchase:${r.cardSerial}`,
-          meta: { offlineCounter: 5, terminalId: r.terminalId, terminalSeq: 41, batch: 'old', index: 0 },
-        },
-      ],
-    });
-    expect((await submit('u1', [r])).rejected).toEqual([{ index: 0, code: 'DUPLICATE' }]);
-    expect((await submit('u2', [{ ...r, offlineCounter: 9 }])).rejected).toEqual([{ index: 0, code: 'DUPLICATE' }]);
-    expect(await platform.merchantBalance({ client: 'mart-1' })).toEqual({ payable: 300 });
-  });
-
   it('claims the key before anything moves: of two different batches sent at once under one key, one clears', async () => {
     const results = await Promise.allSettled([
       submit('same', [purchaseRecord('card-1', 0, 100)]),
