@@ -166,6 +166,7 @@ export class Wallets {
   readonly #cards: ContactlessManagement;
   readonly #points: Points;
   readonly #config: PlatformConfig;
+  readonly #cardLocks = new KeyedLocks();
 
   constructor(options: WalletsOptions) {
     this.#ledger = options.ledger;
@@ -488,6 +489,26 @@ export class Wallets {
           : Promise.resolve(false),
       ),
     );
+    // Batches of this instance that share a card run one after the other (their counters and floats would conflict);
+    // others run side by side. Another instance's batch on the same card is a RECORD_CONFLICT: plan again.
+    const release = await this.#cardLocks.acquire(cardList);
+    try {
+      return await this.#clear(records, cards, tacOk, merchantId, batchId, hash, client, key);
+    } finally {
+      release();
+    }
+  }
+
+  async #clear(
+    records: readonly PurchaseRecord[],
+    cards: ReadonlyMap<string, CardRecord | undefined>,
+    tacOk: readonly boolean[],
+    merchantId: string,
+    batchId: string,
+    hash: string,
+    client: string,
+    key: string,
+  ): Promise<BatchOutcome> {
     for (let attempt = 0; ; attempt++) {
       const plan = await this.#planBatch(records, cards, tacOk, merchantId, batchId, hash);
       try {
@@ -509,9 +530,10 @@ export class Wallets {
         // A concurrent batch or load changed a card's counters or float between the reads and the commit: plan again.
         const raced =
           hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT') || hasErrorCode(e, LEDGER_ERRORS, 'INSUFFICIENT_FUNDS');
-        if (!raced || attempt >= 8) throw e;
+        if (!raced || attempt >= 50) throw e;
         const stored = await this.#batchOutcome(batchId, hash);
         if (stored) return stored;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
       }
     }
   }
@@ -654,6 +676,32 @@ export class Wallets {
     const missing: number[] = [];
     for (let i = 1; i < ranges.length; i++) for (let c = ranges[i - 1]![1] + 1; c < ranges[i]![0]; c++) missing.push(c);
     return { ranges: ranges.map((x) => [...x] as Range), missing };
+  }
+}
+
+/** In-process locks by key: `acquire(keys)` waits for every key (taken in sorted order), returns the release. */
+class KeyedLocks {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  async acquire(keys: readonly string[]): Promise<() => void> {
+    const releases: Array<() => void> = [];
+    for (const k of [...new Set(keys)].sort()) {
+      const before = this.#tails.get(k) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((r) => {
+        release = r;
+      });
+      const tail = before.then(() => mine);
+      this.#tails.set(k, tail);
+      releases.push(() => {
+        release();
+        if (this.#tails.get(k) === tail) this.#tails.delete(k);
+      });
+      await before;
+    }
+    return () => {
+      for (const r of releases) r();
+    };
   }
 }
 
