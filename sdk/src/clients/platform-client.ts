@@ -664,7 +664,12 @@ export class PlatformClient {
     if (this.#fatal) return Promise.reject(this.#fatal);
     if (this.#closed) return Promise.reject(new ClientClosedError('the client is closed'));
     if (this.#session) return Promise.resolve();
-    const timeoutMs = positive(options.timeoutMs, this.#timeoutMs, 'timeoutMs');
+    let timeoutMs: number;
+    try {
+      timeoutMs = positive(options.timeoutMs, this.#timeoutMs, 'timeoutMs');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return new Promise<void>((resolve, reject) => {
       const signal = options.signal;
       if (signal?.aborted) return reject(new AbortError('connect aborted', { cause: signal.reason }));
@@ -672,7 +677,7 @@ export class PlatformClient {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         this.#waiters.delete(waiter);
-        this.#wakeUp();
+        this.#stopIfUnwanted();
       };
       const waiter: Waiter = {
         resolve: () => {
@@ -875,7 +880,7 @@ export class PlatformClient {
     if (p.id !== undefined) this.#inflight.delete(p.id);
     const i = this.#queue.indexOf(p);
     if (i >= 0) this.#queue.splice(i, 1);
-    if (this.#calls.size === 0) this.#wakeUp();
+    if (this.#calls.size === 0) this.#stopIfUnwanted();
     return true;
   }
 
@@ -1032,6 +1037,11 @@ export class PlatformClient {
 
   #wanted(): boolean {
     return !this.#closed && !this.#fatal && (this.#keepAlive || this.#calls.size > 0 || this.#waiters.size > 0);
+  }
+
+  /** Ends the wait between attempts when nothing needs a connection any more (the loop then stops). */
+  #stopIfUnwanted(): void {
+    if (!this.#wanted()) this.#wakeUp();
   }
 
   #wakeUp(): void {

@@ -6,6 +6,7 @@
  * moments (through a TCP proxy) and while the server restarts — effects counted in the ledger.
  */
 
+import { generateKeyPairSync } from 'node:crypto';
 import { createPsam } from '@simtap/applet-emu/applets/psam';
 import { createSim } from '@simtap/applet-emu/sim';
 import { SoftwareIssuerKeyStore } from '@simtap/host/keys';
@@ -17,6 +18,7 @@ import { hasErrorCode } from '@simtap/sdk/core/errors';
 import { loadMac1, loadMac2, loadSessionKey, loadTac, purchaseTac, TTI } from '@simtap/sdk/core/pboc';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { ConsumptionMachine, PsamDriver, RechargeMachine } from '@simtap/sdk/machines';
+import forge from 'node-forge';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
@@ -123,7 +125,32 @@ interface Running {
 
 const cleanup: (() => Promise<void>)[] = [];
 
-async function start(limits?: Partial<ServerLimits>, port = 0, platform?: Platform): Promise<Running> {
+/** A self-signed certificate for 127.0.0.1 (its own CA), and its key. */
+function selfSigned(): { cert: string; key: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const key = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  cert.serialNumber = '01';
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 86_400_000);
+  const name = [{ name: 'commonName', value: '127.0.0.1' }];
+  cert.setSubject(name);
+  cert.setIssuer(name);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true },
+    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(key), forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key };
+}
+
+async function start(
+  limits?: Partial<ServerLimits>,
+  port = 0,
+  platform?: Platform,
+  tls?: { cert: string; key: string },
+): Promise<Running> {
   const p =
     platform ??
     (await openPlatform({
@@ -148,6 +175,7 @@ async function start(limits?: Partial<ServerLimits>, port = 0, platform?: Platfo
     port,
     logger,
     ...(limits ? { limits } : {}),
+    ...(tls ? { tls } : {}),
   });
   const address = await server.listen();
   if (!platform) cleanup.push(() => p.close());
@@ -188,6 +216,19 @@ describe('against the real server', () => {
     expect(verified.ok).toBe(true);
     await sleep(20);
     expect(server.connections.length).toBe(2);
+  });
+
+  it('wss:// with the CA given in tls.ca; without it every attempt fails and connect() says why', async () => {
+    const tls = selfSigned();
+    const { url } = await start(undefined, 0, undefined, tls);
+    expect(url).toMatch(/^wss:/);
+    const c = client(url, { tls: { ca: tls.cert } });
+    expect((await c.cards.get({ cardSerial: SERIAL1 })).status).toBe('active');
+    const untrusted = await client(url, { reconnect: { initialDelayMs: 10, maxDelayMs: 20 } })
+      .connect({ timeoutMs: 300 })
+      .catch((e) => e);
+    expect(hasErrorCode(untrusted, CLIENT_ERRORS, 'CONNECT_FAILED')).toBe(true);
+    expect(untrusted.message).toMatch(/self[- ]signed/i);
   });
 
   it('a load: top-up, authorizeLoad with the card’s MAC1 (MAC2 checks), confirmLoad with its TAC; events', async () => {
