@@ -128,6 +128,8 @@ const MIGRATIONS: ReadonlyArray<(db: Db, store: SqliteLedgerStore) => void> = [
       ALTER TABLE transfers ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
       ALTER TABLE transfers ADD COLUMN balances TEXT NOT NULL DEFAULT '{}';
       CREATE INDEX transfers_ref ON transfers(ref, created_at) WHERE ref IS NOT NULL;
+      DROP INDEX transfers_state;
+      CREATE INDEX transfers_open ON transfers(state, created_at) WHERE state IN ('pending', 'suspended');
       CREATE INDEX transfers_from ON transfers(from_account, created_at);
       CREATE INDEX transfers_to ON transfers(to_account, created_at);
       CREATE TABLE records (
@@ -347,6 +349,19 @@ export class SqliteLedgerStore implements LedgerStore {
     return this.#enqueue<T>(() => ({ ok: true, value: fn() }));
   }
 
+  /**
+   * Runs a read at once, outside any group: no transaction is open between groups (a group runs in one synchronous
+   * call), so the read sees everything committed — every write whose promise has resolved — and nothing half done.
+   */
+  #read<T>(fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new LedgerStoreError('STORE_CLOSED', 'the ledger store is closed'));
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   #flush(): void {
     this.#scheduled = false;
     const jobs = this.#queue;
@@ -356,12 +371,14 @@ export class SqliteLedgerStore implements LedgerStore {
     const outcomes: Outcome[] = [];
     try {
       db.exec('BEGIN IMMEDIATE');
+      this.#head = undefined;
       for (const job of jobs) {
         db.exec('SAVEPOINT op');
         try {
           outcomes.push(job.run());
           db.exec('RELEASE op');
         } catch (error) {
+          this.#head = undefined;
           db.exec('ROLLBACK TO op');
           db.exec('RELEASE op');
           outcomes.push({ ok: false, error });
@@ -370,6 +387,7 @@ export class SqliteLedgerStore implements LedgerStore {
       db.exec('COMMIT');
       this.#commits++;
     } catch (cause) {
+      this.#head = undefined;
       if (db.inTransaction) db.exec('ROLLBACK');
       const err = new LedgerStoreError('STORE_COMMIT_FAILED', 'the ledger could not commit', { cause });
       for (const job of jobs) job.reject(err);
@@ -398,10 +416,13 @@ export class SqliteLedgerStore implements LedgerStore {
     return this.#stmt<[string], TransferRow>('SELECT * FROM transfers WHERE id = ?').get(id);
   }
 
+  /** The journal's head, read once per group and kept while the group appends (forgotten on any rollback). */
+  #head: { seq: number; hash: string } | undefined;
+
   #append(e: Omit<JournalEntry, 'seq' | 'prevHash' | 'hash'>): number {
-    const head = this.#stmt<[], { seq: number; hash: string }>(
-      'SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1',
-    ).get();
+    const head =
+      this.#head ??
+      this.#stmt<[], { seq: number; hash: string }>('SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1').get();
     const entry = { ...e, seq: (head?.seq ?? 0) + 1, prevHash: head?.hash ?? GENESIS_HASH };
     const hash = entryHash(entry);
     this.#stmt(
@@ -420,6 +441,7 @@ export class SqliteLedgerStore implements LedgerStore {
       entry.prevHash,
       hash,
     );
+    this.#head = { seq: entry.seq, hash };
     return entry.seq;
   }
 
@@ -476,6 +498,7 @@ export class SqliteLedgerStore implements LedgerStore {
         stored = { result: body() };
         this.#db.exec('RELEASE body');
       } catch (e) {
+        this.#head = undefined;
         this.#db.exec('ROLLBACK TO body');
         this.#db.exec('RELEASE body');
         if (!(e instanceof LedgerError)) throw e;
@@ -532,7 +555,7 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   getAccount(id: string): Promise<Account | undefined> {
-    return this.#op(() => {
+    return this.#read(() => {
       const a = this.#account(id);
       return a && toAccount(a);
     });
@@ -576,7 +599,22 @@ export class SqliteLedgerStore implements LedgerStore {
       op === 'transfer' ? at : null,
       seq,
     );
-    return { transfer: toTransfer(this.#transferRow(id)!), seq, balances };
+    const transfer: Transfer = {
+      id,
+      type: op === 'transfer' ? 'direct' : 'pending',
+      from: p.from,
+      to: p.to,
+      amount: p.amount,
+      memo: p.memo,
+      ref: p.ref ?? null,
+      meta: p.meta ?? {},
+      state: op === 'transfer' ? 'posted' : 'pending',
+      createdAt: at,
+      reason: null,
+      suspendedAt: null,
+      settledAt: op === 'transfer' ? at : null,
+    };
+    return { transfer, seq, balances };
   }
 
   #move(op: 'transfer' | 'hold', req: TransferRequest): Promise<TransferResult> {
@@ -716,7 +754,7 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   getTransfer(id: string): Promise<Transfer | undefined> {
-    return this.#op(() => {
+    return this.#read(() => {
       const t = this.#transferRow(id);
       return t && toTransfer(t);
     });
@@ -746,7 +784,7 @@ export class SqliteLedgerStore implements LedgerStore {
     const sql =
       `SELECT * FROM transfers${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, rowid` +
       (f.limit === undefined ? '' : ` LIMIT ${f.limit}`);
-    return this.#op(() =>
+    return this.#read(() =>
       this.#stmt<unknown[], TransferRow>(sql)
         .all(...args)
         .map(toTransfer),
@@ -761,7 +799,7 @@ export class SqliteLedgerStore implements LedgerStore {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#op(() => {
+    return this.#read(() => {
       const r = this.#stmt<[string, string], RecordRow>('SELECT * FROM records WHERE collection = ? AND id = ?').get(
         collection,
         id,
@@ -777,7 +815,7 @@ export class SqliteLedgerStore implements LedgerStore {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#op(() =>
+    return this.#read(() =>
       this.#stmt<[string, number, string], RecordRow>(
         'SELECT * FROM records WHERE collection = ? AND substr(id, 1, ?) = ? ORDER BY id',
       )
