@@ -18,7 +18,7 @@
  * @module
  */
 import { defineErrors, SimtapError } from '../core/errors';
-import { JSONRPC_ERRORS, type MethodName, type RpcError, WIRE_ERROR_CODES, type WireErrorCode } from '../wire';
+import { JSONRPC_ERRORS, type RpcError, WIRE_ERROR_CODES, type WireErrorCode } from '../wire';
 
 /**
  * The client's own error codes (the platform's application codes are the wire's `WIRE_ERROR_CODES`, carried by
@@ -163,49 +163,159 @@ export class PlatformCallError<C extends string = WireErrorCode> extends Platfor
   }
 }
 
-/** `UNAUTHENTICATED`: a call before the session was authenticated (the client authenticates first; not expected). */
+/**
+ * `UNAUTHENTICATED`: a call before the session was authenticated (the client authenticates first; not expected).
+ * @example
+ * import { UnauthenticatedError } from '@simtap/sdk/clients';
+ * const unauthenticated = (e: unknown) => e instanceof UnauthenticatedError; // or hasPlatformErrorCode(e, 'UNAUTHENTICATED')
+ */
 export class UnauthenticatedError extends PlatformCallError<'UNAUTHENTICATED'> {}
-/** `BAD_PROOF` as a call's answer (a refused session arrives as {@link AuthenticationError}). */
+/**
+ * `BAD_PROOF` as a call's answer (a refused session arrives as {@link AuthenticationError}).
+ * @example
+ * import { BadProofError } from '@simtap/sdk/clients';
+ * const badProof = (e: unknown) => e instanceof BadProofError; // or hasPlatformErrorCode(e, 'BAD_PROOF')
+ */
 export class BadProofError extends PlatformCallError<'BAD_PROOF'> {}
-/** `FORBIDDEN`: the client's role may not make this call. */
+/**
+ * `FORBIDDEN`: the client's role may not make this call.
+ * @example
+ * import { ForbiddenError } from '@simtap/sdk/clients';
+ * const forbidden = (e: unknown) => e instanceof ForbiddenError; // or hasPlatformErrorCode(e, 'FORBIDDEN')
+ */
 export class ForbiddenError extends PlatformCallError<'FORBIDDEN'> {}
-/** `RATE_LIMITED`: the client retries after a delay; this arrives only when its budget runs out. */
+/**
+ * `RATE_LIMITED`: the client retries after a delay; this arrives only when its budget runs out.
+ * @example
+ * import { RateLimitedError } from '@simtap/sdk/clients';
+ * const rateLimited = (e: unknown) => e instanceof RateLimitedError; // or hasPlatformErrorCode(e, 'RATE_LIMITED')
+ */
 export class RateLimitedError extends PlatformCallError<'RATE_LIMITED'> {}
-/** `IDEMPOTENCY_CONFLICT`: the idempotency key was used with another method or other params. */
+/**
+ * `IDEMPOTENCY_CONFLICT`: the idempotency key was used with another method or other params.
+ * @example
+ * import { IdempotencyConflictError } from '@simtap/sdk/clients';
+ * const idempotencyConflict = (e: unknown) => e instanceof IdempotencyConflictError; // or hasPlatformErrorCode(e, 'IDEMPOTENCY_CONFLICT')
+ */
 export class IdempotencyConflictError extends PlatformCallError<'IDEMPOTENCY_CONFLICT'> {}
-/** `UNKNOWN_CARD`: no card with this serial was issued. */
+/**
+ * `UNKNOWN_CARD`: no card with this serial was issued.
+ * @example
+ * import { UnknownCardError } from '@simtap/sdk/clients';
+ * const unknownCard = (e: unknown) => e instanceof UnknownCardError; // or hasPlatformErrorCode(e, 'UNKNOWN_CARD')
+ */
 export class UnknownCardError extends PlatformCallError<'UNKNOWN_CARD'> {}
-/** `CARD_BLOCKED`: the card is blocked, lost or not yet active. */
+/**
+ * `CARD_BLOCKED`: the card is blocked, lost or not yet active.
+ * @example
+ * import { CardBlockedError } from '@simtap/sdk/clients';
+ * const cardBlocked = (e: unknown) => e instanceof CardBlockedError; // or hasPlatformErrorCode(e, 'CARD_BLOCKED')
+ */
 export class CardBlockedError extends PlatformCallError<'CARD_BLOCKED'> {}
-/** `INSUFFICIENT_FUNDS`: the account to debit has not enough available. */
+/**
+ * `INSUFFICIENT_FUNDS`: the account to debit has not enough available.
+ * @example
+ * import { InsufficientFundsError } from '@simtap/sdk/clients';
+ * const insufficientFunds = (e: unknown) => e instanceof InsufficientFundsError; // or hasPlatformErrorCode(e, 'INSUFFICIENT_FUNDS')
+ */
 export class InsufficientFundsError extends PlatformCallError<'INSUFFICIENT_FUNDS'> {}
-/** `BAD_MAC1`: the load's MAC1 is not the card's. */
+/**
+ * `BAD_MAC1`: the load's MAC1 is not the card's.
+ * @example
+ * import { BadMac1Error } from '@simtap/sdk/clients';
+ * const badMac1 = (e: unknown) => e instanceof BadMac1Error; // or hasPlatformErrorCode(e, 'BAD_MAC1')
+ */
 export class BadMac1Error extends PlatformCallError<'BAD_MAC1'> {}
-/** `BAD_TAC`: a TAC or a card proof does not verify; the load stays pending. */
+/**
+ * `BAD_TAC`: a TAC or a card proof does not verify; the load stays pending.
+ * @example
+ * import { BadTacError } from '@simtap/sdk/clients';
+ * const badTac = (e: unknown) => e instanceof BadTacError; // or hasPlatformErrorCode(e, 'BAD_TAC')
+ */
 export class BadTacError extends PlatformCallError<'BAD_TAC'> {}
-/** `UNKNOWN_LOAD`: no load with this id. */
+/**
+ * `UNKNOWN_LOAD`: no load with this id.
+ * @example
+ * import { UnknownLoadError } from '@simtap/sdk/clients';
+ * const unknownLoad = (e: unknown) => e instanceof UnknownLoadError; // or hasPlatformErrorCode(e, 'UNKNOWN_LOAD')
+ */
 export class UnknownLoadError extends PlatformCallError<'UNKNOWN_LOAD'> {}
-/** `LOAD_STATE`: the load is not in a state that allows the call. */
+/**
+ * `LOAD_STATE`: the load is not in a state that allows the call.
+ * @example
+ * import { LoadStateError } from '@simtap/sdk/clients';
+ * const loadState = (e: unknown) => e instanceof LoadStateError; // or hasPlatformErrorCode(e, 'LOAD_STATE')
+ */
 export class LoadStateError extends PlatformCallError<'LOAD_STATE'> {}
-/** `BALANCE_LIMIT`: the load would take the purse over its maximum balance. */
+/**
+ * `BALANCE_LIMIT`: the load would take the purse over its maximum balance.
+ * @example
+ * import { BalanceLimitError } from '@simtap/sdk/clients';
+ * const balanceLimit = (e: unknown) => e instanceof BalanceLimitError; // or hasPlatformErrorCode(e, 'BALANCE_LIMIT')
+ */
 export class BalanceLimitError extends PlatformCallError<'BALANCE_LIMIT'> {}
-/** `UNKNOWN_CUSTOMER`: no customer (phone account) with this MSISDN. */
+/**
+ * `UNKNOWN_CUSTOMER`: no customer (phone account) with this MSISDN.
+ * @example
+ * import { UnknownCustomerError } from '@simtap/sdk/clients';
+ * const unknownCustomer = (e: unknown) => e instanceof UnknownCustomerError; // or hasPlatformErrorCode(e, 'UNKNOWN_CUSTOMER')
+ */
 export class UnknownCustomerError extends PlatformCallError<'UNKNOWN_CUSTOMER'> {}
-/** `NO_MERCHANT`: the client settles to no merchant. */
+/**
+ * `NO_MERCHANT`: the client settles to no merchant.
+ * @example
+ * import { NoMerchantError } from '@simtap/sdk/clients';
+ * const noMerchant = (e: unknown) => e instanceof NoMerchantError; // or hasPlatformErrorCode(e, 'NO_MERCHANT')
+ */
 export class NoMerchantError extends PlatformCallError<'NO_MERCHANT'> {}
-/** `FUNDING_REFUSED`: a load funded from a phone account that is not the card holder's. */
+/**
+ * `FUNDING_REFUSED`: a load funded from a phone account that is not the card holder's.
+ * @example
+ * import { FundingRefusedError } from '@simtap/sdk/clients';
+ * const fundingRefused = (e: unknown) => e instanceof FundingRefusedError; // or hasPlatformErrorCode(e, 'FUNDING_REFUSED')
+ */
 export class FundingRefusedError extends PlatformCallError<'FUNDING_REFUSED'> {}
-/** `BAD_CARD_PROOF`: the card's INTERNAL AUTHENTICATE answer, or its challenge, is not valid. */
+/**
+ * `BAD_CARD_PROOF`: the card's INTERNAL AUTHENTICATE answer, or its challenge, is not valid.
+ * @example
+ * import { BadCardProofError } from '@simtap/sdk/clients';
+ * const badCardProof = (e: unknown) => e instanceof BadCardProofError; // or hasPlatformErrorCode(e, 'BAD_CARD_PROOF')
+ */
 export class BadCardProofError extends PlatformCallError<'BAD_CARD_PROOF'> {}
-/** `CARD_STATE`: a life-cycle change the card cannot make. */
+/**
+ * `CARD_STATE`: a life-cycle change the card cannot make.
+ * @example
+ * import { CardStateError } from '@simtap/sdk/clients';
+ * const cardState = (e: unknown) => e instanceof CardStateError; // or hasPlatformErrorCode(e, 'CARD_STATE')
+ */
 export class CardStateError extends PlatformCallError<'CARD_STATE'> {}
-/** `PHONE_UNREACHABLE`: the phone of the card is not connected; the request runs at its next contact. */
+/**
+ * `PHONE_UNREACHABLE`: the phone of the card is not connected; the request runs at its next contact.
+ * @example
+ * import { PhoneUnreachableError } from '@simtap/sdk/clients';
+ * const phoneUnreachable = (e: unknown) => e instanceof PhoneUnreachableError; // or hasPlatformErrorCode(e, 'PHONE_UNREACHABLE')
+ */
 export class PhoneUnreachableError extends PlatformCallError<'PHONE_UNREACHABLE'> {}
-/** `TIMEOUT`: the platform did not finish in time (retried by the client with the same key until `timeoutMs`). */
+/**
+ * `TIMEOUT`: the platform did not finish in time (retried by the client with the same key until `timeoutMs`).
+ * @example
+ * import { PlatformTimeoutError } from '@simtap/sdk/clients';
+ * const platformTimeout = (e: unknown) => e instanceof PlatformTimeoutError; // or hasPlatformErrorCode(e, 'TIMEOUT')
+ */
 export class PlatformTimeoutError extends PlatformCallError<'TIMEOUT'> {}
-/** `UNAVAILABLE`: the platform is shutting down or its store is unavailable (retried like `TIMEOUT`). */
+/**
+ * `UNAVAILABLE`: the platform is shutting down or its store is unavailable (retried like `TIMEOUT`).
+ * @example
+ * import { UnavailableError } from '@simtap/sdk/clients';
+ * const unavailable = (e: unknown) => e instanceof UnavailableError; // or hasPlatformErrorCode(e, 'UNAVAILABLE')
+ */
 export class UnavailableError extends PlatformCallError<'UNAVAILABLE'> {}
-/** `INTERNAL`: an unexpected error of the platform; nothing is known to have moved, retry with the same key. */
+/**
+ * `INTERNAL`: an unexpected error of the platform; nothing is known to have moved, retry with the same key.
+ * @example
+ * import { InternalError } from '@simtap/sdk/clients';
+ * const internal = (e: unknown) => e instanceof InternalError; // or hasPlatformErrorCode(e, 'INTERNAL')
+ */
 export class InternalError extends PlatformCallError<'INTERNAL'> {}
 
 type CallErrorClass = new (

@@ -9,7 +9,12 @@ import type { PlatformClientError } from './errors';
 /** A topic of `events.subscribe`: `loads`, `cards` or `clearing`. */
 export type EventTopic = ParamsOf<'events.subscribe'>['topics'][number];
 
-/** The notification each topic brings. */
+/**
+ * The notification each topic brings.
+ * @example
+ * import { TOPIC_EVENTS } from '@simtap/sdk/clients';
+ * TOPIC_EVENTS.clearing; // 'event.batch'
+ */
 export const TOPIC_EVENTS = {
   loads: 'event.load',
   cards: 'event.card',
