@@ -415,8 +415,14 @@ export function checkLinked(req: LinkedTransferRequest): {
   const records = (req.records ?? []).map((w) => ({ write: w, json: checkRecordWrite(w) }));
   if (legs.length + records.length === 0) throw new ArgumentError('a linked transfer needs a leg or a record write');
   const params: Record<string, unknown> = { legs };
-  if (req.records !== undefined)
-    params.records = records.map((r) => [r.write.collection, r.write.id, r.json, r.write.expectVersion ?? null]);
+  if (req.records !== undefined) {
+    // The writes enter the body as one SHA-256 over their canonical lines (not as nested JSON text: a batch's
+    // records would be escaped and hashed twice).
+    const h = createHash('sha256');
+    for (const r of records)
+      h.update(`${JSON.stringify([r.write.collection, r.write.id, r.write.expectVersion ?? null])}${r.json}\n`);
+    params.records = h.digest('hex');
+  }
   return { client, idempotencyKey, remember: checkRemember(req), legs, records, params };
 }
 

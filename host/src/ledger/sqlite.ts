@@ -645,7 +645,7 @@ export class SqliteLedgerStore implements LedgerStore {
         p.params,
         () => {
           const results = p.legs.map((leg) => this.#leg('transfer', leg));
-          if (p.records.length > 0) this.#writeRecordsSync(p.records);
+          if (p.records.length > 0) this.#writeRecordsSync(p.records, false);
           const seq =
             results.length > 0
               ? results[results.length - 1]!.seq
@@ -836,7 +836,7 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   /** Applies record writes inside the current transaction; throws `RECORD_CONFLICT` on a version mismatch. */
-  #writeRecordsSync(checked: readonly CheckedRecordWrite[]): StoredRecord[] {
+  #writeRecordsSync(checked: readonly CheckedRecordWrite[], answer = true): StoredRecord[] {
     const at = this.#now();
     const values = checked.map((c) => c.json);
     return checked.map(({ write: w }, i) => {
@@ -856,7 +856,7 @@ export class SqliteLedgerStore implements LedgerStore {
       return {
         collection: w.collection,
         id: w.id,
-        value: JSON.parse(values[i]!) as unknown,
+        value: answer ? (JSON.parse(values[i]!) as unknown) : undefined,
         version: version + 1,
         updatedAt: at,
       };
