@@ -68,6 +68,8 @@ export const FIXED_ERROR_CODES = [
 export const CLOSE_CODES = {
   /** The server is going away (shutdown). */
   GOING_AWAY: 1001,
+  /** A peer that does not read what it subscribed to (its buffered events passed the limit). */
+  POLICY_VIOLATION: 1008,
   /** A frame over the limit. */
   MESSAGE_TOO_BIG: 1009,
   AUTHENTICATION_FAILED: 4401,

@@ -298,6 +298,7 @@ export const METHODS = {
       'INSUFFICIENT_FUNDS',
       'BALANCE_LIMIT',
       'IDEMPOTENCY_CONFLICT',
+      'PHONE_UNREACHABLE',
     ],
     example: {
       params: { idempotencyKey: 'air-1', msisdn: MSISDN, amount: 2000 },
@@ -547,7 +548,8 @@ export const METHODS = {
     fixed: false,
     summary:
       'Starts the event notifications of the topics (`loads`, `cards`, `clearing`): `event.load`, `event.card`, ' +
-      '`event.batch`. An application client gets the events of its own calls and of the cards; the console all.',
+      '`event.batch`. An application client gets the events of its own calls and of the cards; the console all. ' +
+      'Topics add up over calls; an event may come again when its call is retried under the same key.',
     params: z.strictObject({
       topics: z
         .array(z.enum(['loads', 'cards', 'clearing']))

@@ -150,6 +150,7 @@ it('imports nothing of the project outside sdk/src/wire (only zod and node:)', (
   const dir = dirname(fileURLToPath(import.meta.url));
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts') && !x.endsWith('.test.ts'))) {
     const text = readFileSync(join(dir, f), 'utf8');
-    for (const [, spec] of text.matchAll(/^(?:import|export)[^\n]*from '([^']+)'/gm)) expect(spec, f).toMatch(/^(\.\/[a-z-]+|zod|node:[a-z]+)$/);
+    for (const [, spec] of text.matchAll(/^(?:import|export)[^\n]*from '([^']+)'/gm))
+      expect(spec, f).toMatch(/^(\.\/[a-z-]+|zod|node:[a-z]+)$/);
   }
 });
