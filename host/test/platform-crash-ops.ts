@@ -109,10 +109,17 @@ async function summary(platform: Platform): Promise<Summary> {
     floats[c.cardSerial] = (await platform.wallets.float({ cardSerial: c.cardSerial })).balance;
     for (const t of await ledger.listTransfers({ ref: REF.load(c.cardSerial) }))
       loads.push({ loadId: t.id, cardSerial: c.cardSerial, amount: t.amount, state: t.state });
-    purchases[c.cardSerial] = (await ledger.listTransfers({ ref: REF.purchase(c.cardSerial) })).map((t) => ({
-      offlineCounter: t.meta.offlineCounter as number,
-      amount: t.amount,
-    }));
+    // Each cleared debit is a record of the batch that cleared it; the money moved as one transfer per card and
+    // batch, whose amounts must add up to the debits'.
+    const debits = await ledger.listRecords<{ offlineCounter: number; amount: number }>(
+      'cleared-debits',
+      `${c.cardSerial}:`,
+    );
+    purchases[c.cardSerial] = debits.map((d) => ({ offlineCounter: d.value.offlineCounter, amount: d.value.amount }));
+    const moved = (await ledger.listTransfers({ ref: REF.purchase(c.cardSerial) })).reduce((a, t) => a + t.amount, 0);
+    const recorded = debits.reduce((a, d) => a + d.value.amount, 0);
+    if (moved !== recorded)
+      throw new Error(`${c.cardSerial}: purchase transfers move ${moved} fen, its cleared debits say ${recorded}`);
   }
   return {
     verify: await platform.verify(),
