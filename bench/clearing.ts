@@ -42,18 +42,13 @@ import {
   SqliteLedgerStore,
 } from '@simtap/host/ledger';
 import { ACCOUNT, openPlatform, platformConfigFromProfile } from '@simtap/host/platform';
+import { freshSchema, POSTGRES_SKIP_REASON, postgresBinariesInstalled, type TestSchema } from '@simtap/host/testing';
 import type { BatchOutcome, PurchaseRecord } from '@simtap/host/wallets';
 import { fromHex, toHex } from '@simtap/sdk/core/bytes';
 import { IssuerTacVerifier, TTI } from '@simtap/sdk/core/pboc';
 import { referenceProfile } from '@simtap/sdk/core/profile';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import {
-  freshSchema,
-  POSTGRES_SKIP_REASON,
-  postgresBinariesInstalled,
-  type TestSchema,
-} from '../host/test/postgres-server';
 import { type BenchRow, type Measurement, row } from './lib';
 
 const SQLITE_GROUP = 'Clearing, SQLite (WAL, synchronous=FULL): durable cleared records/s';

@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     'ledger/index': 'src/ledger/index.ts',
     'keys/index': 'src/keys/index.ts',
+    'testing/index': 'src/testing/index.ts',
     'platform/index': 'src/platform/index.ts',
     'customers/index': 'src/customers/index.ts',
     'points/index': 'src/points/index.ts',

@@ -23,6 +23,7 @@ export {
   type LinkedTransferRequest,
   type LinkedTransferResult,
   MAX_LINKED_LEGS,
+  MAX_LINKED_RECORDS,
   MAX_META_CHARS,
   MAX_RECORD_CHARS,
   type RecordWrite,
