@@ -196,9 +196,6 @@ export function till(cards: Readonly<Record<CardLabel, EmulatedCard>>, label = '
   return { machine, terminalId: toHex(psamProfile(label).terminalId) };
 }
 
-/** The instruction byte of CREDIT FOR LOAD (for tearing channels). */
-export const INS_CREDIT = INS_CREDIT_FOR_LOAD;
-
 /** A channel that tears the card at the `write`-th persistent write of the first CREDIT FOR LOAD sent through it. */
 export function tearingChannel(card: Card, write: number, when: 'before' | 'after') {
   const inner = tap(card);
@@ -217,4 +214,23 @@ export function tearingChannel(card: Card, write: number, when: 'before' | 'afte
     },
     close: () => inner.close(),
   };
+}
+
+/** A channel to the card that counts its persistent writes while it processes CREDIT FOR LOAD. */
+export function countingChannel(card: Card) {
+  const inner = tap(card);
+  let writes = 0;
+  const channel = {
+    description: 'write-counting channel',
+    async transmit(c: Uint8Array): Promise<Uint8Array> {
+      const before = card.persistentWrites;
+      try {
+        return await inner.transmit(c);
+      } finally {
+        if (c[1] === INS_CREDIT_FOR_LOAD) writes += card.persistentWrites - before;
+      }
+    },
+    close: () => inner.close(),
+  };
+  return { channel, writes: () => writes };
 }
