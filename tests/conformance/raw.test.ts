@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CARD_LABELS,
   countedCreditForLoad,
+  creditForLoad,
   emulatedCards,
   flipBit,
   initializeForLoad,
@@ -34,7 +35,7 @@ import {
 } from './cards';
 import { type HostProcess, startHost } from './host-process';
 import { APP, CONSOLE, type Frame, RawClient, type RpcError, SUBPROTOCOL, secretOf, sessionProof } from './raw-client';
-import { expectFixedResult, extraFields, FIXED_METHODS, type FixedMethod, HEX4, SERIAL } from './shapes';
+import { expectFixedResult, FIXED_METHODS, type FixedMethod, HEX4 } from './shapes';
 
 const cards = emulatedCards();
 const c1 = cards['card-1'];
@@ -48,8 +49,8 @@ let host: HostProcess;
 let app: RawClient;
 /** operator-1 on /v1/console. */
 let con: RawClient;
-/** Every fixed method called with a valid call, and the extra result fields seen. */
-const called = new Map<FixedMethod, string[]>();
+/** Every fixed method called with a valid call. */
+const called = new Set<FixedMethod>();
 
 beforeAll(async () => {
   host = await startHost();
@@ -68,7 +69,7 @@ async function fixed<T = Record<string, unknown>>(c: RawClient, method: FixedMet
   expect(f.error, `${method} ${JSON.stringify(params)}`).toBeUndefined();
   expect(Object.keys(f).sort()).toEqual(['id', 'jsonrpc', 'result']);
   const result = expectFixedResult<T>(method, f.result);
-  called.set(method, extraFields(method, f.result));
+  called.add(method);
   return result;
 }
 
@@ -346,6 +347,7 @@ describe('the fixed methods and error codes, with emulated cards', () => {
   let poor: { params: ReturnType<typeof loadParams>; error: RpcError };
   let batch1: { key: string; records: unknown[]; result: unknown };
   let airTopUp: Frame | undefined;
+  let load3: { params: ReturnType<typeof loadParams>; result: unknown };
 
   it('customers.topUpPhoneAccount and customers.phoneAccount; a key with other params is IDEMPOTENCY_CONFLICT', async () => {
     const params = { idempotencyKey: 'top-1', msisdn: PHONE1, amount: 20_000 };
@@ -357,6 +359,11 @@ describe('the fixed methods and error codes, with emulated cards', () => {
     // the key with another method
     await refused(app, 'clearing.submitBatch', { idempotencyKey: 'top-1', records: [] }, 'IDEMPOTENCY_CONFLICT');
     expect(await fixed(app, 'customers.phoneAccount', { msisdn: PHONE1 })).toMatchObject({ balance: 20_000 });
+    // a key of 64 printable ASCII characters
+    const long = { idempotencyKey: ` ~${'k'.repeat(60)}!"`, msisdn: c3.msisdn, amount: 1 };
+    expect(long.idempotencyKey).toHaveLength(64);
+    expect(await fixed(app, 'customers.topUpPhoneAccount', long)).toEqual({ balance: 1 });
+    expect(await fixed(app, 'customers.topUpPhoneAccount', long)).toEqual({ balance: 1 });
     // keys are the client's: another client's same key is another call
     const metro = await RawClient.session(host.url, APP, 'metro-1');
     expect(await metro.result('customers.topUpPhoneAccount', { ...params, amount: 1 })).toMatchObject({
@@ -582,6 +589,18 @@ describe('the fixed methods and error codes, with emulated cards', () => {
     const before = await fixed<{ version: number; added: string[] }>(app, 'cards.blacklist', {});
     expect(before.added).not.toContain(c3.serial);
 
+    // a load of card-3 while it is active (cash), completed: its authorization is repeated below once the card is lost
+    const init3 = initializeForLoad(c3, 100);
+    const params3 = loadParams(c3.serial, 100, init3, 'load-3', { source: 'cash' });
+    const auth3 = await fixed<{ loadId: string; mac2: string }>(app, 'wallet.authorizeLoad', params3);
+    const tac3 = creditForLoad(c3, DATE, TIME, auth3.mac2);
+    expect(tac3).toMatch(HEX4);
+    expect(await fixed(app, 'wallet.confirmLoad', { loadId: auth3.loadId, tac: tac3 })).toMatchObject({
+      status: 'posted',
+      float: purseBalance(c3),
+    });
+    load3 = { params: params3, result: auth3 };
+
     // blocked from the console (cards.block, the project's), then a load is CARD_BLOCKED
     expect(await con.result('cards.block', { cardSerial: c3.serial })).toMatchObject({ status: 'blocked' });
     const init = initializeForLoad(c3, 100);
@@ -617,7 +636,7 @@ describe('the fixed methods and error codes, with emulated cards', () => {
     airTopUp = f;
     expect(f.error).toBeUndefined();
     const r = expectFixedResult<{ loadId: string; status: string }>('wallet.airTopUp', f.result);
-    called.set('wallet.airTopUp', extraFields('wallet.airTopUp', f.result));
+    called.add('wallet.airTopUp');
     expect(r.status).toBe('pending');
   });
 
@@ -711,6 +730,12 @@ describe('the fixed methods and error codes, with emulated cards', () => {
     expectAppError(second.error, 'IDEMPOTENCY_CONFLICT');
   });
 
+  it.fails('DEVIATION: a repeated authorization answers its first outcome once the card is lost (the server answers CARD_BLOCKED)', async () => {
+    const f = await app.call('wallet.authorizeLoad', load3.params);
+    expect(f.error).toBeUndefined();
+    expect(f.result).toEqual(load3.result);
+  });
+
   it('every fixed method of /v1/app and /v1/console was called; at the end the ledger verifies, sum 0, floats = purses', async () => {
     for (const label of CARD_LABELS) {
       const c = cards[label];
@@ -723,10 +748,5 @@ describe('the fixed methods and error codes, with emulated cards', () => {
       (m) => !called.has(m) && !(m === 'wallet.airTopUp' && airTopUp?.error !== undefined),
     );
     expect(missing).toEqual([]);
-    // for the report: fields beyond PROTOCOL.md's
-    const extras = Object.fromEntries([...called].filter(([, x]) => x.length > 0));
-    expect(extras).toBeDefined();
-    console.info('result fields beyond PROTOCOL.md:', JSON.stringify(extras));
-    expect(SERIAL.test(c1.serial)).toBe(true);
   });
 });

@@ -1,8 +1,7 @@
 /**
  * The results of the fixed methods as `PROTOCOL.md` gives them, written down from that page (not from the SDK's
  * catalogue, so that the two can be checked against each other): field names and types. A result must carry every
- * field named here with its type; further fields are allowed (the protocol lets the project add result fields) and
- * are listed by {@link extraFields}.
+ * field named here with its type; further fields are allowed (the protocol lets the project add result fields).
  */
 import { expect } from 'vitest';
 
@@ -93,7 +92,7 @@ export function misfits(value: unknown, shape: Shape, path = '$'): string[] {
     return shape.oneOf.includes(value)
       ? []
       : [`${path}: ${JSON.stringify(value)} is not one of ${shape.oneOf.join(', ')}`];
-  if ('arrayOf' in shape && typeof shape.arrayOf !== 'undefined' && !Array.isArray(shape.arrayOf)) {
+  if ('arrayOf' in shape) {
     if (!Array.isArray(value)) return [`${path}: not an array`];
     return value.flatMap((v, i) => misfits(v, shape.arrayOf as Shape, `${path}[${i}]`));
   }
@@ -102,12 +101,6 @@ export function misfits(value: unknown, shape: Shape, path = '$'): string[] {
   return Object.entries(shape as Record<string, Shape>).flatMap(([k, s]) =>
     Object.hasOwn(o, k) ? misfits(o[k], s, `${path}.${k}`) : [`${path}.${k}: missing`],
   );
-}
-
-/** The fields of a result object beyond those `PROTOCOL.md` names (top level). */
-export function extraFields(method: FixedMethod, result: unknown): string[] {
-  if (typeof result !== 'object' || result === null) return [];
-  return Object.keys(result).filter((k) => !Object.hasOwn(FIXED_RESULTS[method], k));
 }
 
 /** Expects `result` to be `method`'s result as `PROTOCOL.md` gives it; answers it typed loosely. */
