@@ -170,6 +170,15 @@ export function describeLedgerStore(name: string, factory: LedgerStoreFactory): 
         expect(await balance('phone:1')).toBe(700);
       });
 
+      it('reports what a key holds (idempotencyOf): unused, a result or an error', async () => {
+        expect(await ledger.idempotencyOf('app-1', 'io-1')).toBeUndefined();
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 5, 'io-1'));
+        expect(await ledger.idempotencyOf('app-1', 'io-1')).toMatchObject({ op: 'transfer', outcome: 'result' });
+        await rejectsWith(ledger.hold(tx('phone:2', 'merchant:m1', 5, 'io-2')), 'INSUFFICIENT_FUNDS');
+        expect(await ledger.idempotencyOf('app-1', 'io-2')).toMatchObject({ op: 'hold', outcome: 'error' });
+        expect(await ledger.idempotencyOf('app-2', 'io-1')).toBeUndefined();
+      });
+
       it('scopes keys per client', async () => {
         await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 1, 'k'));
         await ledger.transfer({ ...tx('cash:kiosk-1', 'phone:1', 2, 'k'), client: 'app-2' });

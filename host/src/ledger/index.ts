@@ -19,6 +19,7 @@ export {
   entryHash,
   GENESIS_HASH,
   type Idempotency,
+  type IdempotencyUse,
   type JournalEntry,
   type LinkedTransferRequest,
   type LinkedTransferResult,

@@ -59,6 +59,14 @@ export interface Account {
   readonly available: number;
 }
 
+/** A used idempotency key, as `idempotencyOf` reports it. */
+export interface IdempotencyUse {
+  /** `transfer`, `hold` or `linked`. */
+  readonly op: string;
+  readonly requestHash: string;
+  readonly outcome: 'result' | 'error';
+}
+
 /** Who asks, and under which idempotency key (1–64 printable ASCII characters, scoped to the client). */
 export interface Idempotency {
   readonly client: string;

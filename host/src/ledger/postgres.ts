@@ -47,6 +47,7 @@ import {
   checkTransfer,
   entryHash,
   GENESIS_HASH,
+  type IdempotencyUse,
   type JournalEntry,
   type LinkedTransferRequest,
   type LinkedTransferResult,
@@ -1325,6 +1326,22 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   // ---------------------------------------------------------------- records
+
+  idempotencyOf(client: string, idempotencyKey: string): Promise<IdempotencyUse | undefined> {
+    return this.#read(async (db) => {
+      const { rows } = await db.query<{ op: string; request_hash: string; outcome: string }>(
+        'SELECT op, request_hash, outcome FROM idempotency WHERE client = $1 AND key = $2',
+        [String(client), String(idempotencyKey)],
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      return {
+        op: row.op,
+        requestHash: row.request_hash,
+        outcome: row.outcome.startsWith('{"result"') ? 'result' : 'error',
+      };
+    });
+  }
 
   getRecord<T = unknown>(collection: string, id: string): Promise<StoredRecord<T> | undefined> {
     try {

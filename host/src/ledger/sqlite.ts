@@ -33,6 +33,7 @@ import {
   checkTransfer,
   entryHash,
   GENESIS_HASH,
+  type IdempotencyUse,
   type JournalEntry,
   type LinkedTransferRequest,
   type LinkedTransferResult,
@@ -789,6 +790,20 @@ export class SqliteLedgerStore implements LedgerStore {
         .all(...args)
         .map(toTransfer),
     );
+  }
+
+  idempotencyOf(client: string, idempotencyKey: string): Promise<IdempotencyUse | undefined> {
+    return this.#read(() => {
+      const row = this.#stmt<[string, string], { op: string; request_hash: string; outcome: string }>(
+        'SELECT op, request_hash, outcome FROM idempotency WHERE client = ? AND key = ?',
+      ).get(String(client), String(idempotencyKey));
+      if (!row) return undefined;
+      return {
+        op: row.op,
+        requestHash: row.request_hash,
+        outcome: row.outcome.startsWith('{"result"') ? 'result' : 'error',
+      };
+    });
   }
 
   // ---------------------------------------------------------------- records

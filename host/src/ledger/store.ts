@@ -6,6 +6,7 @@
 import type {
   Account,
   AccountKind,
+  IdempotencyUse,
   LinkedTransferRequest,
   LinkedTransferResult,
   RecordWrite,
@@ -70,6 +71,12 @@ export interface LedgerStore {
    * reports) and/or by `ref` (a card's loads, a card's cleared purchases).
    */
   listTransfers(filter: TransferState | TransferFilter): Promise<Transfer[]>;
+  /**
+   * What the ledger holds under `(client, idempotencyKey)`: the operation, the hash of its body and whether its
+   * outcome was a result or an error — or `undefined` when the key is unused. Lets a caller with checks of its own
+   * before the ledger tell a retry (replay it) from a first request.
+   */
+  idempotencyOf(client: string, idempotencyKey: string): Promise<IdempotencyUse | undefined>;
   /** The record, or `undefined`. */
   getRecord<T = unknown>(collection: string, id: string): Promise<StoredRecord<T> | undefined>;
   /** The records of a collection whose id starts with `prefix` (default: all), by id. */
