@@ -631,7 +631,7 @@ describe('the fixed methods and error codes, with emulated cards', () => {
     );
   });
 
-  it.fails('DEVIATION: wallet.airTopUp answers { loadId, status: "pending" } while the phone is unreachable (the server refuses it)', async () => {
+  it.fails('until the OTA issue (12) lands: wallet.airTopUp answers { loadId, status: "pending" } while the phone is unreachable', async () => {
     const f = await app.call('wallet.airTopUp', { idempotencyKey: 'air-1', msisdn: PHONE1, amount: 100 });
     airTopUp = f;
     expect(f.error).toBeUndefined();
@@ -708,14 +708,13 @@ describe('the fixed methods and error codes, with emulated cards', () => {
     expect(await fixed(app, 'customers.phoneAccount', { msisdn: PHONE1 })).toMatchObject({ balance: 15_001 });
   });
 
-  // Known deviations of the server from PROTOCOL.md (reported; `it.fails` turns red once the server conforms, then
-  // make them plain tests).
-  it.fails('DEVIATION: a used key with another amount is IDEMPOTENCY_CONFLICT (the server answers BAD_MAC1)', async () => {
+  // Idempotency of a whole call (PROTOCOL.md): checks before the ledger do not escape the key.
+  it('a used key with another amount is IDEMPOTENCY_CONFLICT (even though that MAC1 would not verify)', async () => {
     // The amount is under MAC1, so the changed call's MAC1 no longer verifies; the key was used with other params.
     await refused(app, 'wallet.authorizeLoad', { ...load1.params, amount: 5001 }, 'IDEMPOTENCY_CONFLICT');
   });
 
-  it.fails('DEVIATION: a key whose first outcome was BAD_MAC1 is bound to it (the server authorizes other params)', async () => {
+  it('a key whose first outcome was BAD_MAC1 is bound to it: another call under it is IDEMPOTENCY_CONFLICT', async () => {
     const init = initializeForLoad(c1, 100);
     const good = loadParams(c1.serial, 100, init, 'load-rebound', { source: 'cash' });
     await refused(app, 'wallet.authorizeLoad', { ...good, mac1: flipBit(good.mac1) }, 'BAD_MAC1');
@@ -730,7 +729,7 @@ describe('the fixed methods and error codes, with emulated cards', () => {
     expectAppError(second.error, 'IDEMPOTENCY_CONFLICT');
   });
 
-  it.fails('DEVIATION: a repeated authorization answers its first outcome once the card is lost (the server answers CARD_BLOCKED)', async () => {
+  it('a repeated authorization answers its first outcome after the card was reported lost', async () => {
     const f = await app.call('wallet.authorizeLoad', load3.params);
     expect(f.error).toBeUndefined();
     expect(f.result).toEqual(load3.result);

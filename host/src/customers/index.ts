@@ -19,6 +19,7 @@ import { LEDGER_ERRORS, type LedgerStore, type TransferLeg } from '../ledger';
 import { ACCOUNT, PLATFORM_CLIENT, REF } from '../platform/accounts';
 import type { PlatformConfig } from '../platform/config';
 import { PlatformError } from '../platform/errors';
+import { CallIdempotency } from '../platform/idempotency';
 import { cardAmountParam, cardSerialParam, intParam, msisdnParam, paramsObject } from '../platform/params';
 import type { Points } from '../points';
 
@@ -70,6 +71,7 @@ export class Customers {
   readonly #points: Points;
   readonly #config: PlatformConfig;
   readonly #now: () => number;
+  readonly #idem: CallIdempotency;
 
   constructor(options: CustomersOptions) {
     this.#ledger = options.ledger;
@@ -78,6 +80,7 @@ export class Customers {
     this.#points = options.points;
     this.#config = options.config;
     this.#now = options.now ?? Date.now;
+    this.#idem = new CallIdempotency(options.ledger);
   }
 
   /**
@@ -135,17 +138,29 @@ export class Customers {
     paramsObject(params);
     const msisdn = msisdnParam(params.msisdn);
     const amount = cardAmountParam(params.amount);
-    await this.#mustExist(msisdn);
-    await this.#ledger.openAccount(ACCOUNT.cash(params.client), 'CASH');
-    const r = await this.#ledger.transfer({
-      client: params.client,
-      idempotencyKey: params.idempotencyKey,
-      from: ACCOUNT.cash(params.client),
-      to: ACCOUNT.phone(msisdn),
-      amount,
-      memo: 'phone account top-up (cash)',
-    });
-    return { balance: r.balances[ACCOUNT.phone(msisdn)]! };
+    const move = async () => {
+      const r = await this.#ledger.transfer({
+        client: params.client,
+        idempotencyKey: params.idempotencyKey,
+        from: ACCOUNT.cash(params.client),
+        to: ACCOUNT.phone(msisdn),
+        amount,
+        memo: 'phone account top-up (cash)',
+      });
+      return { balance: r.balances[ACCOUNT.phone(msisdn)]! };
+    };
+    return this.#idem.run(
+      params.client,
+      params.idempotencyKey,
+      'customers.topUpPhoneAccount',
+      { msisdn, amount },
+      async () => {
+        await this.#mustExist(msisdn);
+        await this.#ledger.openAccount(ACCOUNT.cash(params.client), 'CASH');
+        return move();
+      },
+      move,
+    );
   }
 
   /** `customers.phoneAccount`: the balance (fen; what is held for loads in flight is not subtracted). */
@@ -216,9 +231,57 @@ export class Customers {
       throw new ArgumentError('challenge must be 16 hex digits');
     if (typeof params.response !== 'string' || !/^([0-9A-Fa-f]{2}){1,64}$/.test(params.response))
       throw new ArgumentError('response must be hex');
-    const merchantId = this.#merchantOf(params.client);
-    const card = await this.#cards.mustBeActive(serial);
     const challengeId = params.challenge.toUpperCase();
+    const response = params.response.toUpperCase();
+    const pay = async (card: { msisdn: string }, merchantId: string) => {
+      const legs: TransferLeg[] = [
+        {
+          from: ACCOUNT.phone(card.msisdn),
+          to: ACCOUNT.merchant(merchantId),
+          amount,
+          memo: `online charge, card ${serial}`,
+          ref: REF.charge(serial),
+          meta: { challenge: challengeId },
+        },
+      ];
+      const award = this.#points.awardLeg(card.msisdn, merchantId, amount, { cardSerial: serial, charge: challengeId });
+      if (award) legs.push(award);
+      const r = await this.#ledger.transferLinked({
+        client: params.client,
+        idempotencyKey: params.idempotencyKey,
+        legs,
+      });
+      return {
+        balance: r.balances[ACCOUNT.phone(card.msisdn)]!,
+        transferId: r.transfers[0]!.id,
+        points: award?.amount ?? 0,
+      };
+    };
+    return this.#idem.run(
+      params.client,
+      params.idempotencyKey,
+      'customers.chargePhoneAccount',
+      { cardSerial: serial, amount, challenge: challengeId, response },
+      () => this.#chargeFirst(params.client, params.idempotencyKey, serial, amount, challengeId, response, pay),
+      async () => pay(await this.#cards.mustRecord(serial), this.#merchantOf(params.client)),
+    );
+  }
+
+  async #chargeFirst(
+    client: string,
+    idempotencyKey: string,
+    serial: string,
+    amount: number,
+    challengeId: string,
+    response: string,
+    pay: (
+      card: { msisdn: string },
+      merchantId: string,
+    ) => Promise<{ balance: number; transferId: string; points: number }>,
+  ): Promise<{ balance: number; transferId: string; points: number }> {
+    const params = { client, idempotencyKey, response };
+    const merchantId = this.#merchantOf(client);
+    const card = await this.#cards.mustBeActive(serial);
     const use = `${params.client}\u0000${params.idempotencyKey}`;
     const stored = await this.#ledger.getRecord<ChallengeRecord>(CHALLENGES, challengeId);
     const c = stored?.value;
@@ -244,24 +307,7 @@ export class Customers {
         throw e;
       }
     }
-    const legs: TransferLeg[] = [
-      {
-        from: ACCOUNT.phone(card.msisdn),
-        to: ACCOUNT.merchant(merchantId),
-        amount,
-        memo: `online charge, card ${serial}`,
-        ref: REF.charge(serial),
-        meta: { challenge: challengeId },
-      },
-    ];
-    const award = this.#points.awardLeg(card.msisdn, merchantId, amount, { cardSerial: serial, charge: challengeId });
-    if (award) legs.push(award);
-    const r = await this.#ledger.transferLinked({ client: params.client, idempotencyKey: params.idempotencyKey, legs });
-    return {
-      balance: r.balances[ACCOUNT.phone(card.msisdn)]!,
-      transferId: r.transfers[0]!.id,
-      points: award?.amount ?? 0,
-    };
+    return pay(card, merchantId);
   }
 
   #merchantOf(client: string): string {

@@ -99,7 +99,7 @@ describe('platform', () => {
     );
     const load = { amount: 5000, oldBalance: 0, onlineCounter: 0 };
     const lp = loadParams('card-1', { ...load, key: 'l' });
-    await run(() => p.wallets.authorizeLoad({ ...lp, mac1: flipHex(lp.mac1) }));
+    await run(() => p.wallets.authorizeLoad({ ...lp, idempotencyKey: 'l-bad', mac1: flipHex(lp.mac1) }));
     let loadId = '';
     await run(async () => {
       const r = await p.wallets.authorizeLoad(lp);

@@ -15,6 +15,7 @@ import type { LedgerStore, TransferLeg, TransferMeta } from '../ledger';
 import { ACCOUNT, PLATFORM_CLIENT, REF } from '../platform/accounts';
 import type { PlatformConfig } from '../platform/config';
 import { PlatformError } from '../platform/errors';
+import { CallIdempotency } from '../platform/idempotency';
 import { intParam, msisdnParam, paramsObject } from '../platform/params';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -40,11 +41,13 @@ export class Points {
   readonly #ledger: LedgerStore;
   readonly #config: PlatformConfig;
   readonly #now: () => number;
+  readonly #idem: CallIdempotency;
 
   constructor(options: PointsOptions) {
     this.#ledger = options.ledger;
     this.#config = options.config;
     this.#now = options.now ?? Date.now;
+    this.#idem = new CallIdempotency(options.ledger);
   }
 
   /** The merchant's earn rule: points per yuan (0 when it awards none or is unknown). */
@@ -96,8 +99,29 @@ export class Points {
     paramsObject(params);
     const msisdn = msisdnParam(params.msisdn);
     const points = intParam(params.points, 'points', 1, 1e12);
-    await this.balance({ msisdn });
     const credited = points * (this.#config.fenPerPoint ?? 1);
+    const move = () => this.#redeemLegs(params.client, params.idempotencyKey, msisdn, points, credited);
+    return this.#idem.run(
+      params.client,
+      params.idempotencyKey,
+      'points.redeem',
+      { msisdn, points },
+      async () => {
+        await this.balance({ msisdn });
+        return move();
+      },
+      move,
+    );
+  }
+
+  async #redeemLegs(
+    client: string,
+    idempotencyKey: string,
+    msisdn: string,
+    points: number,
+    credited: number,
+  ): Promise<{ points: number; balance: number; credited: number }> {
+    const params = { client, idempotencyKey };
     const r = await this.#ledger.transferLinked({
       client: params.client,
       idempotencyKey: params.idempotencyKey,

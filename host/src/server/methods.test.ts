@@ -80,7 +80,13 @@ describe('methods of /v1/app', () => {
     await ok(con, 'events.subscribe', { topics: ['loads', 'cards', 'clearing'] });
     const load = { amount: 5_000, oldBalance: 0, onlineCounter: 0 };
     const { client: _c, ...params } = loadParams('card-1', { ...load, key: 'load-1' });
-    expect(await fails(app, 'wallet.authorizeLoad', { ...params, mac1: flipHex(params.mac1) })).toBe('BAD_MAC1');
+    const bad = { ...params, idempotencyKey: 'load-bad', mac1: flipHex(params.mac1) };
+    expect(await fails(app, 'wallet.authorizeLoad', bad)).toBe('BAD_MAC1');
+    // the key is bound to its refusal: the same call answers it again, another call under it is a conflict
+    expect(await fails(app, 'wallet.authorizeLoad', bad)).toBe('BAD_MAC1');
+    expect(await fails(app, 'wallet.authorizeLoad', { ...params, idempotencyKey: 'load-bad' })).toBe(
+      'IDEMPOTENCY_CONFLICT',
+    );
     const auth = await ok(app, 'wallet.authorizeLoad', params);
     expect(await ok(app, 'wallet.authorizeLoad', params)).toEqual(auth); // the same load and MAC2 again
     const loadId = String(auth.loadId);

@@ -36,6 +36,7 @@ import {
 import { ACCOUNT, REF } from '../platform/accounts';
 import type { PlatformConfig } from '../platform/config';
 import { PlatformError } from '../platform/errors';
+import { CallIdempotency } from '../platform/idempotency';
 import {
   cardAmountParam,
   cardSerialParam,
@@ -167,6 +168,7 @@ export class Wallets {
   readonly #points: Points;
   readonly #config: PlatformConfig;
   readonly #cardLocks = new KeyedLocks();
+  readonly #idem: CallIdempotency;
 
   constructor(options: WalletsOptions) {
     this.#ledger = options.ledger;
@@ -174,6 +176,7 @@ export class Wallets {
     this.#cards = options.contactless;
     this.#points = options.points;
     this.#config = options.config;
+    this.#idem = new CallIdempotency(options.ledger);
   }
 
   /** `wallet.float`: the platform's mirror of the card's purse. @throws PlatformError `UNKNOWN_CARD` */
@@ -206,49 +209,76 @@ export class Wallets {
     const funding = paramsObject(params.funding, 'funding');
     if (funding.source !== 'cash' && funding.source !== 'phoneAccount')
       throw new ArgumentError('funding.source must be "cash" or "phoneAccount"');
-    const card = await this.#cards.mustBeActive(cardSerial);
-    if (oldBalance + amount > this.#config.maxBalance)
-      throw new PlatformError(
-        'BALANCE_LIMIT',
-        `${oldBalance} + ${amount} fen is over the purse's maximum balance of ${this.#config.maxBalance}`,
-      );
-    // A MAC1 that does not verify rejects with the key store's IssuerKeyError BAD_MAC1: no MAC2, nothing held.
-    const { mac2 } = await this.#keys.authorizeLoad({
+    const msisdn = funding.source === 'phoneAccount' ? msisdnParam(funding.msisdn, 'funding.msisdn') : undefined;
+    const fields = { cardSerial, terminalId, amount, oldBalance, onlineCounter, random, mac1, date, time };
+    const from = msisdn === undefined ? ACCOUNT.cash(params.client) : ACCOUNT.phone(msisdn);
+    const hold = (mac2: Uint8Array) =>
+      this.#ledger
+        .hold({
+          client: params.client,
+          idempotencyKey: params.idempotencyKey,
+          from,
+          to: ACCOUNT.float(cardSerial),
+          amount,
+          memo: `load of card ${cardSerial}`,
+          ref: REF.load(cardSerial),
+          meta: {
+            cardSerial,
+            onlineCounter,
+            oldBalance,
+            terminalId,
+            random,
+            date,
+            time,
+            mac1,
+            funding: funding.source,
+          },
+        })
+        .then((r) => ({ loadId: r.transfer.id, mac2: toHex(mac2) }));
+    const mac2Fields = {
       cardSerial: fromHex(cardSerial),
-      oldBalance,
       amount,
       tti: TTI.EP_LOAD,
       terminalId: fromHex(terminalId),
       onlineCounter,
       random: fromHex(random),
-      mac1: fromHex(mac1),
       date: fromHex(date),
       time: fromHex(time),
-    });
-    let from: string;
-    if (funding.source === 'cash') {
-      from = ACCOUNT.cash(params.client);
-      await this.#ledger.openAccount(from, 'CASH');
-    } else {
-      const msisdn = msisdnParam(funding.msisdn, 'funding.msisdn');
-      if (msisdn !== card.msisdn)
-        throw new PlatformError('FUNDING_REFUSED', `phone account ${msisdn} is not the holder's of card ${cardSerial}`);
-      from = ACCOUNT.phone(msisdn);
-      if (!(await this.#ledger.getAccount(from))) throw new PlatformError('UNKNOWN_CUSTOMER', `no customer ${msisdn}`);
-    }
-    await this.#settleByProvenCounter(cardSerial, onlineCounter);
-    const meta: LoadMeta = { cardSerial, onlineCounter, oldBalance, terminalId, random, date, time };
-    const r = await this.#ledger.hold({
-      client: params.client,
-      idempotencyKey: params.idempotencyKey,
-      from,
-      to: ACCOUNT.float(cardSerial),
-      amount,
-      memo: `load of card ${cardSerial}`,
-      ref: REF.load(cardSerial),
-      meta: { ...meta, mac1, funding: funding.source },
-    });
-    return { loadId: r.transfer.id, mac2: toHex(mac2) };
+    };
+    return this.#idem.run(
+      params.client,
+      params.idempotencyKey,
+      'wallet.authorizeLoad',
+      { ...fields, funding: msisdn === undefined ? 'cash' : `phoneAccount:${msisdn}` },
+      async () => {
+        const card = await this.#cards.mustBeActive(cardSerial);
+        if (oldBalance + amount > this.#config.maxBalance)
+          throw new PlatformError(
+            'BALANCE_LIMIT',
+            `${oldBalance} + ${amount} fen is over the purse's maximum balance of ${this.#config.maxBalance}`,
+          );
+        // A MAC1 that does not verify rejects with the key store's IssuerKeyError BAD_MAC1: no MAC2, nothing held.
+        const { mac2 } = await this.#keys.authorizeLoad({ ...mac2Fields, oldBalance, mac1: fromHex(mac1) });
+        if (msisdn === undefined) await this.#ledger.openAccount(from, 'CASH');
+        else {
+          if (msisdn !== card.msisdn)
+            throw new PlatformError(
+              'FUNDING_REFUSED',
+              `phone account ${msisdn} is not the holder's of card ${cardSerial}`,
+            );
+          if (!(await this.#ledger.getAccount(from)))
+            throw new PlatformError('UNKNOWN_CUSTOMER', `no customer ${msisdn}`);
+        }
+        await this.#settleByProvenCounter(cardSerial, onlineCounter);
+        return hold(mac2);
+      },
+      // A retry: the ledger answers the first hold (or IDEMPOTENCY_CONFLICT); MAC1 was checked the first time, and
+      // the MAC2 is recomputed only once the hold is known to be this load's.
+      async () => {
+        const answer = await hold(new Uint8Array(4));
+        return { ...answer, mac2: toHex(await this.#keys.loadMac2(mac2Fields)) };
+      },
+    );
   }
 
   /**

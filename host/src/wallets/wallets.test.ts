@@ -382,3 +382,43 @@ describe('loads settled by a later MAC1', () => {
     );
   });
 });
+
+describe('a load authorization is bound to its idempotency key as a whole call', () => {
+  const load = { amount: 1000, oldBalance: 0, onlineCounter: 0 };
+  it('answers IDEMPOTENCY_CONFLICT to other params under a used key, even when their MAC1 would not verify', async () => {
+    const first = await platform.wallets.authorizeLoad(loadParams('card-1', { ...load, key: 'k' }));
+    const other = { ...loadParams('card-1', { ...load, key: 'k' }), amount: 1001 };
+    await rejectsWithCode(platform.wallets.authorizeLoad(other), LEDGER_ERRORS, 'IDEMPOTENCY_CONFLICT');
+    expect(await platform.wallets.authorizeLoad(loadParams('card-1', { ...load, key: 'k' }))).toEqual(first);
+  });
+
+  it('binds a key to its first refusal: the same call gets it again, another call under it is a conflict', async () => {
+    const good = loadParams('card-1', { ...load, key: 'r' });
+    await rejectsWithCode(
+      platform.wallets.authorizeLoad({ ...good, mac1: flipHex(good.mac1) }),
+      KEYS_ERRORS,
+      'BAD_MAC1',
+    );
+    await rejectsWithCode(
+      platform.wallets.authorizeLoad({ ...good, mac1: flipHex(good.mac1) }),
+      KEYS_ERRORS,
+      'BAD_MAC1',
+    );
+    await rejectsWithCode(platform.wallets.authorizeLoad(good), LEDGER_ERRORS, 'IDEMPOTENCY_CONFLICT');
+    const big = loadParams('card-1', { amount: platform.config.maxBalance, oldBalance: 1, onlineCounter: 0, key: 'b' });
+    await rejectsWithCode(platform.wallets.authorizeLoad(big), PLATFORM_ERRORS, 'BALANCE_LIMIT');
+    await rejectsWithCode(platform.wallets.authorizeLoad(big), PLATFORM_ERRORS, 'BALANCE_LIMIT');
+    expect(await phone()).toMatchObject({ reserved: 0 });
+  });
+
+  it('answers a repeated authorization with its first outcome after the card was reported lost', async () => {
+    const first = await platform.wallets.authorizeLoad(loadParams('card-1', { ...load, key: 'l' }));
+    await platform.contactless.reportLost({ cardSerial: SERIAL1 });
+    expect(await platform.wallets.authorizeLoad(loadParams('card-1', { ...load, key: 'l' }))).toEqual(first);
+    await rejectsWithCode(
+      platform.wallets.authorizeLoad(loadParams('card-1', { ...load, random: '0F0E0D0C', key: 'l2' })),
+      PLATFORM_ERRORS,
+      'CARD_BLOCKED',
+    );
+  });
+});
