@@ -31,6 +31,8 @@ export type Gen =
       readonly method: MethodName;
       readonly params: Record<string, unknown>;
       readonly codes: readonly AnswerCode[];
+      /** Call again under a key used before (of another call): `IDEMPOTENCY_CONFLICT`, or the first outcome. */
+      readonly reuseKey: boolean;
       readonly cls: string;
     };
 
@@ -513,11 +515,12 @@ const record = fc.record({
 });
 
 const safe = (method: MethodName, params: fc.Arbitrary<Record<string, unknown>>, ...codes: AnswerCode[]) =>
-  params.map((p) => ({
+  fc.tuple(params, fc.nat(7)).map(([p, n]) => ({
     t: 'safe' as const,
     method,
     params: p,
     codes,
+    reuseKey: n === 0 && 'idempotencyKey' in p,
     cls: `valid, fails: ${method} → ${codes.join('|')}`,
   }));
 
@@ -684,20 +687,61 @@ export function expectFor(text: string, ctx: Ctx, cls: string): Expect | null | 
   return 'unsafe';
 }
 
+/** What a lane's frames share: the ids and the idempotency keys used so far. */
+export class LaneState {
+  #id = 0;
+  /**
+   * Keys of the failing calls sent, with the codes they may fail with: the same array as in their expectation, so
+   * that a later call under the key adds `IDEMPOTENCY_CONFLICT` to them (the two may run at once, the later first).
+   */
+  readonly keys: Array<{ readonly key: string; readonly codes: AnswerCode[] }> = [];
+  readonly #prefix: string;
+
+  /** `prefix` makes the lane's idempotency keys its own (keys are scoped to the client, lanes share clients). */
+  constructor(prefix: string) {
+    this.#prefix = prefix;
+  }
+
+  nextId(): number {
+    return ++this.#id;
+  }
+
+  /** A key no call has used. */
+  freshKey(id: number): string {
+    return `${this.#prefix}-${id}`.slice(0, 64);
+  }
+}
+
 /**
- * Turns a sample into a frame on `ctx`: `call`s get the id `nextId()`; a frame the server would run (but a
+ * Turns a sample into a frame on `ctx`: `call`s get the next id; a failing call gets a key of its own (or one used
+ * before, then `IDEMPOTENCY_CONFLICT` or the first call's outcome is also right); a frame the server would run (but a
  * hand-written failing call) is `undefined`.
  */
-export function plan(g: Gen, ctx: Ctx, nextId: () => number): Planned | undefined {
+export function plan(g: Gen, ctx: Ctx, state: LaneState): Planned | undefined {
   switch (g.t) {
     case 'bin':
       return { data: g.data, binary: true, expect: { id: null, codes: [-32600], cls: g.cls }, cls: g.cls };
     case 'safe': {
-      const id = nextId();
-      const text = serialize({ jsonrpc: '2.0', id, method: g.method, params: g.params });
+      const id = state.nextId();
+      let params = g.params;
+      let codes: AnswerCode[] = [...g.codes];
+      let cls = g.cls;
+      if ('idempotencyKey' in params) {
+        const before = g.reuseKey && state.keys.length > 0 ? state.keys[id % state.keys.length] : undefined;
+        if (before) {
+          params = { ...params, idempotencyKey: before.key };
+          codes = [...new Set([...codes, ...before.codes, 'IDEMPOTENCY_CONFLICT'])];
+          if (!before.codes.includes('IDEMPOTENCY_CONFLICT')) before.codes.push('IDEMPOTENCY_CONFLICT');
+          cls = `${cls} (key used before)`;
+        } else {
+          params = { ...params, idempotencyKey: state.freshKey(id) };
+          state.keys.push({ key: params.idempotencyKey as string, codes });
+        }
+      }
+      const text = serialize({ jsonrpc: '2.0', id, method: g.method, params });
       const c = checkParams(ctx.endpoint, g.method, JSON.parse(text).params);
       if (!c.ok) throw new Error(`a hand-written failing call does not fit its schema: ${text} ${c.error.message}`);
-      return { data: text, binary: false, expect: { id, codes: g.codes, cls: g.cls }, cls: g.cls };
+      return { data: text, binary: false, expect: { id, codes, cls }, cls };
     }
     case 'call':
     case 'text': {
@@ -706,8 +750,8 @@ export function plan(g: Gen, ctx: Ctx, nextId: () => number): Planned | undefine
           ? g.text
           : serialize(
               g.params === undefined
-                ? { jsonrpc: '2.0', id: nextId(), method: g.method }
-                : { jsonrpc: '2.0', id: nextId(), method: g.method, params: g.params },
+                ? { jsonrpc: '2.0', id: state.nextId(), method: g.method }
+                : { jsonrpc: '2.0', id: state.nextId(), method: g.method, params: g.params },
             );
       const e = expectFor(text, ctx, g.cls);
       if (e === 'unsafe') return undefined;
@@ -726,14 +770,13 @@ export function frames(
   seed: number,
   maxBytes = 128 * 1024,
 ): { frames: Planned[]; unsafe: number } {
-  let id = 0;
-  const nextId = () => ++id;
+  const state = new LaneState(`fz-${seed}`);
   const out: Planned[] = [];
   let unsafe = 0;
   let round = 0;
   while (out.length < count) {
     for (const g of fc.sample(mixture(ctx), { seed: seed + round * 7919, numRuns: count - out.length + 16 })) {
-      const p = plan(g, ctx, nextId);
+      const p = plan(g, ctx, state);
       if (p === undefined) unsafe++;
       else if (out.length < count && byteLength(p.data) <= maxBytes) out.push(p);
     }

@@ -187,11 +187,14 @@ export class Lane {
   }
 
   /**
-   * Waits until every frame sent was answered or the server closed the lane; then closes it (1000). A lane still
-   * waiting after `timeoutMs` is a violation.
+   * Waits until every frame sent was answered or the server closed the lane (with `expectClose`, until it closed);
+   * then closes it (1000). A lane still waiting after `timeoutMs` is a violation.
    */
-  async finish(timeoutMs = 30_000): Promise<{ code: number | undefined; outstanding: number }> {
-    if (this.#outstanding > 0 && this.#closedBy === undefined) {
+  async finish(
+    timeoutMs = 30_000,
+    o: { expectClose?: boolean } = {},
+  ): Promise<{ code: number | undefined; outstanding: number }> {
+    if ((this.#outstanding > 0 || o.expectClose) && this.#closedBy === undefined) {
       const idle = new Promise<void>((resolve) => {
         this.#idle = resolve;
       });
@@ -201,7 +204,9 @@ export class Lane {
       });
       const r = await Promise.race([idle, this.closed.then(() => undefined), late]);
       clearTimeout(timer);
-      if (r === 'late')
+      if (r === 'late' && o.expectClose && this.#outstanding === 0)
+        this.#tally.violation(`${this.name}: the server did not close the connection within ${timeoutMs} ms`);
+      else if (r === 'late')
         this.#tally.violation(
           `${this.name}: ${this.#outstanding} frames unanswered after ${timeoutMs} ms (ids ${[...this.#pending.keys()].slice(0, 5).join(', ')})`,
         );
