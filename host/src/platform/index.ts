@@ -22,6 +22,7 @@ import { Wallets } from '../wallets';
 import { ACCOUNT } from './accounts';
 import type { PlatformConfig } from './config';
 import { PlatformError } from './errors';
+import { CallIdempotency } from './idempotency';
 
 export { ACCOUNT, PLATFORM_CLIENT, REF } from './accounts';
 export {
@@ -33,6 +34,7 @@ export {
   platformConfigFromProfile,
 } from './config';
 export { PLATFORM_ERRORS, PlatformError, type PlatformErrorCode } from './errors';
+export { CallIdempotency } from './idempotency';
 
 /**
  * Where the platform logs: one line per operation at `debug` (`{ op, ms }`) and per refused one at `warn`
@@ -66,6 +68,8 @@ export interface Platform {
   readonly points: Points;
   readonly wallets: Wallets;
   readonly contactless: ContactlessManagement;
+  /** Binds refusals made outside the sub-platforms (by the server) to their idempotency key. */
+  readonly idempotency: CallIdempotency;
   /** `merchants.balance`: what the platform owes the client's merchant. */
   merchantBalance(params: { client: string }): Promise<{ payable: number }>;
   /** `ledger.verify`. */
@@ -91,6 +95,7 @@ export async function openPlatform(options: PlatformOptions): Promise<Platform> 
     points,
     wallets,
     contactless,
+    idempotency: new CallIdempotency(ledger),
     async merchantBalance({ client }) {
       const merchantId = config.clients.find((c) => c.id === client)?.merchantId;
       if (!merchantId) throw new PlatformError('NO_MERCHANT', `client ${client} settles to no merchant`);

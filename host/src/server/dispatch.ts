@@ -14,7 +14,8 @@ import {
   type ResultOf,
 } from '@simtap/sdk/wire';
 import type { z } from 'zod';
-import type { Platform } from '../platform';
+import { LedgerError } from '../ledger';
+import { type Platform, PlatformError } from '../platform';
 import { WireAnswer } from './errors';
 import type { EventTopic, PlatformEvent } from './events';
 
@@ -70,9 +71,24 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = {
   'wallet.float': (p, _ctx, params) => p.wallets.float(params),
   // Over-the-air loads need the phone's connection on /v1/ota, which the OTA issue implements: until then every
   // phone is unreachable, nothing is kept and nothing moves.
-  'wallet.airTopUp': async () => {
-    throw new WireAnswer(
-      applicationError('PHONE_UNREACHABLE', 'over-the-air loads are not available yet: the phone is not connected'),
+  // Until the OTA issue gives the platform its link to phones, no phone is reachable: the call is refused, and the
+  // refusal is bound to its idempotency key like any money-moving call's.
+  'wallet.airTopUp': (p, ctx, params) => {
+    const { idempotencyKey, ...rest } = params;
+    return p.idempotency.run(
+      ctx.clientId,
+      idempotencyKey,
+      'wallet.airTopUp',
+      rest,
+      async () => {
+        throw new PlatformError(
+          'PHONE_UNREACHABLE',
+          'over-the-air loads are not available yet: the phone is not connected',
+        );
+      },
+      async () => {
+        throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another call');
+      },
     );
   },
   'wallet.load': (p, _ctx, params) => p.wallets.load(params),

@@ -171,16 +171,17 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
     });
   };
 
+  // Slow-loris upgrades: a request's headers must arrive within 10 s. Node checks these timeouts every
+  // `connectionsCheckingInterval` (30 s by default, which let a stalled upgrade live up to 40 s): every second here.
+  const http = { headersTimeout: 10_000, requestTimeout: 15_000, connectionsCheckingInterval: 1_000 };
   const server: Server = options.tls
-    ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest)
-    : createHttpServer(onRequest);
-  // Slow-loris upgrades: a request's headers must arrive within 10 s.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
+    ? createHttpsServer({ ...http, key: options.tls.key, cert: options.tls.cert }, onRequest)
+    : createHttpServer(http, onRequest);
   server.maxConnections = limits.maxConnections;
   server.on('upgrade', onUpgrade);
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     socket.destroy();
   });
   const scheme = options.tls ? 'wss' : 'ws';

@@ -359,7 +359,7 @@ export class Wallets {
   /** The card's loads still pending (or suspended), oldest first: what its next contact must resolve. */
   async pendingLoads(params: { cardSerial: string }): Promise<LoadView[]> {
     paramsObject(params);
-    const serial = cardSerialParam(params.cardSerial);
+    const serial = (await this.#cards.mustRecord(cardSerialParam(params.cardSerial))).cardSerial;
     const all = await this.#ledger.listTransfers({ ref: REF.load(serial) });
     return all
       .filter((t) => t.state === 'pending' || t.state === 'suspended')
@@ -492,9 +492,18 @@ export class Wallets {
     if (typeof key !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(key))
       throw new ArgumentError('idempotencyKey must be 1–64 printable ASCII characters');
     const merchantId = this.#config.clients.find((c) => c.id === client)?.merchantId;
-    if (!merchantId) throw new PlatformError('NO_MERCHANT', `client ${client} settles to no merchant`);
-    const batchId = `${client.length}:${client}/${key}`;
     const hash = requestHash('clearing.submitBatch', { records });
+    if (!merchantId) {
+      // Refused before the ledger: the key is bound to the refusal as for any money-moving call.
+      const refuse = async (): Promise<never> => {
+        throw new PlatformError('NO_MERCHANT', `client ${client} settles to no merchant`);
+      };
+      const conflict = async (): Promise<never> => {
+        throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another call');
+      };
+      return this.#idem.run(client, key, 'clearing.submitBatch', { records: hash }, refuse, conflict);
+    }
+    const batchId = `${client.length}:${client}/${key}`;
     const prior = await this.#batchOutcome(batchId, hash);
     if (prior) return prior;
     // Every TAC once: the verdict does not change between attempts.

@@ -319,6 +319,23 @@ describe('clearing', () => {
 
   it('refuses a client without a merchant and names a malformed record', async () => {
     await rejectsWithCode(submit('n1', [purchaseRecord('card-1', 0, 1)], 'access-1'), PLATFORM_ERRORS, 'NO_MERCHANT');
+    // the refusal binds the key: the same batch gets it again, a top-up under the key is a conflict
+    await rejectsWithCode(submit('n1', [purchaseRecord('card-1', 0, 1)], 'access-1'), PLATFORM_ERRORS, 'NO_MERCHANT');
+    await rejectsWithCode(
+      platform.customers.topUpPhoneAccount({
+        client: 'access-1',
+        idempotencyKey: 'n1',
+        msisdn: CARD1.msisdn,
+        amount: 1,
+      }),
+      LEDGER_ERRORS,
+      'IDEMPOTENCY_CONFLICT',
+    );
+    await rejectsWithCode(
+      platform.wallets.pendingLoads({ cardSerial: '00004401202600000099' }),
+      PLATFORM_ERRORS,
+      'UNKNOWN_CARD',
+    );
     const e = await submit('n2', [
       purchaseRecord('card-1', 0, 1),
       { ...purchaseRecord('card-1', 1, 1), date: '2026-12-03' },

@@ -68,6 +68,10 @@ export const FIXED_ERROR_CODES = [
 export const CLOSE_CODES = {
   /** The server is going away (shutdown). */
   GOING_AWAY: 1001,
+  /** A frame that breaks RFC 6455 (unmasked, a reserved opcode or bit, a bad control frame). */
+  PROTOCOL_ERROR: 1002,
+  /** A text frame that is not UTF-8. */
+  INVALID_FRAME_PAYLOAD: 1007,
   /** A peer that does not read what it subscribed to (its buffered events passed the limit). */
   POLICY_VIOLATION: 1008,
   /** A frame over the limit. */
