@@ -15,7 +15,14 @@ export interface Measurement {
 export interface BenchRow extends Measurement {
   group: string;
   raw?: Measurement & { ratio: number };
+  /**
+   * A row that measures a quantity, not a time (memory): its value and unit. Its `usPerOp` and `opsPerSec` are NaN
+   * (null in the JSON). See {@link quantityRow}.
+   */
+  quantity?: { value: number; unit: string };
   target?: {
+    /** Lower is better: the row's `quantity.value` at most this. */
+    maxQuantity?: number;
     maxUsPerOp?: number;
     maxRatio?: number;
     /** Higher is better: at least this many ops/s. */
@@ -104,6 +111,25 @@ export function row(
   return r;
 }
 
+/** A row of a quantity that is not a time (e.g. MB of memory), with an optional upper bound as its target. */
+export function quantityRow(
+  group: string,
+  name: string,
+  quantity: { value: number; unit: string },
+  target?: { maxQuantity: number },
+  note?: string,
+): BenchRow {
+  const r: BenchRow = { group, name, usPerOp: Number.NaN, opsPerSec: Number.NaN, quantity };
+  if (target)
+    r.target = {
+      ...target,
+      met: quantity.value <= target.maxQuantity,
+      text: `< ${target.maxQuantity.toLocaleString('en-US')} ${quantity.unit}`,
+    };
+  if (note) r.note = note;
+  return r;
+}
+
 export function printRows(rows: BenchRow[]): void {
   const fmt = (n: number) => (n < 10 ? n.toFixed(3) : n < 100 ? n.toFixed(2) : n.toFixed(1));
   let group = '';
@@ -113,7 +139,9 @@ export function printRows(rows: BenchRow[]): void {
       console.log(`\n## ${group}`);
     }
     const ops = Math.round(r.opsPerSec).toLocaleString('en-US');
-    let line = `  ${r.name.padEnd(44)} ${fmt(r.usPerOp).padStart(9)} µs/op ${ops.padStart(12)} ops/s`;
+    let line = r.quantity
+      ? `  ${r.name.padEnd(44)} ${fmt(r.quantity.value).padStart(9)} ${r.quantity.unit}`
+      : `  ${r.name.padEnd(44)} ${fmt(r.usPerOp).padStart(9)} µs/op ${ops.padStart(12)} ops/s`;
     if (r.p99Us !== undefined) line += `  p99 ${fmt(r.p99Us)} µs`;
     if (r.raw) line += `   | raw ${r.raw.name}: ${fmt(r.raw.usPerOp)} µs (×${r.raw.ratio.toFixed(2)})`;
     if (r.target) line += `   target ${r.target.text}: ${r.target.met ? 'met' : 'MISSED'}`;

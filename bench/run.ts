@@ -15,6 +15,7 @@ import { benchCore } from './core';
 import { type BenchRow, machine, printRows } from './lib';
 import { benchPcsc } from './pcsc';
 import { benchPurchase } from './purchase';
+import { benchWire } from './wire';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The committed figures (`--save`). */
@@ -28,6 +29,7 @@ const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   card: benchCard,
   purchase: benchPurchase,
   clearing: benchClearing,
+  wire: benchWire,
 };
 
 function usage(message: string): never {
