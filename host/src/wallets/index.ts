@@ -718,28 +718,31 @@ export class Wallets {
   }
 }
 
-/** In-process locks by key: `acquire(keys)` waits for every key (taken in sorted order), returns the release. */
+/**
+ * In-process locks by key: `acquire(keys)` joins the queue of every key at once (so a later caller cannot overtake a
+ * waiting one on any key), waits until it is first in all of them, and returns the release. FIFO per key and no
+ * cycle: a caller queued before another on one key is queued before it on every key they share.
+ */
 class KeyedLocks {
   readonly #tails = new Map<string, Promise<void>>();
 
   async acquire(keys: readonly string[]): Promise<() => void> {
-    const releases: Array<() => void> = [];
-    for (const k of [...new Set(keys)].sort()) {
-      const before = this.#tails.get(k) ?? Promise.resolve();
-      let release!: () => void;
-      const mine = new Promise<void>((r) => {
-        release = r;
-      });
-      const tail = before.then(() => mine);
+    let release!: () => void;
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const waits: Promise<void>[] = [];
+    const tails: Array<[string, Promise<void>]> = [];
+    for (const k of new Set(keys)) {
+      waits.push(this.#tails.get(k) ?? Promise.resolve());
+      const tail = mine;
       this.#tails.set(k, tail);
-      releases.push(() => {
-        release();
-        if (this.#tails.get(k) === tail) this.#tails.delete(k);
-      });
-      await before;
+      tails.push([k, tail]);
     }
+    await Promise.all(waits);
     return () => {
-      for (const r of releases) r();
+      release();
+      for (const [k, tail] of tails) if (this.#tails.get(k) === tail) this.#tails.delete(k);
     };
   }
 }
