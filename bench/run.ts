@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- SUITE] [--out PATH | --save]`: runs the benchmark suites (all, or the one named: core, pcsc, card,
- * purchase, clearing), prints µs/op and ops/s beside the raw primitive measured in the same run, and writes the results to
+ * purchase, clearing, wire), prints µs/op and ops/s beside the raw primitive measured in the same run, and writes the results to
  * `bench/results.local.json` (not committed), to `--out PATH`, or with `--save` to the committed `bench/results.json`.
  * Never part of `npm test` pass/fail. A suite that lacks an optional part (the PC/SC one) prints one skip line; under
  * `CI=true` that is a failure (exit status 1).
