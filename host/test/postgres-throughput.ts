@@ -74,7 +74,10 @@ if (role === 'child') {
       );
       let out = '';
       const ready = new Promise<void>((r) =>
-        child.stdout!.on('data', (d: Buffer) => (out += d) && out.startsWith('ready\n') && r()),
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d;
+          if (out.startsWith('ready\n')) r();
+        }),
       );
       const exit = new Promise<void>((r) => child.once('exit', () => r()));
       return { child, ready, exit, out: () => out };

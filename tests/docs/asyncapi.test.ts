@@ -17,10 +17,18 @@ describe('docs/asyncapi.yaml', () => {
     expect(errors.map((d) => `${d.path.join('.')}: ${d.message}`)).toEqual([]);
     expect(document).toBeDefined();
     expect(document!.version()).toBe('3.0.0');
-    const ops = new Set(document!.operations().all().map((o) => o.id()));
+    const ops = new Set(
+      document!
+        .operations()
+        .all()
+        .map((o) => o.id()),
+    );
     for (const [name, m] of Object.entries(METHODS))
       for (const e of m.endpoints) expect(ops.has(`${e}_${name.replace('.', '_')}`), `${e} ${name}`).toBe(true);
-    const addresses = document!.channels().all().map((c) => c.address());
+    const addresses = document!
+      .channels()
+      .all()
+      .map((c) => c.address());
     expect(addresses.sort()).toEqual(Object.values(ENDPOINT_PATHS).sort());
   }, 60_000);
 });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { fromHex, hex, toHex } from '@simtap/sdk/core/bytes';
 import { type CommandApdu, IsoException } from '@simtap/sdk/core/iso7816';
 import { referenceProfile } from '@simtap/sdk/core/profile';

@@ -271,7 +271,7 @@ export class Customers {
     client: string,
     idempotencyKey: string,
     serial: string,
-    amount: number,
+    _amount: number,
     challengeId: string,
     response: string,
     pay: (

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { fromHex, hex, toHex } from '@simtap/sdk/core/bytes';
 import {
   Scp02Session,
