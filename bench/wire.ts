@@ -65,10 +65,13 @@ import {
   TTI,
 } from '@simtap/sdk/core/pboc';
 import { referenceProfile } from '@simtap/sdk/core/profile';
-import { MAX_FRAME_BYTES, requestFrame, resultFrame, SUBPROTOCOL } from '@simtap/sdk/wire';
+import { MAX_FRAME_BYTES, requestFrame, resultFrame, SUBPROTOCOL, type WireErrorCode } from '@simtap/sdk/wire';
 import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import { type BenchRow, type Measurement, quantityRow, row } from './lib';
+
+/** The answers a client resends unseen: counted from the server's per-request log lines. */
+const RESENT: ReadonlySet<string> = new Set<WireErrorCode>(['TIMEOUT', 'RATE_LIMITED']);
 
 const GROUP = 'Wire, simtap.v1 over loopback (server in a child process; SQLite WAL, synchronous=FULL)';
 const MEMORY_GROUP = 'Wire, server memory';
@@ -262,7 +265,7 @@ async function child(): Promise<void> {
             error: (o, m) => serverLog.error(o, m),
             debug: (o) => {
               const code = (o as { code?: unknown }).code;
-              if (code === 'TIMEOUT' || code === 'RATE_LIMITED') refused++;
+              if (typeof code === 'string' && RESENT.has(code)) refused++;
             },
             isLevelEnabled: () => true,
           },
