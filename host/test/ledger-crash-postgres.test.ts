@@ -1,21 +1,8 @@
-/**
- * Crash safety of the PostgreSQL ledger: the approach of `ledger-crash.test.ts` on a PostgreSQL schema. A child
- * process (`ledger-crash-child.ts` with a `postgres://` URL) runs keyed transfers and holds-then-posts and is
- * SIGKILLed at random moments (at least 20 times) — its transaction in flight dies with its connection — then
- * restarted from the first operation it did not acknowledge (or, once all are, from a random one: retries of
- * acknowledged keys). Against the parent's record of acknowledged outcomes: none is lost (a final run replays every
- * key and gets the same outcome, the same transfer), none applied twice (the balances are those of the acknowledged
- * outcomes), and `verify()` passes.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crashOp, PHONES } from './ledger-crash-ops';
+import { type CrashRun, startCrashChild } from './ledger-crash-run';
 import { freshSchema, postgresForTests, type TestSchema } from './postgres-server';
 
-const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
-const CHILD = join(REPO, 'host/test/ledger-crash-child.ts');
 const COUNT = 2000;
 const KILLS = 20;
 
@@ -25,48 +12,8 @@ afterAll(async () => {
   await schema?.drop();
 });
 
-interface Run {
-  child: ChildProcess;
-  lines: string[];
-  ready: Promise<void>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr: () => string;
-}
-
-function startChild(db: string, schemaName: string, start: number, final = false): Run {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', CHILD, db, String(start), String(COUNT), ...(final ? ['final'] : [])],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SIMTAP_LEDGER_SCHEMA: schemaName } },
-  );
-  const lines: string[] = [];
-  let buf = '';
-  let err = '';
-  let onReady: () => void = () => {};
-  const ready = new Promise<void>((r) => {
-    onReady = r;
-  });
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line === 'ready') onReady();
-      else lines.push(line);
-      nl = buf.indexOf('\n');
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.once('exit', (code, signal) => {
-      onReady();
-      r({ code, signal });
-    }),
-  );
-  return { child, lines, ready, exit, stderr: () => err };
+function startChild(db: string, schemaName: string, start: number, final = false): CrashRun {
+  return startCrashChild(db, start, COUNT, final, { SIMTAP_LEDGER_SCHEMA: schemaName });
 }
 
 describe.skipIf(url === undefined)('PostgreSQL ledger under SIGKILL', () => {

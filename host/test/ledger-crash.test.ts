@@ -5,64 +5,21 @@
  * record of acknowledged outcomes: none is lost (a final run replays every key and gets the same outcome, the same
  * transfer), none applied twice (the balances are those of the acknowledged outcomes), and `verify()` passes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crashOp, PHONES } from './ledger-crash-ops';
+import { type CrashRun, startCrashChild } from './ledger-crash-run';
 
-const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
-const CHILD = join(REPO, 'host/test/ledger-crash-child.ts');
 const COUNT = 2000;
 const KILLS = 20;
 
 const dir = mkdtempSync(join(tmpdir(), 'simtap-ledger-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  child: ChildProcess;
-  lines: string[];
-  ready: Promise<void>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr: () => string;
-}
-
-function startChild(path: string, start: number, final = false): Run {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', CHILD, path, String(start), String(COUNT), ...(final ? ['final'] : [])],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const lines: string[] = [];
-  let buf = '';
-  let err = '';
-  let onReady: () => void = () => {};
-  const ready = new Promise<void>((r) => {
-    onReady = r;
-  });
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line === 'ready') onReady();
-      else lines.push(line);
-      nl = buf.indexOf('\n');
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.once('exit', (code, signal) => {
-      onReady();
-      r({ code, signal });
-    }),
-  );
-  return { child, lines, ready, exit, stderr: () => err };
+function startChild(path: string, start: number, final = false): CrashRun {
+  return startCrashChild(path, start, COUNT, final);
 }
 
 describe('SQLite ledger under SIGKILL', () => {
