@@ -10,7 +10,7 @@ import {
   type PlatformClientOptions,
   type PlatformEvent,
 } from './index';
-import { FakePlatform, TEST_CLIENTS } from './test-support';
+import { FakePlatform, sleep, TEST_CLIENTS, until } from './test-support';
 
 const SERIAL = '00004401202600000001';
 const LOAD = { loadId: 'L-1', cardSerial: SERIAL, status: 'posted', amount: 5000 };
@@ -30,16 +30,6 @@ function client(o: Partial<PlatformClientOptions> = {}): PlatformClient {
   });
   clients.push(c);
   return c;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
 }
 
 beforeEach(async () => {

@@ -24,7 +24,7 @@ import {
   UnknownCustomerError,
   type WebSocketConstructor,
 } from './index';
-import { FakePlatform, TEST_CLIENTS } from './test-support';
+import { FakePlatform, sleep, TEST_CLIENTS } from './test-support';
 
 const SERIAL = '00004401202600000001';
 const MSISDN = '13800138001';
@@ -60,8 +60,6 @@ function client(o: Partial<PlatformClientOptions> = {}): PlatformClient {
   clients.push(c);
   return c;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeEach(async () => {
   fake = await FakePlatform.start();

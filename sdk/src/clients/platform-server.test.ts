@@ -37,7 +37,7 @@ import {
   PlatformLoadAuthorizer,
   UnknownCardError,
 } from './index';
-import { CuttableProxy } from './test-support';
+import { CuttableProxy, sleep } from './test-support';
 
 const profile = referenceProfile();
 const CARD1 = cardProfile('card-1');
@@ -192,8 +192,6 @@ function client(url: string, o: Partial<PlatformClientOptions> = {}): PlatformCl
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('against the real server', () => {
   it('authenticates with the profile secret; a wrong one is fatal (AUTH_FAILED, 4401), an operator on /v1/app 4403', async () => {

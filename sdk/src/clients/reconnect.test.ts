@@ -15,7 +15,7 @@ import {
   type PlatformClientOptions,
 } from './index';
 import { backoffDelay } from './platform-client';
-import { FakePlatform, TEST_CLIENTS } from './test-support';
+import { FakePlatform, sleep, TEST_CLIENTS, until } from './test-support';
 
 const SERIAL = '00004401202600000001';
 const MSISDN = '13800138001';
@@ -34,16 +34,6 @@ function client(o: Partial<PlatformClientOptions> = {}): PlatformClient {
   });
   clients.push(c);
   return c;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(2);
-  }
 }
 
 beforeEach(async () => {
