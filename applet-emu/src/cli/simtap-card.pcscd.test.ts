@@ -8,7 +8,7 @@ import { PcscChannel } from '@simtap/sdk/card';
 import { hex, toHex } from '@simtap/sdk/core/bytes';
 import { diversifyKdf3, Scp03Host, type StaticKeys } from '@simtap/sdk/core/gp';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
-import { claimVpcdSlot, startPcscd, type VpcdSlot } from '@simtap/sdk/testing';
+import { claimVpcdSlot, startPcscd, VPCD_HOOK_TIMEOUT_MS, type VpcdSlot } from '@simtap/sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -109,7 +109,7 @@ describe.skipIf(pcscd === null)('simtap-card in real pcscd', () => {
   beforeAll(async () => {
     slot = await claimVpcdSlot();
     dir = mkdtempSync(path.join(tmpdir(), 'simtap-card-pcscd-'));
-  });
+  }, VPCD_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     if (cli && cli.child.exitCode === null) {

@@ -3,7 +3,7 @@
 import { type VirtualCardPort, VpcdBridge, type VpcdLogger } from '@simtap/applet-emu/bridges/vpcd';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../core/bytes';
-import { claimVpcdSlot, startPcscd, type VpcdSlot } from '../testing';
+import { claimVpcdSlot, startPcscd, VPCD_HOOK_TIMEOUT_MS, type VpcdSlot } from '../testing';
 import { PcscChannel } from './pcsc';
 import { TracePlayer, TraceRecorder } from './trace';
 
@@ -38,7 +38,7 @@ describe.skipIf(pcscd === null)('PcscChannel through real pcscd and the vpcd bri
     bridge = new VpcdBridge(card, { port: slot.port, logger: quiet }).start();
     await bridge.waitUntilConnected(10_000);
     channel = await PcscChannel.open({ reader: slot.readerPattern, timeoutMs: 10_000 });
-  });
+  }, VPCD_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await channel?.close();

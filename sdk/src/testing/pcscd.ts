@@ -44,6 +44,12 @@ export const PCSCD_SOCKET = '/run/pcscd/pcscd.comm';
 /** Number of vpcd slots of the Debian build (ports 35963 and 35964). */
 export const VPCD_SLOT_COUNT = 2;
 
+/**
+ * Timeout for a test hook that claims a vpcd slot and connects a card: the claim may wait up to a minute for another
+ * file to free a slot (there are {@link VPCD_SLOT_COUNT} and more PC/SC test files), then the card connects.
+ */
+export const VPCD_HOOK_TIMEOUT_MS = 120_000;
+
 const STATE_DIR = path.join(tmpdir(), 'simtap-pcscd');
 const LOCK_DIR = path.join(STATE_DIR, 'lock');
 const OWNER_FILE = path.join(STATE_DIR, 'owner.json');

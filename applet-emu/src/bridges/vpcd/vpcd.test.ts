@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { fromHex, toHex } from '@simtap/sdk/core/bytes';
-import { claimVpcdSlot, startPcscd, type VpcdSlot } from '@simtap/sdk/testing';
+import { claimVpcdSlot, startPcscd, VPCD_HOOK_TIMEOUT_MS, type VpcdSlot } from '@simtap/sdk/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatVpcdTrace, type VirtualCardPort, type VpcdApduEvent, VpcdBridge, type VpcdLogger } from './index';
 
@@ -344,7 +344,7 @@ describe.skipIf(pcscd === null)('VpcdBridge through real pcscd', () => {
     slot = await claimVpcdSlot();
     bridge = new VpcdBridge(card, { port: slot.port, logger: collectingLogger() }).start();
     await bridge.waitUntilConnected(10_000);
-  });
+  }, VPCD_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await bridge?.close();
