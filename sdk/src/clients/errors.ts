@@ -297,6 +297,20 @@ export class CardStateError extends PlatformCallError<'CARD_STATE'> {}
  */
 export class PhoneUnreachableError extends PlatformCallError<'PHONE_UNREACHABLE'> {}
 /**
+ * `IDENTITY_REFUSED` (`/v1/ota`): the phone's SIM is not the card it claims; the connection closes with 4403.
+ * @example
+ * import { IdentityRefusedError } from '@simtap/sdk/clients';
+ * const refused = (e: unknown) => e instanceof IdentityRefusedError; // or hasPlatformErrorCode(e, 'IDENTITY_REFUSED')
+ */
+export class IdentityRefusedError extends PlatformCallError<'IDENTITY_REFUSED'> {}
+/**
+ * `CARD_ABSENT` (`/v1/ota`): the SIM did not answer; the platform resumes at the next contact.
+ * @example
+ * import { CardAbsentError } from '@simtap/sdk/clients';
+ * const absent = (e: unknown) => e instanceof CardAbsentError; // or hasPlatformErrorCode(e, 'CARD_ABSENT')
+ */
+export class CardAbsentError extends PlatformCallError<'CARD_ABSENT'> {}
+/**
  * `TIMEOUT`: the platform did not finish in time (retried by the client with the same key until `timeoutMs`).
  * @example
  * import { PlatformTimeoutError } from '@simtap/sdk/clients';
@@ -349,6 +363,8 @@ const CALL_ERROR_CLASSES: { readonly [C in WireErrorCode]: CallErrorClass } = {
   TIMEOUT: PlatformTimeoutError,
   UNAVAILABLE: UnavailableError,
   INTERNAL: InternalError,
+  IDENTITY_REFUSED: IdentityRefusedError,
+  CARD_ABSENT: CardAbsentError,
 };
 
 /**

@@ -39,6 +39,10 @@ export const WIRE_ERROR_CODES = {
   BAD_CARD_PROOF: "the card's INTERNAL AUTHENTICATE answer, or its challenge, is not valid",
   CARD_STATE: 'a life-cycle change the card cannot make',
   PHONE_UNREACHABLE: 'the phone of the card is not connected; the request is kept and runs at its next contact',
+  IDENTITY_REFUSED:
+    "`/v1/ota`: a phone's SIM is not the card it claims (unknown ICCID, another card's MSISDN, or its secure channel failed); the connection closes with 4403",
+  CARD_ABSENT:
+    '`/v1/ota`: the SIM did not answer the command (removed, powered off); the platform resumes at the next contact',
   TIMEOUT: 'the platform did not finish the call in time; retry it with the same idempotency key',
   UNAVAILABLE: 'the platform is shutting down or its store is unavailable; retry with the same idempotency key',
   INTERNAL: 'an unexpected error of the platform; nothing is known to have moved, retry with the same key',

@@ -12,4 +12,5 @@
 export * from './errors';
 export * from './jsonrpc';
 export * from './methods';
+export * from './ota';
 export * from './schemas';
