@@ -95,9 +95,11 @@ export const OTA_MESSAGES = {
   },
   'phone.notice': {
     from: 'platform',
-    summary: 'What the platform did with the SIM, for the phone’s user (a notification).',
+    summary:
+      'What the platform did with the SIM, for the phone’s user (a notification). `ready`: the platform has done ' +
+      'what the card needed at this contact; the phone stays reachable for top-ups.',
     params: z.object({
-      kind: z.enum(['authenticated', 'personalized', 'loaded', 'refunded', 'pending', 'blocked', 'refused']),
+      kind: z.enum(['authenticated', 'personalized', 'loaded', 'refunded', 'pending', 'blocked', 'refused', 'ready']),
       message: z.string().max(500),
       cardSerial: CardSerial.optional(),
       loadId: LoadId.optional(),
