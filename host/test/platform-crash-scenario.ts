@@ -422,6 +422,10 @@ class Scenario {
         `${c.label}: ${unknown.length} pending loads nobody knows of, ${c.abandoned} authorizations given up: ${JSON.stringify(unknown)}`,
       );
     for (const l of pending) {
+      if (l.onlineCounter === null) {
+        this.problem(`${c.label}: load ${l.loadId} has no counter (this scenario makes no air loads)`);
+        continue;
+      }
       const { online } = this.readCounters(c);
       let params: Ops['resolveLoad'] = { loadId: l.loadId, onlineCounter: online };
       if (online !== l.onlineCounter) {

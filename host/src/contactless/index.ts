@@ -102,6 +102,10 @@ export function blacklistMessage(delta: BlacklistDelta & { readonly since: numbe
 }
 
 const CARDS = 'cards';
+/** Index: ICCID → card serial (what a phone's hello names). */
+const BY_ICCID = 'cards-by-iccid';
+/** Index: `msisdn:serial` → card serial (a customer's cards). */
+const BY_MSISDN = 'cards-by-msisdn';
 const BLACKLIST = 'blacklist';
 const HEAD = 'head';
 const versionId = (v: number) => `v${String(v).padStart(12, '0')}`;
@@ -164,16 +168,55 @@ export class ContactlessManagement {
       replacedBy: null,
       replaces: null,
     };
+    const byIccid = await this.#ledger.getRecord<{ cardSerial: string }>(BY_ICCID, card.iccid);
+    if (byIccid && byIccid.value.cardSerial !== cardSerial)
+      throw new PlatformError('CARD_STATE', `ICCID ${card.iccid} belongs to card ${byIccid.value.cardSerial}`);
     try {
-      await this.#ledger.writeRecords([{ collection: CARDS, id: cardSerial, value: card, expectVersion: 0 }]);
+      await this.#ledger.writeRecords([
+        { collection: CARDS, id: cardSerial, value: card, expectVersion: 0 },
+        ...this.#indexWrites(card),
+      ]);
       return card;
     } catch (e) {
       if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
       const existing = await this.record(cardSerial);
-      if (existing && existing.iccid === card.iccid && existing.msisdn === msisdn && existing.kdd === kdd)
+      if (existing && existing.iccid === card.iccid && existing.msisdn === msisdn && existing.kdd === kdd) {
+        // A card issued before the indexes existed (or a concurrent issue of the same card): index it now.
+        for (const w of this.#indexWrites(existing))
+          await this.#ledger.writeRecords([w]).catch((x: unknown) => {
+            if (!hasErrorCode(x, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw x;
+          });
         return existing;
+      }
       throw new PlatformError('CARD_STATE', `card ${cardSerial} is already issued with other identities`);
     }
+  }
+
+  #indexWrites(card: CardRecord) {
+    const value = { cardSerial: card.cardSerial };
+    return [
+      { collection: BY_ICCID, id: card.iccid, value, expectVersion: 0 },
+      { collection: BY_MSISDN, id: `${card.msisdn}:${card.cardSerial}`, value, expectVersion: 0 },
+    ];
+  }
+
+  /** The card whose SIM has this ICCID, or `undefined`. */
+  async cardByIccid(iccid: string): Promise<CardRecord | undefined> {
+    if (typeof iccid !== 'string' || !/^[0-9A-Fa-f]{18,20}$/.test(iccid)) return undefined;
+    const ref = await this.#ledger.getRecord<{ cardSerial: string }>(BY_ICCID, iccid.toUpperCase());
+    return ref ? this.record(ref.value.cardSerial) : undefined;
+  }
+
+  /** The customer's cards, in serial order (a lost card and its replacement both). */
+  async cardsOf(msisdn: string): Promise<CardRecord[]> {
+    const m = msisdnParam(msisdn);
+    const refs = await this.#ledger.listRecords<{ cardSerial: string }>(BY_MSISDN, `${m}:`);
+    const cards: CardRecord[] = [];
+    for (const r of refs) {
+      const c = await this.record(r.value.cardSerial);
+      if (c && c.msisdn === m) cards.push(c);
+    }
+    return cards;
   }
 
   /** The card's registry record, or `undefined`. */

@@ -79,7 +79,10 @@ export interface LoadView {
   readonly status: LoadStatus;
   readonly amount: number;
   readonly cardSerial: string;
-  readonly onlineCounter: number;
+  /** The card's online counter the load used; `null` for an air load whose card session has not started. */
+  readonly onlineCounter: number | null;
+  /** True for a load over the air (settled by the platform at the phone's contacts). */
+  readonly air: boolean;
   /** True while it waits in suspense for the back office. */
   readonly suspended: boolean;
   /** Epoch ms of the authorization. */
@@ -149,7 +152,10 @@ const LOAD_PROVEN_BY_COUNTER =
 const LOAD_SUPERSEDED =
   "resolved: a later MAC1 proves the card's counter moved past the load's, which another posted load used";
 
-/** The details a load keeps with its pending transfer. */
+/**
+ * The details a load keeps with its pending transfer. An air load (`air: true`) is held before its card session
+ * exists: its session fields come from its {@link AirSession} record once INITIALIZE FOR LOAD has answered.
+ */
 interface LoadMeta {
   readonly cardSerial: string;
   readonly onlineCounter: number;
@@ -158,7 +164,44 @@ interface LoadMeta {
   readonly random: string;
   readonly date: string;
   readonly time: string;
+  readonly air?: boolean;
+  readonly msisdn?: string;
 }
+
+/**
+ * The card session of an air load, recorded (compare-and-set) before its MAC2 leaves the platform: what INITIALIZE
+ * FOR LOAD answered, with a MAC1 that verified. `cancelled`: the load was refunded before any session.
+ */
+export interface AirSession {
+  readonly onlineCounter: number;
+  readonly oldBalance: number;
+  readonly terminalId: string;
+  readonly random: string;
+  readonly date: string;
+  readonly time: string;
+  /** Sessions opened for the load (a session at an unchanged counter replaces the last one). */
+  readonly attempt: number;
+  readonly cancelled?: boolean;
+}
+
+/** The first outcome of an air top-up request: its load and card. */
+interface AirRequest {
+  readonly hash: string;
+  readonly cardSerial: string;
+}
+
+/** What {@link Wallets.beginAirSession} answers. */
+export type AirSessionStart =
+  /** The session is recorded: send CREDIT FOR LOAD with this MAC2. */
+  | { readonly kind: 'mac2'; readonly mac2: string }
+  /** The card's verified counter shows the load's earlier session was credited or superseded: it is settled. */
+  | { readonly kind: 'settled'; readonly status: LoadStatus }
+  /** The card moved past the load's session and the platform cannot tell from the counter alone: back office. */
+  | { readonly kind: 'unresolved' };
+
+const AIR_SESSIONS = 'air-load-sessions';
+const AIR_REQUESTS = 'air-load-requests';
+const AIR_NOT_STARTED = 'refunded: the air load never reached the card';
 
 /** The wallets sub-platform. */
 export class Wallets {
@@ -315,6 +358,11 @@ export class Wallets {
     paramsObject(params);
     const counter = counterParam(params.onlineCounter, 'onlineCounter');
     const { transfer, meta } = await this.#load(params.loadId);
+    if (meta.air)
+      throw new PlatformError(
+        'LOAD_STATE',
+        `load ${transfer.id} is an air load: the platform settles it from the card's proof at the phone's next contact`,
+      );
     if (counter < meta.onlineCounter)
       throw new ArgumentError(`onlineCounter ${counter} is below the load's ${meta.onlineCounter}: not this card's`);
     if (counter === meta.onlineCounter) {
@@ -356,6 +404,244 @@ export class Wallets {
     return Wallets.#view(transfer, meta);
   }
 
+  // ---------------------------------------------------------------- air loads
+
+  /**
+   * Air top-up, the money side: holds `amount` from the customer's phone account for a load of their active card,
+   * at once (the hold counts against the phone account; nothing reaches the card yet). Idempotent per (client,
+   * key) like every money-moving call: the same request again answers the same load, also after the card was lost
+   * meanwhile; other params under the key are `IDEMPOTENCY_CONFLICT`.
+   * @throws PlatformError `UNKNOWN_CUSTOMER`, `UNKNOWN_CARD` (the customer has no card), `CARD_BLOCKED`,
+   *   `BALANCE_LIMIT` (float, loads in flight and the amount over the purse's maximum); LedgerError
+   *   `INSUFFICIENT_FUNDS`, `IDEMPOTENCY_CONFLICT`
+   */
+  async holdAirLoad(params: {
+    client: string;
+    idempotencyKey: string;
+    method: string;
+    msisdn: string;
+    amount: number;
+  }): Promise<{ loadId: string; cardSerial: string; status: LoadStatus }> {
+    paramsObject(params);
+    const msisdn = msisdnParam(params.msisdn);
+    const amount = cardAmountParam(params.amount);
+    const call = { msisdn, amount };
+    const hash = requestHash(params.method, call);
+    const place = async () => {
+      if (typeof params.idempotencyKey !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(params.idempotencyKey))
+        throw new ArgumentError('idempotencyKey must be 1–64 printable ASCII characters');
+      const id = `${params.client.length}:${params.client}/${params.idempotencyKey}`;
+      let request = (await this.#ledger.getRecord<AirRequest>(AIR_REQUESTS, id))?.value;
+      if (!request) {
+        if (!(await this.#ledger.getAccount(ACCOUNT.phone(msisdn))))
+          throw new PlatformError('UNKNOWN_CUSTOMER', `no customer ${msisdn}`);
+        const cards = await this.#cards.cardsOf(msisdn);
+        const card = cards.find((c) => c.status === 'active') ?? cards[0];
+        if (!card) throw new PlatformError('UNKNOWN_CARD', `customer ${msisdn} has no card`);
+        if (card.status !== 'active')
+          throw new PlatformError('CARD_BLOCKED', `card ${card.cardSerial} is ${card.status}, not active`);
+        const float = (await this.#ledger.getAccount(ACCOUNT.float(card.cardSerial)))?.balance ?? 0;
+        const inFlight = (await this.pendingLoads({ cardSerial: card.cardSerial })).reduce((n, l) => n + l.amount, 0);
+        if (float + inFlight + amount > this.#config.maxBalance)
+          throw new PlatformError(
+            'BALANCE_LIMIT',
+            `${float} fen on the card, ${inFlight} in flight and ${amount} more is over the purse's maximum of ${this.#config.maxBalance}`,
+          );
+        try {
+          await this.#ledger.writeRecords([
+            { collection: AIR_REQUESTS, id, value: { hash, cardSerial: card.cardSerial }, expectVersion: 0 },
+          ]);
+        } catch (e) {
+          if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
+        }
+        request = (await this.#ledger.getRecord<AirRequest>(AIR_REQUESTS, id))!.value;
+      }
+      if (request.hash !== hash)
+        throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another call');
+      const cardSerial = request.cardSerial;
+      const r = await this.#ledger.hold({
+        client: params.client,
+        idempotencyKey: params.idempotencyKey,
+        from: ACCOUNT.phone(msisdn),
+        to: ACCOUNT.float(cardSerial),
+        amount,
+        memo: `air load of card ${cardSerial}`,
+        ref: REF.load(cardSerial),
+        meta: { cardSerial, air: true, msisdn, funding: 'phoneAccount' },
+      });
+      const now = await this.#ledger.getTransfer(r.transfer.id);
+      const state = now?.state ?? r.transfer.state;
+      return {
+        loadId: r.transfer.id,
+        cardSerial,
+        status: (state === 'posted' ? 'posted' : state === 'voided' ? 'voided' : 'pending') as LoadStatus,
+      };
+    };
+    // The request record binds the key to the card chosen the first time, so a retry rebuilds the same hold.
+    return this.#idem.run(params.client, params.idempotencyKey, params.method, call, place, place);
+  }
+
+  /** The card's air loads still pending (or suspended), oldest first. */
+  async pendingAirLoads(params: { cardSerial: string }): Promise<LoadView[]> {
+    return (await this.pendingLoads(params)).filter((l) => l.air);
+  }
+
+  /** The air load's recorded card session, or `undefined` before its first INITIALIZE FOR LOAD. */
+  async airSession(loadId: string): Promise<AirSession | undefined> {
+    const { transfer, meta } = await this.#load(loadId);
+    if (!meta.air) throw new PlatformError('LOAD_STATE', `load ${transfer.id} is not an air load`);
+    return (await this.#ledger.getRecord<AirSession>(AIR_SESSIONS, transfer.id))?.value;
+  }
+
+  /**
+   * Air load, the card's INITIALIZE FOR LOAD answered: verifies its MAC1 (which proves the card's online counter
+   * now) and decides.
+   * - No session yet, or the last session at this same counter (so its CREDIT never happened): the new session is
+   *   recorded, compare-and-set, before the MAC2 is returned — `{ kind: 'mac2' }`.
+   * - The counter moved past the last session: settled from the verified counter when unambiguous (the load was
+   *   the only one at its counter → posted; another posted load used it → voided) — `{ kind: 'settled' }` — else
+   *   `{ kind: 'unresolved' }` and it stays pending for the back office.
+   * @throws IssuerKeyError `BAD_MAC1`; PlatformError `LOAD_STATE` (not pending, not air, refunded, or another
+   *   writer's session), `BALANCE_LIMIT`
+   */
+  async beginAirSession(params: {
+    loadId: string;
+    terminalId: string;
+    oldBalance: number;
+    onlineCounter: number;
+    random: string;
+    mac1: string;
+    date: string;
+    time: string;
+  }): Promise<AirSessionStart> {
+    paramsObject(params);
+    const terminalId = terminalIdParam(params.terminalId);
+    const oldBalance = intParam(params.oldBalance, 'oldBalance', 0, 0xffffffff);
+    const onlineCounter = counterParam(params.onlineCounter, 'onlineCounter');
+    const random = hexParam(params.random, 'random', 4);
+    const mac1 = hexParam(params.mac1, 'mac1', 4);
+    const date = dateParam(params.date);
+    const time = timeParam(params.time);
+    const { transfer, meta } = await this.#load(params.loadId);
+    if (!meta.air) throw new PlatformError('LOAD_STATE', `load ${transfer.id} is not an air load`);
+    if (transfer.state !== 'pending' && transfer.state !== 'suspended')
+      throw new PlatformError('LOAD_STATE', `load ${transfer.id} is ${transfer.state}`);
+    const stored = await this.#ledger.getRecord<AirSession>(AIR_SESSIONS, transfer.id);
+    if (stored?.value.cancelled) throw new PlatformError('LOAD_STATE', `load ${transfer.id} was refunded`);
+    // The MAC1 first: it is what proves the counter (a refusal leaves everything as it was).
+    const { mac2 } = await this.#keys.authorizeLoad({
+      cardSerial: fromHex(meta.cardSerial),
+      amount: transfer.amount,
+      tti: TTI.EP_LOAD,
+      terminalId: fromHex(terminalId),
+      onlineCounter,
+      random: fromHex(random),
+      date: fromHex(date),
+      time: fromHex(time),
+      oldBalance,
+      mac1: fromHex(mac1),
+    });
+    try {
+      const last = stored?.value;
+      if (last !== undefined && onlineCounter < last.onlineCounter)
+        throw new PlatformError('LOAD_STATE', `the card's counter ${onlineCounter} is below the load's session`);
+      if (last !== undefined && onlineCounter > last.onlineCounter) {
+        await this.#settleByProvenCounter(meta.cardSerial, onlineCounter);
+        const after = await this.#ledger.getTransfer(transfer.id);
+        if (after?.state === 'posted' || after?.state === 'voided') return { kind: 'settled', status: after.state };
+        return { kind: 'unresolved' };
+      }
+      if (oldBalance + transfer.amount > this.#config.maxBalance)
+        throw new PlatformError(
+          'BALANCE_LIMIT',
+          `${oldBalance} + ${transfer.amount} fen is over the purse's maximum balance of ${this.#config.maxBalance}`,
+        );
+      // Loads of the card at earlier counters are settled by this proof first (a machine's, or an air load's).
+      await this.#settleByProvenCounter(meta.cardSerial, onlineCounter);
+      const session: AirSession = {
+        onlineCounter,
+        oldBalance,
+        terminalId,
+        random,
+        date,
+        time,
+        attempt: (last?.attempt ?? 0) + 1,
+      };
+      try {
+        await this.#ledger.writeRecords([
+          { collection: AIR_SESSIONS, id: transfer.id, value: session, expectVersion: stored?.version ?? 0 },
+        ]);
+      } catch (e) {
+        if (hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT'))
+          throw new PlatformError('LOAD_STATE', `load ${transfer.id}: another session was recorded meanwhile`);
+        throw e;
+      }
+      return { kind: 'mac2', mac2: toHex(mac2) };
+    } finally {
+      mac2.fill(0);
+    }
+  }
+
+  /**
+   * Air load settled from the card's GET TRANSACTION PROVE: this load's MAC2 and a load TAC that verifies for its
+   * session → posted. Repeating it answers the same.
+   * @throws PlatformError `BAD_TAC` (not this load's proof: nothing changes), `LOAD_STATE` (no session, voided)
+   */
+  async proveAirLoad(params: { loadId: string; mac2: string; tac: string }): Promise<{ status: 'posted'; float: number }> {
+    paramsObject(params);
+    const mac2 = hexParam(params.mac2, 'mac2', 4);
+    const tac = hexParam(params.tac, 'tac', 4);
+    const { transfer, meta } = await this.#load(params.loadId);
+    const session = meta.air ? (await this.#ledger.getRecord<AirSession>(AIR_SESSIONS, transfer.id))?.value : undefined;
+    if (!session || session.cancelled)
+      throw new PlatformError('LOAD_STATE', `load ${transfer.id} has no card session to prove`);
+    if (transfer.state === 'voided') throw new PlatformError('LOAD_STATE', `load ${transfer.id} was voided`);
+    const expected = await this.#keys.loadMac2({
+      cardSerial: fromHex(meta.cardSerial),
+      amount: transfer.amount,
+      tti: TTI.EP_LOAD,
+      terminalId: fromHex(meta.terminalId),
+      onlineCounter: meta.onlineCounter,
+      random: fromHex(meta.random),
+      date: fromHex(meta.date),
+      time: fromHex(meta.time),
+    });
+    const mine = equalCt(expected, fromHex(mac2));
+    expected.fill(0);
+    if (!mine || !(await this.#loadTacVerifies(transfer, meta, tac)))
+      throw new PlatformError('BAD_TAC', `the card's proof is not load ${transfer.id}'s`);
+    const r = await this.#settle('post', transfer.id, LOAD_PROVEN);
+    return { status: 'posted', float: await this.#floatAfter(r.balances, meta.cardSerial) };
+  }
+
+  /**
+   * Refunds an air load that never reached the card: allowed only while no card session was ever recorded for it
+   * (no MAC2 left the platform), which this call closes for good (compare-and-set) before voiding. Repeating it
+   * answers the same.
+   * @throws PlatformError `LOAD_STATE` (a session exists: only the card's proof can settle it; or posted)
+   */
+  async cancelAirLoad(params: { loadId: string; reason?: string }): Promise<{ status: 'voided' }> {
+    paramsObject(params);
+    const { transfer, meta } = await this.#load(params.loadId);
+    if (!meta.air) throw new PlatformError('LOAD_STATE', `load ${transfer.id} is not an air load`);
+    const stored = await this.#ledger.getRecord<AirSession>(AIR_SESSIONS, transfer.id);
+    if (stored && !stored.value.cancelled)
+      throw new PlatformError('LOAD_STATE', `load ${transfer.id} reached the card: only the card's proof settles it`);
+    if (!stored) {
+      const closed = { cancelled: true, attempt: 0 } as unknown as AirSession;
+      try {
+        await this.#ledger.writeRecords([{ collection: AIR_SESSIONS, id: transfer.id, value: closed, expectVersion: 0 }]);
+      } catch (e) {
+        if (hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT'))
+          throw new PlatformError('LOAD_STATE', `load ${transfer.id}: a card session was recorded meanwhile`);
+        throw e;
+      }
+    }
+    if (transfer.state === 'voided') return { status: 'voided' };
+    await this.#settle('void', transfer.id, params.reason ?? AIR_NOT_STARTED);
+    return { status: 'voided' };
+  }
+
   /** The card's loads still pending (or suspended), oldest first: what its next contact must resolve. */
   async pendingLoads(params: { cardSerial: string }): Promise<LoadView[]> {
     paramsObject(params);
@@ -384,7 +670,8 @@ export class Wallets {
       status: t.state === 'posted' ? 'posted' : t.state === 'voided' ? 'voided' : 'pending',
       amount: t.amount,
       cardSerial: meta.cardSerial,
-      onlineCounter: meta.onlineCounter,
+      onlineCounter: Number.isInteger(meta.onlineCounter) ? meta.onlineCounter : null,
+      air: meta.air === true,
       suspended: t.state === 'suspended',
       createdAt: t.createdAt,
     };
@@ -395,7 +682,24 @@ export class Wallets {
       throw new ArgumentError('loadId must be a load id');
     const t = await this.#ledger.getTransfer(loadId);
     if (!t?.ref?.startsWith('load:')) throw new PlatformError('UNKNOWN_LOAD', `no load ${loadId}`);
-    return { transfer: t, meta: t.meta as unknown as LoadMeta };
+    return { transfer: t, meta: await this.#withSession(t) };
+  }
+
+  /** The load's meta, with its air session's fields when it is an air load with a live session. */
+  async #withSession(t: Transfer): Promise<LoadMeta> {
+    const meta = t.meta as unknown as LoadMeta;
+    if (!meta.air) return meta;
+    const s = (await this.#ledger.getRecord<AirSession>(AIR_SESSIONS, t.id))?.value;
+    if (!s || s.cancelled) return meta;
+    return {
+      ...meta,
+      onlineCounter: s.onlineCounter,
+      oldBalance: s.oldBalance,
+      terminalId: s.terminalId,
+      random: s.random,
+      date: s.date,
+      time: s.time,
+    };
   }
 
   async #loadTacVerifies(t: Transfer, meta: LoadMeta, tac: string): Promise<boolean> {
@@ -425,11 +729,16 @@ export class Wallets {
    */
   async #settleByProvenCounter(cardSerial: string, counter: number): Promise<void> {
     const loads = await this.#ledger.listTransfers({ ref: REF.load(cardSerial) });
+    const counters = new Map<string, number | undefined>();
+    for (const t of loads) {
+      const m = await this.#withSession(t);
+      counters.set(t.id, Number.isInteger(m.onlineCounter) ? m.onlineCounter : undefined);
+    }
     for (const t of loads) {
       if (t.state !== 'pending' && t.state !== 'suspended') continue;
-      const n = (t.meta as unknown as LoadMeta).onlineCounter;
-      if (n >= counter) continue;
-      const others = loads.filter((o) => o.id !== t.id && (o.meta as unknown as LoadMeta).onlineCounter === n);
+      const n = counters.get(t.id);
+      if (n === undefined || n >= counter) continue;
+      const others = loads.filter((o) => o.id !== t.id && counters.get(o.id) === n);
       try {
         if (others.length === 0) await this.#ledger.post({ transferId: t.id, reason: LOAD_PROVEN_BY_COUNTER });
         else if (others.some((o) => o.state === 'posted'))

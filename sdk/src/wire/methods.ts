@@ -63,7 +63,8 @@ const LoadView = z.object({
   status: LoadStatus,
   amount: Amount,
   cardSerial: CardSerial,
-  onlineCounter: Counter,
+  onlineCounter: Counter.nullable().describe('the counter the load used; null: an air load not yet at the card'),
+  air: z.boolean().describe('a load over the air, settled by the platform at the phone’s contacts'),
   suspended: z.boolean(),
   createdAt: z.number().int(),
 });
@@ -287,10 +288,12 @@ export const METHODS = {
     moneyMoving: true,
     fixed: true,
     summary:
-      "Loads the customer's card over the air from the phone account: `pending` while the phone is unreachable or " +
-      'the load is torn, settled exactly once at the next contact.',
+      "Loads the customer's card over the air from the phone account: the amount is held at once, then loaded " +
+      'through the phone (the call waits up to a few seconds for it). `pending` while the phone is unreachable or ' +
+      'the load is torn, settled exactly once at the next contact (`wallet.load`, `event.load`); `voided` (the ' +
+      "project's addition) when the card refused the load and the funds went back.",
     params: z.strictObject({ idempotencyKey: IdempotencyKey, msisdn: Msisdn, amount: Amount }),
-    result: z.object({ loadId: LoadId, status: z.enum(['posted', 'pending']) }),
+    result: z.object({ loadId: LoadId, status: z.enum(['posted', 'pending', 'voided']) }),
     errors: [
       'UNKNOWN_CUSTOMER',
       'UNKNOWN_CARD',
@@ -298,7 +301,6 @@ export const METHODS = {
       'INSUFFICIENT_FUNDS',
       'BALANCE_LIMIT',
       'IDEMPOTENCY_CONFLICT',
-      'PHONE_UNREACHABLE',
     ],
     example: {
       params: { idempotencyKey: 'air-1', msisdn: MSISDN, amount: 2000 },
@@ -321,6 +323,7 @@ export const METHODS = {
         amount: 5000,
         cardSerial: SERIAL,
         onlineCounter: 0,
+        air: false,
         suspended: false,
         createdAt: 1796292000000,
       },
