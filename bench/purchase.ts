@@ -11,9 +11,9 @@
  *
  * **One card, then a fleet.** Those rows tap one card on one PSAM, so every keyed object stays built: the card's
  * DPK cipher and TAC MAC (cached per card applet) and the PSAM's DPK cipher for that card (cached per PSAM, 64 cards
- * per master key). The fleet rows tap 1,000 cards (serials 4401 2026 9000 0000..03E7, keys diversified from the
- * profile's issuer master keys as an issuer does) on 10 machines, each with its own PSAM (pos-1 with terminal IDs
- * 4401 0000 10 00..09): first the first tap of every card (every key cache empty: card and PSAM build their keys in
+ * per master key). The fleet rows tap 1,000 cards (`fleetCard(0..999)` of the SDK's profile module: serials
+ * 4401 2026 9000 0000..03E7, keys diversified from the profile's issuer master keys as an issuer does) on 10
+ * machines, each with its own PSAM (pos-1 with terminal IDs 4401 0000 10 00..09): first the first tap of every card (every key cache empty: card and PSAM build their keys in
  * the tap), then round after round with card c on PSAM (c + round) mod 10, so that a PSAM sees about 100 other
  * cards before a card comes back and its card-key cache never hits (the bench counts the PSAM key derivations to
  * show it). The raw series sends the same six APDUs to the same cards through 10 PSAMs of its own, with the same
@@ -25,17 +25,10 @@ import { createPsam } from '@simtap/applet-emu/applets/psam';
 import { Card } from '@simtap/applet-emu/runtime';
 import { InProcessChannel } from '@simtap/sdk/card';
 import { fromHex } from '@simtap/sdk/core/bytes';
-import { DesCipher, kcvDes } from '@simtap/sdk/core/crypto';
+import { DesCipher } from '@simtap/sdk/core/crypto';
 import { formatTapTime, ISO14443_106, ISO14443_424, type TapTimeEstimate } from '@simtap/sdk/core/iso14443';
-import { diversifyPbocKey, PbocKeyDiversifier } from '@simtap/sdk/core/pboc';
-import {
-  CARD_KEY_MASTER,
-  CARD_KEY_NAMES,
-  type CardKeys,
-  type CardProfile,
-  cardProfile,
-  referenceProfile,
-} from '@simtap/sdk/core/profile';
+import { PbocKeyDiversifier } from '@simtap/sdk/core/pboc';
+import { type CardProfile, fleetCard, referenceProfile } from '@simtap/sdk/core/profile';
 import {
   ConsumptionMachine,
   type ConsumptionMachineOptions,
@@ -90,36 +83,6 @@ function psamCard(label: string, terminalId?: Uint8Array): Card {
   const psam = createPsam(label, terminalId === undefined ? {} : { terminalId });
   psam.powerOn('contact');
   return psam;
-}
-
-/**
- * Card `n` of the bench fleet: card-1 of the profile with application serial `0000 4401 2026 9n(4)` and the six
- * card keys diversified from the profile's issuer master keys with the rightmost 8 bytes of that serial (PBOC
- * one-level, as the issuer does and as the PSAM re-derives DPK).
- */
-function fleetProfile(n: number): CardProfile {
-  const base = cardProfile('card-1');
-  const masters = referenceProfile().issuer.masterKeys;
-  const serial = base.applicationSerial.slice();
-  serial.set([0x90 | (n >>> 24), n >>> 16, n >>> 8, n], 6);
-  const div = serial.slice(2);
-  const keys = Object.fromEntries(
-    CARD_KEY_NAMES.map((name) => {
-      const key = diversifyPbocKey(masters[CARD_KEY_MASTER[name]], div);
-      return [name, { key, kcv: kcvDes(key) }];
-    }),
-  ) as CardKeys;
-  return { ...base, label: `fleet-${n}`, applicationSerial: serial, diversificationData: div, keys };
-}
-
-/** The fleet's diversification matches the profile: card-1's own serial gives card-1's published keys. */
-function checkFleetDiversification(): void {
-  const card1 = cardProfile('card-1');
-  const masters = referenceProfile().issuer.masterKeys;
-  for (const name of CARD_KEY_NAMES) {
-    const key = diversifyPbocKey(masters[CARD_KEY_MASTER[name]], card1.diversificationData);
-    if (!key.every((b, i) => b === card1.keys[name].key[i])) throw new Error(`fleet: ${name} diversification differs`);
-  }
 }
 
 /** A POS (or gate) over a fresh card and PSAM, with its PSAM already opened by one untimed tap. */
@@ -224,7 +187,7 @@ const FLEET_CARDS = 1_000;
 const FLEET_PSAMS = 10;
 
 /**
- * The fleet: {@link FLEET_CARDS} cards ({@link fleetProfile}) and {@link FLEET_PSAMS} machines, each with a PSAM of
+ * The fleet: {@link FLEET_CARDS} cards (`fleetCard`) and {@link FLEET_PSAMS} machines, each with a PSAM of
  * its own (pos-1 with terminal ID 4401 0000 10 0p), and a raw terminal on each PSAM. Tap `t` is card `t mod N` on
  * PSAM `(card + ⌊t / N⌋) mod P`.
  */
@@ -239,7 +202,7 @@ class Fleet {
   static async build(firstSerial: number): Promise<Fleet> {
     const f = new Fleet();
     for (let i = 0; i < FLEET_CARDS; i++) {
-      const card = purseCard(fleetProfile(firstSerial + i));
+      const card = purseCard(fleetCard(firstSerial + i));
       f.cards.push(card);
       f.channels.push(cardChannel(card));
     }
@@ -393,7 +356,6 @@ async function fleetRows(
   oneCardTput: Measurement,
   rawOneCardTput: Measurement,
 ): Promise<BenchRow[]> {
-  checkFleetDiversification();
   const fleet = await Fleet.build(0);
   // Fresh cards for the raw series' first taps only; dropped before the rounds, which share `fleet`'s cards.
   let firstTapFleet: Fleet | undefined = await Fleet.build(FLEET_CARDS);
@@ -477,7 +439,7 @@ async function fleetRows(
   // The key work one PSAM cache miss adds to a tap: DPK derived from the master (held, as the PSAM holds it) and
   // its 3DES key schedule built, then wiped when evicted.
   const master = new PbocKeyDiversifier(referenceProfile().issuer.masterKeys.purchaseMasterKey);
-  const serial = fleetProfile(0).diversificationData;
+  const serial = fleetCard(0).diversificationData;
   const miss = measure('PSAM card-key cache miss: DPK derived + key schedule', () => {
     const dpk = master.diversify(serial);
     new DesCipher(dpk).destroy();

@@ -8,6 +8,10 @@
  * Key material never leaves through `JSON.stringify` or Node's `console.log`: every object of a parsed profile
  * has a `toJSON` (and an inspect hook) that prints byte fields as hex and secrets as `"[redacted]"`.
  *
+ * {@link fleetCard} makes synthetic cards beyond the profile's own (`fleet-0`, `fleet-1`, …: own identities, keys
+ * diversified from the issuer's master keys as the profile's cards are), and {@link withFleet} a profile that
+ * lists them, for load tests and fleets of emulated SIMs.
+ *
  * @module
  */
 import raw from '../../../profile/reference-profile.json';
@@ -16,6 +20,8 @@ import { kcvDes } from '../crypto';
 import { ArgumentError, defineErrors, ParseError } from '../errors';
 import type { StaticKeys } from '../gp';
 import type { Ef15 } from '../pboc';
+import { diversifyPbocKey } from '../pboc/keys';
+import { tacKey } from '../pboc/mac';
 
 /** The codes of {@link ProfileError}. */
 export const PROFILE_ERRORS = defineErrors({
@@ -623,7 +629,8 @@ function publicJson(v: unknown, secret: boolean): unknown {
 
 /** Adds a redacting `toJSON` and inspect hook to every object of the tree, then freezes it (bytes stay mutable). */
 function seal<T>(v: T, secret: boolean): T {
-  if (v instanceof Uint8Array || typeof v !== 'object' || v === null) return v;
+  // Frozen objects are sealed already (the parts of a parsed profile that a derived one shares).
+  if (v instanceof Uint8Array || typeof v !== 'object' || v === null || Object.isFrozen(v)) return v;
   if (Array.isArray(v)) {
     for (const x of v) seal(x, secret);
     return Object.freeze(v);
@@ -709,7 +716,10 @@ export function psamProfile(label: string, profile: SimtapProfile = referencePro
 }
 
 /** The full EF 0x15 contents of `card`: the profile's common fields plus the card's application serial. */
-export function cardEf15(card: CardProfile, profile: SimtapProfile = referenceProfile()): Ef15 {
+export function cardEf15(
+  card: Pick<CardProfile, 'applicationSerial'>,
+  profile: SimtapProfile = referenceProfile(),
+): Ef15 {
   const ef = profile.card.epurse.ef15;
   return {
     issuerId: ef.issuerId.slice(),
@@ -720,4 +730,106 @@ export function cardEf15(card: CardProfile, profile: SimtapProfile = referencePr
     expiryDate: ef.expiryDate.slice(),
     fciCustom: ef.fciCustom.slice(),
   };
+}
+
+// ---------------------------------------------------------------- synthetic fleet cards
+
+/** Largest fleet card number of {@link fleetCard}, and so the largest fleet of {@link withFleet} (plus one). */
+export const FLEET_MAX_CARD = 999_999;
+
+const FLEET_LABEL_RE = /^fleet-[0-9]+$/;
+
+/**
+ * The six card keys of a card with diversification data `diversificationData` (the rightmost 8 bytes of its
+ * application serial): each the PBOC one-level diversification of its issuer master key ({@link CARD_KEY_MASTER}),
+ * with its 3DES check value. This is how the profile's own cards' keys are made (the profile test checks it).
+ * Fresh arrays: wipe them after use.
+ * @throws {ArgumentError} `BAD_ARGUMENT` unless every master key is 16 bytes and `diversificationData` 8 bytes.
+ * @example diversifyCardKeys(referenceProfile().issuer.masterKeys, cardProfile('card-1').diversificationData)
+ * @since 0.1.0
+ */
+export function diversifyCardKeys(masterKeys: IssuerMasterKeys, diversificationData: Uint8Array): CardKeys {
+  const keys = {} as Record<CardKeyName, KeyWithKcv>;
+  for (const name of CARD_KEY_NAMES) {
+    const key = diversifyPbocKey(masterKeys[CARD_KEY_MASTER[name]], diversificationData);
+    keys[name] = { key, kcv: kcvDes(key) };
+  }
+  return keys;
+}
+
+/**
+ * Synthetic card `n` (0..{@link FLEET_MAX_CARD}) of `profile`'s issuer, labelled `fleet-<n>`: the profile's first
+ * card (card-1 of the reference profile) as the template for the PIN, key index, version, algorithm and initial
+ * balance, with identities of its own —
+ *
+ * - application serial: the template's with bytes 6..9 = `90 0n nn nn` (card-1: `0000 4401 2026 9000 0007` for
+ *   n = 7), and the same 10 bytes as the ISD's KDD;
+ * - ICCID: the first 14 digits of the template's followed by n in 6 digits (20 digits);
+ * - MSISDN: `139` followed by n in 8 digits;
+ * - keys: {@link diversifyCardKeys} of the issuer's master keys with the serial's rightmost 8 bytes, the TAC key
+ *   from its DTK.
+ *
+ * Each identity differs from card to card, and from every card of the profile other than a `fleet-<m>` one.
+ * The result is frozen and redacted in JSON like the profile's own cards.
+ * @throws {ArgumentError} `BAD_ARGUMENT` when `n` is not an integer in range, the profile has no card, or an identity
+ *   of the card would repeat one of the profile's own cards (a profile whose cards use the fleet's numbers).
+ * @example fleetCard(7).applicationSerial // 0000 4401 2026 9000 0007
+ * @since 0.1.0
+ */
+export function fleetCard(n: number, profile: SimtapProfile = referenceProfile()): CardProfile {
+  if (!Number.isInteger(n) || n < 0 || n > FLEET_MAX_CARD)
+    throw new ArgumentError(`fleetCard: n must be an integer in 0..${FLEET_MAX_CARD}, got ${String(n)}`);
+  const template = profile.cards[0];
+  if (template === undefined) throw new ArgumentError('fleetCard: the profile has no card to take the template of');
+  const applicationSerial = template.applicationSerial.slice();
+  applicationSerial.set([0x90 | (n >>> 24), (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff], 6);
+  const diversificationData = applicationSerial.slice(2);
+  const iccid = `${template.iccid.slice(0, 14)}${String(n).padStart(6, '0')}`;
+  const msisdn = `139${String(n).padStart(8, '0')}`;
+  const serialHex = toHex(applicationSerial);
+  for (const c of profile.cards) {
+    if (FLEET_LABEL_RE.test(c.label)) continue;
+    if (
+      toHex(c.applicationSerial) === serialHex ||
+      toHex(c.isd.kdd) === serialHex ||
+      c.iccid === iccid ||
+      c.msisdn === msisdn
+    )
+      throw new ArgumentError(`fleetCard: fleet-${n} would repeat an identity of the profile's ${c.label}`);
+  }
+  const keys = diversifyCardKeys(profile.issuer.masterKeys, diversificationData);
+  const card: CardProfile = {
+    label: `fleet-${n}`,
+    iccid,
+    msisdn,
+    applicationSerial,
+    diversificationData,
+    pin: template.pin,
+    initialBalance: template.initialBalance,
+    keyIndex: template.keyIndex,
+    keyVersion: template.keyVersion,
+    algorithmId: template.algorithmId,
+    keys,
+    tacSingleDesKey: tacKey(keys.DTK.key),
+    isd: { kdd: applicationSerial.slice() },
+  };
+  return seal(card, false);
+}
+
+/**
+ * `profile` with the cards `fleet-0` … `fleet-<count − 1>` ({@link fleetCard}) appended to its `cards`, so that
+ * `cardProfile('fleet-7', p)` and `createSim({ profile: p, card: 'fleet-7' })` find them. Frozen and redacted like
+ * a parsed profile; the rest of the profile is shared, not copied.
+ * @throws {ArgumentError} `BAD_ARGUMENT` when `count` is not an integer in 0..{@link FLEET_MAX_CARD} + 1, the
+ *   profile already has a `fleet-<n>` card, or {@link fleetCard} refuses a card.
+ * @example cardProfile('fleet-7', withFleet(10)).msisdn // "13900000007"
+ * @since 0.1.0
+ */
+export function withFleet(count: number, profile: SimtapProfile = referenceProfile()): SimtapProfile {
+  if (!Number.isInteger(count) || count < 0 || count > FLEET_MAX_CARD + 1)
+    throw new ArgumentError(`withFleet: count must be an integer in 0..${FLEET_MAX_CARD + 1}, got ${String(count)}`);
+  const existing = profile.cards.find((c) => FLEET_LABEL_RE.test(c.label));
+  if (existing !== undefined) throw new ArgumentError(`withFleet: the profile already has ${existing.label}`);
+  const fleet = Array.from({ length: count }, (_, n) => fleetCard(n, profile));
+  return seal({ ...profile, cards: [...profile.cards, ...fleet] }, false);
 }
