@@ -6,29 +6,13 @@
  * @module
  */
 import { ArgumentError } from '@simtap/sdk/core/errors';
-import { encodeEf15 } from '@simtap/sdk/core/pboc';
-import {
-  CARD_KEY_NAMES,
-  type CardProfile,
-  cardEf15,
-  cardProfile,
-  referenceProfile,
-  type SimtapProfile,
-} from '@simtap/sdk/core/profile';
+import { type EpursePersonalizationOverrides, epursePersonalizationItems } from '@simtap/sdk/core/pboc';
+import { type CardProfile, cardProfile, referenceProfile, type SimtapProfile } from '@simtap/sdk/core/profile';
 import type { AppletFactory, CardInterface } from '../../runtime/applet';
 import type { Card } from '../../runtime/card';
 import { DirectoryDdf } from '../../runtime/directory';
 import type { StoreDataItem } from '../personalization';
-import { EPURSE_DGI, EPURSE_TYPE } from './constants';
-import {
-  encodeKeys,
-  encodeParameters,
-  encodePin,
-  encodePurseState,
-  encodeRecordFile,
-  type PurseParameters,
-  type RecordFileSpec,
-} from './dgi';
+import { EPURSE_TYPE } from './constants';
 import { EpurseApplet, type EpurseOptions } from './epurse';
 
 /** Card-image factories of this module (pass to `Card.fromSnapshot({ factories })`). */
@@ -70,30 +54,16 @@ export function installEpurse(card: Card, options: InstallEpurseOptions = {}): E
   return applet;
 }
 
-/** Overrides of {@link epurseDgis} (everything else comes from the profile). */
-export interface EpursePersonalization {
-  /** Purse parameters; default the profile's (`card.epurse`) with all interface rules on. */
-  readonly parameters?: Partial<PurseParameters>;
-  /** EP balance; default the card's `initialBalance`. */
-  readonly balance?: number;
-  /** EP online / offline counters; default 0. */
-  readonly onlineCounter?: number;
-  readonly offlineCounter?: number;
-  /** EF 0x16 cardholder data; default 55 zero bytes (not sent). */
-  readonly cardholder?: Uint8Array;
-  /** Value of the FCI `A5` template (DGI 0103). */
-  readonly fciProprietary?: Uint8Array;
-  /** GET DATA `80 CA 00 00` value (DGI 0104). */
-  readonly getData?: Uint8Array;
-  /** Record files (DGI 03ss). */
-  readonly recordFiles?: readonly RecordFileSpec[];
-  /** Key entries replacing the profile's (DGI 8001). */
-  readonly keys?: Parameters<typeof encodeKeys>[0];
-}
+/**
+ * Overrides of {@link epurseDgis} (everything else comes from the profile): the core's
+ * `EpursePersonalizationOverrides`.
+ */
+export type EpursePersonalization = EpursePersonalizationOverrides;
 
 /**
  * The personalization DGIs of a card of the profile: EF 0x15, parameters, EP state, keys (index, version and
- * algorithm from the card profile), PIN, plus the overrides. The last item carries `last: true`.
+ * algorithm from the card profile), PIN, plus the overrides — the core's `epursePersonalizationItems` as the ISD
+ * hands them to the applet. The last item carries `last: true`.
  * @throws {ArgumentError} `BAD_ARGUMENT` on an override out of range.
  */
 export function epurseDgis(
@@ -101,46 +71,8 @@ export function epurseDgis(
   overrides: EpursePersonalization = {},
   profile: SimtapProfile = referenceProfile(),
 ): StoreDataItem[] {
-  const ep = profile.card.epurse;
-  const params: PurseParameters = {
-    maxBalance: ep.maxBalance,
-    overdraftLimit: ep.overdraftLimit,
-    logRecords: ep.transactionLogRecords,
-    macFailureLimit: ep.macFailureLimit,
-    pinTryLimit: ep.pinTryLimit,
-    rules: 0x0f,
-    ...overrides.parameters,
-  };
-  const keys =
-    overrides.keys ??
-    CARD_KEY_NAMES.map((type) => ({
-      type,
-      index: card.keyIndex,
-      version: card.keyVersion,
-      algorithm: card.algorithmId,
-      key: card.keys[type].key,
-    }));
-  const items: Array<{ dgi: number; data: Uint8Array }> = [
-    { dgi: EPURSE_DGI.EF15, data: encodeEf15(cardEf15(card, profile)) },
-    { dgi: EPURSE_DGI.PARAMETERS, data: encodeParameters(params) },
-    {
-      dgi: EPURSE_DGI.EP_STATE,
-      data: encodePurseState({
-        balance: overrides.balance ?? card.initialBalance,
-        online: overrides.onlineCounter ?? 0,
-        offline: overrides.offlineCounter ?? 0,
-      }),
-    },
-  ];
-  if (overrides.cardholder !== undefined) items.push({ dgi: EPURSE_DGI.EF16, data: overrides.cardholder });
-  if (overrides.fciProprietary !== undefined)
-    items.push({ dgi: EPURSE_DGI.FCI_PROPRIETARY, data: overrides.fciProprietary });
-  if (overrides.getData !== undefined) items.push({ dgi: EPURSE_DGI.GET_DATA, data: overrides.getData });
-  for (const f of overrides.recordFiles ?? [])
-    items.push({ dgi: EPURSE_DGI.RECORD_FILE | f.sfi, data: encodeRecordFile(f) });
-  items.push({ dgi: EPURSE_DGI.KEYS, data: encodeKeys(keys) });
-  items.push({ dgi: EPURSE_DGI.PIN, data: encodePin(card.pin) });
-  return items.map((it, i) => ({ ...it, encrypted: true, last: i === items.length - 1 }));
+  const items = epursePersonalizationItems(card, overrides, profile);
+  return items.map(({ dgi, data }, i) => ({ dgi, data, encrypted: true, last: i === items.length - 1 }));
 }
 
 /**

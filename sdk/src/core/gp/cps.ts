@@ -9,6 +9,8 @@
  *   ISO 9797-1 method 2 only when its length is not a multiple of the cipher block (CPS; the application knows
  *   its values' lengths and removes the padding), then encrypted: SCP02 3DES-ECB under the session S-DEK,
  *   SCP03 AES-CBC (ICV zero) under the static DEK (SCP03 has no session DEK, as for PUT KEY).
+ * - **Pre-encrypted DGIs** (`preEncrypted`: a key store exported the value already encrypted under the card's
+ *   DEK, so its plaintext never exists here) travel as given, one per command with P1 b7b6 = 11.
  * - Block numbers (P2) count 00, 01, … and the last command has P1 b8 set.
  *
  * The card side ({@link decryptSecretDgi}) is what the issuer security domain runs before it hands a secret
@@ -42,8 +44,14 @@ export const CPS_MAX_BLOCK = 0xdf;
 export interface DgiItem {
   /** Data grouping identifier, 0x0000..0xFFFF. */
   readonly dgi: number;
-  /** Plaintext value. */
+  /** Plaintext value, or with `preEncrypted` the value already encrypted under the DEK. */
   readonly data: Uint8Array;
+  /**
+   * `data` is already DEK-encrypted ({@link encryptSecretDgi} under the channel's DEK, e.g. an issuer key store's
+   * export of a card's keys): {@link storeDataCommands} sends it as is, alone in a command with P1 b7b6 = 11, and
+   * needs no `cipher` for it. Default false.
+   */
+  readonly preEncrypted?: boolean;
 }
 
 /** How the DEK encrypts a secret DGI value (padded value in, ciphertext out). */
@@ -131,7 +139,7 @@ export function encodeDgi(dgi: number, value: Uint8Array): Uint8Array {
 
 /** Options of {@link storeDataCommands}. */
 export interface StoreDataCommandOptions {
-  /** The DEK cipher of the open secure channel; required when any DGI is secret. */
+  /** The DEK cipher of the open secure channel; required when a DGI is secret and not `preEncrypted`. */
   readonly cipher?: SecretDgiCipher;
   /** Largest data field per command (default {@link CPS_MAX_BLOCK}). */
   readonly maxBlock?: number;
@@ -140,9 +148,11 @@ export interface StoreDataCommandOptions {
 /**
  * The plaintext STORE DATA commands (`80 E2 P1 P2 Lc data`, before secure messaging) that personalize an
  * application with `items`, in order: public DGIs grouped up to `maxBlock` bytes, each secret DGI alone and
- * DEK-encrypted (P1 b7b6 = 11), the last command flagged (P1 b8). Wrap each with the secure channel.
- * @throws {ArgumentError} `BAD_ARGUMENT` on no items, a secret DGI without `cipher`, a DGI that does not fit one
- *   command, or more than 256 commands.
+ * DEK-encrypted (P1 b7b6 = 11), each `preEncrypted` DGI alone as given (P1 b7b6 = 11), the last command flagged
+ * (P1 b8). Wrap each with the secure channel.
+ * @throws {ArgumentError} `BAD_ARGUMENT` on no items, a secret DGI without `cipher`, a `preEncrypted` value that is
+ *   empty or not whole cipher blocks (of `cipher`, or of 8 bytes without one), a DGI that does not fit one command,
+ *   or more than 256 commands.
  */
 export function storeDataCommands(items: readonly DgiItem[], opts: StoreDataCommandOptions = {}): Uint8Array[] {
   if (items.length === 0) throw new ArgumentError('storeDataCommands: no DGIs');
@@ -150,9 +160,17 @@ export function storeDataCommands(items: readonly DgiItem[], opts: StoreDataComm
   assertUint(max, 'maxBlock', 0xff);
   const blocks: Array<{ encrypted: boolean; parts: Uint8Array[]; size: number }> = [];
   for (const it of items) {
-    const secret = it.dgi >= SECRET_DGI_MIN;
+    const pre = it.preEncrypted === true;
+    const secret = pre || it.dgi >= SECRET_DGI_MIN;
     let value = it.data;
-    if (secret) {
+    if (pre) {
+      assertBytes(value, 'data');
+      const block = opts.cipher?.blockSize ?? 8;
+      if (value.length === 0 || value.length % block !== 0)
+        throw new ArgumentError(
+          `DGI ${it.dgi.toString(16).toUpperCase()}: a pre-encrypted value must be whole ${block}-byte blocks, got ${value.length} bytes`,
+        );
+    } else if (secret) {
       if (opts.cipher === undefined)
         throw new ArgumentError(
           `DGI ${it.dgi.toString(16).toUpperCase()} is secret: pass the secure channel's DEK cipher`,
@@ -160,7 +178,7 @@ export function storeDataCommands(items: readonly DgiItem[], opts: StoreDataComm
       value = encryptSecretDgi(opts.cipher, it.data);
     }
     const encoded = encodeDgi(it.dgi, value);
-    if (secret) wipe(value);
+    if (secret && !pre) wipe(value);
     if (encoded.length > max)
       throw new ArgumentError(
         `DGI ${it.dgi.toString(16).toUpperCase()}: ${encoded.length} bytes do not fit one command`,
