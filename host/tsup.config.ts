@@ -11,6 +11,7 @@ export default defineConfig({
     'wallets/index': 'src/wallets/index.ts',
     'contactless/index': 'src/contactless/index.ts',
     'server/index': 'src/server/index.ts',
+    'ota/index': 'src/ota/index.ts',
     // The `simtap-host` bin (bin/simtap-host.js imports it): its `#!/usr/bin/env node` line is kept and tsup marks
     // the output executable.
     'cli/simtap-host': 'src/cli/simtap-host.ts',

@@ -15,6 +15,7 @@ import { referenceProfile } from '@simtap/sdk/core/profile';
 import pino from 'pino';
 import { SoftwareIssuerKeyStore } from '../keys';
 import { type LedgerStore, openPostgresLedger, openSqliteLedger } from '../ledger';
+import { type OtaBus, openPostgresOtaBus } from '../ota';
 import { openPlatform, type Platform, platformConfigFromProfile } from '../platform';
 import { createPlatformServer, type PlatformServer } from '../server';
 import { CERT_FILES, writeDevCertificates } from './cert';
@@ -112,6 +113,7 @@ async function run(
 
   let data: string;
   let ledger: LedgerStore;
+  let otaBus: OtaBus | undefined;
   if (o.databaseUrl === undefined) {
     const dir = resolve(io.cwd, o.dataDir);
     const problem = dataDirProblem(dir);
@@ -129,6 +131,13 @@ async function run(
     } catch (e) {
       return fail(`cannot open the PostgreSQL database ${data}: ${oneLine(e)}`, EXIT_FAILURE);
     }
+    try {
+      // Instances on one database reach each other's phones through it (LISTEN/NOTIFY).
+      otaBus = await openPostgresOtaBus({ connectionString: o.databaseUrl });
+    } catch (e) {
+      await ledger.close().catch(() => {});
+      return fail(`cannot listen for other instances on ${data}: ${oneLine(e)}`, EXIT_FAILURE);
+    }
   }
 
   const logger = pino({ name: CLI_NAME, level: o.logLevel }, io.stderr as pino.DestinationStream);
@@ -143,6 +152,7 @@ async function run(
     });
   } catch (e) {
     await ledger.close().catch(() => {});
+    await otaBus?.close();
     return fail(`cannot open the platform on ${data}: ${oneLine(e)}`, EXIT_FAILURE);
   }
 
@@ -156,10 +166,12 @@ async function run(
       port: o.port,
       logger: logger.child({ area: 'server' }),
       ...(tls ? { tls } : {}),
+      ...(otaBus ? { otaBus } : {}),
     });
     ({ url } = await server.listen());
   } catch (e) {
     await platform.close().catch(() => {});
+    await otaBus?.close();
     const code = (e as { code?: string }).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
       return fail(`cannot listen on ${o.host}:${o.port}: ${oneLine(e)}`, EXIT_FAILURE);
@@ -180,6 +192,7 @@ async function run(
   } catch (e) {
     status = fail(`the server did not close cleanly: ${oneLine(e)}`, EXIT_FAILURE);
   }
+  await otaBus?.close();
   try {
     await platform.close();
   } catch (e) {

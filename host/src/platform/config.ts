@@ -38,8 +38,26 @@ export interface CustomerConfig {
   readonly phoneAccountOpeningBalance: number;
 }
 
+/** What the platform needs to personalize and load its cards over the air. */
+export interface IssuanceConfig {
+  /** AID of the cards' issuer security domain (hex). */
+  readonly isdAid: string;
+  /** AID of the e-purse (hex). */
+  readonly epurseAid: string;
+  /** Key index, version and algorithm of the cards' purse keys (INITIALIZE's key index byte, DGI 8001). */
+  readonly keyIndex: number;
+  readonly keyVersion: number;
+  readonly algorithmId: number;
+  /** The PIN a card is personalized with (the customer changes it). */
+  readonly pin: string;
+  /** The profile the cards' common data (EF 0x15 fields, purse parameters) come from. */
+  readonly profile: SimtapProfile;
+}
+
 /** The sub-platforms' configuration. */
 export interface PlatformConfig {
+  /** How cards are personalized and loaded over the air. */
+  readonly issuance: IssuanceConfig;
   readonly merchants: readonly MerchantConfig[];
   readonly clients: readonly ClientConfig[];
   readonly customers: readonly CustomerConfig[];
@@ -58,7 +76,17 @@ export interface PlatformConfig {
 /** The platform configuration of a profile: its `platform` section, its cards and the purse's maximum balance. */
 export function platformConfigFromProfile(profile: SimtapProfile): PlatformConfig {
   const platform = profile.platform;
+  const first = profile.cards[0]!;
   return {
+    issuance: {
+      isdAid: toHex(profile.card.isd.aid),
+      epurseAid: toHex(profile.card.epurse.aid),
+      keyIndex: first.keyIndex,
+      keyVersion: first.keyVersion,
+      algorithmId: first.algorithmId,
+      pin: first.pin,
+      profile,
+    },
     merchants: platform.merchants.map((m) => ({ id: m.id, name: m.name, pointsPerYuan: m.pointsPerYuan })),
     clients: platform.clients.map((c) => ({ id: c.id, role: c.role, merchantId: c.merchantId ?? null })),
     customers: platform.customers.map((c) => ({

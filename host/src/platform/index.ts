@@ -29,6 +29,7 @@ export {
   type CardConfig,
   type ClientConfig,
   type CustomerConfig,
+  type IssuanceConfig,
   type MerchantConfig,
   type PlatformConfig,
   platformConfigFromProfile,

@@ -28,6 +28,7 @@ import {
   sessionProof,
 } from '@simtap/sdk/wire';
 import WebSocket from 'ws';
+import type { OtaService } from '../ota/service';
 import type { Platform } from '../platform';
 import { type CallContext, EVENTS, HANDLERS, type ParamsOut } from './dispatch';
 import { toRpcError } from './errors';
@@ -81,6 +82,8 @@ export interface ConnectionHost {
   readonly logger: ServerLogger;
   readonly debug: boolean;
   readonly hub: EventHub;
+  /** The over-the-air service (air top-ups, cards' status changes reaching their phones). */
+  readonly ota: OtaService;
   /** True once `close()` has begun: new requests get `UNAVAILABLE`. */
   closing(): boolean;
   /** Keeps the work of a request until it settles (shutdown waits for it). */
@@ -161,8 +164,7 @@ export class Connection implements EventSubscriber {
       limits.authTimeoutMs,
     );
     this.#authTimer.unref();
-    if (endpoint !== 'ota')
-      this.#send(notificationFrame('session.challenge', { nonce: this.#nonce.toString('hex').toUpperCase() }));
+    this.#send(notificationFrame('session.challenge', { nonce: this.#nonce.toString('hex').toUpperCase() }));
   }
 
   get clientId(): string | undefined {
@@ -266,14 +268,6 @@ export class Connection implements EventSubscriber {
       return;
     }
     if (frame.kind !== 'request') return;
-    if (this.endpoint === 'ota') {
-      // The OTA issue defines this endpoint's protocol; until then it serves no method.
-      this.#answerError(frame.id, frame.method, at, {
-        code: JSONRPC_ERRORS.METHOD_NOT_FOUND,
-        message: `method not found: ${frame.method}`,
-      });
-      return;
-    }
     if (this.#client === undefined) {
       if (frame.method === 'session.authenticate') this.#authenticate(frame.id, frame.params, at);
       else
@@ -361,6 +355,7 @@ export class Connection implements EventSubscriber {
       clientId: client.id,
       role: client.role,
       endpoint: this.endpoint,
+      ota: host.ota,
       subscribe: (topics) => {
         for (const t of topics) this.topics.add(t);
         host.hub.add(this);

@@ -14,8 +14,8 @@ import {
   type ResultOf,
 } from '@simtap/sdk/wire';
 import type { z } from 'zod';
-import { LedgerError } from '../ledger';
-import { type Platform, PlatformError } from '../platform';
+import type { OtaService } from '../ota/service';
+import type { Platform } from '../platform';
 import { WireAnswer } from './errors';
 import type { EventTopic, PlatformEvent } from './events';
 
@@ -28,6 +28,8 @@ export interface CallContext {
   readonly clientId: string;
   readonly role: 'application' | 'operator';
   readonly endpoint: Endpoint;
+  /** The over-the-air service: air top-ups, and phones told of their cards' status changes. */
+  readonly ota: OtaService;
   /** `events.subscribe`: adds topics to the connection's (a subscription lasts as long as the connection), answers them all. */
   subscribe(topics: readonly EventTopic[]): EventTopic[];
 }
@@ -69,28 +71,8 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = {
   'wallet.confirmLoad': (p, _ctx, params) => p.wallets.confirmLoad(params),
   'wallet.resolveLoad': (p, _ctx, params) => p.wallets.resolveLoad(params),
   'wallet.float': (p, _ctx, params) => p.wallets.float(params),
-  // Over-the-air loads need the phone's connection on /v1/ota, which the OTA issue implements: until then every
-  // phone is unreachable, nothing is kept and nothing moves.
-  // Until the OTA issue gives the platform its link to phones, no phone is reachable: the call is refused, and the
-  // refusal is bound to its idempotency key like any money-moving call's.
-  'wallet.airTopUp': (p, ctx, params) => {
-    const { idempotencyKey, ...rest } = params;
-    return p.idempotency.run(
-      ctx.clientId,
-      idempotencyKey,
-      'wallet.airTopUp',
-      rest,
-      async () => {
-        throw new PlatformError(
-          'PHONE_UNREACHABLE',
-          'over-the-air loads are not available yet: the phone is not connected',
-        );
-      },
-      async () => {
-        throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another call');
-      },
-    );
-  },
+  // Held from the phone account at once, then loaded through the card's phone (here or on another instance).
+  'wallet.airTopUp': (_p, ctx, params) => ctx.ota.airTopUp({ ...params, client: ctx.clientId }),
   'wallet.load': (p, _ctx, params) => p.wallets.load(params),
   'wallet.pendingLoads': async (p, _ctx, params) => ({ loads: await p.wallets.pendingLoads(params) }),
   'clearing.submitBatch': async (p, ctx, params) => {
@@ -107,18 +89,23 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = {
   'points.balance': (p, _ctx, params) => p.points.balance(params),
   'points.redeem': (p, ctx, params) => p.points.redeem({ ...params, client: ctx.clientId }),
   'cards.get': (p, _ctx, params) => p.contactless.get(params),
-  'cards.reportLost': (p, _ctx, params) => p.contactless.reportLost(params),
+  'cards.reportLost': async (p, ctx, params) => {
+    const r = await p.contactless.reportLost(params);
+    ctx.ota.cardChanged(params.cardSerial); // blocked on the card at its phone's contact (now, if connected)
+    return r;
+  },
   'cards.blacklist': async (p, _ctx, params) => {
     const d = await p.contactless.signedBlacklist(params);
     return { version: d.version, added: [...d.added], removed: [...d.removed], since: d.since, signature: d.signature };
   },
   'cards.blacklistKey': async (p) => ({ publicKey: await p.contactless.blacklistPublicKey() }),
   'cards.list': (p, _ctx, params) => p.contactless.list(params),
-  'cards.block': async (p, _ctx, params) => {
+  'cards.block': async (p, ctx, params) => {
     const card = await p.contactless.block(params);
+    ctx.ota.cardChanged(params.cardSerial);
     return { status: card.status, blacklistVersion: card.blacklistedIn ?? (await p.contactless.blacklistVersion()) };
   },
-  'cards.unblock': async (p, _ctx, params) => {
+  'cards.unblock': async (p, ctx, params) => {
     // An unblock takes a blocked card back to active; it does not activate a card that was never active.
     const before = await p.contactless.get(params);
     if (before.status === 'active')
@@ -128,6 +115,7 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = {
         applicationError('CARD_STATE', `card ${before.cardSerial} is ${before.status}, not blocked`),
       );
     const card = await p.contactless.activate(params);
+    ctx.ota.cardChanged(params.cardSerial);
     return { status: card.status, blacklistVersion: await p.contactless.blacklistVersion() };
   },
   'ledger.verify': async (p) => {

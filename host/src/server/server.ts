@@ -12,7 +12,10 @@ import type { Duplex } from 'node:stream';
 import { ArgumentError } from '@simtap/sdk/core/errors';
 import { ENDPOINT_PATHS, type Endpoint, MAX_FRAME_BYTES, SUBPROTOCOL } from '@simtap/sdk/wire';
 import { WebSocketServer } from 'ws';
-import type { Platform } from '../platform';
+import type { OtaBus } from '../ota/bus';
+import { PhoneConnection, type PhoneConnectionHost } from '../ota/phone-connection';
+import { OtaService } from '../ota/service';
+import { PLATFORM_CLIENT, type Platform } from '../platform';
 import {
   Connection,
   type ConnectionHost,
@@ -44,6 +47,18 @@ export interface PlatformServerOptions {
   readonly limits?: Partial<ServerLimits>;
   /** Where to log (a pino logger fits); default nowhere. */
   readonly logger?: ServerLogger;
+  /**
+   * How this server reaches the phones connected to other instances on the same database (PostgreSQL:
+   * `PostgresOtaBus`); default: this process only. The server does not close it.
+   */
+  readonly otaBus?: OtaBus;
+  /** Options of the over-the-air service (`/v1/ota`). */
+  readonly ota?: {
+    /** How long `wallet.airTopUp` waits for the card before it answers `pending`. Default 10 000 ms. */
+    readonly airTopUpWaitMs?: number;
+    /** How long a phone may take to answer one card command. Default 10 000 ms. */
+    readonly cardTimeoutMs?: number;
+  };
 }
 
 /** Where a server listens. */
@@ -68,6 +83,8 @@ export interface PlatformServer {
   readonly connections: readonly ConnectionInfo[];
   /** The limits in force. */
   readonly limits: ServerLimits;
+  /** The over-the-air service of `/v1/ota` (phones, air top-ups). */
+  readonly ota: OtaService;
 }
 
 const SILENT: ServerLogger = { info() {}, debug() {}, warn() {}, error() {} };
@@ -101,10 +118,23 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
     if (clients.has(c.id)) throw new ArgumentError(`client ${c.id} is listed twice`);
     clients.set(c.id, Object.freeze({ id: c.id, role: c.role, secret: Uint8Array.from(c.secret) }));
   }
-  const connections = new Set<Connection>();
+  const connections = new Set<Connection | PhoneConnection>();
   const work = new Set<Promise<unknown>>();
   let closing: Promise<void> | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  const hub = new EventHub();
+  const ota = new OtaService({
+    platform: options.platform,
+    ...(options.otaBus ? { bus: options.otaBus } : {}),
+    logger,
+    ...(options.ota?.airTopUpWaitMs === undefined ? {} : { airTopUpWaitMs: options.ota.airTopUpWaitMs }),
+    onLoad: (e) => hub.publish({ name: 'event.load', params: e, origin: PLATFORM_CLIENT }),
+  });
+  const track = (p: Promise<unknown>) => {
+    work.add(p);
+    const done = () => work.delete(p);
+    p.then(done, done);
+  };
 
   const connectionHost: ConnectionHost = {
     platform: options.platform,
@@ -112,16 +142,26 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
     limits,
     logger,
     debug: logger.isLevelEnabled?.('debug') ?? true,
-    hub: new EventHub(),
+    hub,
+    ota,
     closing: () => closing !== undefined,
-    track(p) {
-      work.add(p);
-      const done = () => work.delete(p);
-      p.then(done, done);
-    },
+    track,
     closed(c) {
       connections.delete(c);
     },
+  };
+  const phoneHost: PhoneConnectionHost = {
+    limits,
+    logger,
+    cardTimeoutMs: options.ota?.cardTimeoutMs ?? 10_000,
+    closing: () => closing !== undefined,
+    track,
+    closed(c) {
+      connections.delete(c);
+    },
+    hello: (link, params) => ota.hello(link, params),
+    topUp: (link, params) => ota.topUp(link, params),
+    gone: (link) => ota.gone(link),
   };
 
   const wss = new WebSocketServer({
@@ -167,7 +207,11 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
         ws.close(1001, 'server shutting down');
         return;
       }
-      connections.add(new Connection(connectionHost, ws, endpoint, remote));
+      connections.add(
+        endpoint === 'ota'
+          ? new PhoneConnection(phoneHost, ws, remote)
+          : new Connection(connectionHost, ws, endpoint, remote),
+      );
     });
   };
 
@@ -188,6 +232,7 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
 
   return {
     limits,
+    ota,
     get connections() {
       return [...connections].map((c) => c.info);
     },
@@ -234,6 +279,7 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
         await gone;
         server.closeAllConnections();
         await stopped;
+        await ota.close();
         wss.close();
         for (const c of clients.values()) (c.secret as Uint8Array).fill(0);
         logger.info({}, 'stopped');

@@ -154,3 +154,9 @@ export function notificationFrame(method: string, params: unknown): string {
 export function sessionProof(secret: Uint8Array, nonce: Uint8Array, path: string): string {
   return createHmac('sha256', secret).update(nonce).update(Buffer.from(path, 'ascii')).digest('hex').toUpperCase();
 }
+
+/** True when `error` is an application error (-32000) whose `data.code` is one of `codes`. */
+export function hasWireCode(error: RpcError | undefined, ...codes: readonly WireErrorCode[]): boolean {
+  const code = error?.code === JSONRPC_ERRORS.APPLICATION ? error.data?.code : undefined;
+  return code !== undefined && (codes as readonly string[]).includes(code);
+}
