@@ -342,8 +342,11 @@ describe('blacklist signatures', () => {
     const mk = profile.issuer.masterKeys;
     const explicit = new SoftwareIssuerKeyStore({
       loadMasterKey: mk.loadMasterKey,
+      purchaseMasterKey: mk.purchaseMasterKey,
       tacMasterKey: mk.tacMasterKey,
       externalAuthMasterKey: mk.externalAuthMasterKey,
+      lineProtectMasterKey: mk.lineProtectMasterKey,
+      pinUnblockMasterKey: mk.pinUnblockMasterKey,
       isdMasterKey: profile.card.isd.scp03.diversified.masterKey,
       blacklistSigningSeed: profileSeed,
     });
@@ -351,8 +354,11 @@ describe('blacklist signatures', () => {
     expect(toHex(await explicit.signBlacklist(message))).toBe(toHex(await store.signBlacklist(message)));
     const another = new SoftwareIssuerKeyStore({
       loadMasterKey: mk.loadMasterKey,
+      purchaseMasterKey: mk.purchaseMasterKey,
       tacMasterKey: mk.tacMasterKey,
       externalAuthMasterKey: mk.externalAuthMasterKey,
+      lineProtectMasterKey: mk.lineProtectMasterKey,
+      pinUnblockMasterKey: mk.pinUnblockMasterKey,
       isdMasterKey: profile.card.isd.scp03.diversified.masterKey,
       blacklistSigningSeed: new Uint8Array(32).fill(7),
     });
@@ -455,13 +461,19 @@ describe('no key ever leaves the store', () => {
     // Constructor and fromProfile: the message names the key, never its bytes.
     const full = {
       loadMasterKey: mk.loadMasterKey,
+      purchaseMasterKey: mk.purchaseMasterKey,
       tacMasterKey: mk.tacMasterKey,
       externalAuthMasterKey: mk.externalAuthMasterKey,
+      lineProtectMasterKey: mk.lineProtectMasterKey,
+      pinUnblockMasterKey: mk.pinUnblockMasterKey,
       isdMasterKey: profile.card.isd.scp03.diversified.masterKey,
       blacklistSigningSeed: profileSeed,
     };
     for (const keys of [
       { ...full, loadMasterKey: mk.loadMasterKey.subarray(0, 15) },
+      { ...full, purchaseMasterKey: mk.purchaseMasterKey.subarray(1) },
+      { ...full, lineProtectMasterKey: undefined as unknown as Uint8Array },
+      { ...full, pinUnblockMasterKey: concat(mk.pinUnblockMasterKey, mk.loadMasterKey) },
       { ...full, tacMasterKey: concat(mk.tacMasterKey, mk.loadMasterKey) },
       { ...full, externalAuthMasterKey: toHex(mk.externalAuthMasterKey) as unknown as Uint8Array },
       { ...full, isdMasterKey: profile.card.isd.scp03.diversified.masterKey.subarray(0, 8) },

@@ -1,30 +1,43 @@
 /**
  * {@link SoftwareIssuerKeyStore}: the {@link IssuerKeyStore} that holds the issuer's master keys in process memory,
- * built on the SDK's primitives (PBOC diversification, session keys and MACs, the issuer's TAC verifier, GP KDF3)
- * and Node's Ed25519 and HKDF. Also {@link verifyBlacklistSignature}, what a machine checks the blacklist with.
+ * built on the SDK's primitives (PBOC diversification, session keys and MACs, the issuer's TAC verifier, GP KDF3,
+ * the e-purse's DGI 8001 layout, EMV CPS secret-DGI encryption, ISO 9797-1 MAC algorithm 3) and Node's Ed25519 and
+ * HKDF. Also {@link verifyBlacklistSignature}, what a machine checks the blacklist with.
  * @module
  */
 import { createPrivateKey, createPublicKey, hkdfSync, type KeyObject, sign, verify } from 'node:crypto';
 import { assertBytes, assertUint, concat, equalCt, fromHex, wipe } from '@simtap/sdk/core/bytes';
-import { DesCipher } from '@simtap/sdk/core/crypto';
+import { DesCipher, macAlg3 } from '@simtap/sdk/core/crypto';
 import { ArgumentError } from '@simtap/sdk/core/errors';
-import { diversifyKdf3, type StaticKeys } from '@simtap/sdk/core/gp';
+import { diversifyKdf3, encryptSecretDgi, type StaticKeys, scp03DgiCipher } from '@simtap/sdk/core/gp';
 import {
   diversificationDataOf,
   diversifyPbocKey,
+  encodeKeys,
+  encodePinBlock,
   IssuerTacVerifier,
   type LoadTacFields,
   loadMac1,
   loadMac2,
   loadSessionKey,
+  PBOC_COMMANDS,
   PbocKeyDiversifier,
   PbocMac,
   type PurchaseTacFields,
+  type PurseKeyEntry,
   type WithTac,
 } from '@simtap/sdk/core/pboc';
-import type { SimtapProfile } from '@simtap/sdk/core/profile';
+import { CARD_KEY_NAMES, type CardKeyName, type SimtapProfile } from '@simtap/sdk/core/profile';
 import { IssuerKeyError } from './errors';
-import type { InternalAuthenticateCheck, IssuerKeyStore, LoadAuthorizationFields, LoadMac2Fields } from './index';
+import type {
+  InternalAuthenticateCheck,
+  IssuerKeyStore,
+  LineProtectionMacRequest,
+  LoadAuthorizationFields,
+  LoadMac2Fields,
+  PersonalizationSecrets,
+  PersonalizationSecretsRequest,
+} from './index';
 
 /**
  * The HKDF `info` with which {@link SoftwareIssuerKeyStore.fromProfile} derives the blacklist signing seed from the
@@ -32,10 +45,15 @@ import type { InternalAuthenticateCheck, IssuerKeyStore, LoadAuthorizationFields
  */
 export const BLACKLIST_SIGNING_INFO = 'simtap blacklist signing v1';
 
-/** The master keys of a {@link SoftwareIssuerKeyStore}. */
+/**
+ * The master keys of a {@link SoftwareIssuerKeyStore}. Each 3DES master key (16 bytes) gives a card's key as its
+ * PBOC diversification with the card's diversification data (the rightmost 8 bytes of its serial).
+ */
 export interface SoftwareIssuerKeys {
-  /** The load master key (16 bytes): a card's DLK is its PBOC diversification with the card's serial. */
+  /** The load master key (16 bytes): a card's DLK. */
   readonly loadMasterKey: Uint8Array;
+  /** The purchase master key (16 bytes): a card's DPK (exported only encrypted, for personalization). */
+  readonly purchaseMasterKey: Uint8Array;
   /** The TAC master key (16 bytes): a card's DTK, whose halves XORed make the TAC key. */
   readonly tacMasterKey: Uint8Array;
   /**
@@ -43,6 +61,10 @@ export interface SoftwareIssuerKeys {
    * authentication key.
    */
   readonly externalAuthMasterKey: Uint8Array;
+  /** The line-protection master key (16 bytes): a card's DLPK, the MAC key of APPLICATION BLOCK / UNBLOCK. */
+  readonly lineProtectMasterKey: Uint8Array;
+  /** The PIN-unblock master key (16 bytes): a card's DPUK (exported only encrypted, for personalization). */
+  readonly pinUnblockMasterKey: Uint8Array;
   /** The master key of the cards' ISD SCP03 keys (AES, 16, 24 or 32 bytes; KDF3 with each card's KDD). */
   readonly isdMasterKey: Uint8Array;
   /** The Ed25519 private key seed (32 bytes) of the blacklist signatures. */
@@ -55,6 +77,11 @@ const PKCS8_ED25519_PREFIX = fromHex('302E020100300506032B657004220420');
 const SPKI_ED25519_PREFIX = fromHex('302A300506032B6570032100');
 
 const MAX_U32 = 0xffffffff;
+/** The commands {@link SoftwareIssuerKeyStore.lineProtectionMac} MACs (INS bytes). */
+const LINE_PROTECTED_INS: readonly number[] = [
+  PBOC_COMMANDS.APPLICATION_BLOCK.ins,
+  PBOC_COMMANDS.APPLICATION_UNBLOCK.ins,
+];
 const REDACTED = 'SoftwareIssuerKeyStore(keys [redacted])';
 
 function assertObject(value: unknown, name: string): asserts value is object {
@@ -111,18 +138,22 @@ export function verifyBlacklistSignature(publicKey: Uint8Array, message: Uint8Ar
 
 /**
  * The issuer's keys in process memory. The constructor builds the key schedules once and keeps no reference to the
- * caller's arrays (wipe them when done); every per-card key (DLK, session keys, DTK, the internal-authentication key)
- * lives only during its call and is wiped after it. {@link SoftwareIssuerKeyStore.destroy} wipes the schedules;
- * `JSON.stringify` and `util.inspect` show `SoftwareIssuerKeyStore(keys [redacted])`.
+ * caller's arrays (wipe them when done); every per-card key (the six card keys, session keys, the
+ * internal-authentication key, the ISD's static keys) lives only during its call and is wiped after it; the card
+ * keys and the PIN leave only DEK-encrypted ({@link SoftwareIssuerKeyStore.personalizationSecrets}).
+ * {@link SoftwareIssuerKeyStore.destroy} wipes the schedules; `JSON.stringify` and `util.inspect` show
+ * `SoftwareIssuerKeyStore(keys [redacted])`.
  * @example
- * const keys = new SoftwareIssuerKeyStore({ loadMasterKey, tacMasterKey, externalAuthMasterKey, isdMasterKey,
- *   blacklistSigningSeed }); // the issuer's own keys
+ * const keys = new SoftwareIssuerKeyStore({ loadMasterKey, purchaseMasterKey, tacMasterKey, externalAuthMasterKey,
+ *   lineProtectMasterKey, pinUnblockMasterKey, isdMasterKey, blacklistSigningSeed }); // the issuer's own keys
  * const { mac2 } = await keys.authorizeLoad(request);
  */
 export class SoftwareIssuerKeyStore implements IssuerKeyStore {
   readonly #load: PbocKeyDiversifier;
   readonly #tac: IssuerTacVerifier;
   readonly #deak: PbocKeyDiversifier;
+  /** Every card key's diversifier (DLK and DEAK share `#load` and `#deak`). */
+  readonly #cardKeys: Readonly<Record<CardKeyName, PbocKeyDiversifier>>;
   readonly #isd: Uint8Array;
   #signing: KeyObject | undefined;
   readonly #publicKey: Uint8Array;
@@ -135,8 +166,11 @@ export class SoftwareIssuerKeyStore implements IssuerKeyStore {
   constructor(keys: SoftwareIssuerKeys) {
     assertObject(keys, 'keys');
     assertBytes(keys.loadMasterKey, 'loadMasterKey', 16);
+    assertBytes(keys.purchaseMasterKey, 'purchaseMasterKey', 16);
     assertBytes(keys.tacMasterKey, 'tacMasterKey', 16);
     assertBytes(keys.externalAuthMasterKey, 'externalAuthMasterKey', 16);
+    assertBytes(keys.lineProtectMasterKey, 'lineProtectMasterKey', 16);
+    assertBytes(keys.pinUnblockMasterKey, 'pinUnblockMasterKey', 16);
     assertBytes(keys.isdMasterKey, 'isdMasterKey', 16, 24, 32);
     assertBytes(keys.blacklistSigningSeed, 'blacklistSigningSeed', 32);
     const der = Buffer.from(concat(PKCS8_ED25519_PREFIX, keys.blacklistSigningSeed));
@@ -152,11 +186,19 @@ export class SoftwareIssuerKeyStore implements IssuerKeyStore {
     this.#load = new PbocKeyDiversifier(keys.loadMasterKey);
     this.#tac = new IssuerTacVerifier(keys.tacMasterKey);
     this.#deak = new PbocKeyDiversifier(keys.externalAuthMasterKey);
+    this.#cardKeys = Object.freeze({
+      DLK: this.#load,
+      DPK: new PbocKeyDiversifier(keys.purchaseMasterKey),
+      DTK: new PbocKeyDiversifier(keys.tacMasterKey),
+      DEAK: this.#deak,
+      DLPK: new PbocKeyDiversifier(keys.lineProtectMasterKey),
+      DPUK: new PbocKeyDiversifier(keys.pinUnblockMasterKey),
+    });
     this.#isd = keys.isdMasterKey.slice();
   }
 
   /**
-   * The store of `profile`'s issuer: its load, TAC and external-authentication master keys, the ISD master key
+   * The store of `profile`'s issuer: its six master keys (`issuer.masterKeys`), the ISD master key
    * (`card.isd.scp03.diversified.masterKey`), and a blacklist signing seed derived from the master keys as
    * HKDF-SHA256(ikm = tacMasterKey ‖ loadMasterKey, salt = empty, info = {@link BLACKLIST_SIGNING_INFO}, 32 bytes).
    *
@@ -179,8 +221,11 @@ export class SoftwareIssuerKeyStore implements IssuerKeyStore {
     try {
       return new SoftwareIssuerKeyStore({
         loadMasterKey: mk.loadMasterKey,
+        purchaseMasterKey: mk.purchaseMasterKey,
         tacMasterKey: mk.tacMasterKey,
         externalAuthMasterKey: mk.externalAuthMasterKey,
+        lineProtectMasterKey: mk.lineProtectMasterKey,
+        pinUnblockMasterKey: mk.pinUnblockMasterKey,
         isdMasterKey: isd,
         blacklistSigningSeed: seed,
       });
@@ -279,6 +324,78 @@ export class SoftwareIssuerKeyStore implements IssuerKeyStore {
     return diversifyKdf3(this.#isd, kdd);
   }
 
+  /**
+   * See {@link IssuerKeyStore.personalizationSecrets}: the six card keys diversified here, encoded as DGI 8001
+   * (`encodeKeys`), and the PIN block (`encodePinBlock`), each encrypted with `encryptSecretDgi` under
+   * `scp03DgiCipher` of the DEK of KDF3(ISD master key, `kdd`); every clear intermediate is wiped before the call
+   * returns or throws.
+   */
+  async personalizationSecrets(req: PersonalizationSecretsRequest): Promise<PersonalizationSecrets> {
+    this.#live();
+    assertObject(req, 'req');
+    assertBytes(req.cardSerial, 'cardSerial', 10);
+    assertBytes(req.kdd, 'kdd', 10);
+    assertUint(req.keyIndex, 'keyIndex', 0xff);
+    assertUint(req.keyVersion, 'keyVersion', 0xff);
+    assertUint(req.algorithm, 'algorithm', 0xff);
+    const pin = encodePinBlock(req.pin);
+    const div = diversificationDataOf(req.cardSerial);
+    const entries: PurseKeyEntry[] = [];
+    let keys: Uint8Array | undefined;
+    let isd: StaticKeys | undefined;
+    let cipher: ReturnType<typeof scp03DgiCipher> | undefined;
+    try {
+      for (const type of CARD_KEY_NAMES)
+        entries.push({
+          type,
+          index: req.keyIndex,
+          version: req.keyVersion,
+          algorithm: req.algorithm,
+          key: this.#cardKeys[type].diversify(div),
+        });
+      keys = encodeKeys(entries);
+      isd = diversifyKdf3(this.#isd, req.kdd);
+      cipher = scp03DgiCipher(isd.dek);
+      return { keys: encryptSecretDgi(cipher, keys), pin: encryptSecretDgi(cipher, pin) };
+    } finally {
+      for (const e of entries) wipe(e.key);
+      wipe(pin, div);
+      if (keys !== undefined) wipe(keys);
+      if (isd !== undefined) wipe(isd.enc, isd.mac, isd.dek);
+      cipher?.destroy();
+    }
+  }
+
+  /**
+   * See {@link IssuerKeyStore.lineProtectionMac}: `macAlg3` (the MAC the e-purse checks with) under the card's DLPK,
+   * diversified for the call and wiped after it.
+   */
+  async lineProtectionMac(req: LineProtectionMacRequest): Promise<Uint8Array> {
+    this.#live();
+    assertObject(req, 'req');
+    assertBytes(req.cardSerial, 'cardSerial', 10);
+    assertBytes(req.challenge, 'challenge', 4, 8);
+    assertBytes(req.header, 'header', 5);
+    if (!LINE_PROTECTED_INS.includes(req.header[1]!) || req.header[4] !== 4)
+      throw new ArgumentError(
+        'header: expected CLA INS P1 P2 Lc of APPLICATION BLOCK (INS 1E) or APPLICATION UNBLOCK (INS 18) with Lc 04',
+      );
+    const icv = new Uint8Array(8);
+    icv.set(req.challenge);
+    const dlpk = this.#cardKeys.DLPK.diversify(diversificationDataOf(req.cardSerial));
+    let mac: Uint8Array;
+    try {
+      mac = macAlg3(dlpk, req.header, { iv: icv });
+    } finally {
+      wipe(dlpk);
+    }
+    try {
+      return mac.slice(0, 4);
+    } finally {
+      wipe(mac);
+    }
+  }
+
   /** See {@link IssuerKeyStore.signBlacklist}. Ed25519 (RFC 8032) is deterministic: the same message, the same signature. */
   async signBlacklist(message: Uint8Array): Promise<Uint8Array> {
     const key = this.#live();
@@ -293,15 +410,14 @@ export class SoftwareIssuerKeyStore implements IssuerKeyStore {
   }
 
   /**
-   * Wipes the master key schedules and the ISD master key, and drops the Ed25519 key object (Node offers no way to
+   * Wipes the six master key schedules and the ISD master key, and drops the Ed25519 key object (Node offers no way to
    * zero one: it goes to the garbage collector). Later calls reject with `KEY_STORE_DESTROYED`.
    */
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    this.#load.destroy();
     this.#tac.destroy();
-    this.#deak.destroy();
+    for (const name of CARD_KEY_NAMES) this.#cardKeys[name].destroy();
     wipe(this.#isd);
     this.#signing = undefined;
   }
