@@ -37,7 +37,13 @@ export interface OtaHarness {
 
 /** Starts a platform and its server on a free port. */
 export async function startOta(
-  o: { ledger?: LedgerStore; bus?: OtaBus; airTopUpWaitMs?: number; cardTimeoutMs?: number } = {},
+  o: {
+    ledger?: LedgerStore;
+    bus?: OtaBus;
+    airTopUpWaitMs?: number;
+    cardTimeoutMs?: number;
+    acceptWaitMs?: number;
+  } = {},
 ): Promise<OtaHarness> {
   const platform = await openPlatform({
     ledger: o.ledger ?? openSqliteLedger({ path: ':memory:' }),
@@ -49,7 +55,11 @@ export async function startOta(
     clients: profile.platform.clients,
     port: 0,
     ...(o.bus ? { otaBus: o.bus } : {}),
-    ota: { airTopUpWaitMs: o.airTopUpWaitMs ?? 10_000, cardTimeoutMs: o.cardTimeoutMs ?? 5_000 },
+    ota: {
+      airTopUpWaitMs: o.airTopUpWaitMs ?? 10_000,
+      cardTimeoutMs: o.cardTimeoutMs ?? 5_000,
+      acceptWaitMs: o.acceptWaitMs ?? (o.bus ? 500 : 20),
+    },
   });
   const { url } = await server.listen();
   const phones: VirtualPhone[] = [];
@@ -87,8 +97,9 @@ export async function startOta(
       return { phone, sim };
     },
     async client() {
-      const c = await PlatformClient.connect({ url, clientId: APP.id, secret: APP.secret, heartbeatMs: 0 });
+      const c = new PlatformClient({ url, clientId: APP.id, secret: APP.secret, heartbeatMs: 0 });
       clients.push(c);
+      await c.connect();
       return c;
     },
     async stop() {
@@ -108,7 +119,8 @@ export function readPurse(sim: Card): { serial: string | undefined; balance: num
     const sel = sim.transmit('contact', fromHex('00A4040008A00000063201010500'));
     const sw = (sel[sel.length - 2]! << 8) | sel[sel.length - 1]!;
     const ef = sim.transmit('contact', fromHex('00B095001E'));
-    const serial = ef.length === 32 ? toHex(ef.subarray(10, 20)) : undefined;
+    const serial =
+      ef.length === 32 && ef.subarray(10, 20).some((b) => b !== 0) ? toHex(ef.subarray(10, 20)) : undefined;
     const bal = sim.transmit('contact', fromHex('805C000204'));
     const balance = bal.length === 6 ? new DataView(bal.buffer, bal.byteOffset).getInt32(0) : Number.NaN;
     return { serial, balance, blocked: sw === 0x6283 };

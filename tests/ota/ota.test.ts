@@ -72,6 +72,15 @@ describe('over the air', () => {
     h = await startOta();
     const card = await h.issueBlank(3);
     const client = await h.client();
+    // Not yet personalized: no top-up for it.
+    await expect(
+      client.call('wallet.airTopUp', { idempotencyKey: 'air-0', msisdn: card.msisdn, amount: 1200 }),
+    ).rejects.toMatchObject({ code: 'CARD_BLOCKED' });
+    const first = h.phone(card);
+    const ready = first.phone.waitForNotice('ready', 15_000);
+    await first.phone.connect();
+    await ready;
+    await first.phone.close();
     const r = await client.call('wallet.airTopUp', { idempotencyKey: 'air-2', msisdn: card.msisdn, amount: 1200 });
     expect(r.status).toBe('pending');
     // Held at once: the phone account's available balance is down, its balance not yet.
@@ -79,7 +88,7 @@ describe('over the air', () => {
       balance: OPENING,
       available: OPENING - 1200,
     });
-    const { phone, sim } = h.phone(card);
+    const { phone, sim } = h.phone(card, { sim: first.sim });
     const loaded = phone.waitForNotice('loaded', 15_000);
     await phone.connect();
     const notice = await loaded;
@@ -100,9 +109,11 @@ describe('over the air', () => {
     expect(r.status).toBe('posted');
     expect(await phone.topUp({ idempotencyKey: 'phone-1', amount: 700 })).toEqual(r);
     expect(readPurse(sim).balance).toBe(700);
+    // Over the purse's maximum balance (100,000 fen): refused before anything is held.
     await expect(phone.topUp({ idempotencyKey: 'phone-2', amount: OPENING })).rejects.toMatchObject({
-      code: 'INSUFFICIENT_FUNDS',
+      code: 'BALANCE_LIMIT',
     });
+    expect((await h.platform.customers.phoneAccount({ msisdn: card.msisdn })).available).toBe(OPENING - 700);
     expect(readPurse(sim).balance).toBe(700);
   });
 

@@ -110,6 +110,8 @@ interface Session {
   chain: Promise<void>;
   /** A run is queued behind the current one (runs coalesce). */
   queued: boolean;
+  /** The air load on the card now, if any. */
+  current: { loadId: string; amount: number } | undefined;
 }
 
 /** The over-the-air service: phones' sessions, their cards' work, air top-ups. */
@@ -169,7 +171,7 @@ export class OtaService {
     await this.#authenticate(link, card, { iccid, msisdn });
     const previous = this.#sessions.get(card.cardSerial);
     if (previous && previous.link !== link) previous.link.close(4409, 'the SIM connected again through another link');
-    const session: Session = { link, card, chain: Promise.resolve(), queued: false };
+    const session: Session = { link, card, chain: Promise.resolve(), queued: false, current: undefined };
     this.#sessions.set(card.cardSerial, session);
     (link as { cardSerial?: string }).cardSerial = card.cardSerial;
     this.#log.info({ conn: link.id, card: card.cardSerial, status: card.status }, 'phone authenticated');
@@ -334,6 +336,10 @@ export class OtaService {
           'contact work stopped',
         );
         if (hasErrorCode(e, OTA_ERRORS, 'BAD_RESPONSE')) s.link.close(1008, 'the phone relays no valid card response');
+        // A load torn on the card stays pending: whoever waits for it hears so now, not at its timeout.
+        const torn = s.current;
+        s.current = undefined;
+        if (torn) await this.#settled(s.card, torn.loadId, torn.amount, 'pending').catch(() => {});
       }
     });
   }
@@ -375,7 +381,9 @@ export class OtaService {
     }
     for (const load of await p.wallets.pendingAirLoads({ cardSerial: card.cardSerial })) {
       if (!s.link.open) return;
+      s.current = { loadId: load.loadId, amount: load.amount };
       await this.#runAirLoad(s, card, load.loadId, load.amount);
+      s.current = undefined;
     }
     s.link.notice({
       kind: 'ready',
@@ -384,12 +392,14 @@ export class OtaService {
     });
   }
 
-  /** Reads EF 0x15 of the selected e-purse: its serial, or `undefined` when the purse is not personalized. */
+  /** Reads EF 0x15 of the selected e-purse: its serial, or `undefined` when the purse is blank (not personalized). */
   async #purseSerial(s: Session): Promise<string | undefined> {
     const r = await s.link.transmit(readBinarySfiApdu(EPURSE_SFI.EF15, 0, ef15.length));
     if (swOf(r) !== SW_OK) return undefined;
     if (r.length !== ef15.length + 2) throw new OtaError('BAD_RESPONSE', 'EF 0x15 of the wrong length');
-    return toHex(ef15.decode(r.subarray(0, r.length - 2)).applicationSerial);
+    const serial = ef15.decode(r.subarray(0, r.length - 2)).applicationSerial;
+    // Before personalization EF 0x15 is there, all zeros.
+    return serial.every((b) => b === 0) ? undefined : toHex(serial);
   }
 
   async #personalize(s: Session, card: CardRecord): Promise<void> {

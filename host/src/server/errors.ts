@@ -15,6 +15,7 @@ import {
 } from '@simtap/sdk/wire';
 import { KEYS_ERRORS } from '../keys';
 import { LEDGER_ERRORS } from '../ledger';
+import { OTA_ERRORS } from '../ota/errors';
 import { PLATFORM_ERRORS } from '../platform';
 
 /**
@@ -43,6 +44,10 @@ export function toRpcError(e: unknown): { readonly error: RpcError; readonly log
     if (Object.hasOwn(WIRE_ERROR_CODES, e.code)) return { error: applicationError(e.code as WireErrorCode, e.message) };
   }
   if (hasErrorCode(e, LEDGER_ERRORS, 'TRANSFER_STATE')) return { error: applicationError('LOAD_STATE', e.message) };
+  if (hasErrorCode(e, OTA_ERRORS, 'IDENTITY_REFUSED', 'CARD_ABSENT'))
+    return { error: applicationError(e.code, e.message) };
+  if (hasErrorCode(e, OTA_ERRORS))
+    return { error: applicationError('UNAVAILABLE', `the link to the SIM failed: ${e.message}`), log: 'warn' };
   if (
     hasErrorCode(e, LEDGER_ERRORS, 'STORE_CLOSED', 'STORE_COMMIT_FAILED') ||
     hasErrorCode(e, KEYS_ERRORS, 'KEY_STORE_DESTROYED')

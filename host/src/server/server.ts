@@ -58,6 +58,8 @@ export interface PlatformServerOptions {
     readonly airTopUpWaitMs?: number;
     /** How long a phone may take to answer one card command. Default 10 000 ms. */
     readonly cardTimeoutMs?: number;
+    /** How long other instances have to say they hold a card's phone. Default 500 ms. */
+    readonly acceptWaitMs?: number;
   };
 }
 
@@ -128,6 +130,7 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
     ...(options.otaBus ? { bus: options.otaBus } : {}),
     logger,
     ...(options.ota?.airTopUpWaitMs === undefined ? {} : { airTopUpWaitMs: options.ota.airTopUpWaitMs }),
+    ...(options.ota?.acceptWaitMs === undefined ? {} : { acceptWaitMs: options.ota.acceptWaitMs }),
     onLoad: (e) => hub.publish({ name: 'event.load', params: e, origin: PLATFORM_CLIENT }),
   });
   const track = (p: Promise<unknown>) => {
