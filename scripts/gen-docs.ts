@@ -6,8 +6,15 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ISD_ERRORS } from '@simtap/applet-emu/applets/isd';
+import { PHONE_ERRORS } from '@simtap/applet-emu/ota';
 import { RUNTIME_ERRORS } from '@simtap/applet-emu/runtime';
-import { CLI_ERRORS, CLI_EXIT_STATUSES, EPURSE_TESTING_ERRORS } from '@simtap/applet-emu/testing';
+import {
+  CLI_ERRORS,
+  CLI_EXIT_STATUSES,
+  type CliExitStatus,
+  EPURSE_TESTING_ERRORS,
+  PHONE_CLI_EXIT_STATUSES,
+} from '@simtap/applet-emu/testing';
 import { KEYS_ERRORS } from '@simtap/host/keys';
 import { LEDGER_ERRORS } from '@simtap/host/ledger';
 import { PLATFORM_ERRORS } from '@simtap/host/platform';
@@ -98,12 +105,12 @@ const PENDING_DEMO_ERRORS = defineErrors({
   },
 });
 
-/** The CLI's exit statuses as a markdown table. */
-function exitStatusTable(): string {
+/** A CLI's exit statuses (default `simtap-card`'s) as a markdown table. */
+function exitStatusTable(statuses: readonly CliExitStatus[] = CLI_EXIT_STATUSES): string {
   return [
     '| status | constant | when | what to do |',
     '|---|---|---|---|',
-    ...CLI_EXIT_STATUSES.map(
+    ...statuses.map(
       (e) => `| \`${e.status}\` | ${e.constant === undefined ? '—' : `\`${e.constant}\``} | ${e.when} | ${e.fix} |`,
     ),
   ].join('\n');
@@ -232,6 +239,16 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
       'Ctrl-C ends that shell as well, npm re-raises SIGINT and npx exits 130 — after `simtap-card` itself stopped cleanly',
       '(status 0, image saved).',
     ].join('\n'),
+  },
+  {
+    title: 'Phone (`@simtap/applet-emu/ota`, `simtap-phone`)',
+    intro:
+      "`VirtualPhone`'s own codes. The platform's refusals of `phone.hello` and `phone.topUp` arrive as a\n" +
+      "`PhoneCallError` whose `code` is the platform's `error.data.code` (`IDENTITY_REFUSED`, `INSUFFICIENT_FUNDS`, …;\n" +
+      "[protocol.md](protocol.md)), matched with `hasPhoneCallCode(e, 'IDENTITY_REFUSED')`. A bad `simtap-phone`\n" +
+      'command line is `CLI_USAGE`.',
+    tables: [{ name: 'PHONE_ERRORS', module: '@simtap/applet-emu/ota', table: PHONE_ERRORS }],
+    outro: ['Exit statuses of `simtap-phone`:', '', exitStatusTable(PHONE_CLI_EXIT_STATUSES)].join('\n'),
   },
   {
     title: 'Platform ledger (host)',

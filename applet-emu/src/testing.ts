@@ -11,3 +11,4 @@ export * from './applets/epurse/testing';
 export * from './applets/isd/test-support';
 export { CardPort, type CardPortOptions } from './cli/card-port';
 export { CLI_ERRORS, CLI_EXIT_STATUSES, type CliErrorCode, type CliExitStatus } from './cli/errors';
+export { PHONE_CLI_EXIT_STATUSES } from './cli/phone-options';
