@@ -45,6 +45,8 @@ export interface StartHostOptions {
   readonly logLevel?: string;
   /** How long to wait for the listening line (default 20 s). */
   readonly startTimeoutMs?: number;
+  /** `--database-url`: PostgreSQL instead of the SQLite file under `dataDir`. */
+  readonly databaseUrl?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -61,6 +63,7 @@ export async function startHost(o: StartHostOptions): Promise<HostProcess> {
     '--data',
     o.dataDir,
     ...(o.logLevel ? ['--log-level', o.logLevel] : []),
+    ...(o.databaseUrl ? ['--database-url', o.databaseUrl] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
