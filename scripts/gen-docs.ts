@@ -17,6 +17,7 @@ import {
 } from '@simtap/applet-emu/testing';
 import { KEYS_ERRORS } from '@simtap/host/keys';
 import { LEDGER_ERRORS } from '@simtap/host/ledger';
+import { OTA_ERRORS } from '@simtap/host/ota';
 import { PLATFORM_ERRORS } from '@simtap/host/platform';
 import { CLIENT_ERRORS } from '@simtap/sdk/clients';
 import { BYTES_ERRORS } from '@simtap/sdk/core/bytes';
@@ -273,6 +274,14 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
       "request and nothing moved. The codes are the ones `simtap.v1` fixes where it names them; the ledger's\n" +
       "`INSUFFICIENT_FUNDS` / `IDEMPOTENCY_CONFLICT` and the key store's `BAD_MAC1` reach callers unchanged.",
     tables: [{ name: 'PLATFORM_ERRORS', module: '@simtap/host/platform', table: PLATFORM_ERRORS }],
+  },
+  {
+    title: 'Over the air (host)',
+    intro:
+      "An `OtaError` is the platform's side of a phone's link (`@simtap/host/ota`): a SIM refused at its hello\n" +
+      '(`IDENTITY_REFUSED`, answered on the wire and closed with 4403) or a contact that stopped. Nothing is decided on\n' +
+      "the phone's word: a load torn by any of these is settled from the card's proof at the next contact.",
+    tables: [{ name: 'OTA_ERRORS', module: '@simtap/host/ota', table: OTA_ERRORS }],
   },
   {
     title: 'Platform client (`@simtap/sdk/clients`)',

@@ -15,6 +15,7 @@ import {
   METHODS,
   type MethodName,
   NOTIFICATIONS,
+  OTA_MESSAGES,
   SUBPROTOCOL,
   WIRE_ERROR_CODES,
 } from '@simtap/sdk/wire';
@@ -23,7 +24,7 @@ import { z } from 'zod';
 const ENDPOINT_ROLE: Record<Endpoint, string> = {
   app: 'application systems (role `application`)',
   console: 'operators (role `operator`)',
-  ota: 'phones, relaying their SIM (the OTA issue)',
+  ota: 'phones, relaying their SIM (no secret: the SIM authenticates over SCP03)',
 };
 
 /** JSON Schema (draft 7, as AsyncAPI's schema format) of a zod schema. */
@@ -66,7 +67,7 @@ export function protocolDoc(): string {
     '  and drops a peer that missed a pong. Each connection may make at least 1,000 calls per second (2,000 by',
     '  default) before `RATE_LIMITED`; one that keeps sending far beyond is closed with 4429. At most 64 calls of a',
     '  connection run at once; past that, and while its answers are not read, the server stops reading its socket.',
-    '- `/v1/ota` (phones) is open for the OTA issue: today it answers every call with -32601.',
+    '- `/v1/ota` (phones) has no `session.challenge`: the SIM authenticates itself (see [the last section](#v1ota--phones)).',
     '',
     '## Session',
     '',
@@ -147,6 +148,42 @@ export function protocolDoc(): string {
       '',
       '```text',
       `← ${json({ jsonrpc: '2.0', method: name, params: n.example })}`,
+      '```',
+      '',
+    );
+  }
+  out.push(
+    '## `/v1/ota` — phones',
+    '',
+    'A phone is a relay, not a principal: it holds no key, and the platform believes nothing it says until the',
+    "SIM's issuer security domain has authenticated over SCP03 (security level 33), end to end through the phone.",
+    '',
+    '1. The phone connects and calls `phone.hello { msisdn, iccid }` within 10 s (else close 4408).',
+    '2. While the hello is in flight the platform sends `card.transmit` requests — SELECT of the ISD, INITIALIZE',
+    "   UPDATE, EXTERNAL AUTHENTICATE — which the phone answers with the SIM's responses (contact interface). An ICCID",
+    "   never issued, an MSISDN that is not the card's, or a card cryptogram that does not verify under the keys of the",
+    '   card it claims: `IDENTITY_REFUSED`, close 4403, recorded for the back office.',
+    "3. The hello answers `{ cardSerial, status }`; the platform then does the card's work with more `card.transmit`:",
+    '   blocks a lost or blocked card (APPLICATION BLOCK with the line-protection MAC), personalizes a blank e-purse',
+    "   (INSTALL [for personalization], STORE DATA with the key and PIN DGIs encrypted under the card's DEK), and runs",
+    '   the air top-ups waiting for the card (INITIALIZE FOR LOAD, CREDIT FOR LOAD); torn ones are settled from GET',
+    "   TRANSACTION PROVE or a verified MAC1. `phone.notice` tells the user; `ready` ends the contact's work.",
+    `4. The phone stays connected for later top-ups. A SIM that connects again through another link closes the old one with ${CLOSE_CODES.SUPERSEDED}.`,
+    '',
+  );
+  for (const [name, m] of Object.entries(OTA_MESSAGES)) {
+    const arrow = m.from === 'phone' ? ['→', '←'] : ['←', '→'];
+    out.push(
+      `### \`${name}\` (${m.from === 'phone' ? 'phone → platform' : 'platform → phone'}${m.result === undefined ? ', notification' : ''})`,
+      '',
+      m.summary,
+      '',
+      `Errors: ${m.errors.length ? m.errors.map((c) => `\`${c}\``).join(', ') : '—'}.`,
+      '',
+      '```text',
+      m.result === undefined
+        ? `${arrow[0]} ${json({ jsonrpc: '2.0', method: name, params: m.example.params })}`
+        : `${arrow[0]} ${json({ jsonrpc: '2.0', id: 3, method: name, params: m.example.params })}\n${arrow[1]} ${json({ jsonrpc: '2.0', id: 3, result: (m.example as { result?: unknown }).result })}`,
       '```',
       '',
     );

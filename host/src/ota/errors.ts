@@ -28,7 +28,7 @@ export const OTA_ERRORS = defineErrors({
     when: 'the SIM answered a status word the step cannot go on with (`sw`)',
     fix: 'read `sw`; the load is left for the card’s proof or refunded when it never reached the card',
   },
-  BAD_RESPONSE: {
+  BAD_CARD_RESPONSE: {
     class: 'OtaError',
     when: "a card response that is not what the command returns (length), or a phone's answer that is not an APDU",
     fix: 'a broken or dishonest phone: the platform stops the contact',

@@ -35,7 +35,7 @@ export interface PhoneLink {
   /** The connection's id (`p1`, …), as in the log lines. */
   readonly id: string;
   readonly remote: string;
-  /** Sends a command to the SIM; resolves with its response (data ‖ SW). @throws {OtaError} `CARD_ABSENT`, `LINK_LOST`, `BAD_RESPONSE` */
+  /** Sends a command to the SIM; resolves with its response (data ‖ SW). @throws {OtaError} `CARD_ABSENT`, `LINK_LOST`, `BAD_CARD_RESPONSE` */
   transmit(apdu: Uint8Array): Promise<Uint8Array>;
   /** Tells the phone's user what happened (`phone.notice`). */
   notice(params: OtaParamsOf<'phone.notice'>): void;
@@ -245,13 +245,16 @@ export class PhoneConnection implements PhoneLink {
     this.#pending.delete(id!);
     clearTimeout(p.timer);
     if (frame.kind === 'error') {
-      const absent = hasWireCode(frame.error, 'CARD_ABSENT') ? 'CARD_ABSENT' : 'BAD_RESPONSE';
-      p.reject(new OtaError(absent, `the phone answered a card command with an error (${frame.error.code})`));
+      p.reject(
+        hasWireCode(frame.error, 'CARD_ABSENT')
+          ? new OtaError('CARD_ABSENT', 'the phone says the SIM did not answer')
+          : new OtaError('BAD_CARD_RESPONSE', `the phone answered a card command with an error (${frame.error.code})`),
+      );
       return;
     }
     const checked = checkCardResponse(frame.result);
     if (!checked.ok) {
-      p.reject(new OtaError('BAD_RESPONSE', `the phone's answer is ${checked.reason}`));
+      p.reject(new OtaError('BAD_CARD_RESPONSE', `the phone's answer is ${checked.reason}`));
       return;
     }
     p.resolve(fromHex(checked.response));

@@ -50,7 +50,7 @@ import {
   selectByNameApdu,
   txnDateTime,
 } from '@simtap/sdk/machines';
-import type { OtaNoticeKind, OtaParamsOf } from '@simtap/sdk/wire';
+import { CLOSE_CODES, type OtaNoticeKind, type OtaParamsOf } from '@simtap/sdk/wire';
 import type { CardRecord } from '../contactless';
 import { KEYS_ERRORS } from '../keys';
 import { PLATFORM_ERRORS, type Platform, PlatformError } from '../platform';
@@ -170,7 +170,8 @@ export class OtaService {
       return this.#refuse(link, { iccid, msisdn, cardSerial: card.cardSerial }, 'the MSISDN is not the card holder’s');
     await this.#authenticate(link, card, { iccid, msisdn });
     const previous = this.#sessions.get(card.cardSerial);
-    if (previous && previous.link !== link) previous.link.close(4409, 'the SIM connected again through another link');
+    if (previous && previous.link !== link)
+      previous.link.close(CLOSE_CODES.SUPERSEDED, 'the SIM connected again through another link');
     const session: Session = { link, card, chain: Promise.resolve(), queued: false, current: undefined };
     this.#sessions.set(card.cardSerial, session);
     (link as { cardSerial?: string }).cardSerial = card.cardSerial;
@@ -335,7 +336,8 @@ export class OtaService {
           },
           'contact work stopped',
         );
-        if (hasErrorCode(e, OTA_ERRORS, 'BAD_RESPONSE')) s.link.close(1008, 'the phone relays no valid card response');
+        if (hasErrorCode(e, OTA_ERRORS, 'BAD_CARD_RESPONSE'))
+          s.link.close(1008, 'the phone relays no valid card response');
         // A load torn on the card stays pending: whoever waits for it hears so now, not at its timeout.
         const torn = s.current;
         s.current = undefined;
@@ -396,7 +398,7 @@ export class OtaService {
   async #purseSerial(s: Session): Promise<string | undefined> {
     const r = await s.link.transmit(readBinarySfiApdu(EPURSE_SFI.EF15, 0, ef15.length));
     if (swOf(r) !== SW_OK) return undefined;
-    if (r.length !== ef15.length + 2) throw new OtaError('BAD_RESPONSE', 'EF 0x15 of the wrong length');
+    if (r.length !== ef15.length + 2) throw new OtaError('BAD_CARD_RESPONSE', 'EF 0x15 of the wrong length');
     const serial = ef15.decode(r.subarray(0, r.length - 2)).applicationSerial;
     // Before personalization EF 0x15 is there, all zeros.
     return serial.every((b) => b === 0) ? undefined : toHex(serial);
@@ -488,7 +490,7 @@ export class OtaService {
         return this.#leave(s, card, loadId, amount);
       }
       if (init.length !== initForLoadResponse.length + 2)
-        throw new OtaError('BAD_RESPONSE', 'INITIALIZE FOR LOAD answer of the wrong length');
+        throw new OtaError('BAD_CARD_RESPONSE', 'INITIALIZE FOR LOAD answer of the wrong length');
       const i = initForLoadResponse.decode(init.subarray(0, init.length - 2));
       const { date, time } = txnDateTime({ now: () => new Date(this.#now()) });
       let start: Awaited<ReturnType<typeof w.beginAirSession>>;
@@ -522,7 +524,7 @@ export class OtaService {
       wipe(mac2);
       if (swOf(credit) !== SW_OK) continue; // the proof decides, now or at the next contact
       if (credit.length !== creditForLoadResponse.length + 2)
-        throw new OtaError('BAD_RESPONSE', 'CREDIT FOR LOAD answer of the wrong length');
+        throw new OtaError('BAD_CARD_RESPONSE', 'CREDIT FOR LOAD answer of the wrong length');
       const { tac } = creditForLoadResponse.decode(credit.subarray(0, credit.length - 2));
       try {
         await w.confirmLoad({ loadId, tac: toHex(tac) });
@@ -579,7 +581,7 @@ export class OtaService {
       const scp = await this.#openScp(link, card);
       scp.close();
     } catch (e) {
-      if (hasErrorCode(e, OTA_ERRORS, 'CARD_ABSENT', 'LINK_LOST', 'BAD_RESPONSE')) throw e;
+      if (hasErrorCode(e, OTA_ERRORS, 'CARD_ABSENT', 'LINK_LOST', 'BAD_CARD_RESPONSE')) throw e;
       const why =
         e instanceof OtaError && e.sw !== undefined
           ? `${e.message} (${hex4(e.sw)})`
@@ -650,7 +652,7 @@ export class OtaService {
 const SW_BLOCKED = SW.SELECTED_FILE_INVALIDATED;
 
 function swOf(r: Uint8Array): number {
-  if (r.length < 2) throw new OtaError('BAD_RESPONSE', 'a response without a status word');
+  if (r.length < 2) throw new OtaError('BAD_CARD_RESPONSE', 'a response without a status word');
   return (r[r.length - 2]! << 8) | r[r.length - 1]!;
 }
 

@@ -51,11 +51,6 @@ export const PLATFORM_ERRORS = defineErrors({
     when: "an online charge whose INTERNAL AUTHENTICATE answer is not the card's, or whose challenge is unknown, expired or used",
     fix: 'ask for a new challenge (`customers.chargeChallenge`) and have the card answer it; nothing moved',
   },
-  PHONE_UNREACHABLE: {
-    class: 'PlatformError',
-    when: 'an over-the-air load for a card whose phone is not connected (until the OTA link exists: every one)',
-    fix: 'nothing moved and the key is bound to this answer; retry later under a new key',
-  },
   UNKNOWN_LOAD: {
     class: 'PlatformError',
     when: 'a load id that no `wallet.authorizeLoad` returned',

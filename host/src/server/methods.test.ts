@@ -10,6 +10,7 @@ import { METHODS, type MethodName, methodsOf } from '@simtap/sdk/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CARD1,
+  CARD2,
   flipHex,
   loadParams,
   loadTacOf,
@@ -56,9 +57,7 @@ function cardAnswer(challenge: string): string {
 async function fails(c: RawClient, method: MethodName, params: unknown): Promise<string | number | undefined> {
   const r: Got = await c.call(method, params);
   expect(r.result, method).toBeUndefined();
-  // wallet.airTopUp: PHONE_UNREACHABLE is missing from its catalogue entry (reported to the wire's owner).
-  if (r.error?.data?.code && method !== 'wallet.airTopUp')
-    expect(METHODS[method].errors as readonly string[]).toContain(r.error.data.code);
+  if (r.error?.data?.code) expect(METHODS[method].errors as readonly string[]).toContain(r.error.data.code);
   return r.error?.data?.code ?? r.error?.code;
 }
 
@@ -159,7 +158,7 @@ describe('methods of /v1/app', () => {
     access.close();
   });
 
-  it('charges the phone account online (card proof), the cards, the blacklist and its key; airTopUp is PHONE_UNREACHABLE', async () => {
+  it('charges the phone account online (card proof), the cards, the blacklist and its key; no air top-up for a blocked card', async () => {
     const { challenge } = await ok(app, 'customers.chargeChallenge', { cardSerial: SERIAL1 });
     const charge = {
       idempotencyKey: 'ch-0',
@@ -197,9 +196,12 @@ describe('methods of /v1/app', () => {
     const lp = loadParams('card-2', { amount: 100, oldBalance: 0, onlineCounter: 0, key: 'lost-load' });
     const { client: _c, ...params } = lp;
     expect(await fails(app, 'wallet.authorizeLoad', params)).toBe('CARD_BLOCKED');
-    expect(await fails(app, 'wallet.airTopUp', { idempotencyKey: 'air-1', msisdn: MSISDN, amount: 100 })).toBe(
-      'PHONE_UNREACHABLE',
+    // card-2's holder has no active card any more: no air top-up. card-1's phone is not connected: held, pending.
+    expect(await fails(app, 'wallet.airTopUp', { idempotencyKey: 'air-1', msisdn: CARD2.msisdn, amount: 100 })).toBe(
+      'CARD_BLOCKED',
     );
+    const air = await ok(app, 'wallet.airTopUp', { idempotencyKey: 'air-2', msisdn: MSISDN, amount: 100 });
+    expect(air).toMatchObject({ status: 'pending' });
     seen.add('app wallet.airTopUp');
   });
 });
@@ -225,7 +227,10 @@ describe('methods of /v1/console', () => {
       expect(await c.wait((g) => g.method === 'event.card' && g.params?.status === 'blocked')).toMatchObject({
         params: { cardSerial: CARD3, blacklistVersion: 2 },
       });
-    expect(await ok(con, 'ledger.loadReport', {})).toEqual({ pending: [], suspended: [] });
+    const report = await ok(con, 'ledger.loadReport', {});
+    // Only the air top-up waiting for card-1's phone.
+    expect(report.suspended).toEqual([]);
+    expect(report.pending).toMatchObject([{ air: true, amount: 100, onlineCounter: null, status: 'pending' }]);
     // The rest of the console's methods.
     expect(await ok(con, 'customers.phoneAccount', { msisdn: MSISDN })).toMatchObject({ balance: expect.any(Number) });
     await ok(con, 'customers.statement', { msisdn: MSISDN });
@@ -239,7 +244,7 @@ describe('methods of /v1/console', () => {
     const { client: _c, ...params } = pending;
     const { loadId } = await ok(app, 'wallet.authorizeLoad', params);
     expect(await ok(con, 'wallet.load', { loadId })).toMatchObject({ status: 'pending' });
-    expect((await ok(con, 'ledger.loadReport', {})).pending).toHaveLength(1);
+    expect((await ok(con, 'ledger.loadReport', {})).pending).toHaveLength(2);
     await ok(con, 'cards.reportLost', { cardSerial: CARD3 });
     expect((await ok(con, 'ledger.verify', {})).ok).toBe(true);
   });

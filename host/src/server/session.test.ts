@@ -216,10 +216,12 @@ describe('protocol errors', () => {
     c.close();
   });
 
-  it('answers every request on /v1/ota with -32601 for now (the OTA issue fills it)', async () => {
+  it("on /v1/ota: no challenge, a phone.hello with bad params -32602, other endpoints' methods -32601, nothing before the hello", async () => {
     const c = await RawClient.open(t.url, '/v1/ota');
-    expect((await c.call('phone.hello', { msisdn: '13800138001', iccid: 'x' })).error?.code).toBe(-32601);
+    expect((await c.call('phone.hello', { msisdn: '13800138001', iccid: 'x' })).error?.code).toBe(-32602);
     expect((await c.call('wallet.resolveLoad', {})).error?.code).toBe(-32601);
+    expect((await c.call('phone.topUp', { idempotencyKey: 'k', amount: 1 })).error?.data?.code).toBe('UNAUTHENTICATED');
+    expect(c.frames.some((f) => f.method === 'session.challenge')).toBe(false);
     c.sendRaw('{');
     expect(await c.wait((g) => g.error?.code === -32700)).toBeDefined();
     c.close();

@@ -38,7 +38,8 @@ export const WIRE_ERROR_CODES = {
   FUNDING_REFUSED: "a load funded from a phone account that is not the card holder's",
   BAD_CARD_PROOF: "the card's INTERNAL AUTHENTICATE answer, or its challenge, is not valid",
   CARD_STATE: 'a life-cycle change the card cannot make',
-  PHONE_UNREACHABLE: 'the phone of the card is not connected; the request is kept and runs at its next contact',
+  PHONE_UNREACHABLE:
+    'not answered by this platform (an unreachable phone makes `wallet.airTopUp` answer `pending`); kept for clients of earlier versions',
   IDENTITY_REFUSED:
     "`/v1/ota`: a phone's SIM is not the card it claims (unknown ICCID, another card's MSISDN, or its secure channel failed); the connection closes with 4403",
   CARD_ABSENT:
@@ -83,5 +84,7 @@ export const CLOSE_CODES = {
   AUTHENTICATION_FAILED: 4401,
   WRONG_ENDPOINT: 4403,
   AUTHENTICATION_TIMEOUT: 4408,
+  /** `/v1/ota`: the SIM connected again through another link; this one is closed (the phone must not reconnect). */
+  SUPERSEDED: 4409,
   RATE_LIMIT: 4429,
 } as const;

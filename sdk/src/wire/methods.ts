@@ -257,7 +257,7 @@ export const METHODS = {
     example: { params: { loadId: LOAD_ID, tac: 'C0FFEE42' }, result: { status: 'posted', float: 5000 } },
   },
   'wallet.resolveLoad': {
-    endpoints: ['app', 'ota'],
+    endpoints: ['app'],
     moneyMoving: false,
     fixed: true,
     summary:

@@ -715,7 +715,7 @@ export class VirtualPhone {
     for (const call of this.#calls) if (call.link === link) call.link = undefined;
     if (this.#closed || this.#fatal) return;
     const why = `${code}${reason ? ` (${reason})` : ''}`;
-    if (code === CLOSE_CODES.WRONG_ENDPOINT) {
+    if (code === CLOSE_CODES.WRONG_ENDPOINT || code === CLOSE_CODES.SUPERSEDED) {
       this.#fail(
         new PhoneConnectionError(
           'PHONE_REFUSED',
