@@ -117,6 +117,34 @@ describe('over the air', () => {
     expect(readPurse(sim).balance).toBe(700);
   });
 
+  it('charges the phone account online with the card proving itself through its phone (INTERNAL AUTHENTICATE over the air)', async () => {
+    h = await startOta();
+    const card = await h.issueBlank(10);
+    const client = await h.client();
+    const { phone } = h.phone(card);
+    const ready = phone.waitForNotice('ready', 15_000);
+    await phone.connect();
+    await ready;
+    const before = await client.call('merchants.balance');
+    const params = { idempotencyKey: 'ota-charge-1', msisdn: card.msisdn, amount: 2500 };
+    const r = await client.call('customers.chargeOverTheAir', params);
+    expect(r.balance).toBe(OPENING - 2500);
+    expect((await client.call('merchants.balance')).payable).toBe(before.payable + 2500);
+    // The same call again: the first outcome; other params: a conflict.
+    expect(await client.call('customers.chargeOverTheAir', params)).toEqual(r);
+    await expect(client.call('customers.chargeOverTheAir', { ...params, amount: 2501 })).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_CONFLICT',
+    });
+    expect((await client.call('customers.phoneAccount', { msisdn: card.msisdn })).balance).toBe(OPENING - 2500);
+    // The phone off: nothing moves, and the key keeps that answer.
+    await phone.close();
+    const off = { idempotencyKey: 'ota-charge-2', msisdn: card.msisdn, amount: 100 };
+    await expect(client.call('customers.chargeOverTheAir', off)).rejects.toMatchObject({ code: 'PHONE_UNREACHABLE' });
+    await expect(client.call('customers.chargeOverTheAir', off)).rejects.toMatchObject({ code: 'PHONE_UNREACHABLE' });
+    expect((await client.call('customers.phoneAccount', { msisdn: card.msisdn })).balance).toBe(OPENING - 2500);
+    expect((await h.platform.verify()).ok).toBe(true);
+  });
+
   it('refuses a phone that forges its identity, and a SIM with other ISD keys; records both without secrets', async () => {
     h = await startOta();
     const victim = await h.issueBlank(5);

@@ -106,6 +106,13 @@ describe.skipIf(url === undefined)('two simtap-host instances on one PostgreSQL'
     expect(r.status).toBe('posted');
     expect(readPurse(sim).balance).toBe(3000);
     expect((await client.call('wallet.float', { cardSerial: toHex(card.applicationSerial) })).balance).toBe(3000);
+    // An online charge asked at A: the card proves itself through its phone on B.
+    const charged = await client.call('customers.chargeOverTheAir', {
+      idempotencyKey: 'two-c',
+      msisdn: card.msisdn,
+      amount: 700,
+    });
+    expect(charged.balance).toBe(OPENING - 3000 - 700);
     const blocked = phone.waitForNotice('blocked', 20_000);
     await client.call('cards.reportLost', { cardSerial: toHex(card.applicationSerial) });
     await blocked;

@@ -13,6 +13,16 @@ export type OtaBusMessage =
   | { readonly kind: 'run'; readonly cardSerial: string; readonly origin: string; readonly request?: string }
   /** The instance holding the card's phone has taken a `run` request. */
   | { readonly kind: 'accepted'; readonly cardSerial: string; readonly origin: string; readonly request: string }
+  /** An online charge needs the card's INTERNAL AUTHENTICATE of `challenge`: the instance holding its phone asks it. */
+  | {
+      readonly kind: 'authenticate';
+      readonly cardSerial: string;
+      readonly challenge: string;
+      readonly request: string;
+      readonly origin: string;
+    }
+  /** The card's answer to an `authenticate` request (hex), or why there is none. */
+  | { readonly kind: 'proof'; readonly request: string; readonly response?: string; readonly origin: string }
   /** An air load was settled (or left pending) by the instance that ran it. */
   | {
       readonly kind: 'settled';
@@ -67,6 +77,11 @@ export function parseBusMessage(text: string): OtaBusMessage | undefined {
   if (m.kind === 'run' && str(m.cardSerial) && (m.request === undefined || str(m.request)))
     return m as unknown as OtaBusMessage;
   if (m.kind === 'accepted' && str(m.cardSerial) && str(m.request)) return m as unknown as OtaBusMessage;
+  const hex = (x: unknown, max: number) => typeof x === 'string' && x.length <= max * 2 && /^(?:[0-9A-F]{2})+$/.test(x);
+  if (m.kind === 'authenticate' && str(m.cardSerial) && str(m.request) && hex(m.challenge, 8))
+    return m as unknown as OtaBusMessage;
+  if (m.kind === 'proof' && str(m.request) && (m.response === undefined || hex(m.response, 248)))
+    return m as unknown as OtaBusMessage;
   if (
     m.kind === 'settled' &&
     str(m.loadId) &&

@@ -28,7 +28,7 @@
  * (`wallet.airTopUp`, a lost-card report) goes over the {@link OtaBus} — LISTEN/NOTIFY on the shared PostgreSQL.
  * @module
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { concat, equalBytes, fromHex, toHex, wipe } from '@simtap/sdk/core/bytes';
 import { hasErrorCode } from '@simtap/sdk/core/errors';
 import { GP_ERRORS, Scp03Host } from '@simtap/sdk/core/gp';
@@ -53,6 +53,7 @@ import {
 import { CLOSE_CODES, type OtaNoticeKind, type OtaParamsOf } from '@simtap/sdk/wire';
 import type { CardRecord } from '../contactless';
 import { KEYS_ERRORS } from '../keys';
+import { LEDGER_ERRORS, LedgerError, requestHash } from '../ledger';
 import { PLATFORM_ERRORS, type Platform, PlatformError } from '../platform';
 import type { LoadStatus } from '../wallets';
 import { LocalOtaBus, type OtaBus, type OtaBusMessage } from './bus';
@@ -98,6 +99,15 @@ export const OTA_TERMINAL_ID = '000000000A1E';
 
 const SILENT: OtaLogger = { info() {}, warn() {}, debug() {} };
 const REFUSALS = 'ota-refusals';
+/** The challenge and the card's answer of an online charge over the air, under the call's key. */
+const AIR_CHARGES = 'ota-charges';
+
+interface AirCharge {
+  readonly hash: string;
+  readonly cardSerial: string;
+  readonly challenge: string;
+  readonly response: string;
+}
 const SW_OK = SW.OK;
 const SL_CMAC_CDEC_RMAC_RENC = 0x33;
 /** Attempts at one air load within one contact (a CREDIT answered with an error is followed by a proof). */
@@ -128,6 +138,7 @@ export class OtaService {
   readonly #sessions = new Map<string, Session>();
   readonly #settledWaiters = new Map<string, Set<(s: 'posted' | 'voided' | 'pending') => void>>();
   readonly #acceptWaiters = new Map<string, () => void>();
+  readonly #proofWaiters = new Map<string, (response: string | undefined) => void>();
   readonly #unsubscribe: () => void;
   #closed = false;
 
@@ -214,6 +225,121 @@ export class OtaService {
     return this.#airLoad({ ...params, method: 'wallet.airTopUp' });
   }
 
+  /**
+   * `customers.chargeOverTheAir`: the online charge to the phone account with the card proving itself through its
+   * phone — a fresh challenge (`customers.chargeChallenge`), INTERNAL AUTHENTICATE on the SIM wherever its phone is
+   * connected, then `customers.chargePhoneAccount` with the answer. The challenge and the card's answer are recorded
+   * under the call's key first, so a repeat completes or replays the same charge. Idempotent per (client, key).
+   * @throws PlatformError `UNKNOWN_CUSTOMER`, `UNKNOWN_CARD`, `CARD_BLOCKED`, `PHONE_UNREACHABLE`, `BAD_CARD_PROOF`,
+   *   `NO_MERCHANT`; LedgerError `INSUFFICIENT_FUNDS`, `IDEMPOTENCY_CONFLICT`
+   */
+  async chargeOverTheAir(params: { client: string; idempotencyKey: string; msisdn: string; amount: number }) {
+    const p = this.#platform;
+    const call = { msisdn: params.msisdn, amount: params.amount };
+    const hash = requestHash('customers.chargeOverTheAir', call);
+    const id = `${params.client.length}:${params.client}/${params.idempotencyKey}`;
+    // The inner charge runs under a key of its own, so that its refusals and the outer call's stay apart.
+    const innerKey = `ota-charge:${createHash('sha256').update(params.idempotencyKey).digest('hex').slice(0, 40)}`;
+    const charge = async () => {
+      let stored = (await p.ledger.getRecord<AirCharge>(AIR_CHARGES, id))?.value;
+      if (!stored) {
+        if (!(await p.customers.phoneAccount({ msisdn: params.msisdn }).catch(() => undefined)))
+          throw new PlatformError('UNKNOWN_CUSTOMER', `no customer ${params.msisdn}`);
+        const cards = await p.contactless.cardsOf(params.msisdn);
+        const card = cards.find((c) => c.status === 'active') ?? cards[0];
+        if (!card) throw new PlatformError('UNKNOWN_CARD', `customer ${params.msisdn} has no card`);
+        if (card.status !== 'active')
+          throw new PlatformError('CARD_BLOCKED', `card ${card.cardSerial} is ${card.status}, not active`);
+        const { challenge } = await p.customers.chargeChallenge({ cardSerial: card.cardSerial });
+        const response = await this.#proofOf(card.cardSerial, challenge);
+        try {
+          await p.ledger.writeRecords([
+            {
+              collection: AIR_CHARGES,
+              id,
+              value: { hash, cardSerial: card.cardSerial, challenge, response },
+              expectVersion: 0,
+            },
+          ]);
+        } catch (e) {
+          if (!hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT')) throw e;
+        }
+        stored = (await p.ledger.getRecord<AirCharge>(AIR_CHARGES, id))!.value;
+      }
+      if (stored.hash !== hash)
+        throw new LedgerError('IDEMPOTENCY_CONFLICT', 'this idempotency key was used for another call');
+      return p.customers.chargePhoneAccount({
+        client: params.client,
+        idempotencyKey: innerKey,
+        cardSerial: stored.cardSerial,
+        amount: params.amount,
+        challenge: stored.challenge,
+        response: stored.response,
+      });
+    };
+    return p.idempotency.run(params.client, params.idempotencyKey, 'customers.chargeOverTheAir', call, charge, charge);
+  }
+
+  /** The card's INTERNAL AUTHENTICATE answer to `challenge`, from its phone here or on another instance. */
+  async #proofOf(cardSerial: string, challenge: string): Promise<string> {
+    const local = this.#sessions.get(cardSerial);
+    if (local) return this.#authenticateLocally(local, challenge);
+    const request = randomUUID();
+    const accepted = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#acceptWaiters.delete(request);
+        resolve(false);
+      }, this.#acceptMs);
+      this.#acceptWaiters.set(request, () => {
+        clearTimeout(timer);
+        this.#acceptWaiters.delete(request);
+        resolve(true);
+      });
+    });
+    const answer = new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#proofWaiters.delete(request);
+        resolve(undefined);
+      }, this.#acceptMs + 10_000);
+      this.#proofWaiters.set(request, (r) => {
+        clearTimeout(timer);
+        this.#proofWaiters.delete(request);
+        resolve(r);
+      });
+    });
+    await this.#bus.publish({ kind: 'authenticate', cardSerial, challenge, request, origin: this.instance });
+    const response = (await accepted) ? await answer : undefined;
+    this.#proofWaiters.get(request)?.(undefined);
+    if (response === undefined)
+      throw new PlatformError('PHONE_UNREACHABLE', `the phone of card ${cardSerial} is not connected`);
+    return response;
+  }
+
+  /** INTERNAL AUTHENTICATE on the SIM, queued behind the card's other work. */
+  #authenticateLocally(s: Session, challenge: string): Promise<string> {
+    const run = s.chain.then(async () => {
+      const aid = fromHex(this.#platform.config.issuance.epurseAid);
+      if (swOf(await s.link.transmit(selectByNameApdu(aid))) !== SW_OK)
+        throw new PlatformError('BAD_CARD_PROOF', 'the SIM did not select its e-purse');
+      const c = fromHex(challenge);
+      const r = await s.link.transmit(
+        concat(Uint8Array.of(0x00, 0x88, 0x00, this.#platform.config.issuance.keyIndex, c.length), c, Uint8Array.of(0)),
+      );
+      if (swOf(r) !== SW_OK)
+        throw new PlatformError('BAD_CARD_PROOF', `the SIM refused INTERNAL AUTHENTICATE (${hex4(swOf(r))})`);
+      return toHex(r.subarray(0, r.length - 2));
+    });
+    s.chain = run.then(
+      () => {},
+      () => {},
+    );
+    return run.catch((e: unknown) => {
+      if (hasErrorCode(e, OTA_ERRORS))
+        throw new PlatformError('PHONE_UNREACHABLE', `the phone's link failed: ${(e as Error).message}`);
+      throw e;
+    });
+  }
+
   /** A card's status changed (lost, blocked, active again): its phone, wherever connected, acts on it now. */
   cardChanged(cardSerial: string): void {
     void this.#dispatch(cardSerial.toUpperCase(), false);
@@ -279,6 +405,16 @@ export class OtaService {
       this.#kick(m.cardSerial);
     } else if (m.kind === 'accepted') {
       this.#acceptWaiters.get(m.request)?.();
+    } else if (m.kind === 'authenticate') {
+      const s = this.#sessions.get(m.cardSerial);
+      if (m.origin === this.instance || !s) return;
+      void this.#bus.publish({ kind: 'accepted', cardSerial: m.cardSerial, origin: this.instance, request: m.request });
+      this.#authenticateLocally(s, m.challenge).then(
+        (response) => this.#bus.publish({ kind: 'proof', request: m.request, response, origin: this.instance }),
+        () => this.#bus.publish({ kind: 'proof', request: m.request, origin: this.instance }),
+      );
+    } else if (m.kind === 'proof') {
+      this.#proofWaiters.get(m.request)?.(m.response);
     } else if (m.kind === 'settled' && m.origin !== this.instance) {
       this.#settledLocally(m.loadId, m.status);
     }

@@ -51,6 +51,11 @@ export const PLATFORM_ERRORS = defineErrors({
     when: "an online charge whose INTERNAL AUTHENTICATE answer is not the card's, or whose challenge is unknown, expired or used",
     fix: 'ask for a new challenge (`customers.chargeChallenge`) and have the card answer it; nothing moved',
   },
+  PHONE_UNREACHABLE: {
+    class: 'PlatformError',
+    when: "an online charge over the air for a card whose phone is connected to no instance of the platform",
+    fix: 'nothing moved and the key is bound to this answer; ask again under a new key once the phone is on',
+  },
   UNKNOWN_LOAD: {
     class: 'PlatformError',
     when: 'a load id that no `wallet.authorizeLoad` returned',

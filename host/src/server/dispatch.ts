@@ -65,6 +65,7 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = {
     };
   },
   'customers.chargeChallenge': (p, _ctx, params) => p.customers.chargeChallenge(params),
+  'customers.chargeOverTheAir': (_p, ctx, params) => ctx.ota.chargeOverTheAir({ ...params, client: ctx.clientId }),
   'customers.chargePhoneAccount': (p, ctx, params) =>
     p.customers.chargePhoneAccount({ ...params, client: ctx.clientId }),
   'wallet.authorizeLoad': (p, ctx, params) => p.wallets.authorizeLoad({ ...params, client: ctx.clientId }),

@@ -202,6 +202,11 @@ describe('methods of /v1/app', () => {
     );
     const air = await ok(app, 'wallet.airTopUp', { idempotencyKey: 'air-2', msisdn: MSISDN, amount: 100 });
     expect(air).toMatchObject({ status: 'pending' });
+    // The online charge over the air needs the phone now: refused, nothing moved.
+    expect(
+      await fails(app, 'customers.chargeOverTheAir', { idempotencyKey: 'cota-1', msisdn: MSISDN, amount: 100 }),
+    ).toBe('PHONE_UNREACHABLE');
+    seen.add('app customers.chargeOverTheAir');
     seen.add('app wallet.airTopUp');
   });
 });

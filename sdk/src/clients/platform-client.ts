@@ -234,6 +234,16 @@ export interface CustomersApi {
     params: CallParams<'customers.chargePhoneAccount'>,
     options?: CallOptions,
   ): Promise<ResultOf<'customers.chargePhoneAccount'>>;
+  /**
+   * The online charge with the card proving itself through its phone, over the air (money-moving). Rejects with
+   * `PhoneUnreachableError` when the phone is not connected.
+   * @example
+   * const { balance, points } = await client.customers.chargeOverTheAir({ msisdn: '13800138001', amount: 2500 });
+   */
+  chargeOverTheAir(
+    params: CallParams<'customers.chargeOverTheAir'>,
+    options?: CallOptions,
+  ): Promise<ResultOf<'customers.chargeOverTheAir'>>;
 }
 
 /** `client.wallet`: loads onto the card's e-purse and the platform's mirror of it. */
@@ -405,6 +415,7 @@ const RESEND: { readonly [M in MethodName]: Resend } = {
   'customers.statement': 'read',
   'customers.chargeChallenge': 'idempotent',
   'customers.chargePhoneAccount': 'key',
+  'customers.chargeOverTheAir': 'key',
   'wallet.authorizeLoad': 'key',
   'wallet.confirmLoad': 'idempotent',
   'wallet.resolveLoad': 'idempotent',
@@ -620,6 +631,7 @@ export class PlatformClient {
       statement: bind('customers.statement'),
       chargeChallenge: bind('customers.chargeChallenge'),
       chargePhoneAccount: bind('customers.chargePhoneAccount'),
+      chargeOverTheAir: bind('customers.chargeOverTheAir'),
     } as CustomersApi;
     this.wallet = {
       authorizeLoad: bind('wallet.authorizeLoad'),

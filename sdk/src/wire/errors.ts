@@ -39,7 +39,7 @@ export const WIRE_ERROR_CODES = {
   BAD_CARD_PROOF: "the card's INTERNAL AUTHENTICATE answer, or its challenge, is not valid",
   CARD_STATE: 'a life-cycle change the card cannot make',
   PHONE_UNREACHABLE:
-    'not answered by this platform (an unreachable phone makes `wallet.airTopUp` answer `pending`); kept for clients of earlier versions',
+    "the card's phone is not connected to the platform, for a call that needs the card now (`customers.chargeOverTheAir`); nothing moved",
   IDENTITY_REFUSED:
     "`/v1/ota`: a phone's SIM is not the card it claims (unknown ICCID, another card's MSISDN, or its secure channel failed); the connection closes with 4403",
   CARD_ABSENT:

@@ -64,7 +64,7 @@ const LoadView = z.object({
   amount: Amount,
   cardSerial: CardSerial,
   onlineCounter: Counter.nullable().describe('the counter the load used; null: an air load not yet at the card'),
-  air: z.boolean().describe('a load over the air, settled by the platform at the phone’s contacts'),
+  air: z.boolean().default(false).describe('a load over the air, settled by the platform at the phone’s contacts'),
   suspended: z.boolean(),
   createdAt: z.number().int(),
 });
@@ -196,6 +196,32 @@ export const METHODS = {
         response: '3F2A99C01B7E5D46',
       },
       result: { balance: 3766, transferId: LOAD_ID, points: 12 },
+    },
+  },
+  'customers.chargeOverTheAir': {
+    endpoints: ['app'],
+    moneyMoving: true,
+    fixed: false,
+    summary:
+      'The online charge with the card proving itself through its phone: the platform sends INTERNAL AUTHENTICATE of ' +
+      "a fresh challenge to the customer's SIM over the air (wherever the phone is connected), checks the answer with " +
+      "the issuer's keys, and moves the amount from the phone account to the client's merchant, with points. " +
+      '`PHONE_UNREACHABLE` (nothing moved) when the phone is not connected.',
+    params: z.strictObject({ idempotencyKey: IdempotencyKey, msisdn: Msisdn, amount: Amount }),
+    result: z.object({ balance: z.number().int(), transferId: z.string(), points: z.number().int() }),
+    errors: [
+      'UNKNOWN_CUSTOMER',
+      'UNKNOWN_CARD',
+      'CARD_BLOCKED',
+      'PHONE_UNREACHABLE',
+      'BAD_CARD_PROOF',
+      'NO_MERCHANT',
+      'INSUFFICIENT_FUNDS',
+      'IDEMPOTENCY_CONFLICT',
+    ],
+    example: {
+      params: { idempotencyKey: 'charge-8', msisdn: MSISDN, amount: 2500 },
+      result: { balance: 2500, transferId: LOAD_ID, points: 25 },
     },
   },
   'wallet.authorizeLoad': {
