@@ -587,7 +587,11 @@ export class Wallets {
    * session → posted. Repeating it answers the same.
    * @throws PlatformError `BAD_TAC` (not this load's proof: nothing changes), `LOAD_STATE` (no session, voided)
    */
-  async proveAirLoad(params: { loadId: string; mac2: string; tac: string }): Promise<{ status: 'posted'; float: number }> {
+  async proveAirLoad(params: {
+    loadId: string;
+    mac2: string;
+    tac: string;
+  }): Promise<{ status: 'posted'; float: number }> {
     paramsObject(params);
     const mac2 = hexParam(params.mac2, 'mac2', 4);
     const tac = hexParam(params.tac, 'tac', 4);
@@ -630,7 +634,9 @@ export class Wallets {
     if (!stored) {
       const closed = { cancelled: true, attempt: 0 } as unknown as AirSession;
       try {
-        await this.#ledger.writeRecords([{ collection: AIR_SESSIONS, id: transfer.id, value: closed, expectVersion: 0 }]);
+        await this.#ledger.writeRecords([
+          { collection: AIR_SESSIONS, id: transfer.id, value: closed, expectVersion: 0 },
+        ]);
       } catch (e) {
         if (hasErrorCode(e, LEDGER_ERRORS, 'RECORD_CONFLICT'))
           throw new PlatformError('LOAD_STATE', `load ${transfer.id}: a card session was recorded meanwhile`);
