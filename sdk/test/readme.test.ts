@@ -61,6 +61,22 @@ it("runs the sdk README sample: a till's purchase and the purse read back", asyn
   expect(await runSamples('sdk/README.md')).toEqual(['completed 1650 1650 1']);
 });
 
-it('runs the applet-emu README sample: a SIM personalized by the issuer, selected and read', async () => {
-  expect(await runSamples('applet-emu/README.md')).toEqual(['9000', '000013889000']);
+it('runs the applet-emu README samples: a SIM personalized by the issuer, selected and read; a phone over the air', async () => {
+  // the phone sample connects to SIMTAP_URL: a simtap.v1 server on the reference profile, in memory
+  const platform = await openPlatform({
+    ledger: openSqliteLedger({ path: ':memory:' }),
+    keys: SoftwareIssuerKeyStore.fromProfile(referenceProfile()),
+    config: platformConfigFromProfile(referenceProfile()),
+  });
+  const server = createPlatformServer({ platform, clients: referenceProfile().platform.clients, port: 0 });
+  process.env.SIMTAP_URL = (await server.listen()).url;
+  try {
+    const logs = await runSamples('applet-emu/README.md');
+    expect(logs.slice(0, 2)).toEqual(['9000', '000013889000']);
+    expect(logs.slice(2).sort()).toEqual(['00004401202600000001', 'authenticated', 'personalized', 'ready'].sort());
+  } finally {
+    delete process.env.SIMTAP_URL;
+    await server.close();
+    await platform.close();
+  }
 });
