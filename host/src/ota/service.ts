@@ -122,6 +122,8 @@ interface Session {
   queued: boolean;
   /** The air load on the card now, if any. */
   current: { loadId: string; amount: number } | undefined;
+  /** The purse was checked at this contact (selected, personalized, not blocked): later runs go straight to loads. */
+  checked: boolean;
 }
 
 /** The over-the-air service: phones' sessions, their cards' work, air top-ups. */
@@ -183,7 +185,14 @@ export class OtaService {
     const previous = this.#sessions.get(card.cardSerial);
     if (previous && previous.link !== link)
       previous.link.close(CLOSE_CODES.SUPERSEDED, 'the SIM connected again through another link');
-    const session: Session = { link, card, chain: Promise.resolve(), queued: false, current: undefined };
+    const session: Session = {
+      link,
+      card,
+      chain: Promise.resolve(),
+      queued: false,
+      current: undefined,
+      checked: false,
+    };
     this.#sessions.set(card.cardSerial, session);
     (link as { cardSerial?: string }).cardSerial = card.cardSerial;
     this.#log.info({ conn: link.id, card: card.cardSerial, status: card.status }, 'phone authenticated');
@@ -485,6 +494,7 @@ export class OtaService {
   async #work(s: Session): Promise<void> {
     const p = this.#platform;
     const card = await p.contactless.mustRecord(s.card.cardSerial);
+    if (s.checked && card.status === 'active') return this.#loads(s, card);
     const epurseAid = fromHex(p.config.issuance.epurseAid);
     const select = await s.link.transmit(selectByNameApdu(epurseAid));
     const selectSw = swOf(select);
@@ -517,7 +527,13 @@ export class OtaService {
       if (card.status === 'issued') await p.contactless.markPersonalized({ cardSerial: card.cardSerial });
       await p.contactless.activate({ cardSerial: card.cardSerial, reason: 'first contact over the air' });
     }
-    for (const load of await p.wallets.pendingAirLoads({ cardSerial: card.cardSerial })) {
+    s.checked = true;
+    return this.#loads(s, card);
+  }
+
+  /** The air loads waiting for the card, oldest first; then `ready`. */
+  async #loads(s: Session, card: CardRecord): Promise<void> {
+    for (const load of await this.#platform.wallets.pendingAirLoads({ cardSerial: card.cardSerial })) {
       if (!s.link.open) return;
       s.current = { loadId: load.loadId, amount: load.amount };
       await this.#runAirLoad(s, card, load.loadId, load.amount);
