@@ -32,6 +32,8 @@ export interface OtaHarness {
   phone(card: CardProfile, o?: Partial<VirtualPhoneOptions> & { sim?: Card }): { phone: VirtualPhone; sim: Card };
   /** A connected application client (mart-1). */
   client(): Promise<PlatformClient>;
+  /** A connected operator client (`/v1/console`). */
+  console(): Promise<PlatformClient>;
   stop(): Promise<void>;
 }
 
@@ -98,6 +100,18 @@ export async function startOta(
     },
     async client() {
       const c = new PlatformClient({ url, clientId: APP.id, secret: APP.secret, heartbeatMs: 0 });
+      clients.push(c);
+      await c.connect();
+      return c;
+    },
+    async console() {
+      const c = new PlatformClient({
+        url,
+        clientId: OPERATOR.id,
+        secret: OPERATOR.secret,
+        endpoint: 'console',
+        heartbeatMs: 0,
+      });
       clients.push(c);
       await c.connect();
       return c;

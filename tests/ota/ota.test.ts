@@ -208,14 +208,66 @@ describe('over the air', () => {
     expect(purse.blocked).toBe(true);
     expect(purse.balance).toBe(900);
     expect((await client.call('cards.blacklist', {})).added).toContain(serialOf(card));
-    // The replacement takes the float, once.
+    // The operator replaces it: the float moves to the new card, once; the new SIM is personalized with it.
+    const operator = await h.console();
     const next = fleetCard(8);
-    const moved = await h.platform.contactless.replaceCard({
-      lostCardSerial: serialOf(card),
-      replacement: { cardSerial: serialOf(next), iccid: next.iccid, kdd: toHex(next.isd.kdd) },
-    });
-    expect(moved.moved).toBe(900);
+    const replacement = { cardSerial: serialOf(next), iccid: next.iccid, kdd: toHex(next.isd.kdd) };
+    const replaced = await operator.call('cards.replace', { lostCardSerial: serialOf(card), replacement });
+    expect(replaced).toEqual({ cardSerial: serialOf(next), moved: 900 });
+    expect(await operator.call('cards.replace', { lostCardSerial: serialOf(card), replacement })).toEqual(replaced);
     expect((await client.call('wallet.float', { cardSerial: serialOf(card) })).balance).toBe(0);
+    const newPhone = h.phone({ ...next, msisdn: card.msisdn });
+    const newReady = newPhone.phone.waitForNotice('ready', 15_000);
+    await newPhone.phone.connect();
+    await newReady;
+    expect(newPhone.phone.notices.map((n) => n.kind)).toContain('personalized');
+    expect(readPurse(newPhone.sim)).toMatchObject({ serial: serialOf(next), balance: 900 });
+    expect((await client.call('wallet.float', { cardSerial: serialOf(next) })).balance).toBe(900);
+    // The customer's top-ups now go to the new card.
+    expect(
+      await client.call('wallet.airTopUp', { idempotencyKey: 'air-5', msisdn: card.msisdn, amount: 100 }),
+    ).toMatchObject({ status: 'posted' });
+    expect(readPurse(newPhone.sim).balance).toBe(1000);
+    expect(readPurse(sim).balance).toBe(900); // the lost SIM is blocked and keeps what it had
+    expect((await h.platform.verify()).ok).toBe(true);
+  });
+
+  it('issues a blank card from the console; its SIM is personalized at first contact', async () => {
+    h = await startOta();
+    const operator = await h.console();
+    const card = fleetCard(11);
+    const issued = await operator.call('cards.issue', {
+      cardSerial: serialOf(card),
+      iccid: card.iccid,
+      msisdn: card.msisdn,
+      kdd: toHex(card.isd.kdd),
+    });
+    expect(issued).toMatchObject({ status: 'issued', msisdn: card.msisdn });
+    expect(
+      await operator.call('cards.issue', {
+        cardSerial: serialOf(card),
+        iccid: card.iccid,
+        msisdn: card.msisdn,
+        kdd: toHex(card.isd.kdd),
+      }),
+    ).toEqual(issued);
+    const { phone, sim } = h.phone(card);
+    const ready = phone.waitForNotice('ready', 15_000);
+    await phone.connect();
+    await ready;
+    expect(readPurse(sim).serial).toBe(serialOf(card));
+    expect((await operator.call('cards.get', { cardSerial: serialOf(card) })).status).toBe('active');
+  });
+
+  it('refuses a top-up for a customer whose only card is lost', async () => {
+    h = await startOta();
+    const card = await h.issueBlank(12);
+    const { phone } = h.phone(card);
+    const ready = phone.waitForNotice('ready', 15_000);
+    await phone.connect();
+    await ready;
+    const client = await h.client();
+    await client.call('cards.reportLost', { cardSerial: serialOf(card) });
     // A top-up of the customer now targets no lost card.
     await expect(
       client.call('wallet.airTopUp', { idempotencyKey: 'air-4', msisdn: card.msisdn, amount: 100 }),

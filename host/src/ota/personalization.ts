@@ -29,10 +29,14 @@ export function installForPersonalization(aid: Uint8Array): Uint8Array {
 }
 
 /**
- * The personalization of `card`'s e-purse: INSTALL [for personalization], then the STORE DATA commands (balance 0,
- * counters 0, the issuance PIN).
+ * The personalization of `card`'s e-purse: INSTALL [for personalization], then the STORE DATA commands (counters 0,
+ * the issuance PIN, and `balance`: 0 for a new card, the float moved to it for a lost card's replacement).
  */
-export async function personalizationCommands(platform: Platform, card: CardRecord): Promise<PersonalizationCommand[]> {
+export async function personalizationCommands(
+  platform: Platform,
+  card: CardRecord,
+  balance: number,
+): Promise<PersonalizationCommand[]> {
   const iss = platform.config.issuance;
   const serial = fromHex(card.cardSerial);
   const items = epursePersonalizationItems(
@@ -43,7 +47,7 @@ export async function personalizationCommands(platform: Platform, card: CardReco
       algorithmId: iss.algorithmId,
       initialBalance: 0,
     },
-    {},
+    { balance },
     iss.profile,
   );
   const secrets = await platform.keys.personalizationSecrets({

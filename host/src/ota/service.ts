@@ -560,20 +560,21 @@ export class OtaService {
     const p = this.#platform;
     if (card.status !== 'issued' && card.status !== 'personalized' && card.status !== 'active')
       throw new OtaError('CARD_REFUSED', `card ${card.cardSerial} is ${card.status}: not personalized again`);
+    // The purse starts with the card's float: 0 for a new card, what was moved to it for a lost card's replacement.
     const float = (await p.wallets.float({ cardSerial: card.cardSerial })).balance;
     const pending = await p.wallets.pendingLoads({ cardSerial: card.cardSerial });
-    if (float !== 0 || pending.length > 0) {
-      // A blank purse cannot hold what the platform's mirror says it holds: for the back office, not automatic.
+    if (pending.length > 0 || float < 0 || float > p.config.maxBalance) {
+      // A blank purse with loads in flight: for the back office, not automatic.
       await this.#record(
         s.link,
         { iccid: card.iccid, msisdn: card.msisdn, cardSerial: card.cardSerial },
-        `blank e-purse but a float of ${float} fen and ${pending.length} loads in flight`,
+        `blank e-purse with ${pending.length} loads in flight and a float of ${float} fen`,
       );
-      throw new OtaError('CARD_REFUSED', `card ${card.cardSerial}: blank e-purse with money on record`);
+      throw new OtaError('CARD_REFUSED', `card ${card.cardSerial}: blank e-purse with loads in flight`);
     }
     const scp = await this.#openScp(s.link, card);
     try {
-      for (const cmd of await personalizationCommands(p, card)) {
+      for (const cmd of await personalizationCommands(p, card, float)) {
         const r = await scp.transmit(cmd.apdu);
         if (swOf(r) !== SW_OK) throw new OtaError('CARD_REFUSED', `${cmd.label} refused`, swOf(r));
       }
@@ -586,7 +587,7 @@ export class OtaService {
     this.#log.info({ conn: s.link.id, card: card.cardSerial }, 'personalized over the air');
     s.link.notice({
       kind: 'personalized',
-      message: `card ${card.cardSerial} personalized over the air and active`,
+      message: `card ${card.cardSerial} personalized over the air and active${float > 0 ? `, purse ${(float / 100).toFixed(2)}` : ''}`,
       cardSerial: card.cardSerial,
     });
   }

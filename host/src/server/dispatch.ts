@@ -119,6 +119,16 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = {
     ctx.ota.cardChanged(params.cardSerial);
     return { status: card.status, blacklistVersion: await p.contactless.blacklistVersion() };
   },
+  'cards.issue': async (p, _ctx, params) => {
+    await p.customers.register({ msisdn: params.msisdn });
+    const c = await p.contactless.issue(params);
+    return { cardSerial: c.cardSerial, msisdn: c.msisdn, iccid: c.iccid, status: c.status };
+  },
+  'cards.replace': async (p, ctx, params) => {
+    const r = await p.contactless.replaceCard(params);
+    ctx.ota.cardChanged(params.lostCardSerial);
+    return r;
+  },
   'ledger.verify': async (p) => {
     const v = await p.verify();
     return { ok: v.ok, accounts: v.accounts, sum: v.sum, journalHead: v.journalHead, entries: v.entries };

@@ -251,6 +251,24 @@ describe('methods of /v1/console', () => {
     expect(await ok(con, 'wallet.load', { loadId })).toMatchObject({ status: 'pending' });
     expect((await ok(con, 'ledger.loadReport', {})).pending).toHaveLength(2);
     await ok(con, 'cards.reportLost', { cardSerial: CARD3 });
+    // Issue a blank card to a new customer; replace the lost card-3 (its float moves to the replacement, once).
+    const blank = {
+      cardSerial: '00004401202690000042',
+      iccid: '89860044012026000042',
+      msisdn: '13900000042',
+      kdd: '00004401202690000042',
+    };
+    expect(await ok(con, 'cards.issue', blank)).toEqual({ ...blank, kdd: undefined, status: 'issued' });
+    expect(await fails(con, 'cards.issue', { ...blank, msisdn: '13900000043' })).toBe('CARD_STATE');
+    const replacement = {
+      cardSerial: '00004401202690000043',
+      iccid: '89860044012026000043',
+      kdd: '00004401202690000043',
+    };
+    const replaced = await ok(con, 'cards.replace', { lostCardSerial: CARD3, replacement });
+    expect(replaced).toMatchObject({ cardSerial: replacement.cardSerial, moved: expect.any(Number) });
+    expect(await ok(con, 'cards.replace', { lostCardSerial: CARD3, replacement })).toEqual(replaced);
+    expect(await fails(con, 'cards.replace', { lostCardSerial: SERIAL1, replacement })).toBe('CARD_STATE');
     expect((await ok(con, 'ledger.verify', {})).ok).toBe(true);
   });
 

@@ -434,6 +434,8 @@ const RESEND: { readonly [M in MethodName]: Resend } = {
   'cards.list': 'read',
   'cards.block': 'once',
   'cards.unblock': 'once',
+  'cards.issue': 'idempotent',
+  'cards.replace': 'idempotent',
   'ledger.verify': 'read',
   'ledger.loadReport': 'read',
   'events.subscribe': 'idempotent',

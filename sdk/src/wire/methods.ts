@@ -542,6 +542,52 @@ export const METHODS = {
     errors: ['UNKNOWN_CARD', 'CARD_STATE'],
     example: { params: { cardSerial: SERIAL }, result: { status: 'active', blacklistVersion: 3 } },
   },
+  'cards.issue': {
+    endpoints: ['console'],
+    moneyMoving: false,
+    fixed: false,
+    summary:
+      "Issues a card to a customer (the phone account opened if new): registered `issued`, its SIM blank; the " +
+      'platform personalizes it over the air at its first contact. Issuing the same card again answers the same.',
+    params: z.strictObject({
+      cardSerial: CardSerial,
+      iccid: z.string().regex(/^[0-9A-Fa-f]{18,20}$/, '18–20 hex digits'),
+      msisdn: Msisdn,
+      kdd: hexBytes(10).describe("the ISD's key diversification data"),
+    }),
+    result: CardView,
+    errors: ['CARD_STATE'],
+    example: {
+      params: { cardSerial: '00004401202690000007', iccid: '89860044012026000007', msisdn: '13900000007', kdd: '00004401202690000007' },
+      result: { cardSerial: '00004401202690000007', msisdn: '13900000007', iccid: '89860044012026000007', status: 'issued' },
+    },
+  },
+  'cards.replace': {
+    endpoints: ['console'],
+    moneyMoving: false,
+    fixed: false,
+    summary:
+      "Replaces a lost card: issues the new one to the same customer and moves the lost card's float to it, once " +
+      '(the lost card is blocked on its SIM at its next contact, the new one personalized at its first). Repeating ' +
+      'it answers the same.',
+    params: z.strictObject({
+      lostCardSerial: CardSerial,
+      replacement: z.strictObject({
+        cardSerial: CardSerial,
+        iccid: z.string().regex(/^[0-9A-Fa-f]{18,20}$/, '18–20 hex digits'),
+        kdd: hexBytes(10),
+      }),
+    }),
+    result: z.object({ cardSerial: CardSerial, moved: Fen }),
+    errors: ['UNKNOWN_CARD', 'CARD_STATE'],
+    example: {
+      params: {
+        lostCardSerial: SERIAL,
+        replacement: { cardSerial: '00004401202690000008', iccid: '89860044012026000008', kdd: '00004401202690000008' },
+      },
+      result: { cardSerial: '00004401202690000008', moved: 900 },
+    },
+  },
   'ledger.verify': {
     endpoints: ['console'],
     moneyMoving: false,
