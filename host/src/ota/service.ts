@@ -55,6 +55,7 @@ import type { CardRecord } from '../contactless';
 import { KEYS_ERRORS } from '../keys';
 import { LEDGER_ERRORS, LedgerError, requestHash } from '../ledger';
 import { PLATFORM_ERRORS, type Platform, PlatformError } from '../platform';
+import { TokenBucket } from '../server/limits';
 import type { LoadStatus } from '../wallets';
 import { LocalOtaBus, type OtaBus, type OtaBusMessage } from './bus';
 import { OTA_ERRORS, OtaError } from './errors';
@@ -141,6 +142,9 @@ export class OtaService {
   readonly #settledWaiters = new Map<string, Set<(s: 'posted' | 'voided' | 'pending') => void>>();
   readonly #acceptWaiters = new Map<string, () => void>();
   readonly #proofWaiters = new Map<string, (response: string | undefined) => void>();
+  /** Refusals recorded in the ledger: at most 20 a second sustained, 200 at once. */
+  readonly #refusalBudget = new TokenBucket(20, 200);
+  #refusalsNotRecorded = 0;
   readonly #unsubscribe: () => void;
   #closed = false;
 
@@ -155,6 +159,11 @@ export class OtaService {
     this.#acceptMs = options.acceptWaitMs ?? 500;
     this.#onLoad = options.onLoad;
     this.#unsubscribe = this.#bus.subscribe((m) => this.#onBus(m));
+  }
+
+  /** Refusals only logged, not recorded, because they came faster than the recording budget. */
+  get refusalsNotRecorded(): number {
+    return this.#refusalsNotRecorded;
   }
 
   /** Cards whose phone is connected to this instance. */
@@ -791,6 +800,11 @@ export class OtaService {
   async #record(link: PhoneLink, claim: { iccid: string; msisdn: string; cardSerial?: string }, reason: string) {
     const at = this.#now();
     this.#log.warn({ conn: link.id, remote: link.remote, ...claim, reason }, 'phone refused');
+    // A flood of bogus hellos must not turn into a flood of database writes: past the budget, the log line only.
+    if (!this.#refusalBudget.take()) {
+      this.#refusalsNotRecorded++;
+      return;
+    }
     await this.#platform.ledger.writeRecords([
       {
         collection: REFUSALS,
