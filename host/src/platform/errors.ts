@@ -53,7 +53,7 @@ export const PLATFORM_ERRORS = defineErrors({
   },
   PHONE_UNREACHABLE: {
     class: 'PlatformError',
-    when: "an online charge over the air for a card whose phone is connected to no instance of the platform",
+    when: 'an online charge over the air for a card whose phone is connected to no instance of the platform',
     fix: 'nothing moved and the key is bound to this answer; ask again under a new key once the phone is on',
   },
   UNKNOWN_LOAD: {

@@ -547,7 +547,7 @@ export const METHODS = {
     moneyMoving: false,
     fixed: false,
     summary:
-      "Issues a card to a customer (the phone account opened if new): registered `issued`, its SIM blank; the " +
+      'Issues a card to a customer (the phone account opened if new): registered `issued`, its SIM blank; the ' +
       'platform personalizes it over the air at its first contact. Issuing the same card again answers the same.',
     params: z.strictObject({
       cardSerial: CardSerial,
@@ -558,8 +558,18 @@ export const METHODS = {
     result: CardView,
     errors: ['CARD_STATE'],
     example: {
-      params: { cardSerial: '00004401202690000007', iccid: '89860044012026000007', msisdn: '13900000007', kdd: '00004401202690000007' },
-      result: { cardSerial: '00004401202690000007', msisdn: '13900000007', iccid: '89860044012026000007', status: 'issued' },
+      params: {
+        cardSerial: '00004401202690000007',
+        iccid: '89860044012026000007',
+        msisdn: '13900000007',
+        kdd: '00004401202690000007',
+      },
+      result: {
+        cardSerial: '00004401202690000007',
+        msisdn: '13900000007',
+        iccid: '89860044012026000007',
+        status: 'issued',
+      },
     },
   },
   'cards.replace': {
