@@ -204,7 +204,13 @@ export class PhoneConnection implements PhoneLink {
     const at = performance.now();
     if (!this.#bucket.take(at)) {
       const refused = this.#refused.add(at);
-      this.#sendError(null, applicationError('RATE_LIMITED', 'too many messages: slow down'));
+      // As on /v1/app: a request is refused under its id; notifications and responses are never answered.
+      const frame = isBinary ? undefined : parseFrame(textOf(data));
+      if (frame === undefined || frame.kind === 'request' || frame.kind === 'invalid')
+        this.#sendError(
+          frame === undefined ? null : frame.id,
+          applicationError('RATE_LIMITED', 'too many messages: slow down'),
+        );
       if (refused > this.#host.limits.rateCloseAfter) this.close(CLOSE_CODES.RATE_LIMIT, 'rate limit exceeded');
       return;
     }
@@ -212,12 +218,7 @@ export class PhoneConnection implements PhoneLink {
       this.#sendError(null, { code: JSONRPC_ERRORS.INVALID_REQUEST, message: 'binary frames are not accepted' });
       return;
     }
-    const text = Buffer.isBuffer(data)
-      ? data.toString('utf8')
-      : Array.isArray(data)
-        ? Buffer.concat(data).toString('utf8')
-        : Buffer.from(data).toString('utf8');
-    const frame = parseFrame(text);
+    const frame = parseFrame(textOf(data));
     switch (frame.kind) {
       case 'invalid':
         this.#sendError(frame.id, frame.error);
@@ -378,6 +379,14 @@ export class PhoneConnection implements PhoneLink {
     this.#host.closed(this);
     this.#markClosed();
   }
+}
+
+function textOf(data: WebSocket.RawData): string {
+  return Buffer.isBuffer(data)
+    ? data.toString('utf8')
+    : Array.isArray(data)
+      ? Buffer.concat(data).toString('utf8')
+      : Buffer.from(data).toString('utf8');
 }
 
 function ms(since: number): number {
