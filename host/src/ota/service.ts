@@ -743,7 +743,9 @@ export class OtaService {
       const scp = await this.#openScp(link, card);
       scp.close();
     } catch (e) {
-      if (hasErrorCode(e, OTA_ERRORS, 'CARD_ABSENT', 'LINK_LOST', 'BAD_CARD_RESPONSE')) throw e;
+      // A phone relaying no valid card response cannot complete the handshake either: refused (and recorded) like
+      // a card whose cryptogram fails, not answered UNAVAILABLE and left connected.
+      if (hasErrorCode(e, OTA_ERRORS, 'CARD_ABSENT', 'LINK_LOST')) throw e;
       const why =
         e instanceof OtaError && e.sw !== undefined
           ? `${e.message} (${hex4(e.sw)})`
