@@ -532,7 +532,17 @@ export class OtaService {
       s.link.close(4403, 'the SIM holds another card');
       return;
     } else if (card.status === 'issued' || card.status === 'personalized') {
-      // Personalized elsewhere (a bureau): recorded, then active.
+      // Personalized elsewhere (a bureau): recorded, then active — once the purse has proved the card's keys, for
+      // EF 0x15 came through the phone in the clear (a phone could name the card on a blank SIM).
+      if (!(await this.#purseProvesCard(s, card))) {
+        await this.#record(
+          s.link,
+          { iccid: card.iccid, msisdn: card.msisdn, cardSerial: card.cardSerial },
+          'the SIM’s e-purse names the card but does not prove its keys (INTERNAL AUTHENTICATE)',
+        );
+        s.link.close(4403, 'the SIM does not prove the card');
+        return;
+      }
       if (card.status === 'issued') await p.contactless.markPersonalized({ cardSerial: card.cardSerial });
       await p.contactless.activate({ cardSerial: card.cardSerial, reason: 'first contact over the air' });
     }
@@ -552,6 +562,20 @@ export class OtaService {
       kind: 'ready',
       message: 'the platform has done what the card needed',
       cardSerial: card.cardSerial,
+    });
+  }
+
+  /** INTERNAL AUTHENTICATE of a fresh challenge on the selected e-purse: true when the answer is the card's. */
+  async #purseProvesCard(s: Session, card: CardRecord): Promise<boolean> {
+    const challenge = randomBytes(8);
+    const r = await s.link.transmit(
+      concat(Uint8Array.of(0x00, 0x88, 0x00, this.#platform.config.issuance.keyIndex, 8), challenge, Uint8Array.of(0)),
+    );
+    if (swOf(r) !== SW_OK) return false;
+    return this.#platform.keys.verifyInternalAuthenticate({
+      cardSerial: fromHex(card.cardSerial),
+      challenge,
+      response: r.subarray(0, r.length - 2),
     });
   }
 
