@@ -19,7 +19,7 @@ import { KEYS_ERRORS } from '@simtap/host/keys';
 import { LEDGER_ERRORS } from '@simtap/host/ledger';
 import { OTA_ERRORS } from '@simtap/host/ota';
 import { PLATFORM_ERRORS } from '@simtap/host/platform';
-import { CLIENT_ERRORS } from '@simtap/sdk/clients';
+import { CLIENT_ERRORS, MACHINE_LINK_ERRORS } from '@simtap/sdk/clients';
 import { BYTES_ERRORS } from '@simtap/sdk/core/bytes';
 import { PADDING_ERRORS } from '@simtap/sdk/core/crypto';
 import {
@@ -291,6 +291,16 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
       "`hasPlatformErrorCode(e, 'INSUFFICIENT_FUNDS')`. A money-moving call that ends without an answer carries\n" +
       '`effectUnknown` and its `idempotencyKey`: retried with that key, it returns the first outcome.',
     tables: [{ name: 'CLIENT_ERRORS', module: '@simtap/sdk/clients', table: CLIENT_ERRORS }],
+  },
+  {
+    title: 'Machine link (`/v1/machine`: `MachineHub`, `MachineAgent`)',
+    intro:
+      "The codes of an application system's machine endpoint (`MachineHub`) and of a machine's link to it\n" +
+      '(`MachineAgent`, its record buffer). A machine refuses a config it cannot trust without throwing: it answers\n' +
+      '`machine.configRefused` with a reason (`badSignature`, `stale`, `blacklistGap`, `invalid`) and keeps the config it\n' +
+      'runs. Records are never dropped: an agent that stops for good (`MACHINE_AUTH_FAILED`, `MACHINE_SUPERSEDED`)\n' +
+      'keeps them on its disk for the next start.',
+    tables: [{ name: 'MACHINE_LINK_ERRORS', module: '@simtap/sdk/clients', table: MACHINE_LINK_ERRORS }],
   },
   {
     title: 'Test fixtures and examples',

@@ -3,7 +3,9 @@
  * protocol — typed methods for everything on `/v1/app`, authentication from a client id and secret, reconnects with
  * backoff that re-send money-moving calls with their idempotency key (a caller that got an answer got exactly one
  * effect), `AbortSignal` and timeouts on every call, errors as classes by `data.code`, events as an async iterator or
- * listeners.
+ * listeners. And the application system's own machines over `/v1/machine`: {@link MachineHub} (the application
+ * system's endpoint) and {@link MachineAgent} (the machine's link: a crash-safe record buffer delivered exactly once,
+ * configs with the platform's signed blacklist verified before use).
  * @example
  * import { PlatformClient } from '@simtap/sdk/clients';
  * const client = new PlatformClient({
@@ -15,6 +17,17 @@
  * await client.close();
  * @module
  */
+
+export {
+  applyBlacklistDelta,
+  type BlacklistDeltaFields,
+  type BlacklistRefusal,
+  type BlacklistState,
+  blacklistMessage,
+  blacklistPublicKey,
+  type SignedBlacklistDelta,
+  verifyBlacklistDelta,
+} from './blacklist';
 export {
   AbortError,
   AuthenticationError,
@@ -62,6 +75,56 @@ export {
   TOPIC_EVENTS,
 } from './events';
 export {
+  type DeliveredOptions,
+  MachineAgent,
+  type MachineAgentConfig,
+  type MachineAgentEventMap,
+  type MachineAgentOptions,
+  type MachineLinkState,
+  type MachineReconnectOptions,
+} from './machine-agent';
+export { MACHINE_LINK_ERRORS, MachineLinkError, type MachineLinkErrorCode } from './machine-errors';
+export {
+  type HubRefusal,
+  MachineHub,
+  type MachineHubEventMap,
+  type MachineHubLimits,
+  type MachineHubOptions,
+  type MachineInfo,
+  type MachineSpec,
+} from './machine-hub';
+export {
+  CONFIG_REFUSALS,
+  type ConfigRefusal,
+  checkMachineParams,
+  DoorRuleSchema,
+  FareTableSchema,
+  MACHINE_CLOSE_CODES,
+  MACHINE_KINDS,
+  MACHINE_MAX_BATCH,
+  MACHINE_MAX_FRAME_BYTES,
+  MACHINE_MESSAGES,
+  MACHINE_PATH,
+  type MachineConfig,
+  MachineConfigSchema,
+  MachineId,
+  type MachineKind,
+  MachineKindSchema,
+  type MachineLogger,
+  type MachineMessageName,
+  type MachineMessageSpec,
+  type MachineParamsOf,
+  type MachineRecord,
+  type MachineRecordEntry,
+  MachineRecordEntrySchema,
+  MachineRecordSchema,
+  type MachineResultOf,
+  type MachineStatus,
+  MachineStatusSchema,
+  Seq,
+  SignedBlacklistDeltaSchema,
+} from './machine-protocol';
+export {
   type ClearingRecord,
   clearingRecord,
   type LoadFunding,
@@ -90,3 +153,4 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './platform-client';
+export { RecordBuffer } from './record-buffer';
