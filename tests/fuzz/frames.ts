@@ -10,7 +10,7 @@
  * server receives it (UTF-8 round trip) read with the protocol's own `parseFrame` and `checkParams`. A frame the
  * server would run as a valid call is `unsafe` and never sent: nothing the fuzzer sends may move money.
  */
-import { checkParams, type Endpoint, METHODS, type MethodName, parseFrame } from '@simtap/sdk/wire';
+import { checkOtaParams, checkParams, type Endpoint, METHODS, type MethodName, parseFrame } from '@simtap/sdk/wire';
 import fc from 'fast-check';
 import type { AnswerCode, Expect } from './lane';
 
@@ -675,7 +675,12 @@ export function expectFor(text: string, ctx: Ctx, cls: string): Expect | null | 
     case 'request':
       break;
   }
-  if (ctx.endpoint === 'ota') return { id: f.id, codes: [-32601], cls };
+  if (ctx.endpoint === 'ota') {
+    // Phones (no hello said on a fuzz lane): only phone.hello and phone.topUp exist there.
+    if (f.method === 'phone.topUp') return { id: f.id, codes: ['UNAUTHENTICATED'], cls };
+    if (f.method !== 'phone.hello') return { id: f.id, codes: [-32601], cls };
+    return checkOtaParams('phone.hello', f.params).ok ? 'unsafe' : { id: f.id, codes: [-32602], cls };
+  }
   if (ctx.clientId === undefined) {
     if (f.method !== 'session.authenticate') return { id: f.id, codes: ['UNAUTHENTICATED'], cls };
     const c = checkParams(ctx.endpoint, f.method, f.params);
