@@ -179,3 +179,15 @@ describe('npm start (the built examples/demo/dist/main.js)', () => {
     expect(lines.at(-2)).toMatch(/^done in \d+\.\d\d s$/);
   }, 240_000);
 });
+
+describe('the over-the-air part of the walkthrough', () => {
+  it('personalizes card-2 through its phone and loads it from the phone account: purse = float', async () => {
+    const { runAirDemo } = await import('@simtap/example-demo/air');
+    const lines: string[] = [];
+    const r = await runAirDemo((l) => lines.push(l));
+    expect(r).toMatchObject({ status: 'posted', purse: 2000, float: 2000, phoneAccount: 3000 });
+    expect(r.notices.slice(0, 3)).toEqual(['authenticated', 'personalized', 'ready']);
+    expect(r.notices).toContain('loaded');
+    expect(lines.at(-1)).toMatch(/purse ¥20\.00 = float ¥20\.00/);
+  });
+});
