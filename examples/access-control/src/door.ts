@@ -1,0 +1,157 @@
+/**
+ * A door controller: a reader ({@link checkCard}), a lock, and a {@link MachineAgent} to the back office. It decides
+ * offline from the config it runs — door rules and the platform's signed blacklist, both verified by the agent — and
+ * its own clock; every decision goes into its audit journal and out to the back office.
+ *
+ * Audit events are not purchase records, so they do not travel as the agent's records (those are `PurchaseRecord`s
+ * for clearing: a serial, a counter and a TAC a refused unknown card does not have). The door numbers its events
+ * (`auditSeq` 1, 2, 3 …), appends each to `audit.jsonl` in its directory, and reports it in its `machine.status`
+ * detail; the back office stores them by (door, auditSeq) and sees any gap.
+ *
+ * @module
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Card } from '@simtap/applet-emu/runtime';
+import { InProcessChannel } from '@simtap/sdk/card';
+import { MachineAgent } from '@simtap/sdk/clients';
+import type { RandomSource } from '@simtap/sdk/core/crypto';
+import type { Clock } from '@simtap/sdk/machines';
+import { type AccessReason, decide, localTime } from './policy';
+import { checkCard } from './reader';
+
+/** One decision of a door, as the audit log keeps it. */
+export interface AccessEvent {
+  /** The door's own sequence number, 1, 2, 3 … */
+  readonly auditSeq: number;
+  readonly machineId: string;
+  readonly door: string;
+  /** Local time, `YYYY-MM-DD hh:mm:ss`. */
+  readonly at: string;
+  /** The card's serial, `-` when the card could not be read. */
+  readonly card: string;
+  readonly granted: boolean;
+  readonly reason: AccessReason;
+  /** The blacklist version the door ran. */
+  readonly blacklistVersion: number;
+}
+
+/** Options of {@link DoorController}. */
+export interface DoorOptions {
+  /** The door's name in the door rules (`lobby`). */
+  readonly door: string;
+  /** The machine id the back office knows it by. */
+  readonly machineId: string;
+  /** The back office's `/v1/machine` URL. */
+  readonly hubUrl: string;
+  readonly secret: Uint8Array | string;
+  /** The platform's blacklist key, set up with the door. */
+  readonly blacklistPublicKey: string;
+  /** The issuer's external-authentication master key, in the reader's secure element. */
+  readonly masterKey: Uint8Array;
+  /** The door's directory: the agent's buffer and config, and `audit.jsonl`. */
+  readonly dir: string;
+  readonly clock: Clock;
+  readonly random?: RandomSource;
+}
+
+/** A door: taps in, decisions out (see the module's description). */
+export class DoorController {
+  readonly door: string;
+  readonly machineId: string;
+  readonly agent: MachineAgent;
+  /** Every decision, in order. */
+  readonly journal: AccessEvent[] = [];
+  readonly #options: DoorOptions;
+
+  constructor(options: DoorOptions) {
+    this.#options = options;
+    this.door = options.door;
+    this.machineId = options.machineId;
+    this.agent = new MachineAgent({
+      url: options.hubUrl,
+      machineId: options.machineId,
+      secret: options.secret,
+      blacklistPublicKey: options.blacklistPublicKey,
+      bufferDir: join(options.dir, 'agent'),
+      reconnect: { initialDelayMs: 50, maxDelayMs: 1000 },
+    });
+  }
+
+  /** Opens the agent's buffer and connects in the background. */
+  async start(): Promise<void> {
+    await mkdir(this.#options.dir, { recursive: true });
+    await this.agent.start();
+  }
+
+  /** Resolves once the door runs a config of at least `version`. */
+  runs(version: number, timeoutMs = 5000): Promise<void> {
+    if ((this.agent.config?.version ?? 0) >= version) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`${this.machineId}: no config ${version} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.agent.on('config', (e) => {
+        if (e.version < version) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+  }
+
+  /** The card is held to the reader: check it, decide, log, report. */
+  async tap(card: Card): Promise<AccessEvent> {
+    if (card.isPowered('contactless')) card.powerOff('contactless');
+    card.powerOn('contactless');
+    const channel = new InProcessChannel(
+      { transmit: (c) => card.transmit('contactless', c) },
+      { description: `${this.machineId} reader` },
+    );
+    let check: Awaited<ReturnType<typeof checkCard>>;
+    try {
+      check = await checkCard(channel, this.#options.masterKey, {
+        ...(this.#options.random ? { random: this.#options.random } : {}),
+      });
+    } finally {
+      card.powerOff('contactless');
+    }
+    const at = localTime(this.#options.clock.now());
+    const config = this.agent.config;
+    const { granted, reason } = decide({
+      door: this.door,
+      check,
+      rules: config === undefined ? undefined : (config.doors ?? []),
+      isBlacklisted: (serial) => this.agent.isBlacklisted(serial),
+      at,
+    });
+    const event: AccessEvent = {
+      auditSeq: this.journal.length + 1,
+      machineId: this.machineId,
+      door: this.door,
+      at: at.stamp,
+      card: check.kind === 'unreadable' ? '-' : check.serial,
+      granted,
+      reason,
+      blacklistVersion: config?.blacklistVersion ?? 0,
+    };
+    this.journal.push(event);
+    await appendFile(join(this.#options.dir, 'audit.jsonl'), `${JSON.stringify(event)}\n`);
+    this.agent.reportStatus({
+      auditSeq: event.auditSeq,
+      door: event.door,
+      at: event.at,
+      card: event.card,
+      granted: event.granted,
+      reason: event.reason,
+      blacklistVersion: event.blacklistVersion,
+    });
+    return event;
+  }
+
+  /** Closes the link; the journal stays in `audit.jsonl`. */
+  async stop(): Promise<void> {
+    await this.agent.stop();
+  }
+}
