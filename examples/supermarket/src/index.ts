@@ -18,6 +18,8 @@ export {
   pointsFor,
   runSupermarket,
   type Scenario,
+  SUPERMARKET_ERRORS,
+  SupermarketError,
   type SupermarketOptions,
   type SupermarketReport,
   TILLS,

@@ -58,8 +58,8 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (e) => {
-    console.error(e);
+  (e: unknown) => {
+    console.error(e instanceof Error ? `${e.name}: ${e.message}` : e);
     process.exit(1);
   },
 );

@@ -14,6 +14,7 @@ import type { Card } from '@simtap/applet-emu/runtime';
 import { createSim } from '@simtap/applet-emu/sim';
 import { PlatformClient } from '@simtap/sdk/clients';
 import { toHex } from '@simtap/sdk/core/bytes';
+import { defineErrors, SimtapError } from '@simtap/sdk/core/errors';
 import { cardProfile, referenceProfile, type SimtapProfile } from '@simtap/sdk/core/profile';
 import { type Clock, RechargeMachine, readPurse } from '@simtap/sdk/machines';
 import { BackOffice } from './back-office';
@@ -29,6 +30,18 @@ export const TILLS = [
   { id: 'till-2', terminalId: '440100000202' },
 ] as const;
 export const KIOSK_TERMINAL_ID = '440100000209';
+
+/** Refusals of {@link runSupermarket} before the day starts. */
+export const SUPERMARKET_ERRORS = defineErrors({
+  PURSE_NOT_FLOAT: {
+    class: 'SupermarketError',
+    when: "a customer's purse, read from the SIM, is not the platform's float of the card (the card was used on this platform before)",
+    fix: 'run against a fresh platform, or give customers whose SIMs hold their floats',
+  },
+});
+
+/** A refusal of {@link runSupermarket}. */
+export class SupermarketError extends SimtapError<keyof typeof SUPERMARKET_ERRORS> {}
 
 /** A customer: a card of the profile in a SIM (its e-purse), and the holder's phone number. */
 export interface Customer {
@@ -187,6 +200,14 @@ export async function runSupermarket(options: SupermarketOptions): Promise<Super
   const tills: Till[] = [];
   try {
     const before = await Promise.all(customers.map((c) => books(platform, c)));
+    for (const [i, c] of customers.entries()) {
+      const purse = await purseOf(c);
+      if (purse !== before[i]!.float)
+        throw new SupermarketError(
+          'PURSE_NOT_FLOAT',
+          `${c.label}: the SIM's purse is ${yuan(purse)} but the platform's float is ${yuan(before[i]!.float)} — was the card used on this platform before?`,
+        );
+    }
     const payableBefore = (await platform.merchants.balance()).payable;
 
     office = await BackOffice.open({
@@ -266,10 +287,7 @@ export async function runSupermarket(options: SupermarketOptions): Promise<Super
     const after = await Promise.all(customers.map((c) => books(platform, c)));
     const customerReports: CustomerReport[] = [];
     for (const [i, c] of customers.entries()) {
-      const reader = new ContactlessReader('desk reader');
-      reader.present(c.sim);
-      const purse = (await readPurse(reader, { logRecords: 0, counters: 'none' })).balance;
-      reader.remove();
+      const purse = await purseOf(c);
       customerReports.push({
         label: c.label,
         msisdn: c.msisdn,
@@ -317,6 +335,17 @@ export async function runSupermarket(options: SupermarketOptions): Promise<Super
     await office?.close();
     await platform.close();
     if (ownDir) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The purse as the card says, at a tap on the service desk's reader. */
+async function purseOf(c: Customer): Promise<number> {
+  const reader = new ContactlessReader('desk reader');
+  reader.present(c.sim);
+  try {
+    return (await readPurse(reader, { logRecords: 0, counters: 'none' })).balance;
+  } finally {
+    reader.remove();
   }
 }
 

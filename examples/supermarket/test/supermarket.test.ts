@@ -12,6 +12,7 @@ import { openPlatform, type Platform, platformConfigFromProfile } from '@simtap/
 import { createPlatformServer, type PlatformServer } from '@simtap/host/server';
 import { hasPlatformErrorCode, PlatformClient } from '@simtap/sdk/clients';
 import { toHex } from '@simtap/sdk/core/bytes';
+import { hasErrorCode } from '@simtap/sdk/core/errors';
 import { cardProfile, referenceProfile, withFleet } from '@simtap/sdk/core/profile';
 import { fixedClock, readPurse } from '@simtap/sdk/machines';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,7 @@ import {
   formatReport,
   runSupermarket,
   type Scenario,
+  SUPERMARKET_ERRORS,
   type SupermarketReport,
 } from '../src/index';
 
@@ -175,6 +177,14 @@ describe('supermarket against a real simtap-host', () => {
       statement.lines.length,
     );
     expect((await platform.verify()).ok).toBe(true);
+  });
+
+  it('refuses to start with a SIM whose purse is not its float (card-3 again, new SIM at 0): nothing moves', async () => {
+    const before = await books(customers);
+    const fresh = ['card-1', 'card-2', 'card-3'].map((l) => createCustomer(l, profile));
+    const e = await runSupermarket({ url, secret: MART_SECRET, customers: fresh, clock }).catch((x: unknown) => x);
+    expect(hasErrorCode(e, SUPERMARKET_ERRORS, 'PURSE_NOT_FLOAT')).toBe(true);
+    expect(await books(customers)).toEqual(before);
   });
 
   it('runs again on the same platform with fleet cards it issued: the books move by that day alone', async () => {
