@@ -82,7 +82,8 @@ export class BackOffice {
     this.#blacklist = blacklist;
     hub.on('status', (e) => this.#onStatus(e.machineId, e.status));
     hub.on('configRefused', (e) => {
-      if (e.reason === 'blacklistGap') void this.#sendWholeList(e.machineId);
+      // a failed fetch leaves the door on its list; it refuses the next delta again and the back office retries
+      if (e.reason === 'blacklistGap') this.#sendWholeList(e.machineId).catch(() => undefined);
     });
   }
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Card } from '@simtap/applet-emu/runtime';
 import { InProcessChannel } from '@simtap/sdk/card';
@@ -19,6 +19,9 @@ import type { RandomSource } from '@simtap/sdk/core/crypto';
 import type { Clock } from '@simtap/sdk/machines';
 import { type AccessReason, decide, localTime } from './policy';
 import { checkCard } from './reader';
+
+/** The errno of a journal that does not exist yet. */
+const NO_FILE = new Set(['ENOENT']);
 
 /** One decision of a door, as the audit log keeps it. */
 export interface AccessEvent {
@@ -78,10 +81,27 @@ export class DoorController {
     });
   }
 
-  /** Opens the agent's buffer and connects in the background. */
+  /**
+   * Reads the journal back (numbering goes on after a restart; a torn last line of a crash is dropped), opens the
+   * agent's buffer and connects in the background.
+   */
   async start(): Promise<void> {
     await mkdir(this.#options.dir, { recursive: true });
+    let text = '';
+    try {
+      text = await readFile(this.#journalPath, 'utf8');
+    } catch (e) {
+      if (!NO_FILE.has((e as NodeJS.ErrnoException).code ?? '')) throw e; // a new door has no journal yet
+    }
+    const complete = text.split('\n').slice(0, -1); // the last piece is '' or a torn line
+    this.journal.splice(0, this.journal.length, ...complete.map((l) => JSON.parse(l) as AccessEvent));
+    if (!text.endsWith('\n') && text.length > 0)
+      await writeFile(this.#journalPath, complete.map((l) => `${l}\n`).join(''));
     await this.agent.start();
+  }
+
+  get #journalPath(): string {
+    return join(this.#options.dir, 'audit.jsonl');
   }
 
   /** Resolves once the door runs a config of at least `version`. */
@@ -137,7 +157,7 @@ export class DoorController {
       blacklistVersion: config?.blacklistVersion ?? 0,
     };
     this.journal.push(event);
-    await appendFile(join(this.#options.dir, 'audit.jsonl'), `${JSON.stringify(event)}\n`);
+    await appendFile(this.#journalPath, `${JSON.stringify(event)}\n`);
     this.agent.reportStatus({
       auditSeq: event.auditSeq,
       door: event.door,
