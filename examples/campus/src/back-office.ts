@@ -14,8 +14,8 @@ import {
   type MachineSpec,
   type PlatformClient,
 } from '@simtap/sdk/clients';
-import { SimtapError } from '@simtap/sdk/core/errors';
 import type { DoorRule } from './door';
+import { CampusError } from './errors';
 
 /** A record in the back office's store, and what clearing made of it. */
 export interface StoredRecord {
@@ -79,7 +79,7 @@ export class CampusBackOffice {
 
   /** The hub (after {@link CampusBackOffice.start}). */
   get hub(): MachineHub {
-    if (!this.#hub) throw new SimtapError('NOT_STARTED', 'the back office is not started');
+    if (!this.#hub) throw new CampusError('NOT_STARTED', 'the back office is not started');
     return this.#hub;
   }
 
@@ -119,7 +119,7 @@ export class CampusBackOffice {
     while (left > 0) {
       await this.#clear('flush');
       const now = this.records.filter((r) => r.status === 'stored').length;
-      if (now >= left) throw new SimtapError('CLEARING_INCOMPLETE', `${now} records could not be cleared`);
+      if (now >= left) throw new CampusError('CLEARING_INCOMPLETE', `${now} records could not be cleared`);
       left = now;
     }
   }
@@ -164,7 +164,7 @@ export class CampusBackOffice {
   /**
    * Pushes the next config to every machine — menu, door rules and the platform's blacklist (the whole list the
    * first time, then the changes since the version the machines run) — and waits until every machine runs it.
-   * @throws {SimtapError} `CONFIG_REFUSED` when a machine refuses it, `CONFIG_TIMEOUT` when one does not answer.
+   * @throws {CampusError} `CONFIG_REFUSED` when a machine refuses it, `CONFIG_TIMEOUT` when one does not answer.
    */
   async pushConfig(menu: Record<string, number>, doors: readonly DoorRule[], timeoutMs = 5000): Promise<number> {
     const hub = this.hub;
@@ -198,11 +198,11 @@ export class CampusBackOffice {
       const offAck = hub.on('configAck', check);
       const offRefused = hub.on('configRefused', (e) => {
         if (e.version === version)
-          done(new SimtapError('CONFIG_REFUSED', `${e.machineId} refused config ${version}: ${e.reason}`));
+          done(new CampusError('CONFIG_REFUSED', `${e.machineId} refused config ${version}: ${e.reason}`));
       });
       const timer = setTimeout(() => {
         const behind = hub.machines.filter((m) => m.configVersion !== version).map((m) => m.id);
-        done(new SimtapError('CONFIG_TIMEOUT', `config ${version} not acknowledged by ${behind.join(', ')}`));
+        done(new CampusError('CONFIG_TIMEOUT', `config ${version} not acknowledged by ${behind.join(', ')}`));
       }, timeoutMs);
       queueMicrotask(check);
     });

@@ -18,11 +18,11 @@ import { createSim } from '@simtap/applet-emu/sim';
 import { type MachineSpec, PlatformClient } from '@simtap/sdk/clients';
 import { fromHex, toHex } from '@simtap/sdk/core/bytes';
 import type { RandomSource } from '@simtap/sdk/core/crypto';
-import { SimtapError } from '@simtap/sdk/core/errors';
 import { cardProfile, referenceProfile, type SimtapProfile } from '@simtap/sdk/core/profile';
 import { type Clock, readPurse } from '@simtap/sdk/machines';
 import { CampusBackOffice, type ClearingBatch } from './back-office';
 import { CampusDoor, type DoorDecision, type DoorReason, type DoorRule } from './door';
+import { CampusError } from './errors';
 import { CampusMachine, CanteenTill, type LoadOutcome, type SaleOutcome, TopUpKiosk } from './machines';
 import { CampusReader } from './reader';
 
@@ -245,7 +245,7 @@ export function doorRules(students: readonly { serial: string; dorm?: string | u
 
 /**
  * Runs the campus for a day against the platform at `url` and returns its report.
- * @throws {SimtapError} `CAMPUS_CARD_UNUSABLE` when a student's card is not active on the platform or already holds
+ * @throws {CampusError} `CAMPUS_CARD_UNUSABLE` when a student's card is not active on the platform or already holds
  *   a float (the emulated cards start empty: run against a fresh platform); the platform's and the machines' errors.
  */
 export async function runCampus(options: CampusOptions): Promise<CampusReport> {
@@ -253,7 +253,7 @@ export async function runCampus(options: CampusOptions): Promise<CampusReport> {
   const clientId = options.clientId ?? 'campus-1';
   const clientProfile = profile.platform.clients.find((c) => c.id === clientId);
   const secret = options.secret ?? (clientProfile ? toHex(clientProfile.secret) : undefined);
-  if (secret === undefined) throw new SimtapError('BAD_ARGUMENT', `no secret for platform client ${clientId}`);
+  if (secret === undefined) throw new CampusError('NO_SECRET', `no secret for platform client ${clientId}`);
   const students = options.students ?? STUDENTS;
   const day = options.day ?? '2026-09-07';
   const clock = new DayClock(day);
@@ -272,7 +272,7 @@ export async function runCampus(options: CampusOptions): Promise<CampusReport> {
         const view = await platform.cards.get({ cardSerial: serial });
         const { balance } = await platform.wallet.float({ cardSerial: serial });
         if (view.status !== 'active' || balance !== 0)
-          throw new SimtapError(
+          throw new CampusError(
             'CAMPUS_CARD_UNUSABLE',
             `${s.card} (${serial}) is ${view.status} with a float of ${yuan(balance)}: the emulated cards start ` +
               'empty — run against a fresh platform',

@@ -25,5 +25,6 @@ export {
   yuan,
 } from './campus';
 export { CampusDoor, checkDoorRules, DOOR_REASONS, type DoorDecision, type DoorReason, type DoorRule } from './door';
+export { CAMPUS_ERRORS, CampusError, type CampusErrorCode } from './errors';
 export { CampusMachine, CanteenTill, type LoadOutcome, type SaleOutcome, TopUpKiosk } from './machines';
 export { CampusReader, readCardSerial } from './reader';

@@ -7,10 +7,10 @@
  */
 import type { Card } from '@simtap/applet-emu/runtime';
 import { type CardChannel, transportError } from '@simtap/sdk/card';
-import { SimtapError } from '@simtap/sdk/core/errors';
 import { formatSw, parseResponseApdu } from '@simtap/sdk/core/iso7816';
 import { decodeEf15 } from '@simtap/sdk/core/pboc';
 import { EPURSE_DEFAULT_AID, readBinarySfiApdu, selectByNameApdu } from '@simtap/sdk/machines';
+import { CampusError } from './errors';
 
 /** A contactless reader; the card in its field changes with every {@link CampusReader.present}. */
 export class CampusReader implements CardChannel {
@@ -57,14 +57,14 @@ export class CampusReader implements CardChannel {
 /**
  * Selects the e-purse of the card in the field and reads its application serial (EF 0x15): what a till or a kiosk
  * looks up on the blacklist before it charges or loads.
- * @throws {SimtapError} `NOT_A_CAMPUS_CARD` when the card has no e-purse or EF 0x15 cannot be read.
+ * @throws {CampusError} `NOT_A_CAMPUS_CARD` when the card has no e-purse or EF 0x15 cannot be read.
  */
 export async function readCardSerial(reader: CardChannel): Promise<Uint8Array> {
   const select = parseResponseApdu(await reader.transmit(selectByNameApdu(EPURSE_DEFAULT_AID)));
   if (select.sw !== 0x9000)
-    throw new SimtapError('NOT_A_CAMPUS_CARD', `the card has no e-purse (SELECT answered ${formatSw(select.sw)})`);
+    throw new CampusError('NOT_A_CAMPUS_CARD', `the card has no e-purse (SELECT answered ${formatSw(select.sw)})`);
   const ef15 = parseResponseApdu(await reader.transmit(readBinarySfiApdu(0x15, 0, 30)));
   if (ef15.sw !== 0x9000 || ef15.data.length !== 30)
-    throw new SimtapError('NOT_A_CAMPUS_CARD', `EF 0x15 cannot be read (${formatSw(ef15.sw)})`);
+    throw new CampusError('NOT_A_CAMPUS_CARD', `EF 0x15 cannot be read (${formatSw(ef15.sw)})`);
   return decodeEf15(ef15.data).applicationSerial.slice();
 }
