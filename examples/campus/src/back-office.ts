@@ -143,9 +143,9 @@ export class CampusBackOffice {
       });
       const rejected = new Map(result.rejected.map((x) => [x.index, x.code]));
       members.forEach((r, i) => {
-        const code = rejected.get(i);
-        r.status = code === undefined ? 'cleared' : 'rejected';
-        if (code !== undefined) r.code = code;
+        const refusal = rejected.get(i);
+        r.status = refusal === undefined ? 'cleared' : 'rejected';
+        if (refusal !== undefined) r.code = refusal;
       });
       this.batches.push({
         batch,
