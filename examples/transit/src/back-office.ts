@@ -191,6 +191,11 @@ export class BackOffice {
     });
   }
 
+  /** Records stored and not yet answered by the platform (queued or in a batch under way). */
+  get unsettled(): number {
+    return this.stored.filter((s) => s.status === 'queued').length;
+  }
+
   /**
    * Clears what is queued and waits for every batch.
    * @throws the error of a batch the platform never answered.

@@ -145,7 +145,7 @@ function tapOf(card: Card): CardChannel {
   return card.channel('contactless');
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -292,7 +292,7 @@ export async function runTransit(options: TransitOptions): Promise<TransitReport
     clock.set('09:00');
     const buffered = bus.agent.pending;
     radio.up();
-    await bus.agent.delivered({ timeoutMs: 5000 });
+    await bus.agent.delivered({ timeoutMs: 15_000 });
 
     await metro('09:40', bo, 4, 'in');
     await metro('09:58', bo, 9, 'out');
@@ -306,7 +306,9 @@ export async function runTransit(options: TransitOptions): Promise<TransitReport
     await metro('19:12', ana, 4, 'out');
 
     // ------------------------------------------------------------ end of day: deliver, clear, check
-    for (const m of machines) await m.agent.delivered({ timeoutMs: 5000 });
+    for (const m of machines) await m.agent.delivered({ timeoutMs: 15_000 });
+    // The last records go out when T ms have passed (no final flush needed); drain() is the safety net.
+    await until('the clearing of the last records', () => office.unsettled === 0, 10 * (options.clearEveryMs ?? 250));
     await office.drain();
     const payableAfter = (await client.merchants.balance()).payable;
     const riderLines: RiderLine[] = [];

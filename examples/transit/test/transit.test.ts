@@ -32,7 +32,7 @@ beforeAll(async () => {
   server = createPlatformServer({ platform, clients: profile.platform.clients, port: 0 });
   const { url } = await server.listen();
   report = await runTransit({ url, verifyLedger: async () => (await platform.verify()).ok });
-}, 20_000);
+}, 60_000);
 
 afterAll(async () => {
   await server?.close();
@@ -62,6 +62,8 @@ describe('the transit day against a real simtap-host', () => {
     const { batches } = report.clearing;
     expect(batches.length).toBeGreaterThan(1);
     expect(batches.some((b) => b.reason === 'records')).toBe(true);
+    expect(batches.filter((b) => b.reason === 'records').every((b) => b.records >= 4)).toBe(true);
+    expect(batches.some((b) => b.reason === 'final')).toBe(false); // N records or T ms cleared everything
     expect(batches.every((b) => b.rejected.length === 0 && b.accepted === b.records)).toBe(true);
     expect(batches.reduce((s, b) => s + b.records, 0)).toBe(report.clearing.records);
     expect(report.clearing.records).toBe(15);
