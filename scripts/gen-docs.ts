@@ -15,6 +15,8 @@ import {
   EPURSE_TESTING_ERRORS,
   PHONE_CLI_EXIT_STATUSES,
 } from '@simtap/applet-emu/testing';
+import { CAMPUS_ERRORS } from '@simtap/example-campus';
+import { SUPERMARKET_ERRORS, TILL_ERRORS } from '@simtap/example-supermarket';
 import { KEYS_ERRORS } from '@simtap/host/keys';
 import { LEDGER_ERRORS } from '@simtap/host/ledger';
 import { OTA_ERRORS } from '@simtap/host/ota';
@@ -282,6 +284,17 @@ export const ERROR_DOC: readonly ErrorDocSection[] = [
       '(`IDENTITY_REFUSED`, answered on the wire and closed with 4403) or a contact that stopped. Nothing is decided on\n' +
       "the phone's word: a load torn by any of these is settled from the card's proof at the next contact.",
     tables: [{ name: 'OTA_ERRORS', module: '@simtap/host/ota', table: OTA_ERRORS }],
+  },
+  {
+    title: 'Example application systems (`examples/`)',
+    intro:
+      "The examples' own codes: what their back offices and machines refuse. Each example's README says how to run it;\n" +
+      'these name a setup problem (a card the example cannot use, a configuration not acknowledged) or a refused sale.',
+    tables: [
+      { name: 'CAMPUS_ERRORS', module: '@simtap/example-campus', table: CAMPUS_ERRORS },
+      { name: 'SUPERMARKET_ERRORS', module: '@simtap/example-supermarket', table: SUPERMARKET_ERRORS },
+      { name: 'TILL_ERRORS', module: '@simtap/example-supermarket', table: TILL_ERRORS },
+    ],
   },
   {
     title: 'Platform client (`@simtap/sdk/clients`)',

@@ -29,7 +29,7 @@ export const TILL_ERRORS = defineErrors({
     when: "the card is on the blacklist of the till's config",
     fix: 'refuse the card; the customer reports to the service desk',
   },
-  CARD_REFUSED: {
+  TILL_CARD_REFUSED: {
     class: 'TillError',
     when: 'the card refused SELECT or INTERNAL AUTHENTICATE of the online charge',
     fix: 'ask for another card or another way to pay',
@@ -196,7 +196,7 @@ export class Till {
   /**
    * Checks out a basket with the card on the reader: the purse pays when its balance covers the basket (the record
    * goes to the till's buffer, for clearing), otherwise the phone account is charged online.
-   * @throws {TillError} `CARD_BLACKLISTED`, `CARD_REFUSED`, `PURCHASE_UNPROVEN`; the platform's refusals of the
+   * @throws {TillError} `CARD_BLACKLISTED`, `TILL_CARD_REFUSED`, `PURCHASE_UNPROVEN`; the platform's refusals of the
    *   online charge (`INSUFFICIENT_FUNDS`, `BAD_CARD_PROOF`, …) as `PlatformCallError`s.
    */
   async checkout(card: Card, basket: number): Promise<Sale> {
@@ -237,7 +237,7 @@ export class Till {
    * answers the first charge's result and moves nothing.
    */
   retryCharge(sale: Sale): ReturnType<ChargeService['chargePhoneAccount']> {
-    if (!sale.charge) throw new TillError('CARD_REFUSED', `sale ${sale.saleNo} was not an online charge`);
+    if (!sale.charge) throw new TillError('TILL_CARD_REFUSED', `sale ${sale.saleNo} was not an online charge`);
     return this.#charges.chargePhoneAccount(sale.charge.request);
   }
 
@@ -254,7 +254,7 @@ export class Till {
   /** SELECT of the e-purse, then INTERNAL AUTHENTICATE `00 88 00 kk 08 <challenge> 00`: the card's answer, hex. */
   async #internalAuthenticate(challenge: string): Promise<string> {
     const select = parseResponseApdu(await this.reader.transmit(selectByNameApdu(EPURSE_DEFAULT_AID)));
-    if (select.sw !== 0x9000) throw new TillError('CARD_REFUSED', `SELECT e-purse: ${formatSw(select.sw)}`);
+    if (select.sw !== 0x9000) throw new TillError('TILL_CARD_REFUSED', `SELECT e-purse: ${formatSw(select.sw)}`);
     const apdu = concat(
       Uint8Array.of(0x00, 0x88, 0x00, this.#deakKeyIndex, 0x08),
       fromHex(challenge),
@@ -262,7 +262,7 @@ export class Till {
     );
     const answer = parseResponseApdu(await this.reader.transmit(apdu));
     if (answer.sw !== 0x9000 || answer.data.length === 0)
-      throw new TillError('CARD_REFUSED', `INTERNAL AUTHENTICATE: ${formatSw(answer.sw)}`);
+      throw new TillError('TILL_CARD_REFUSED', `INTERNAL AUTHENTICATE: ${formatSw(answer.sw)}`);
     return toHex(answer.data).toUpperCase();
   }
 }
