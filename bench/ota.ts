@@ -809,8 +809,8 @@ export async function benchOta(): Promise<BenchRow[]> {
     const where =
       `where the time goes, of the p50 ${us(single.lat.p50)} (differences of medians, so roughly): the wallets' ` +
       `durable part alone ${us(d.one.wallet.p50)} (next rows), the card's own work in process ${us(raw.m.usPerOp)}, ` +
-      `and ${us(rest)} for the rest — the phone's five round trips (SELECT, READ BINARY EF 0x15, SELECT, INITIALIZE ` +
-      `FOR LOAD, CREDIT FOR LOAD relayed through /v1/ota), the platform's reads of the card and its loads, the ` +
+      `and ${us(rest)} for the rest — the phone's three round trips (SELECT, INITIALIZE FOR LOAD, CREDIT FOR ` +
+      `LOAD relayed through /v1/ota; the purse was checked at the phone's contact), the platform's reads of the card and its loads, the ` +
       `client's call and answer`;
     rows.push(
       row(
