@@ -303,17 +303,7 @@ export class OtaService {
     const local = this.#sessions.get(cardSerial);
     if (local) return this.#authenticateLocally(local, challenge);
     const request = randomUUID();
-    const accepted = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#acceptWaiters.delete(request);
-        resolve(false);
-      }, this.#acceptMs);
-      this.#acceptWaiters.set(request, () => {
-        clearTimeout(timer);
-        this.#acceptWaiters.delete(request);
-        resolve(true);
-      });
-    });
+    const accepted = this.#accepted(request);
     const answer = new Promise<string | undefined>((resolve) => {
       const timer = setTimeout(() => {
         this.#proofWaiters.delete(request);
@@ -391,22 +381,24 @@ export class OtaService {
       return true;
     }
     const request = ask ? randomUUID() : undefined;
-    const accepted =
-      request === undefined
-        ? undefined
-        : new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => {
-              this.#acceptWaiters.delete(request);
-              resolve(false);
-            }, this.#acceptMs);
-            this.#acceptWaiters.set(request, () => {
-              clearTimeout(timer);
-              this.#acceptWaiters.delete(request);
-              resolve(true);
-            });
-          });
+    const accepted = request === undefined ? undefined : this.#accepted(request);
     await this.#bus.publish({ kind: 'run', cardSerial, origin: this.instance, ...(request ? { request } : {}) });
     return accepted === undefined ? false : accepted;
+  }
+
+  /** Whether an instance holding the card's phone says so (`accepted`) for `request` within `acceptWaitMs`. */
+  #accepted(request: string): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#acceptWaiters.delete(request);
+        resolve(false);
+      }, this.#acceptMs);
+      this.#acceptWaiters.set(request, () => {
+        clearTimeout(timer);
+        this.#acceptWaiters.delete(request);
+        resolve(true);
+      });
+    });
   }
 
   #onBus(m: OtaBusMessage): void {

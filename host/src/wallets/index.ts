@@ -374,19 +374,7 @@ export class Wallets {
     const mac2 = hexParam(params.mac2, 'mac2', 4);
     const tac = hexParam(params.tac, 'tac', 4);
     if (transfer.state === 'voided') throw new PlatformError('LOAD_STATE', `load ${transfer.id} was voided`);
-    const expected = await this.#keys.loadMac2({
-      cardSerial: fromHex(meta.cardSerial),
-      amount: transfer.amount,
-      tti: TTI.EP_LOAD,
-      terminalId: fromHex(meta.terminalId),
-      onlineCounter: meta.onlineCounter,
-      random: fromHex(meta.random),
-      date: fromHex(meta.date),
-      time: fromHex(meta.time),
-    });
-    const mine = equalCt(expected, fromHex(mac2));
-    expected.fill(0);
-    if (!mine || !(await this.#loadTacVerifies(transfer, meta, tac))) {
+    if (!(await this.#isThisLoadsProof(transfer, meta, mac2, tac))) {
       if (transfer.state === 'posted') throw new PlatformError('LOAD_STATE', `load ${transfer.id} is already posted`);
       throw new PlatformError(
         'BAD_TAC',
@@ -600,19 +588,7 @@ export class Wallets {
     if (!session || session.cancelled)
       throw new PlatformError('LOAD_STATE', `load ${transfer.id} has no card session to prove`);
     if (transfer.state === 'voided') throw new PlatformError('LOAD_STATE', `load ${transfer.id} was voided`);
-    const expected = await this.#keys.loadMac2({
-      cardSerial: fromHex(meta.cardSerial),
-      amount: transfer.amount,
-      tti: TTI.EP_LOAD,
-      terminalId: fromHex(meta.terminalId),
-      onlineCounter: meta.onlineCounter,
-      random: fromHex(meta.random),
-      date: fromHex(meta.date),
-      time: fromHex(meta.time),
-    });
-    const mine = equalCt(expected, fromHex(mac2));
-    expected.fill(0);
-    if (!mine || !(await this.#loadTacVerifies(transfer, meta, tac)))
+    if (!(await this.#isThisLoadsProof(transfer, meta, mac2, tac)))
       throw new PlatformError('BAD_TAC', `the card's proof is not load ${transfer.id}'s`);
     const r = await this.#settle('post', transfer.id, LOAD_PROVEN);
     return { status: 'posted', float: await this.#floatAfter(r.balances, meta.cardSerial) };
@@ -706,6 +682,26 @@ export class Wallets {
       date: s.date,
       time: s.time,
     };
+  }
+
+  /**
+   * True when GET TRANSACTION PROVE's answer is this load's: the MAC2 the platform gave for its session, and a load TAC
+   * that verifies for it.
+   */
+  async #isThisLoadsProof(t: Transfer, meta: LoadMeta, mac2: string, tac: string): Promise<boolean> {
+    const expected = await this.#keys.loadMac2({
+      cardSerial: fromHex(meta.cardSerial),
+      amount: t.amount,
+      tti: TTI.EP_LOAD,
+      terminalId: fromHex(meta.terminalId),
+      onlineCounter: meta.onlineCounter,
+      random: fromHex(meta.random),
+      date: fromHex(meta.date),
+      time: fromHex(meta.time),
+    });
+    const mine = equalCt(expected, fromHex(mac2));
+    expected.fill(0);
+    return mine && (await this.#loadTacVerifies(t, meta, tac));
   }
 
   async #loadTacVerifies(t: Transfer, meta: LoadMeta, tac: string): Promise<boolean> {
