@@ -6,8 +6,8 @@
  * 1. **Generated lanes** (fast-check, seeded by `SIMTAP_FUZZ_SEED`): raw `ws` connections send not JSON, JSON that
  *    is not JSON-RPC, batches, bad envelopes, every `/v1/app` method name and `card.transmit` / `phone.notice` as
  *    requests, `phone.hello` with mutated params (bad ICCIDs and MSISDNs, extra and prototype keys, huge strings),
- *    `phone.topUp` before any hello, responses with random ids, binary frames. The oracle is the protocol's own
- *    `parseFrame` and `checkOtaParams`: each request must get its one error (-32700 / -32600 / -32601 / -32602, or
+ *    `phone.topUp` before any hello, responses with random ids, binary frames. The oracle is
+ *    the shared oracle `expectFor` of frames.ts: each request must get its one error (-32700 / -32600 / -32601 / -32602, or
  *    -32000 with a `data.code` of `WIRE_ERROR_CODES`), never a result. A hello that would pass its schema is not sent
  *    here (it runs, and closes the lane): the hand-written connections send those.
  * 2. **Hand-written connections**: 1 MiB frames (answered) and more (1009), invalid UTF-8 (1007), a flood (4429), no
@@ -48,12 +48,10 @@ import { ef15 } from '@simtap/sdk/core/pboc';
 import { type CardProfile, fleetCard } from '@simtap/sdk/core/profile';
 import {
   applicationError,
-  checkOtaParams,
   hasWireCode,
   JSONRPC_ERRORS,
   METHODS,
   type MethodName,
-  parseFrame,
   type RpcError,
   SUBPROTOCOL,
   type WireErrorCode,
@@ -67,6 +65,7 @@ import {
   byteLength,
   deepJson,
   envelope,
+  expectFor,
   type Gen,
   mutatedCall,
   nearMissMethod,
@@ -345,27 +344,12 @@ const otaMixture: fc.Arbitrary<Gen> = fc.oneof(
 const wire = (code: WireErrorCode): AnswerCode => code;
 
 /**
- * What the server must answer to `text` on a `/v1/ota` connection that has said no hello: `'runs'` for a hello it
- * would run (not sent by the lanes).
+ * What the server must answer to `text` on a `/v1/ota` connection that has said no hello (the fuzzers' shared oracle,
+ * `expectFor`): `'runs'` for a hello it would run (not sent by the lanes).
  */
 function otaExpect(text: string, cls: string): Expect | null | 'runs' {
-  const f = parseFrame(Buffer.from(text, 'utf8').toString('utf8')); // lone surrogates go out as U+FFFD
-  switch (f.kind) {
-    case 'invalid':
-      return { id: f.id, codes: [f.error.code], cls };
-    case 'notification':
-    case 'result':
-    case 'error':
-      return null;
-    case 'request':
-      break;
-  }
-  if (f.method === 'phone.hello')
-    return checkOtaParams('phone.hello', f.params).ok
-      ? 'runs'
-      : { id: f.id, codes: [JSONRPC_ERRORS.INVALID_PARAMS], cls };
-  if (f.method === 'phone.topUp') return { id: f.id, codes: [wire('UNAUTHENTICATED')], cls };
-  return { id: f.id, codes: [JSONRPC_ERRORS.METHOD_NOT_FOUND], cls };
+  const e = expectFor(text, { endpoint: 'ota' }, cls);
+  return e === 'unsafe' ? 'runs' : e;
 }
 
 interface Planned {
