@@ -7,7 +7,7 @@
  *    is not JSON-RPC, batches, bad envelopes, every `/v1/app` method name and `card.transmit` / `phone.notice` as
  *    requests, `phone.hello` with mutated params (bad ICCIDs and MSISDNs, extra and prototype keys, huge strings),
  *    `phone.topUp` before any hello, responses with random ids, binary frames. The oracle is
- *    the shared oracle `expectFor` of frames.ts: each request must get its one error (-32700 / -32600 / -32601 / -32602, or
+ *    `expectFor` of frames.ts, shared with the /v1/app fuzzer: each request must get its one error (-32700 / -32600 / -32601 / -32602, or
  *    -32000 with a `data.code` of `WIRE_ERROR_CODES`), never a result. A hello that would pass its schema is not sent
  *    here (it runs, and closes the lane): the hand-written connections send those.
  * 2. **Hand-written connections**: 1 MiB frames (answered) and more (1009), invalid UTF-8 (1007), a flood (4429), no
