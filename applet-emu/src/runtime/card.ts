@@ -258,6 +258,14 @@ class Ctx implements ApduContext {
 
 let pendingRestore: ReadonlyArray<readonly [string, StoredValue]> | undefined;
 
+/** What {@link Card.observe} calls. */
+export interface CardObserver {
+  /** `iface` was powered on (or reset). */
+  powerOn?(iface: CardInterface): void;
+  /** A command on `iface` and its response (data ‖ SW). */
+  exchange?(iface: CardInterface, capdu: Uint8Array, rapdu: Uint8Array): void;
+}
+
 /**
  * A virtual dual-interface SIM card. Create it, install applets (`card.registry.install`), power an interface
  * on and `transmit` APDUs.
@@ -275,6 +283,7 @@ export class Card {
   readonly #mem: PersistentMemory;
   readonly #ports: [Port, Port];
   readonly #logger: CardLogger;
+  #observers: readonly CardObserver[] = [];
 
   /**
    * A blank card (only the MF), powered off on both interfaces.
@@ -359,7 +368,23 @@ export class Card {
     const ch0 = port.channels[0]!;
     ch0.open = true;
     this.#implicitSelect(port, ch0, this.registry.defaultEntry(iface));
+    for (const o of this.#observers) o.powerOn?.(iface);
     return port.answer.slice();
+  }
+
+  /**
+   * Watches the card from outside, as a reader's logic analyser would: `powerOn` at every power-up (a new tap on
+   * the contactless interface), `exchange` after every command that got a response. Observers see bytes only and
+   * cannot change them; an observer that throws is a bug of the caller and propagates. Returns the unsubscribe.
+   * @example
+   * let apdus = 0;
+   * const stop = card.observe({ exchange: () => void apdus++ });
+   */
+  observe(observer: CardObserver): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
   }
 
   /** Warm reset of `iface` (same as {@link Card.powerOn}); returns the ATR/ATS. */
@@ -488,6 +513,7 @@ export class Card {
       out = swBytes(SW.NO_PRECISE_DIAGNOSIS);
     }
     if (this.#mem.torn) throw new CardTornError();
+    for (const o of this.#observers) o.exchange?.(iface, capdu, out);
     return out;
   }
 

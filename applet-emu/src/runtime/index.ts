@@ -23,6 +23,7 @@ export {
   Card,
   type CardApduChannel,
   type CardLogger,
+  type CardObserver,
   type CardOptions,
   type CardSnapshot,
   DEFAULT_ATR_HEX,

@@ -164,6 +164,8 @@ export interface AccessControlOptions {
   readonly dir?: string;
   /** The holder whose card is reported lost (default Bob). */
   readonly lostHolder?: Holder;
+  /** Sees each emulated SIM the system's people carry, once, before its first tap (e.g. to watch it: `sim.observe`). */
+  readonly onSim?: (sim: Card, holder: string) => void;
 }
 
 /** A clock the scenario sets, as a door's real-time clock would read. */
@@ -218,6 +220,7 @@ export async function runAccessControl(options: AccessControlOptions): Promise<A
     await Promise.all(doors.map((d) => d.runs(office!.configVersion)));
 
     const sims = createAccessSims();
+    for (const [holder, sim] of Object.entries(sims.holders)) options.onSim?.(sim, holder);
     const holders = Object.keys(HOLDERS) as Holder[];
     const before = await moneyOf(platform, holders);
 

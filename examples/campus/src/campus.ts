@@ -125,6 +125,8 @@ export interface CampusOptions {
   readonly verifyLedger?: () => Promise<{ ok: boolean }>;
   /** Where the machines keep their buffers (default a temporary directory, removed at the end). */
   readonly workDir?: string;
+  /** Sees each emulated SIM the system's people carry, once, before its first tap (e.g. to watch it: `sim.observe`). */
+  readonly onSim?: (sim: Card, holder: string) => void;
 }
 
 /** One line of the day. */
@@ -278,6 +280,7 @@ export async function runCampus(options: CampusOptions): Promise<CampusReport> {
               'empty — run against a fresh platform',
           );
         const sim: Card = createSim({ profile, card: s.card, personalized: true });
+        options.onSim?.(sim, s.name);
         return { ...s, serial, msisdn: cp.msisdn, sim };
       }),
     );

@@ -67,6 +67,8 @@ export interface TransitOptions {
   readonly tidesPath?: string;
   /** `ledger.verify` of the platform, when the caller can run it. */
   readonly verifyLedger?: () => Promise<boolean>;
+  /** Sees each emulated SIM the system's people carry, once, before its first tap (e.g. to watch it: `sim.observe`). */
+  readonly onSim?: (sim: Card, holder: string) => void;
 }
 
 /** A priced tap, for the report. */
@@ -238,6 +240,7 @@ export async function runTransit(options: TransitOptions): Promise<TransitReport
       sim: createSim({ profile, card: c.label, personalized: true }),
       loaded: 0,
     }));
+    for (const r of riders) options.onSim?.(r.sim, r.name);
     const [ana, bo, chen] = riders as [(typeof riders)[0], (typeof riders)[0], (typeof riders)[0]];
     const rides: RideLine[] = [];
     const made: Ride[] = [];

@@ -5,7 +5,7 @@
 import { ArgumentError, CORE_ERRORS, hasErrorCode } from '@simtap/sdk/core/errors';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LEDGER_ERRORS, type LedgerErrorCode } from './errors';
-import { SUSPENSE_ACCOUNT, type TransferRequest } from './model';
+import { ACCOUNT_KINDS, SUSPENSE_ACCOUNT, type TransferRequest } from './model';
 import { checkMoneyRules } from './money-rules.test-support';
 import type { LedgerStore, LedgerStoreOptions } from './store';
 
@@ -78,6 +78,20 @@ export function describeLedgerStore(name: string, factory: LedgerStoreFactory): 
         const v = await ledger.verify();
         expect(v).toMatchObject({ ok: true, sum: 0, accounts: 5, entries: 5, problems: [] });
         expect(v.journalHead).toMatch(/^[0-9a-f]{64}$/);
+      });
+
+      it('sums the stored balances by kind, every kind listed, money summing to 0', async () => {
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:1', 700));
+        await ledger.transfer(tx('cash:kiosk-1', 'phone:2', 300));
+        await ledger.hold(tx('phone:1', 'merchant:m1', 200));
+        const s = await ledger.summary();
+        expect(s.map((k) => k.kind)).toEqual(Object.keys(ACCOUNT_KINDS));
+        const of = (kind: string) => s.find((k) => k.kind === kind);
+        expect(of('PHONE')).toEqual({ kind: 'PHONE', accounts: 2, balance: 1000, reserved: 200 });
+        expect(of('CASH')).toEqual({ kind: 'CASH', accounts: 1, balance: -1000, reserved: 0 });
+        expect(of('MERCHANT_PAYABLE')).toEqual({ kind: 'MERCHANT_PAYABLE', accounts: 1, balance: 0, reserved: 0 });
+        expect(of('CARD_FLOAT')).toEqual({ kind: 'CARD_FLOAT', accounts: 0, balance: 0, reserved: 0 });
+        expect(s.reduce((sum, k) => sum + k.balance, 0)).toBe(0);
       });
 
       it('gives each kind its floor: 0 for what the platform owes, none for cash in', async () => {

@@ -21,6 +21,8 @@ export {
   type Idempotency,
   type IdempotencyUse,
   type JournalEntry,
+  type KindTotal,
+  kindTotals,
   type LinkedTransferRequest,
   type LinkedTransferResult,
   MAX_LINKED_LEGS,

@@ -42,6 +42,32 @@ export const ACCOUNT_KINDS = {
   POINTS_FUNDING: { floor: null },
 } as const satisfies Record<string, { floor: number | null }>;
 
+/** One line of {@link LedgerStore.summary}: the accounts of one kind together. */
+export interface KindTotal {
+  readonly kind: AccountKind;
+  readonly accounts: number;
+  /** Σ balances, fen (points for the points kinds). */
+  readonly balance: number;
+  /** Σ reservations (pending holds), fen. */
+  readonly reserved: number;
+}
+
+/** Every kind in `ACCOUNT_KINDS` order, from grouped rows (numbers or numeric strings); kinds without a row are 0. */
+export function kindTotals(
+  rows: readonly { kind: string; accounts: number | string; balance: number | string; reserved: number | string }[],
+): KindTotal[] {
+  const by = new Map(rows.map((r) => [r.kind, r]));
+  return (Object.keys(ACCOUNT_KINDS) as AccountKind[]).map((kind) => {
+    const r = by.get(kind);
+    return {
+      kind,
+      accounts: Number(r?.accounts ?? 0),
+      balance: Number(r?.balance ?? 0),
+      reserved: Number(r?.reserved ?? 0),
+    };
+  });
+}
+
 /** The kind of an account (`PHONE`, `CARD_FLOAT`, …). */
 export type AccountKind = keyof typeof ACCOUNT_KINDS;
 

@@ -49,6 +49,8 @@ import {
   GENESIS_HASH,
   type IdempotencyUse,
   type JournalEntry,
+  type KindTotal,
+  kindTotals,
   type LinkedTransferRequest,
   type LinkedTransferResult,
   type RecordWrite,
@@ -1411,6 +1413,15 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   // ---------------------------------------------------------------- verify, close
+
+  summary(): Promise<KindTotal[]> {
+    return this.#read(async (db) => {
+      const { rows } = await db.query<{ kind: string; accounts: string; balance: string; reserved: string }>(
+        'SELECT kind, COUNT(*) AS accounts, SUM(balance) AS balance, SUM(reserved) AS reserved FROM accounts GROUP BY kind',
+      );
+      return kindTotals(rows);
+    });
+  }
 
   verify(): Promise<VerifyResult> {
     return this.#read(async (db) => {

@@ -35,6 +35,8 @@ import {
   GENESIS_HASH,
   type IdempotencyUse,
   type JournalEntry,
+  type KindTotal,
+  kindTotals,
   type LinkedTransferRequest,
   type LinkedTransferResult,
   type RecordWrite,
@@ -876,6 +878,16 @@ export class SqliteLedgerStore implements LedgerStore {
         updatedAt: at,
       };
     });
+  }
+
+  summary(): Promise<KindTotal[]> {
+    return this.#read(() =>
+      kindTotals(
+        this.#stmt<[], { kind: string; accounts: number; balance: number; reserved: number }>(
+          'SELECT kind, COUNT(*) AS accounts, SUM(balance) AS balance, SUM(reserved) AS reserved FROM accounts GROUP BY kind',
+        ).all(),
+      ),
+    );
   }
 
   verify(): Promise<VerifyResult> {

@@ -7,6 +7,7 @@ import type {
   Account,
   AccountKind,
   IdempotencyUse,
+  KindTotal,
   LinkedTransferRequest,
   LinkedTransferResult,
   RecordWrite,
@@ -87,6 +88,12 @@ export interface LedgerStore {
    * Resolves with the records as written, in order.
    */
   writeRecords(writes: readonly RecordWrite[]): Promise<StoredRecord[]>;
+  /**
+   * The stored balances by account kind (every kind, 0 when it has no account), in the order of `ACCOUNT_KINDS`:
+   * the ledger per sub-platform — phone accounts, floats, pending loads, merchant payables, points — for reports.
+   * Money sums to 0 over the fen kinds, as {@link LedgerStore.verify} checks from the journal.
+   */
+  summary(): Promise<KindTotal[]>;
   /** Recomputes every balance from the journal and checks the chain, the zero sum and the stored balances. */
   verify(): Promise<VerifyResult>;
   /** Commits what is queued, then closes; later calls fail with `STORE_CLOSED`. */
