@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- SUITE] [--out PATH | --save]`: runs the benchmark suites (all, or the one named: core, pcsc, card,
- * purchase, clearing, wire, ota), prints µs/op and ops/s beside the raw primitive measured in the same run, and writes the results to
+ * purchase, clearing, wire, ota, tap), prints µs/op and ops/s beside the raw primitive measured in the same run, and writes the results to
  * `bench/results.local.json` (not committed), to `--out PATH`, or with `--save` to the committed `bench/results.json`.
  * Never part of `npm test` pass/fail. A suite that lacks an optional part (the PC/SC one) prints one skip line; under
  * `CI=true` that is a failure (exit status 1).
@@ -16,6 +16,7 @@ import { type BenchRow, machine, printRows } from './lib';
 import { benchOta } from './ota';
 import { benchPcsc } from './pcsc';
 import { benchPurchase } from './purchase';
+import { benchTap } from './tap';
 import { benchWire } from './wire';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -32,6 +33,7 @@ const suites: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   clearing: benchClearing,
   wire: benchWire,
   ota: benchOta,
+  tap: benchTap,
 };
 
 function usage(message: string): never {
