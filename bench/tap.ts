@@ -26,9 +26,14 @@
  * a 200-byte text frame to a `WebSocketServer` on 127.0.0.1 that echoes it. The three series run interleaved, in
  * {@link ROUNDS} rounds, so that a slow spell of the machine falls on all of them. A SIM's offline counter caps it
  * at 65,535 purchases: each series taps its own SIM, replaced after {@link PER_SIM} purchases (outside the timing).
+ *
+ * **What the disk costs.** A second agent of the same machine (`till-2` at the same hub) keeps its buffer on
+ * `/dev/shm` (tmpfs: the syncs return at once), and its taps run in the same rounds: not a production set-up, only the
+ * tap without the disk, to show how much of the tap is the link and how much the syncs. Skipped where there is no
+ * `/dev/shm`.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPsam } from '@simtap/applet-emu/applets/psam';
@@ -60,10 +65,27 @@ const ECHO_BYTES = 200;
 /** The target: a tap's p50 (µs). */
 const TARGET_P50_US = 1_000;
 const MACHINE_ID = 'till-1';
+/** The same machine's second agent, its buffer on tmpfs. */
+const SHM_ID = 'till-2';
+const SHM_ROOT = '/dev/shm';
 const TERMINAL_ID = '440100001001';
 
 const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+/** The file system a folder is on, by its `statfs` magic (the common ones). */
+function fileSystemOf(path: string): string {
+  const names: Record<number, string> = {
+    61267: 'ext4',
+    1481003842: 'xfs',
+    2435016766: 'btrfs',
+    16914836: 'tmpfs',
+    2035054128: 'overlayfs',
+    1702057286: 'fuse',
+  };
+  const type = statfsSync(path).type;
+  return names[type] ?? `file system 0x${type.toString(16)}`;
+}
 
 function fail(message: string): never {
   throw new Error(`tap bench: ${message}`);
@@ -152,17 +174,25 @@ function blacklistKey(): string {
 export async function benchTap(): Promise<BenchRow[]> {
   const busy = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), 'simtap-bench-tap-'));
+  const shmDir = existsSync(SHM_ROOT) ? mkdtempSync(join(SHM_ROOT, 'simtap-bench-tap-')) : undefined;
   const secret = toHex(Uint8Array.from({ length: 32 }, (_, i) => i + 1));
   const key = blacklistKey();
 
   // The application system: stores each record once by seq (in memory), no clearing.
-  const stored: MachineRecordEntry[] = [];
+  const storedOf = new Map<string, MachineRecordEntry[]>([
+    [MACHINE_ID, []],
+    [SHM_ID, []],
+  ]);
   let storedAt = 0;
   const hub = new MachineHub({
-    machines: [{ id: MACHINE_ID, secret, kind: 'till' }],
+    machines: [
+      { id: MACHINE_ID, secret, kind: 'till' },
+      { id: SHM_ID, secret, kind: 'till' },
+    ],
     blacklistPublicKey: key,
-    storedSeq: () => stored.at(-1)?.seq ?? 0,
-    onRecords: async (_id, entries) => {
+    storedSeq: (id) => storedOf.get(id)?.at(-1)?.seq ?? 0,
+    onRecords: async (id, entries) => {
+      const stored = storedOf.get(id)!;
       for (const e of entries) if (e.seq > (stored.at(-1)?.seq ?? 0)) stored.push(e);
       storedAt = nowUs();
     },
@@ -186,26 +216,30 @@ export async function benchTap(): Promise<BenchRow[]> {
     ),
   });
   await machine.open();
-  const agent = new MachineAgent({
-    url,
-    machineId: MACHINE_ID,
-    secret,
-    blacklistPublicKey: key,
-    bufferDir: join(dir, MACHINE_ID),
-    reconnect: { initialDelayMs: 50, maxDelayMs: 1000 },
-  });
-  await agent.start();
-  const connected = new Promise<void>((resolve, reject) => {
-    if (agent.state === 'connected') return resolve();
-    const timer = setTimeout(() => reject(new Error('tap bench: the agent did not connect within 10 s')), 10_000);
-    const off = agent.on('connection', (e) => {
-      if (e.state !== 'connected') return;
-      clearTimeout(timer);
-      off();
-      resolve();
+  const startAgent = async (machineId: string, bufferDir: string): Promise<MachineAgent> => {
+    const agent = new MachineAgent({
+      url,
+      machineId,
+      secret,
+      blacklistPublicKey: key,
+      bufferDir,
+      reconnect: { initialDelayMs: 50, maxDelayMs: 1000 },
     });
-  });
-  await connected;
+    const connected = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`tap bench: ${machineId} did not connect within 10 s`)), 10_000);
+      const off = agent.on('connection', (e) => {
+        if (e.state !== 'connected') return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+    await agent.start();
+    await connected;
+    return agent;
+  };
+  const agent = await startAgent(MACHINE_ID, join(dir, MACHINE_ID));
+  const shmAgent = shmDir === undefined ? undefined : await startAgent(SHM_ID, join(shmDir, SHM_ID));
   const echo = await echoLink();
 
   /** The card enters the field: powered afresh on its contactless interface. */
@@ -215,10 +249,14 @@ export async function benchTap(): Promise<BenchRow[]> {
     inField = sim;
   };
   let frameBytes = 0;
-  const split = { purchase: [] as number[], record: [] as number[], stored: [] as number[], acked: [] as number[] };
+  type Split = { purchase: number[]; record: number[]; stored: number[]; acked: number[] };
+  const newSplit = (): Split => ({ purchase: [], record: [], stored: [], acked: [] });
+  const split = newSplit();
+  const shmSplit = newSplit();
 
-  /** One tap, end to end; answers its time (µs). */
-  const tap = async (timed: boolean): Promise<number> => {
+  /** One tap, end to end, recorded through `agent`; answers its time (µs). */
+  const tap = async (agent: MachineAgent, timed: Split | undefined): Promise<number> => {
+    const stored = storedOf.get(agent.machineId)!;
     const before = stored.length;
     const t0 = nowUs();
     present(tapSims.sim);
@@ -233,10 +271,10 @@ export async function benchTap(): Promise<BenchRow[]> {
     tapSims.used();
     if (stored.length !== before + 1) fail(`the hub holds ${stored.length} records, not ${before + 1}`);
     if (timed) {
-      split.purchase.push(t1 - t0);
-      split.record.push(t2 - t1);
-      split.stored.push(storedAt - t2);
-      split.acked.push(t3 - storedAt);
+      timed.purchase.push(t1 - t0);
+      timed.record.push(t2 - t1);
+      timed.stored.push(storedAt - t2);
+      timed.acked.push(t3 - storedAt);
     } else if (frameBytes === 0)
       frameBytes = JSON.stringify({
         jsonrpc: '2.0',
@@ -262,7 +300,7 @@ export async function benchTap(): Promise<BenchRow[]> {
     return nowUs() - t0;
   };
 
-  const samples = { tap: [] as number[], purchase: [] as number[], echo: [] as number[] };
+  const samples = { tap: [] as number[], shm: [] as number[], purchase: [] as number[], echo: [] as number[] };
   const series = async (n: number, fn: () => Promise<number>, into?: number[]) => {
     for (let i = 0; i < n; i++) {
       const t = await fn();
@@ -272,7 +310,11 @@ export async function benchTap(): Promise<BenchRow[]> {
   let elapsedTapUs = 0;
   try {
     tapSims.reserve(WARMUP_TAPS);
-    await series(WARMUP_TAPS, () => tap(false));
+    await series(WARMUP_TAPS, () => tap(agent, undefined));
+    if (shmAgent) {
+      tapSims.reserve(WARMUP_TAPS);
+      await series(WARMUP_TAPS, () => tap(shmAgent, undefined));
+    }
     aloneSims.reserve(WARMUP_PURCHASES);
     await series(WARMUP_PURCHASES, purchase);
     await series(WARMUP_ECHOS, roundTrip);
@@ -285,20 +327,30 @@ export async function benchTap(): Promise<BenchRow[]> {
       tapSims.reserve(TAPS);
       gc();
       const t0 = nowUs();
-      await series(TAPS, () => tap(true), samples.tap);
+      await series(TAPS, () => tap(agent, split), samples.tap);
       elapsedTapUs += nowUs() - t0;
+      if (shmAgent) {
+        tapSims.reserve(TAPS);
+        gc();
+        await series(TAPS, () => tap(shmAgent, shmSplit), samples.shm);
+      }
     }
     // Every tap's record reached the hub once, in order, and none is held by the machine.
     const taps = WARMUP_TAPS + ROUNDS * TAPS;
-    if (stored.length !== taps) fail(`the hub stored ${stored.length} records for ${taps} taps`);
-    if (stored.some((e, i) => e.seq !== i + 1)) fail('the hub stored records out of order');
-    if (agent.pending !== 0) fail(`the machine still holds ${agent.pending} records`);
+    for (const a of shmAgent ? [agent, shmAgent] : [agent]) {
+      const stored = storedOf.get(a.machineId)!;
+      if (stored.length !== taps) fail(`the hub stored ${stored.length} records of ${a.machineId} for ${taps} taps`);
+      if (stored.some((e, i) => e.seq !== i + 1)) fail(`the hub stored records of ${a.machineId} out of order`);
+      if (a.pending !== 0) fail(`${a.machineId} still holds ${a.pending} records`);
+    }
   } finally {
     await echo.close();
     await agent.stop();
+    await shmAgent?.stop();
     await hub.close();
     psam.powerOff('contact');
     rmSync(dir, { recursive: true, force: true });
+    if (shmDir) rmSync(shmDir, { recursive: true, force: true });
   }
 
   const tapP = percentiles(samples.tap);
@@ -317,7 +369,7 @@ export async function benchTap(): Promise<BenchRow[]> {
       `p50 ${x(tapP.p50, purchaseP.p50)} the in-process purchase alone (${us(purchaseP.p50)}), ` +
       `${x(tapP.p50, echoP.p50)} the ws echo (${us(echoP.p50)}); ` +
       `${Math.round((ROUNDS * TAPS * 1e6) / elapsedTapUs).toLocaleString('en-US')} taps/s one after the other. ` +
-      `The record buffer is on the disk (a temp folder on ${tmpdir()}): agent.record() is a write + fdatasync, the ` +
+      `The record buffer is on the disk (a temp folder in ${tmpdir()}, ${fileSystemOf(tmpdir())}): agent.record() is a write + fdatasync, the ` +
       `acknowledgement a state.json write + fsync + rename + folder fsync and a truncate + fdatasync of the records file. ` +
       `Where the time goes (medians): the purchase (card in the field, 6 APDUs, clearingRecord) ${us(med(split.purchase))}, ` +
       `agent.record() durable ${us(med(split.record))}, sent and stored by the hub's onRecords ${us(med(split.stored))}, ` +
@@ -341,5 +393,22 @@ export async function benchTap(): Promise<BenchRow[]> {
     `${ROUNDS * ECHOS} round trips of a ${ECHO_BYTES}-byte text frame, one at a time, to a ws WebSocketServer in the ` +
       `same process that sends it back; p50 ${us(echoP.p50)} p99 ${us(echoP.p99)}`,
   );
-  return [tapRow, purchaseRow, echoRow];
+  const rows = [tapRow];
+  if (shmDir !== undefined) {
+    const shmP = percentiles(samples.shm);
+    rows.push(
+      row(
+        GROUP,
+        measurement('the same tap, buffer on tmpfs (not production)', shmP),
+        measurement(echoName, echoP),
+        undefined,
+        `${ROUNDS * TAPS} taps through a second agent of the same machine whose buffer is on ${SHM_ROOT} (tmpfs: the ` +
+          `syncs return at once), in the same rounds: the tap without the disk. p50 ${us(shmP.p50)} p99 ${us(shmP.p99)}, ` +
+          `${x(shmP.p50, purchaseP.p50)} the purchase alone, ${x(shmP.p50, echoP.p50)} the echo; the disk's share of the ` +
+          `tap's p50: ${us(tapP.p50 - shmP.p50)}. Medians: purchase ${us(med(shmSplit.purchase))}, agent.record() ` +
+          `${us(med(shmSplit.record))}, sent and stored ${us(med(shmSplit.stored))}, answered and persisted ${us(med(shmSplit.acked))}`,
+      ),
+    );
+  }
+  return [...rows, purchaseRow, echoRow];
 }
