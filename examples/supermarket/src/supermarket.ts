@@ -264,7 +264,12 @@ export async function runSupermarket(options: SupermarketOptions): Promise<Super
       sales.push(await till.checkout(customers[b.customer]!.sim, b.amount));
     }
 
-    // A lost answer: the first online charge sent again with its key.
+    // Closing time: every record at the back office, everything cleared.
+    await Promise.all(tills.map((t) => t.delivered()));
+    await office.flush();
+
+    // A lost answer: the first online charge sent again with its key — after closing, so that no clearing batch
+    // moves the payable while the retry is measured.
     let retry: SupermarketReport['retry'];
     const first = sales.find((s) => s.charge);
     if (first?.charge) {
@@ -279,10 +284,6 @@ export async function runSupermarket(options: SupermarketOptions): Promise<Super
         payableMoved: (await platform.merchants.balance()).payable - payable0,
       };
     }
-
-    // Closing time: every record at the back office, everything cleared.
-    await Promise.all(tills.map((t) => t.delivered()));
-    await office.flush();
 
     const after = await Promise.all(customers.map((c) => books(platform, c)));
     const customerReports: CustomerReport[] = [];
