@@ -169,15 +169,41 @@ describe('npm start (the built examples/demo/dist/main.js)', () => {
     if (!existsSync(path.join(REPO, 'sdk/dist/index.js')) || !existsSync(path.join(REPO, 'applet-emu/dist/sim.js')))
       await run('npm', ['run', 'build', '-w', 'sdk', '-w', 'applet-emu'], { cwd: REPO, maxBuffer: 1 << 24 });
     if (!existsSync(MAIN)) await run('npm', ['run', 'build', '-w', 'examples/demo'], { cwd: REPO, maxBuffer: 1 << 24 });
-    const { stdout, stderr } = await run(process.execPath, [MAIN], { cwd: REPO }).catch((e: unknown) => {
+    const { stdout, stderr } = await run(process.execPath, [MAIN, '--fleet', '6', '--duration', '1'], {
+      cwd: REPO,
+    }).catch((e: unknown) => {
       const x = e as { code?: number; stdout?: string; stderr?: string };
       throw new Error(`the demo exited ${x.code} (stale builds? npm run build):\n${x.stdout}\n${x.stderr}`);
     });
     expect(stderr).toBe('');
     const lines = stdout.split('\n');
     expectWalkthrough(lines);
-    expect(lines.at(-2)).toMatch(/^done in \d+\.\d\d s$/);
+    // then the whole patent on one platform (tests/demo/patent.test.ts checks its report in process)
+    expect(stdout).toMatch(/^The whole patent — 6 phones, seed 1, \d+\.\d s$/m);
+    expect(stdout).toMatch(/^over the air {4}6 SIMs personalized, 6 loaded/m);
+    for (const system of ['transit', 'access-control', 'campus', 'supermarket'])
+      expect(stdout).toMatch(new RegExp(`^${system} +✓ `, 'm'));
+    expect(stdout).not.toContain('✗');
+    expect(lines.at(-2)).toBe('every fen accounted for');
   }, 240_000);
+
+  it('lists its options with --help and refuses a bad one with exit 2', async () => {
+    const help = await run(process.execPath, [MAIN, '--help'], { cwd: REPO });
+    for (const option of ['--fleet N', '--duration S', '--seed N', '--no-walkthrough'])
+      expect(help.stdout).toContain(option);
+    const bad = await run(process.execPath, [MAIN, '--fleet', 'many'], { cwd: REPO }).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stderr: string },
+    );
+    expect(bad?.code).toBe(2);
+    expect(bad?.stderr).toMatch(/^simtap: --fleet expects a number, got many/);
+    const small = await run(process.execPath, [MAIN, '--fleet', '2'], { cwd: REPO }).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stderr: string },
+    );
+    expect(small?.code).toBe(2);
+    expect(small?.stderr).toMatch(/--fleet must be 4\.\.500, got 2/);
+  }, 60_000);
 });
 
 describe('the over-the-air part of the walkthrough', () => {

@@ -20,7 +20,7 @@ import type { Card } from '@simtap/applet-emu/runtime';
 import { createSim } from '@simtap/applet-emu/sim';
 import { issueAccessCards, runAccessControl } from '@simtap/example-access-control';
 import { runCampus } from '@simtap/example-campus';
-import { BackOffice, type Customer, runSupermarket, Till, TillError } from '@simtap/example-supermarket';
+import { BackOffice, type Customer, runSupermarket, TILL_ERRORS, Till } from '@simtap/example-supermarket';
 import { issueTransitCards, runTransit } from '@simtap/example-transit';
 import { SoftwareIssuerKeyStore } from '@simtap/host/keys';
 import { type KindTotal, openSqliteLedger } from '@simtap/host/ledger';
@@ -28,6 +28,7 @@ import { openPlatform, type Platform, platformConfigFromProfile } from '@simtap/
 import { createPlatformServer, type PlatformServer } from '@simtap/host/server';
 import { InsufficientFundsError, PlatformClient } from '@simtap/sdk/clients';
 import { toHex } from '@simtap/sdk/core/bytes';
+import { hasErrorCode } from '@simtap/sdk/core/errors';
 import { type CardProfile, fleetCard, referenceProfile, type SimtapProfile } from '@simtap/sdk/core/profile';
 import { readPurse } from '@simtap/sdk/machines';
 import { TapMeter, type TapTimeLine } from './meter';
@@ -420,6 +421,12 @@ async function rushHour(o: RushContext): Promise<PatentReport['rush']> {
     let lostRefused = 0;
     let deskTopUps = 0;
     const end = performance.now() + o.durationS * 1000;
+    // one customer at a till at a time
+    const atTill = new Set<Till>();
+    const claim = async (till: Till) => {
+      while (atTill.has(till)) await new Promise((r) => setTimeout(r, 1));
+      atTill.add(till);
+    };
     const worker = async (till: Till) => {
       while (performance.now() < end) {
         const free = o.fleet.filter((f) => !busy.has(f.serial));
@@ -430,6 +437,7 @@ async function rushHour(o: RushContext): Promise<PatentReport['rush']> {
         const f = free[Math.floor(random() * free.length)]!;
         const basket = 100 + Math.floor(random() * 2900);
         busy.add(f.serial);
+        await claim(till);
         try {
           const sale = await till.checkout(f.sim, basket);
           sales++;
@@ -448,6 +456,7 @@ async function rushHour(o: RushContext): Promise<PatentReport['rush']> {
           deskTopUps += DESK_TOP_UP;
         } finally {
           busy.delete(f.serial);
+          atTill.delete(till);
         }
         o.progress.update({ taps: o.meter.count, sales });
       }
@@ -457,12 +466,15 @@ async function rushHour(o: RushContext): Promise<PatentReport['rush']> {
       const { blacklistVersion } = await o.app.cards.reportLost({ cardSerial: lost.serial });
       office.hub.pushConfig('all', { version: 2, blacklist: await o.app.cards.blacklist() });
       await until('the tills to run config 2', () => tills.every((t) => t.agent.config?.version === 2));
+      await claim(tills[0]!);
       try {
         await tills[0]!.checkout(lost.sim, 500);
         sales++;
       } catch (e) {
-        if (e instanceof TillError) lostRefused++;
+        if (hasErrorCode(e, TILL_ERRORS, 'CARD_BLACKLISTED')) lostRefused++;
         else throw e;
+      } finally {
+        atTill.delete(tills[0]!);
       }
       o.progress.phase(
         `  ${lost.card.label} reported lost (blacklist v${blacklistVersion}): pushed to ${tills.length} tills, refused at ${tills[0]!.id}`,

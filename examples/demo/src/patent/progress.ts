@@ -41,9 +41,9 @@ export function createProgress(options: ProgressOptions): Progress {
   const start = performance.now();
   const counters: ProgressCounters = {};
   const plainEvery = options.plainEveryMs ?? 1000;
-  let lastPlain = 0;
+  let lastPlain = Number.NEGATIVE_INFINITY;
   let status = '';
-  let lastDraw = 0;
+  let lastDraw = Number.NEGATIVE_INFINITY;
   const elapsed = () => `${((performance.now() - start) / 1000).toFixed(1)} s`;
   const counterText = () =>
     (Object.entries(counters) as [string, number][])
