@@ -58,6 +58,11 @@ describe('the whole patent', () => {
       expect(t.p95).toBeLessThanOrEqual(t.max);
     }
     expect(report.apdus.air).toBeGreaterThan(8 * 10); // personalization and loads went over the air
+    // the platform's socket traffic: applications, the operator (access-control's ledger.verify), the phones
+    expect(report.messages.app.received).toBeGreaterThan(100);
+    expect(report.messages.app.sent).toBeGreaterThanOrEqual(report.messages.app.received);
+    expect(report.messages.console.received).toBeGreaterThan(0);
+    expect(report.messages.ota.received).toBeGreaterThanOrEqual(report.apdus.air);
     expect(report.ok).toBe(true);
     const text = formatPatentReport(report);
     expect(text).toContain('every fen accounted for');

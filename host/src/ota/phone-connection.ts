@@ -49,6 +49,8 @@ export interface PhoneLink {
 
 /** What a phone connection needs of its server and the OTA service. */
 export interface PhoneConnectionHost {
+  /** Counts a message sent to a phone (the server's `traffic`). */
+  sent(): void;
   readonly limits: ServerLimits;
   readonly logger: ServerLogger;
   /** How long a phone may take to answer a card command before the link counts as lost. */
@@ -349,6 +351,7 @@ export class PhoneConnection implements PhoneLink {
       return;
     }
     this.ws.send(text);
+    this.#host.sent();
   }
 
   #failPending(): void {

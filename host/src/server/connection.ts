@@ -76,6 +76,8 @@ export interface ConnectionInfo {
 
 /** What a connection needs of its server. */
 export interface ConnectionHost {
+  /** Counts a message sent on `endpoint` (the server's `traffic`). */
+  sent(endpoint: Endpoint): void;
   readonly platform: Platform;
   readonly clients: ReadonlyMap<string, ServerClient>;
   readonly limits: ServerLimits;
@@ -452,6 +454,7 @@ export class Connection implements EventSubscriber {
   #send(text: string): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.ws.send(text, this.#afterSend);
+    this.#host.sent(this.endpoint);
     if (this.ws.bufferedAmount > this.#host.limits.highWaterBytes) this.#updatePause();
   }
 

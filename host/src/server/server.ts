@@ -87,6 +87,8 @@ export interface PlatformServer {
   readonly limits: ServerLimits;
   /** The over-the-air service of `/v1/ota` (phones, air top-ups). */
   readonly ota: OtaService;
+  /** WebSocket messages received and sent since the start, by endpoint (for reports and monitoring). */
+  readonly traffic: Readonly<Record<Endpoint, { readonly received: number; readonly sent: number }>>;
 }
 
 const SILENT: ServerLogger = { info() {}, debug() {}, warn() {}, error() {} };
@@ -139,7 +141,13 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
     p.then(done, done);
   };
 
+  const traffic: Record<Endpoint, { received: number; sent: number }> = {
+    app: { received: 0, sent: 0 },
+    console: { received: 0, sent: 0 },
+    ota: { received: 0, sent: 0 },
+  };
   const connectionHost: ConnectionHost = {
+    sent: (endpoint) => void traffic[endpoint].sent++,
     platform: options.platform,
     clients,
     limits,
@@ -154,6 +162,7 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
     },
   };
   const phoneHost: PhoneConnectionHost = {
+    sent: () => void traffic.ota.sent++,
     limits,
     logger,
     cardTimeoutMs: options.ota?.cardTimeoutMs ?? 10_000,
@@ -210,6 +219,7 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
         ws.close(1001, 'server shutting down');
         return;
       }
+      ws.on('message', () => void traffic[endpoint].received++);
       connections.add(
         endpoint === 'ota'
           ? new PhoneConnection(phoneHost, ws, remote)
@@ -236,6 +246,7 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
   return {
     limits,
     ota,
+    traffic,
     get connections() {
       return [...connections].map((c) => c.info);
     },

@@ -85,6 +85,18 @@ describe('upgrade', () => {
 });
 
 describe('session', () => {
+  it('counts the messages it receives and sends, by endpoint', async () => {
+    const before = structuredClone(t.server.traffic);
+    const app = await RawClient.open(t.url, '/v1/app');
+    await app.authenticate(APP, '/v1/app'); // the nonce comes unasked; the proof is one request, one answer
+    const after = t.server.traffic;
+    expect(after.app.received - before.app.received).toBe(1);
+    expect(after.app.sent - before.app.sent).toBe(2);
+    expect(after.console).toEqual(before.console);
+    expect(after.ota).toEqual(before.ota);
+    app.close();
+  });
+
   it('authenticates an application on /v1/app and an operator on /v1/console', async () => {
     const app = await RawClient.open(t.url, '/v1/app');
     expect((await app.authenticate(APP, '/v1/app')).result).toEqual({ clientId: APP, role: 'application' });

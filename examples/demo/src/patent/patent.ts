@@ -88,6 +88,8 @@ export interface PatentReport {
   readonly moneyOut: number;
   readonly tapTimes: readonly TapTimeLine[];
   readonly apdus: { readonly contactless: number; readonly air: number };
+  /** WebSocket messages the platform received and sent, by endpoint. */
+  readonly messages: PlatformServer['traffic'];
   readonly seconds: number;
   readonly ok: boolean;
 }
@@ -348,6 +350,7 @@ export async function runPatent(options: PatentOptions): Promise<PatentReport> {
       moneyOut,
       tapTimes: meter.lines(),
       apdus: { contactless: meter.apdus, air: meter.airApdus },
+      messages: structuredClone(server.traffic),
       seconds: (performance.now() - started) / 1000,
     };
     const ok =
@@ -544,7 +547,10 @@ export function formatPatentReport(r: PatentReport): string {
       (t) =>
         `  ${t.machine.padEnd(38)} ${String(t.taps).padStart(5)} ${String(t.apdus).padStart(6)} ${t.p50.toFixed(1).padStart(9)} ${t.p95.toFixed(1).padStart(8)} ${t.max.toFixed(1).padStart(8)}`,
     ),
-    `  APDUs: ${r.apdus.contactless} contactless, ${r.apdus.air} over the air`,
+    `  APDUs: ${r.apdus.contactless} contactless, ${r.apdus.air} over the air; platform messages (received/sent): ` +
+      (Object.entries(r.messages) as [string, { received: number; sent: number }][])
+        .map(([e, m]) => `/v1/${e} ${m.received}/${m.sent}`)
+        .join(', '),
     '',
     r.ok ? 'every fen accounted for' : 'MISMATCH: see the ✗ lines',
   ];
