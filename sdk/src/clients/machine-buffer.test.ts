@@ -94,12 +94,29 @@ describe('RecordBuffer', () => {
     expect(b.ackedSeq).toBe(3);
     expect(seqs(b)).toEqual([4, 5]);
     await b.ack(5);
+    await b.close(); // the file shrinks when the buffer closes (or enough acknowledged lines pile up)
     expect(statSync(join(dir, 'records.jsonl')).size).toBe(0);
-    await b.close();
     const c = await RecordBuffer.open(dir);
     expect(c.pending).toBe(0);
     expect(await c.append(purchase(6))).toBe(6);
     await c.close();
+  });
+
+  it('loses nothing when a crash forgets an acknowledgement: the storedSeq of the hub acknowledges again', async () => {
+    const dir = tempDir();
+    const a = await RecordBuffer.open(dir);
+    await a.sync(0);
+    for (let n = 1; n <= 5; n++) await a.append(purchase(n));
+    await a.ack(3); // in memory only: the process dies before the buffer closes
+    expect(seqs(a)).toEqual([4, 5]);
+    const b = await RecordBuffer.open(dir); // what the restarted machine finds
+    expect(b.ackedSeq).toBe(0);
+    expect(seqs(b)).toEqual([1, 2, 3, 4, 5]); // every line still there
+    await b.sync(3); // the hub's hello: it stored 1…3
+    expect(seqs(b)).toEqual([4, 5]);
+    expect(await b.append(purchase(6))).toBe(6); // numbering goes on: nothing stored twice, nothing renumbered
+    await b.close();
+    await a.close().catch(() => undefined);
   });
 
   it('rewrites the file once enough acknowledged lines pile up', async () => {

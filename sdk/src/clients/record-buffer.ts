@@ -10,9 +10,11 @@
  * - `state.json`: the highest sequence number the hub acknowledged (`ackedSeq`), and whether this buffer has met
  *   the hub yet (`synced`). Replaced atomically (write, sync, rename, sync the directory).
  *
- * Records up to `ackedSeq` are dropped: the file is emptied when nothing is pending, or rewritten (atomically) once
- * enough acknowledged lines pile up. `ackedSeq` is written before the file shrinks, and a rewritten file before a
- * new `ackedSeq` that depends on it, so a crash between the two steps never forgets an unacknowledged record.
+ * Records up to `ackedSeq` are dropped from memory at once; the file keeps their lines until enough pile up (or the
+ * buffer closes), then `ackedSeq` is written durably and the file emptied or rewritten (atomically). An
+ * acknowledgement lost in a crash is harmless: the lines are still there and the hub's `storedSeq` acknowledges them
+ * again at the next session start. `ackedSeq` is written before the file shrinks, and a rewritten file before a new
+ * `ackedSeq` that depends on it, so a crash between the two steps never forgets an unacknowledged record.
  * @module
  */
 import { constants } from 'node:fs';
@@ -251,6 +253,7 @@ export class RecordBuffer {
     if (this.#closed) return this.#chain.then(() => undefined);
     this.#closed = true;
     return this.#exclusive(async () => {
+      if (this.#fileLines > this.#pending.length) await this.#compact();
       const fh = this.#fh;
       this.#fh = undefined;
       await fh?.close();
@@ -305,21 +308,28 @@ export class RecordBuffer {
   async #ack(seq: number): Promise<void> {
     const upTo = Math.min(seq, this.#lastSeq);
     if (upTo <= this.#state.ackedSeq) return;
-    await io('cannot persist the acknowledged sequence', () =>
-      this.#writeState({ ...this.#state, ackedSeq: upTo, synced: true }),
-    );
+    // The acknowledgement is kept in memory; the disk learns it (durably) only before the file shrinks. One lost in
+    // a crash costs nothing: the lines are still in the file, and the hub's storedSeq acknowledges them again at the
+    // next session start (`sync`) before anything is resent. This keeps the syncs off the path of every tap.
+    this.#state = { ...this.#state, ackedSeq: upTo, synced: true };
     let drop = 0;
     while (drop < this.#pending.length && this.#pending[drop]!.seq <= upTo) drop++;
     this.#pending.splice(0, drop);
     this.#released += drop;
+    if (this.#fileLines - this.#pending.length >= COMPACT_AFTER) await this.#compact();
+  }
+
+  /** Persists `ackedSeq` (durably), then drops the acknowledged lines: the file emptied, or rewritten. */
+  async #compact(): Promise<void> {
     const fh = this.#fh;
     if (!fh || this.#broken) return;
+    await io('cannot persist the acknowledged sequence', () => this.#writeState(this.#state));
     await io('cannot compact the record buffer', async () => {
       if (this.#pending.length === 0) {
         await fh.truncate(0);
         await fh.datasync();
         this.#fileLines = 0;
-      } else if (this.#fileLines - this.#pending.length >= COMPACT_AFTER) await this.#rewrite(this.#pending);
+      } else await this.#rewrite(this.#pending);
     });
   }
 
