@@ -27,6 +27,8 @@ describe('the whole patent', () => {
     ]);
     expect(report.rush.sales).toBeGreaterThan(0);
     expect(report.rush.lostRefused).toBe(1);
+    // the torn purchase: DEBIT landed, the answer was lost; the next tap recovered it, charged and cleared once
+    expect(report.rush.torn).toEqual({ recovered: true, chargedOnce: true });
     expect(report.rush.payableDelta).toBe(report.rush.cleared + report.rush.online);
     expect(report.rush.cleared).toBe(report.rush.purse);
     // the ledger by kind sums to 0 over money, and holds what came in

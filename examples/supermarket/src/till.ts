@@ -7,7 +7,7 @@
  * @module
  */
 import { createPsam } from '@simtap/applet-emu/applets/psam';
-import type { Card } from '@simtap/applet-emu/runtime';
+import { type Card, CardRemovedError, CardTornError } from '@simtap/applet-emu/runtime';
 import { type CardChannel, InProcessChannel, transportError } from '@simtap/sdk/card';
 import { type ClearingRecord, clearingRecord, MachineAgent } from '@simtap/sdk/clients';
 import { concat, fromHex, toHex } from '@simtap/sdk/core/bytes';
@@ -90,7 +90,16 @@ export class ContactlessReader implements CardChannel {
   async transmit(capdu: Uint8Array): Promise<Uint8Array> {
     const card = this.#card;
     if (card === undefined) throw transportError('CARD_REMOVED', `${this.description}: no card in the field`);
-    return card.transmit('contactless', capdu);
+    try {
+      return card.transmit('contactless', capdu);
+    } catch (e) {
+      // the card lost power (left the field, or a tear): to the machine, the card is gone mid-command
+      if (e instanceof CardTornError || e instanceof CardRemovedError) {
+        this.#card = undefined;
+        throw transportError('CARD_REMOVED', `${this.description}: ${e.message}`, e);
+      }
+      throw e;
+    }
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,7 @@ import { SoftwareIssuerKeyStore } from '@simtap/host/keys';
 import { type KindTotal, openSqliteLedger } from '@simtap/host/ledger';
 import { openPlatform, type Platform, platformConfigFromProfile } from '@simtap/host/platform';
 import { createPlatformServer, type PlatformServer } from '@simtap/host/server';
+import { TRANSPORT_ERRORS } from '@simtap/sdk/card';
 import { InsufficientFundsError, PlatformClient } from '@simtap/sdk/clients';
 import { toHex } from '@simtap/sdk/core/bytes';
 import { hasErrorCode } from '@simtap/sdk/core/errors';
@@ -72,6 +73,8 @@ export interface PatentReport {
     readonly purse: number;
     readonly online: number;
     readonly refused: number;
+    /** The torn purchase: the card left the field after DEBIT; recovered at the next tap, charged once. */
+    readonly torn: { readonly chargedOnce: boolean; readonly recovered: boolean };
     /** Cash paid in at the service desk when a phone account could not pay, fen. */
     readonly deskTopUps: number;
     /** Sales of the lost card refused after the blacklist reached the tills. */
@@ -360,6 +363,8 @@ export async function runPatent(options: PatentOptions): Promise<PatentReport> {
       systems.every((l) => l.ok) &&
       rush.payableDelta === rush.cleared + rush.online &&
       rush.lostRefused > 0 &&
+      rush.torn.recovered &&
+      rush.torn.chargedOnce &&
       pursesMatchFloats &&
       moneyIn === moneyOut &&
       v.ok;
@@ -383,6 +388,37 @@ interface RushContext {
 }
 
 const RUSH_TILLS = 4;
+const TORN_BASKET = 100;
+
+/**
+ * A purchase torn after the card committed DEBIT (its answer lost), then the same sale again at the same till: the
+ * till's machine resolves the pending purchase from the card's proof and records it once. The card's persistent
+ * writes of one purse sale are counted on a first sale, so that the tear strikes at the last of them.
+ */
+async function tornPurchase(
+  till: Till,
+  f: { sim: Card; serial: string },
+): Promise<{ chargedOnce: boolean; recovered: boolean }> {
+  const w0 = f.sim.persistentWrites;
+  const first = await till.checkout(f.sim, TORN_BASKET);
+  const writes = f.sim.persistentWrites - w0;
+  if (first.method !== 'purse') throw new Error('the torn purchase needs a purse that can pay');
+  const before = first.purseAfter;
+  f.sim.tearAt(writes, 'after');
+  const tear = await till.checkout(f.sim, TORN_BASKET).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  f.sim.clearTear();
+  if (!hasErrorCode(tear, TRANSPORT_ERRORS, 'CARD_REMOVED'))
+    throw new Error(`the torn purchase did not tear: ${tear instanceof Error ? tear.message : String(tear)}`);
+  const again = await till.checkout(f.sim, TORN_BASKET);
+  return {
+    // the next tap found the purse already debited: the torn DEBIT had landed, and the till recorded that sale
+    recovered: again.record !== undefined && again.purseBefore === before - TORN_BASKET,
+    chargedOnce: again.purseAfter === before - TORN_BASKET,
+  };
+}
 const DESK_TOP_UP = 10_000;
 
 /**
@@ -483,6 +519,13 @@ async function rushHour(o: RushContext): Promise<PatentReport['rush']> {
         `  ${lost.card.label} reported lost (blacklist v${blacklistVersion}): pushed to ${tills.length} tills, refused at ${tills[0]!.id}`,
       );
     };
+    const torn = await tornPurchase(tills[1]!, o.fleet[0]!);
+    o.progress.phase(
+      `  ${o.fleet[0]!.card.label} left ${tills[1]!.id}'s field after DEBIT committed (the answer lost); the next tap ` +
+        `recovered the sale by GET TRANSACTION PROVE: ${torn.recovered && torn.chargedOnce ? 'charged once, its record cleared with the rest' : 'NOT recovered as charged once'}`,
+    );
+    sales += 2;
+    purse += 2 * TORN_BASKET;
     await Promise.all([...tills.map(worker), reportLost()]);
     for (const t of tills) await t.delivered(15_000);
     await office.flush();
@@ -496,6 +539,7 @@ async function rushHour(o: RushContext): Promise<PatentReport['rush']> {
       online,
       refused,
       lostRefused,
+      torn,
       deskTopUps,
       cleared,
       points,
@@ -530,6 +574,7 @@ export function formatPatentReport(r: PatentReport): string {
     ...r.systems.map((s) => `${s.system.padEnd(15)} ${mark(s.ok)} ${s.summary}`),
     `rush hour       ${r.rush.sales} sales in ${r.rush.seconds} s (${yuan(r.rush.purse)} from purses, ${yuan(r.rush.online)} charged online), ${r.rush.refused} short (${yuan(r.rush.deskTopUps)} cash paid in at the desk); ` +
       `lost card refused ${r.rush.lostRefused}× ${mark(r.rush.lostRefused > 0)}`,
+    `                torn purchase recovered at the next tap, charged once ${mark(r.rush.torn.recovered && r.rush.torn.chargedOnce)}`,
     `                cleared ${yuan(r.rush.cleared)} (+${r.rush.points} points); mart-1 payable +${yuan(r.rush.payableDelta)} = cleared + online ${mark(r.rush.payableDelta === r.rush.cleared + r.rush.online)}`,
     '',
     'ledger by sub-platform                accounts        balance',
