@@ -75,6 +75,9 @@ export class TapMeter {
   readonly #open = new Map<Card, OpenTap>();
   readonly #system = new Map<Card, string>();
   readonly #stops: (() => void)[] = [];
+  /** Finished taps at machines (reads alone excluded) and their APDUs, kept as they close: read on every sale. */
+  #finishedAtMachines = 0;
+  #finishedApdus = 0;
 
   /** Watches `sim`, whose taps from now on belong to `system` (watching it again only changes the system). */
   watch(sim: Card, system: string): void {
@@ -110,15 +113,14 @@ export class TapMeter {
 
   /** Taps made so far at machines (reads alone excluded), open ones included. */
   get count(): number {
-    let n = this.taps.filter((t) => t.kind !== 'read').length;
+    let n = this.#finishedAtMachines;
     for (const t of this.#open.values()) if (t.kind !== 'read') n++;
     return n;
   }
 
   /** Contactless APDUs so far. */
   get apdus(): number {
-    let n = 0;
-    for (const t of this.taps) n += t.apdus;
+    let n = this.#finishedApdus;
     for (const t of this.#open.values()) n += t.apdus;
     return n;
   }
@@ -151,6 +153,8 @@ export class TapMeter {
     if (t === undefined) return;
     this.#open.delete(sim);
     if (t.apdus === 0) return;
+    this.#finishedApdus += t.apdus;
+    if (t.kind !== 'read') this.#finishedAtMachines++;
     this.taps.push({
       system: t.system,
       kind: t.kind,

@@ -263,10 +263,7 @@ export async function runPatent(options: PatentOptions): Promise<PatentReport> {
       serial: f.serial.toUpperCase(),
       sim: f.sim,
     }));
-    const watch = (system: string) => (sim: Card) => {
-      meter.watch(sim, system);
-      progress.update({});
-    };
+    const watch = (system: string) => (sim: Card) => meter.watch(sim, system);
     for (const c of shoppers) meter.watch(c.sim, 'supermarket');
     const verifyLedger = async () => (await platform.verify()).ok;
     const ticker = setInterval(() => progress.update({ taps: meter.count }), 100);
