@@ -52,7 +52,7 @@ describe.skipIf(url === undefined)('simtap-host on PostgreSQL', () => {
       const first = start(env);
       const line = await first.line;
       expect(line).toMatch(
-        /^simtap-host listening on ws:\/\/127\.0\.0\.1:\d+ \(data: postgres:\/\/.*, store: postgres\)\n$/,
+        /^simtap-host listening on ws:\/\/127\.0\.0\.1:\d+ \(data: postgres:\/\/.*, store: postgres\)\n/,
       );
       expect(line).not.toContain(u.password);
       expect(line).not.toContain('search_path');

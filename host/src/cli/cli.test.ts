@@ -208,8 +208,15 @@ describe('the simtap-host process', () => {
       if (Date.now() > deadline) throw new Error(`no listening line: ${stdout} ${stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
+    while (!stdout.includes('operator console')) {
+      if (Date.now() > deadline) throw new Error(`no console line: ${stdout} ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(stdout).toMatch(
-      new RegExp(`^simtap-host listening on ws://127\\.0\\.0\\.1:\\d+ \\(data: ${data}, store: sqlite\\)\\n$`),
+      new RegExp(
+        `^simtap-host listening on ws://127\\.0\\.0\\.1:\\d+ \\(data: ${data}, store: sqlite\\)\\n` +
+          'simtap-host operator console: http://127\\.0\\.0\\.1:\\d+/console/ \\(sign in as an operator of the profile\\)\\n$',
+      ),
     );
     const url = /(ws:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1]!;
     expect(existsSync(join(data, DATABASE_FILE))).toBe(true);

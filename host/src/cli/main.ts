@@ -17,7 +17,7 @@ import { SoftwareIssuerKeyStore } from '../keys';
 import { type LedgerStore, openPostgresLedger, openSqliteLedger } from '../ledger';
 import { type OtaBus, openPostgresOtaBus } from '../ota';
 import { openPlatform, type Platform, platformConfigFromProfile } from '../platform';
-import { createPlatformServer, type PlatformServer } from '../server';
+import { CONSOLE_PATH, createPlatformServer, type PlatformServer } from '../server';
 import { CERT_FILES, writeDevCertificates } from './cert';
 import {
   CLI_NAME,
@@ -180,6 +180,11 @@ async function run(
     return fail(`cannot start the server: ${oneLine(e)}`, EXIT_FAILURE);
   }
   say(`${CLI_NAME} listening on ${url} (data: ${data}, store: ${o.databaseUrl === undefined ? 'sqlite' : 'postgres'})`);
+  say(
+    server.console.ok
+      ? `${CLI_NAME} operator console: ${url.replace(/^ws/, 'http')}${CONSOLE_PATH} (sign in as an operator of the profile)`
+      : `${CLI_NAME} operator console not served: ${server.console.reason}`,
+  );
 
   await new Promise<void>((done) => {
     if (io.signal === undefined) return; // runs until the process ends

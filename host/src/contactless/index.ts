@@ -254,21 +254,31 @@ export class ContactlessManagement {
 
   /** `cards.list`: the registry with each card's float, filtered by status, MSISDN or serial prefix. */
   async list(
-    params: { status?: CardStatus; msisdn?: string; cardSerial?: string } = {},
-  ): Promise<{ cards: Array<CardView & { float: number }> }> {
+    params: { status?: CardStatus; msisdn?: string; cardSerial?: string; limit?: number } = {},
+  ): Promise<{ cards: Array<CardView & { float: number }>; truncated: boolean }> {
     paramsObject(params);
     if (params.status !== undefined && !CARD_STATUSES.includes(params.status))
       throw new ArgumentError(`status must be one of ${CARD_STATUSES.join(', ')}`);
+    const limit = params.limit === undefined ? Number.POSITIVE_INFINITY : intParam(params.limit, 'limit', 1, 1000);
     const prefix = params.cardSerial === undefined ? '' : String(params.cardSerial).toUpperCase();
-    const records = await this.#ledger.listRecords<CardRecord>(CARDS, prefix);
+    if (!/^[0-9A-F]{0,20}$/.test(prefix)) throw new ArgumentError('cardSerial must be up to 20 hex digits');
+    // A customer's cards through the MSISDN index; otherwise the registry by serial prefix.
+    const records =
+      params.msisdn === undefined
+        ? (await this.#ledger.listRecords<CardRecord>(CARDS, prefix)).map((r) => r.value)
+        : (await this.cardsOf(params.msisdn)).filter((c) => c.cardSerial.startsWith(prefix));
     const cards: Array<CardView & { float: number }> = [];
-    for (const { value: c } of records) {
+    let truncated = false;
+    for (const c of records) {
       if (params.status !== undefined && c.status !== params.status) continue;
-      if (params.msisdn !== undefined && c.msisdn !== params.msisdn) continue;
+      if (cards.length >= limit) {
+        truncated = true;
+        break;
+      }
       const float = (await this.#ledger.getAccount(ACCOUNT.float(c.cardSerial)))?.balance ?? 0;
       cards.push({ cardSerial: c.cardSerial, msisdn: c.msisdn, iccid: c.iccid, status: c.status, float });
     }
-    return { cards };
+    return { cards, truncated };
   }
 
   /** issued → personalized (the ISD has taken the e-purse's keys). */

@@ -30,6 +30,7 @@ import {
 import WebSocket from 'ws';
 import type { OtaService } from '../ota/service';
 import type { Platform } from '../platform';
+import type { ConsoleFeed, ServerView } from './console-feed';
 import { type CallContext, EVENTS, HANDLERS, type ParamsOut } from './dispatch';
 import { toRpcError } from './errors';
 import type { EventHub, EventName, EventSubscriber, EventTopic } from './events';
@@ -86,6 +87,10 @@ export interface ConnectionHost {
   readonly hub: EventHub;
   /** The over-the-air service (air top-ups, cards' status changes reaching their phones). */
   readonly ota: OtaService;
+  /** The operator console's live view (`console.snapshot`). */
+  readonly feed: ConsoleFeed;
+  /** What the snapshot reads of the server: connections and traffic. */
+  readonly view: ServerView;
   /** True once `close()` has begun: new requests get `UNAVAILABLE`. */
   closing(): boolean;
   /** Keeps the work of a request until it settles (shutdown waits for it). */
@@ -358,6 +363,8 @@ export class Connection implements EventSubscriber {
       role: client.role,
       endpoint: this.endpoint,
       ota: host.ota,
+      feed: host.feed,
+      server: host.view,
       subscribe: (topics) => {
         for (const t of topics) this.topics.add(t);
         host.hub.add(this);
@@ -419,9 +426,12 @@ export class Connection implements EventSubscriber {
 
   #events(r: Pending, ctx: CallContext, result: unknown): void {
     const spec = EVENTS[r.method] as
-      | { topic: EventTopic; make: (p: Platform, c: CallContext, params: unknown, result: unknown) => Promise<never[]> }
+      | {
+          topics: readonly EventTopic[];
+          make: (p: Platform, c: CallContext, params: unknown, result: unknown) => Promise<never[]>;
+        }
       | undefined;
-    if (spec === undefined || !this.#host.hub.listening(spec.topic)) return;
+    if (spec === undefined || !this.#host.hub.listening(spec.topics)) return;
     const hub = this.#host.hub;
     spec.make(this.#host.platform, ctx, r.params, result).then(
       (events) => {

@@ -14,8 +14,10 @@ import {
   type ResultOf,
 } from '@simtap/sdk/wire';
 import type { z } from 'zod';
+import type { AccountKind } from '../ledger';
 import type { OtaService } from '../ota/service';
 import type { Platform } from '../platform';
+import type { ConsoleFeed, ServerView } from './console-feed';
 import { WireAnswer } from './errors';
 import type { EventTopic, PlatformEvent } from './events';
 
@@ -30,6 +32,10 @@ export interface CallContext {
   readonly endpoint: Endpoint;
   /** The over-the-air service: air top-ups, and phones told of their cards' status changes. */
   readonly ota: OtaService;
+  /** The operator console's live view: `console.snapshot`, `lastSeen`; load handlers tell it the balances seen. */
+  readonly feed: ConsoleFeed;
+  /** Connections and traffic of the server, for `console.snapshot`. */
+  readonly server: ServerView;
   /** `events.subscribe`: adds topics to the connection's (a subscription lasts as long as the connection), answers them all. */
   subscribe(topics: readonly EventTopic[]): EventTopic[];
 }
@@ -100,7 +106,13 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = {
     return { version: d.version, added: [...d.added], removed: [...d.removed], since: d.since, signature: d.signature };
   },
   'cards.blacklistKey': async (p) => ({ publicKey: await p.contactless.blacklistPublicKey() }),
-  'cards.list': (p, _ctx, params) => p.contactless.list(params),
+  'cards.list': async (p, ctx, params) => {
+    const r = await p.contactless.list(params);
+    return {
+      cards: r.cards.map((c) => ({ ...c, lastSeen: ctx.feed.lastSeen(c.cardSerial) })),
+      truncated: r.truncated,
+    };
+  },
   'cards.block': async (p, ctx, params) => {
     const card = await p.contactless.block(params);
     ctx.ota.cardChanged(params.cardSerial);
@@ -134,7 +146,28 @@ export const HANDLERS: { readonly [M in MethodName]: Handler<M> } = {
     return { ok: v.ok, accounts: v.accounts, sum: v.sum, journalHead: v.journalHead, entries: v.entries };
   },
   'ledger.loadReport': (p) => p.wallets.loadReport(),
+  'ledger.summary': async (p) => {
+    const kinds = (await p.ledger.summary()).map((k) => ({ ...k, ...LEDGER_KINDS[k.kind] }));
+    const sum = (unit: 'fen' | 'points') => kinds.filter((k) => k.unit === unit).reduce((a, k) => a + k.balance, 0);
+    return { kinds, fenSum: sum('fen'), pointsSum: sum('points') };
+  },
+  'console.snapshot': async (_p, ctx) => ctx.feed.snapshot(ctx.server),
   'events.subscribe': async (_p, ctx, params) => ({ topics: ctx.subscribe(params.topics) }),
+};
+
+/** How `ledger.summary` names each account kind: its sub-platform, a label, its unit. */
+export const LEDGER_KINDS: {
+  readonly [K in AccountKind]: { subPlatform: string; label: string; unit: 'fen' | 'points' };
+} = {
+  PHONE: { subPlatform: 'customers', label: 'Phone accounts', unit: 'fen' },
+  CARD_FLOAT: { subPlatform: 'wallets', label: 'Card floats (the purses’ mirror)', unit: 'fen' },
+  PENDING_LOAD: { subPlatform: 'wallets', label: 'Loads in flight', unit: 'fen' },
+  MERCHANT_PAYABLE: { subPlatform: 'wallets', label: 'Owed to merchants (cleared purchases)', unit: 'fen' },
+  SUSPENSE: { subPlatform: 'wallets', label: 'Suspense (loads for the back office)', unit: 'fen' },
+  POINTS_LIABILITY: { subPlatform: 'points', label: 'Points liability', unit: 'points' },
+  POINTS_FUNDING: { subPlatform: 'points', label: 'Points funding (awarded)', unit: 'points' },
+  CASH: { subPlatform: 'money in', label: 'Cash received', unit: 'fen' },
+  SETTLEMENT: { subPlatform: 'money in', label: 'Bank settlement', unit: 'fen' },
 };
 
 /** An `event.load` from the load as the platform has it now. */
@@ -145,6 +178,8 @@ async function loadEvent(p: Platform, ctx: CallContext, loadId: string): Promise
     cardSerial: l.cardSerial,
     status: l.status,
     amount: l.amount,
+    at: Date.now(),
+    air: l.air ?? false,
   };
   return [{ name: 'event.load', params, origin: ctx.clientId }];
 }
@@ -162,24 +197,74 @@ function cardEvent(
   return Promise.resolve([{ name: 'event.card', params, origin: ctx.clientId }]);
 }
 
-/** The events of the methods that make some, and the topic each belongs to. */
-export const EVENTS: { readonly [M in MethodName]?: { readonly topic: EventTopic; readonly make: EventMaker<M> } } = {
-  'wallet.authorizeLoad': { topic: 'loads', make: (p, ctx, _params, r) => loadEvent(p, ctx, r.loadId) },
-  'wallet.confirmLoad': { topic: 'loads', make: (p, ctx, params) => loadEvent(p, ctx, params.loadId) },
-  'wallet.resolveLoad': { topic: 'loads', make: (p, ctx, params) => loadEvent(p, ctx, params.loadId) },
-  'cards.reportLost': { topic: 'cards', make: (_p, ctx, params, r) => cardEvent(ctx, params.cardSerial, r) },
-  'cards.block': { topic: 'cards', make: (_p, ctx, params, r) => cardEvent(ctx, params.cardSerial, r) },
-  'cards.unblock': { topic: 'cards', make: (_p, ctx, params, r) => cardEvent(ctx, params.cardSerial, r) },
+/** The events of the methods that make some, and the topics they belong to. */
+export const EVENTS: {
+  readonly [M in MethodName]?: { readonly topics: readonly EventTopic[]; readonly make: EventMaker<M> };
+} = {
+  'wallet.authorizeLoad': {
+    topics: ['loads'],
+    make: (p, ctx, params, r) => {
+      ctx.feed.sawLoad(r.loadId, params.cardSerial, params.oldBalance, params.amount);
+      return loadEvent(p, ctx, r.loadId);
+    },
+  },
+  'wallet.confirmLoad': { topics: ['loads'], make: (p, ctx, params) => loadEvent(p, ctx, params.loadId) },
+  'wallet.resolveLoad': { topics: ['loads'], make: (p, ctx, params) => loadEvent(p, ctx, params.loadId) },
+  'cards.reportLost': { topics: ['cards'], make: (_p, ctx, params, r) => cardEvent(ctx, params.cardSerial, r) },
+  'cards.block': { topics: ['cards'], make: (_p, ctx, params, r) => cardEvent(ctx, params.cardSerial, r) },
+  'cards.unblock': { topics: ['cards'], make: (_p, ctx, params, r) => cardEvent(ctx, params.cardSerial, r) },
   'clearing.submitBatch': {
-    topic: 'clearing',
-    make: async (_p, ctx, _params, r) => {
-      const params: NotificationOf<'event.batch'> = {
+    topics: ['clearing', 'taps'],
+    make: async (_p, ctx, params, r) => {
+      const at = Date.now();
+      const rejectedAt = new Map(r.rejected.map((x) => [x.index, x.code]));
+      const batch = {
+        at,
         clientId: ctx.clientId,
         accepted: r.accepted,
         settled: r.settled,
-        rejected: r.rejected.length,
+        points: r.points,
+        rejected: r.rejected.map((x) => ({
+          index: x.index,
+          cardSerial: params.records[x.index]?.cardSerial.toUpperCase() ?? '',
+          code: x.code,
+        })),
+        gaps: r.gaps,
       };
-      return [{ name: 'event.batch', params, origin: ctx.clientId }];
+      const events: PlatformEvent[] = [
+        {
+          name: 'event.batch',
+          params: {
+            clientId: ctx.clientId,
+            accepted: r.accepted,
+            settled: r.settled,
+            rejected: r.rejected.length,
+            at,
+            batch,
+          },
+          origin: ctx.clientId,
+        },
+      ];
+      for (const [i, rec] of params.records.entries()) {
+        const code = rejectedAt.get(i) ?? null;
+        const tap: NotificationOf<'event.tap'> = {
+          at,
+          clientId: ctx.clientId,
+          terminalId: rec.terminalId.toUpperCase(),
+          machine: rec.machine ?? null,
+          cardSerial: rec.cardSerial.toUpperCase(),
+          amount: rec.amount,
+          offlineCounter: rec.offlineCounter,
+          tapUs: rec.tapUs ?? null,
+          balance: rec.balance ?? null,
+          date: rec.date,
+          time: rec.time,
+          status: code === null ? 'cleared' : 'rejected',
+          code,
+        };
+        events.push({ name: 'event.tap', params: tap, origin: ctx.clientId });
+      }
+      return events;
     },
   },
 };

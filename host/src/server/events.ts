@@ -1,5 +1,5 @@
 /**
- * The event notifications of `simtap.v1` (`event.load`, `event.card`, `event.batch`): made by the server after a
+ * The event notifications of `simtap.v1` (`event.load`, `event.card`, `event.batch`, `event.tap`): made by the server after a
  * successful call and delivered to the connections subscribed to their topic (`events.subscribe`). An application
  * client gets the events of its own calls and every card event; the console gets everything. Delivery is at most
  * once per connection and best effort: a call repeated under its idempotency key may repeat its event, and a
@@ -9,13 +9,14 @@
 import type { NotificationName, NotificationOf } from '@simtap/sdk/wire';
 
 /** A topic of `events.subscribe`. */
-export type EventTopic = 'loads' | 'cards' | 'clearing';
+export type EventTopic = 'loads' | 'cards' | 'clearing' | 'taps';
 
 /** The topic of each event notification. */
 export const EVENT_TOPICS = {
   'event.load': 'loads',
   'event.card': 'cards',
   'event.batch': 'clearing',
+  'event.tap': 'taps',
 } as const satisfies Partial<Record<NotificationName, EventTopic>>;
 
 /** An event notification's name. */
@@ -62,9 +63,9 @@ export class EventHub {
     this.#subscribers.delete(s);
   }
 
-  /** Whether anyone would get an event of `topic` (to skip the reads an event needs). */
-  listening(topic: EventTopic): boolean {
-    for (const s of this.#subscribers) if (s.topics.has(topic)) return true;
+  /** Whether anyone would get an event of one of `topics` (to skip the reads an event needs). */
+  listening(topics: readonly EventTopic[]): boolean {
+    for (const s of this.#subscribers) for (const t of topics) if (s.topics.has(t)) return true;
     return false;
   }
 

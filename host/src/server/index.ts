@@ -1,9 +1,10 @@
 /**
  * The `simtap.v1` WebSocket server (`@simtap/host/server`): the platform core on the network, as
  * `../shared/PROTOCOL.md` and `docs/protocol.md` describe it — endpoints `/v1/app` (applications), `/v1/console`
- * (operators) and `/v1/ota` (phones; its methods arrive with the OTA issue), the session handshake, the method
- * catalogue of `@simtap/sdk/wire` dispatched to the sub-platforms, event notifications, and the limits that keep
- * one peer from hurting the others: a rate limit, request timeouts, requests in flight, backpressure, heartbeats.
+ * (operators; the operator console's page is served at `/console/`) and `/v1/ota` (phones), the session
+ * handshake, the method catalogue of `@simtap/sdk/wire` dispatched to the sub-platforms, event notifications, and
+ * the limits that keep one peer from hurting the others: a rate limit, request timeouts, requests in flight,
+ * backpressure, heartbeats.
  * The `simtap-host` command runs it on the embedded default.
  * @example
  * import { createPlatformServer } from '@simtap/host/server';
@@ -14,6 +15,16 @@
  * @module
  */
 export type { ConnectionInfo, ServerClient, ServerLogger } from './connection';
+export {
+  CONSOLE_HEADERS,
+  CONSOLE_PATH,
+  type ConsoleAsset,
+  type ConsoleAssets,
+  defaultConsoleDir,
+  loadConsoleAssets,
+} from './console-assets';
+export { ConsoleFeed, type LastSeen, type ServerView, TAP_TIME_BUCKETS_MS } from './console-feed';
+export { LEDGER_KINDS } from './dispatch';
 export { toRpcError, WireAnswer } from './errors';
 export { EVENT_TOPICS, type EventName, type EventTopic, type PlatformEvent } from './events';
 export { DEFAULT_LIMITS, type ServerLimits } from './limits';

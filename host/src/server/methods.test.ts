@@ -105,6 +105,8 @@ describe('methods of /v1/app', () => {
         cardSerial: SERIAL1,
         status: 'pending',
         amount: 5_000,
+        at: expect.any(Number),
+        air: false,
       });
       expect((await c.wait(event('posted'))).params).toMatchObject({ loadId, status: 'posted' });
     }
@@ -143,7 +145,11 @@ describe('methods of /v1/app', () => {
       accepted: 2,
       settled: 1_550,
       rejected: 0,
+      at: expect.any(Number),
+      batch: { at: expect.any(Number), clientId: APP, accepted: 2, settled: 1_550, points: 15, rejected: [], gaps: [] },
     });
+    // Not subscribed to taps: no event.tap.
+    expect(app.frames.some((g) => g.method === 'event.tap')).toBe(false);
     expect(await ok(app, 'merchants.balance', {})).toEqual({ payable: 1_550 });
     expect(await ok(app, 'points.balance', { msisdn: MSISDN })).toEqual({ points: 15 });
     expect(await ok(app, 'points.redeem', { idempotencyKey: 'r-1', msisdn: MSISDN, points: 5 })).toMatchObject({
@@ -270,6 +276,94 @@ describe('methods of /v1/console', () => {
     expect(await ok(con, 'cards.replace', { lostCardSerial: CARD3, replacement })).toEqual(replaced);
     expect(await fails(con, 'cards.replace', { lostCardSerial: SERIAL1, replacement })).toBe('CARD_STATE');
     expect((await ok(con, 'ledger.verify', {})).ok).toBe(true);
+  });
+
+  it("shows the console what happened: taps cleared and refused (event.tap), batches with rejects, loads, tap times by machine, the ledger by sub-platform, each card's last balance", async () => {
+    expect(await ok(con, 'events.subscribe', { topics: ['taps', 'clearing'] })).toMatchObject({
+      topics: expect.arrayContaining(['taps', 'clearing']),
+    });
+    const before = (await ok(con, 'console.snapshot', {})) as { rates: { taps: number; cleared: number } };
+    // A till's tap (what the machine saw rides along: kind, tap time, balance after) and a replay of an old one.
+    const float = ((await ok(con, 'wallet.float', { cardSerial: SERIAL1 })) as { balance: number }).balance;
+    const tap = { ...purchaseRecord('card-1', 7, 450), machine: 'till', tapUs: 41_200, balance: float - 450 };
+    const replay = { ...purchaseRecord('card-1', 0, 1_250), machine: 'till', tapUs: 39_000 };
+    const outcome = await ok(app, 'clearing.submitBatch', { idempotencyKey: 'console-1', records: [tap, replay] });
+    expect(outcome).toMatchObject({ accepted: 1, settled: 450, rejected: [{ index: 1, code: 'DUPLICATE' }] });
+    const got = await con.wait((g) => g.method === 'event.tap' && g.params?.status === 'rejected');
+    expect(got.params).toMatchObject({ cardSerial: SERIAL1, code: 'DUPLICATE', machine: 'till', tapUs: 39_000 });
+    expect((await con.wait((g) => g.method === 'event.tap' && g.params?.status === 'cleared')).params).toEqual({
+      at: expect.any(Number),
+      clientId: APP,
+      terminalId: tap.terminalId,
+      machine: 'till',
+      cardSerial: SERIAL1,
+      amount: 450,
+      offlineCounter: 7,
+      tapUs: 41_200,
+      balance: float - 450,
+      date: tap.date,
+      time: tap.time,
+      status: 'cleared',
+      code: null,
+    });
+    const snap = (await ok(con, 'console.snapshot', {})) as {
+      rates: { taps: number; cleared: number; fen: number };
+      series: { taps: number[]; cleared: number[] };
+      taps: Array<{ status: string; cardSerial: string }>;
+      batches: Array<Record<string, unknown>>;
+      loads: Array<{ loadId: string }>;
+      tapTimes: { machines: Array<Record<string, unknown>> };
+      connections: { app: number; console: number };
+      traffic: { console: { received: number } };
+    };
+    expect(snap.rates.taps - before.rates.taps).toBe(2);
+    expect(snap.rates.cleared - before.rates.cleared).toBe(1);
+    expect(snap.series.taps.reduce((a, b) => a + b, 0)).toBe(snap.rates.taps);
+    expect(snap.taps.slice(0, 2).map((x) => x.status)).toEqual(['rejected', 'cleared']); // newest first
+    expect(snap.batches[0]).toMatchObject({
+      clientId: APP,
+      accepted: 1,
+      settled: 450,
+      rejected: [{ index: 1, cardSerial: SERIAL1, code: 'DUPLICATE' }],
+    });
+    expect(new Set(snap.loads.map((l) => l.loadId)).size).toBe(snap.loads.length); // one row per load
+    expect(snap.tapTimes.machines.find((m) => m.machine === 'till')).toMatchObject({ p50Ms: 41.2, maxMs: 41.2 });
+    expect(snap.connections.console).toBeGreaterThanOrEqual(1);
+    expect(snap.connections.app).toBeGreaterThanOrEqual(1);
+    expect(snap.traffic.console.received).toBeGreaterThan(0);
+    // The card's last balance as its till saw it; limit and truncated.
+    const listed = (await ok(con, 'cards.list', { cardSerial: SERIAL1 })) as {
+      cards: Array<{ lastSeen: unknown }>;
+      truncated: boolean;
+    };
+    expect(listed.cards[0]!.lastSeen).toEqual({ balance: float - 450, at: expect.any(Number), source: 'tap' });
+    expect(await ok(con, 'cards.list', { limit: 1 })).toMatchObject({ cards: [{}], truncated: true });
+    expect(await ok(con, 'cards.list', { msisdn: MSISDN })).toMatchObject({ truncated: false });
+    // The ledger by sub-platform: every kind, money and points each summing to 0, the float as wallet.float says.
+    const summary = (await ok(con, 'ledger.summary', {})) as {
+      kinds: Array<{ kind: string; subPlatform: string; unit: string; balance: number }>;
+      fenSum: number;
+      pointsSum: number;
+    };
+    expect(summary.kinds.map((k) => k.kind).sort()).toEqual(
+      [
+        'CARD_FLOAT',
+        'CASH',
+        'MERCHANT_PAYABLE',
+        'PENDING_LOAD',
+        'PHONE',
+        'POINTS_FUNDING',
+        'POINTS_LIABILITY',
+        'SETTLEMENT',
+        'SUSPENSE',
+      ].sort(),
+    );
+    expect(summary).toMatchObject({ fenSum: 0, pointsSum: 0 });
+    expect(summary.kinds.find((k) => k.kind === 'PHONE')).toMatchObject({ subPlatform: 'customers', unit: 'fen' });
+    const floats = (await ok(con, 'cards.list', {})) as { cards: Array<{ float: number }> };
+    expect(summary.kinds.find((k) => k.kind === 'CARD_FLOAT')!.balance).toBe(
+      floats.cards.reduce((a, c) => a + c.float, 0),
+    );
   });
 
   it('reached every method of both endpoints with a valid call', () => {

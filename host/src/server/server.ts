@@ -2,7 +2,9 @@
  * The `simtap.v1` server: Node's http (or https) server with `ws` in `noServer` mode. An upgrade is accepted only on
  * `/v1/app`, `/v1/console` or `/v1/ota` (else HTTP 404) and only when it offers the `simtap.v1` subprotocol (else
  * HTTP 400); no socket is kept for a refused one. Frames over `MAX_FRAME_BYTES` (1 MiB) close the connection with
- * 1009. Heartbeats ping every peer and drop the ones that miss a pong. `close()` shuts down gracefully.
+ * 1009. Heartbeats ping every peer and drop the ones that miss a pong. `close()` shuts down gracefully. Plain HTTP
+ * GETs of `/console/` get the operator console's page (its files only; the page authenticates over `/v1/console`
+ * like any operator client).
  * @module
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,6 +25,8 @@ import {
   type ServerClient,
   type ServerLogger,
 } from './connection';
+import { CONSOLE_HEADERS, CONSOLE_PATH, type ConsoleAssets, loadConsoleAssets } from './console-assets';
+import { ConsoleFeed } from './console-feed';
 import { EventHub } from './events';
 import { resolveLimits, type ServerLimits } from './limits';
 
@@ -52,6 +56,11 @@ export interface PlatformServerOptions {
    * `PostgresOtaBus`); default: this process only. The server does not close it.
    */
   readonly otaBus?: OtaBus;
+  /**
+   * The operator console's page at `/console/` (default: served, from the host's build in `dist/console`).
+   * `false`: not served (404); `{ dir }`: its files from another folder.
+   */
+  readonly console?: boolean | { readonly dir: string };
   /** Options of the over-the-air service (`/v1/ota`). */
   readonly ota?: {
     /** How long `wallet.airTopUp` waits for the card before it answers `pending`. Default 10 000 ms. */
@@ -89,6 +98,10 @@ export interface PlatformServer {
   readonly ota: OtaService;
   /** WebSocket messages received and sent since the start, by endpoint (for reports and monitoring). */
   readonly traffic: Readonly<Record<Endpoint, { readonly received: number; readonly sent: number }>>;
+  /** The operator console's live view (`console.snapshot`). */
+  readonly feed: ConsoleFeed;
+  /** Whether the console's page is served at `/console/`, or why not. */
+  readonly console: { readonly ok: true } | { readonly ok: false; readonly reason: string };
 }
 
 const SILENT: ServerLogger = { info() {}, debug() {}, warn() {}, error() {} };
@@ -96,8 +109,11 @@ const ENDPOINT_BY_PATH = new Map<string, Endpoint>(
   (Object.entries(ENDPOINT_PATHS) as [Endpoint, string][]).map(([e, p]) => [p, e]),
 );
 const STATUS_TEXT: Record<number, string> = {
+  301: 'Moved Permanently',
+  304: 'Not Modified',
   400: 'Bad Request',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   426: 'Upgrade Required',
   503: 'Service Unavailable',
 };
@@ -127,13 +143,21 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
   let closing: Promise<void> | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   const hub = new EventHub();
+  const feed = new ConsoleFeed();
+  hub.add(feed);
+  const consolePage: ConsoleAssets | undefined =
+    options.console === false
+      ? undefined
+      : loadConsoleAssets(typeof options.console === 'object' ? options.console.dir : undefined);
+  if (consolePage && !consolePage.ok) logger.warn({ reason: consolePage.reason }, 'the operator console is not served');
   const ota = new OtaService({
     platform: options.platform,
     ...(options.otaBus ? { bus: options.otaBus } : {}),
     logger,
     ...(options.ota?.airTopUpWaitMs === undefined ? {} : { airTopUpWaitMs: options.ota.airTopUpWaitMs }),
     ...(options.ota?.acceptWaitMs === undefined ? {} : { acceptWaitMs: options.ota.acceptWaitMs }),
-    onLoad: (e) => hub.publish({ name: 'event.load', params: e, origin: PLATFORM_CLIENT }),
+    onLoad: (e) =>
+      hub.publish({ name: 'event.load', params: { ...e, at: Date.now(), air: true }, origin: PLATFORM_CLIENT }),
   });
   const track = (p: Promise<unknown>) => {
     work.add(p);
@@ -147,6 +171,19 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
     ota: { received: 0, sent: 0 },
   };
   const connectionHost: ConnectionHost = {
+    feed,
+    view: {
+      connections() {
+        const n = { app: 0, console: 0, ota: 0 };
+        for (const c of connections) n[c.info.endpoint]++;
+        return n;
+      },
+      traffic: () => ({
+        app: { ...traffic.app },
+        console: { ...traffic.console },
+        ota: { ...traffic.ota },
+      }),
+    },
     sent: (endpoint) => void traffic[endpoint].sent++,
     platform: options.platform,
     clients,
@@ -185,11 +222,17 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
   });
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const known = ENDPOINT_BY_PATH.has(pathOf(req.url));
+    const path = pathOf(req.url);
+    if (consolePage && (path === '/console' || path.startsWith(CONSOLE_PATH))) {
+      serveConsole(consolePage, path, req, res);
+      return;
+    }
+    const known = ENDPOINT_BY_PATH.has(path);
     const status = known ? 426 : 404;
     const body = known
       ? `${SUBPROTOCOL}: open a WebSocket with the subprotocol ${SUBPROTOCOL}\n`
-      : `not found; the endpoints are ${[...ENDPOINT_BY_PATH.keys()].join(', ')}\n`;
+      : `not found; the endpoints are ${[...ENDPOINT_BY_PATH.keys()].join(', ')}` +
+        `${consolePage?.ok ? `, and the operator console is at ${CONSOLE_PATH}` : ''}\n`;
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...(known ? { upgrade: 'websocket' } : {}) });
     res.end(body);
   };
@@ -247,6 +290,13 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
     limits,
     ota,
     traffic,
+    feed,
+    console:
+      consolePage === undefined
+        ? { ok: false, reason: 'turned off (console: false)' }
+        : consolePage.ok
+          ? { ok: true }
+          : { ok: false, reason: consolePage.reason },
     get connections() {
       return [...connections].map((c) => c.info);
     },
@@ -301,6 +351,45 @@ export function createPlatformServer(options: PlatformServerOptions): PlatformSe
       return closing;
     },
   };
+}
+
+/** Answers a GET or HEAD of the console's page or one of its files. */
+function serveConsole(page: ConsoleAssets, path: string, req: IncomingMessage, res: ServerResponse): void {
+  const text = (status: number, body: string, extra: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...CONSOLE_HEADERS, ...extra });
+    res.end(req.method === 'HEAD' ? undefined : `${body}\n`);
+  };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    text(405, `${req.method} is not allowed here: the console's files are read with GET`, { allow: 'GET, HEAD' });
+    return;
+  }
+  if (path === '/console') {
+    text(301, `the console is at ${CONSOLE_PATH}`, { location: CONSOLE_PATH });
+    return;
+  }
+  if (!page.ok) {
+    text(503, page.reason);
+    return;
+  }
+  const file = page.files.get(path);
+  if (file === undefined) {
+    text(404, `the console has no file ${path.slice(0, 100)}`);
+    return;
+  }
+  const headers = {
+    ...CONSOLE_HEADERS,
+    'content-type': file.type,
+    etag: file.etag,
+    // The page is small and changes with each build: always asked again, answered 304 when unchanged.
+    'cache-control': 'no-cache',
+  };
+  if (req.headers['if-none-match'] === file.etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-length': String(file.body.length) });
+  res.end(req.method === 'HEAD' ? undefined : file.body);
 }
 
 function pathOf(url: string | undefined): string {

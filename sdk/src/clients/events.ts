@@ -1,12 +1,12 @@
 /**
- * The events of {@link PlatformClient}: the platform's notifications (`event.load`, `event.card`, `event.batch`)
+ * The events of {@link PlatformClient}: the platform's notifications (`event.load`, `event.card`, `event.batch`, `event.tap`)
  * and the client's connection state, as listeners and as async iterators.
  * @module
  */
 import { NOTIFICATIONS, type NotificationOf, type ParamsOf } from '../wire';
 import type { PlatformClientError } from './errors';
 
-/** A topic of `events.subscribe`: `loads`, `cards` or `clearing`. */
+/** A topic of `events.subscribe`: `loads`, `cards`, `clearing` or `taps`. */
 export type EventTopic = ParamsOf<'events.subscribe'>['topics'][number];
 
 /**
@@ -19,9 +19,10 @@ export const TOPIC_EVENTS = {
   loads: 'event.load',
   cards: 'event.card',
   clearing: 'event.batch',
+  taps: 'event.tap',
 } as const satisfies Record<EventTopic, keyof typeof NOTIFICATIONS>;
 
-/** The name of a platform event notification: `event.load`, `event.card` or `event.batch`. */
+/** The name of a platform event notification: `event.load`, `event.card`, `event.batch` or `event.tap`. */
 export type PlatformEventName = (typeof TOPIC_EVENTS)[EventTopic];
 
 /** A platform event as the iterator yields it: its notification name and its params. */
@@ -64,6 +65,8 @@ export interface PlatformClientEventMap {
   'event.card': NotificationOf<'event.card'>;
   /** A clearing batch was cleared (topic `clearing`). */
   'event.batch': NotificationOf<'event.batch'>;
+  /** A purchase record reached clearing, cleared or rejected (topic `taps`). */
+  'event.tap': NotificationOf<'event.tap'>;
   /** The connection state changed. */
   connection: ConnectionEvent;
 }
@@ -174,4 +177,5 @@ export const EVENT_SCHEMAS = {
   'event.load': NOTIFICATIONS['event.load'].params,
   'event.card': NOTIFICATIONS['event.card'].params,
   'event.batch': NOTIFICATIONS['event.batch'].params,
+  'event.tap': NOTIFICATIONS['event.tap'].params,
 } as const;

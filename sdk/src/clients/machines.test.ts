@@ -98,7 +98,7 @@ describe('PlatformLoadAuthorizer', () => {
 });
 
 describe('clearingRecord', () => {
-  it('makes the wire record of a completed purchase and refuses an unproven one', () => {
+  it('makes the wire record of a completed purchase (with its tap time and balance after) and refuses an unproven one', () => {
     const purchase = {
       status: 'completed',
       tti: 6,
@@ -110,6 +110,8 @@ describe('clearingRecord', () => {
       date: fromHex('20261203'),
       time: fromHex('101500'),
       tac: fromHex('19A4C3E0'),
+      balanceAfter: 3750,
+      tapTime: { totalUs: 41_234.6 },
     } as unknown as Parameters<typeof clearingRecord>[0];
     expect(clearingRecord(purchase)).toEqual({
       cardSerial: SERIAL,
@@ -121,6 +123,8 @@ describe('clearingRecord', () => {
       date: '20261203',
       time: '101500',
       tac: '19A4C3E0',
+      tapUs: 41_235, // what the machine saw, for the console: not under the TAC
+      balance: 3750,
     });
     expect(() => clearingRecord({ ...purchase, status: 'unproven' } as never)).toThrow(/no TAC/);
   });

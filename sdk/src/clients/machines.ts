@@ -109,17 +109,21 @@ export class PlatformLoadAuthorizer implements LoadAuthorizer {
 
 /**
  * A till's (or gate's) completed purchase as `clearing.submitBatch` takes it: serial and terminal ID as hex, date
- * and time as their BCD digits, the card's TAC as the card gave it.
+ * and time as their BCD digits, the card's TAC as the card gave it — and, for the operator console, what the
+ * machine saw: the tap's modelled time (`tapUs`) and the purse balance after the debit (`balance`). Add the
+ * machine's kind (`machine: 'till'`, lowercase) and the console groups tap times by it. None of these is under the
+ * TAC; they move nothing.
  * @throws {ArgumentError} `BAD_ARGUMENT` for a purchase that is not `completed` (an unproven one has no TAC).
  * @example
  * import { clearingRecord } from '@simtap/sdk/clients';
  * const sale = await till.purchase({ amount: 1250 });
- * const { accepted, settled } = await client.clearing.submitBatch({ records: [clearingRecord(sale)] });
+ * const { accepted, settled } = await client.clearing.submitBatch({ records: [{ ...clearingRecord(sale), machine: 'till' }] });
  */
 export function clearingRecord(purchase: PurchaseResult): ClearingRecord {
   if (purchase.status !== 'completed')
     throw new ArgumentError(`the purchase is ${purchase.status}: it has no TAC to clear`);
   if (purchase.tti !== 6 && purchase.tti !== 9) throw new ArgumentError(`TTI ${purchase.tti} is not a purchase`);
+  const tapUs = Math.round(purchase.tapTime.totalUs);
   return {
     cardSerial: toHex(purchase.cardSerial),
     offlineCounter: purchase.offlineCounter,
@@ -130,5 +134,7 @@ export function clearingRecord(purchase: PurchaseResult): ClearingRecord {
     date: toHex(purchase.date),
     time: toHex(purchase.time),
     tac: toHex(purchase.tac),
+    ...(Number.isFinite(tapUs) && tapUs >= 0 && tapUs <= 60_000_000 ? { tapUs } : {}),
+    balance: purchase.balanceAfter,
   };
 }

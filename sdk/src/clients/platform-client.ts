@@ -438,6 +438,8 @@ const RESEND: { readonly [M in MethodName]: Resend } = {
   'cards.replace': 'idempotent',
   'ledger.verify': 'read',
   'ledger.loadReport': 'read',
+  'ledger.summary': 'read',
+  'console.snapshot': 'read',
   'events.subscribe': 'idempotent',
 };
 

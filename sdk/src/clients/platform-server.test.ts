@@ -261,7 +261,14 @@ describe('against the real server', () => {
     await c.events.subscribe(['loads']);
     const deadline = Date.now() + 2000;
     while (!loads.some((e) => (e as { status: string }).status === 'posted') && Date.now() < deadline) await sleep(5);
-    expect(loads).toContainEqual({ loadId, cardSerial: SERIAL1, status: 'posted', amount: 5000 });
+    expect(loads).toContainEqual({
+      loadId,
+      cardSerial: SERIAL1,
+      status: 'posted',
+      amount: 5000,
+      at: expect.any(Number),
+      air: false,
+    });
     expect(events.map((e) => e.type)).toContain('event.load');
     await c.close();
     await iterating;

@@ -76,6 +76,47 @@ const Delta = z.object({
   signature: hexBytes(64).describe('Ed25519 over the delta (docs/protocol.md), hex'),
 });
 
+/** The event topics of `events.subscribe`. */
+const Topic = z.enum(['loads', 'cards', 'clearing', 'taps']);
+/** One purchase record as the platform cleared (or refused) it: what `event.tap` and the console's feed carry. */
+const TapView = z.object({
+  at: z.number().int().describe('epoch ms the platform received the record'),
+  clientId: ClientId,
+  terminalId: TerminalId,
+  machine: z.string().nullable().describe("the machine's kind, as the machine said"),
+  cardSerial: CardSerial,
+  amount: Fen,
+  offlineCounter: Counter,
+  tapUs: z.number().int().nullable().describe("the tap's time at the machine, µs, as the machine said"),
+  balance: z.number().int().nullable().describe('the purse balance after the debit, as the machine read it'),
+  date: DateBcd,
+  time: TimeBcd,
+  status: z.enum(['cleared', 'rejected']),
+  code: z.string().nullable().describe('why it was rejected (`BAD_TAC`, `DUPLICATE`, `UNKNOWN_CARD`, `FLOAT_SHORT`)'),
+});
+/** A clearing batch as the console shows it. */
+const BatchView = z.object({
+  at: z.number().int(),
+  clientId: ClientId,
+  accepted: z.number().int(),
+  settled: Fen,
+  points: z.number().int(),
+  rejected: z.array(z.object({ index: z.number().int(), cardSerial: z.string(), code: z.string() })),
+  gaps: z.array(z.object({ cardSerial: CardSerial, missing: z.array(Counter) })),
+});
+/** A load in the console's feed. */
+const LoadItem = z.object({
+  at: z.number().int(),
+  loadId: LoadId,
+  cardSerial: CardSerial,
+  amount: Amount,
+  status: LoadStatus,
+  air: z.boolean().nullable(),
+  clientId: z.string().nullable(),
+});
+const Traffic = z.object({ received: z.number().int(), sent: z.number().int() });
+const PerSecond = z.array(z.number().int()).length(60);
+
 const SERIAL = '00004401202600000001';
 const MSISDN = '13800138001';
 const LOAD_ID = '0b6f2f4e-58a4-4c1e-9d55-0c6c1f7e9a10';
@@ -491,7 +532,11 @@ export const METHODS = {
     endpoints: ['console'],
     moneyMoving: false,
     fixed: true,
-    summary: 'The card registry with each card’s float, filtered by status, MSISDN or serial prefix.',
+    summary:
+      'The card registry with each card’s float, filtered by status, MSISDN or serial prefix, in serial order; ' +
+      '`limit` (the project’s addition) caps the answer and `truncated` says more matched. `lastSeen` (the ' +
+      'project’s addition): the last purse balance a machine reported for the card since this instance started ' +
+      '(a cleared tap, or a load the card answered), or null.',
     params: z.strictObject({
       status: CardStatus.optional(),
       msisdn: Msisdn.optional(),
@@ -499,6 +544,7 @@ export const METHODS = {
         .string()
         .regex(/^[0-9A-Fa-f]{0,20}$/)
         .optional(),
+      limit: z.number().int().min(1).max(1000).optional(),
     }),
     result: z.object({
       cards: z.array(
@@ -508,14 +554,29 @@ export const METHODS = {
           iccid: z.string(),
           status: CardStatus,
           float: z.number().int(),
+          lastSeen: z
+            .object({ balance: z.number().int(), at: z.number().int(), source: z.enum(['tap', 'load']) })
+            .nullable()
+            .optional(),
         }),
       ),
+      truncated: z.boolean().optional(),
     }),
     errors: [],
     example: {
       params: {},
       result: {
-        cards: [{ cardSerial: SERIAL, msisdn: MSISDN, iccid: '8986004401202600010F', status: 'active', float: 5000 }],
+        cards: [
+          {
+            cardSerial: SERIAL,
+            msisdn: MSISDN,
+            iccid: '8986004401202600010F',
+            status: 'active',
+            float: 5000,
+            lastSeen: { balance: 3750, at: 1796292000000, source: 'tap' },
+          },
+        ],
+        truncated: false,
       },
     },
   },
@@ -627,21 +688,167 @@ export const METHODS = {
     errors: [],
     example: { params: {}, result: { pending: [], suspended: [] } },
   },
+  'ledger.summary': {
+    endpoints: ['console'],
+    moneyMoving: false,
+    fixed: false,
+    summary:
+      'The ledger by sub-platform: the stored balances of every account kind (phone accounts, card floats, pending ' +
+      'loads, merchant payables, points, suspense, and where money came in: cash, settlement, points funding), ' +
+      'with the sums that must be 0 (`fenSum` over the fen kinds, `pointsSum` over the points kinds).',
+    params: Empty,
+    result: z.object({
+      kinds: z.array(
+        z.object({
+          kind: z.string(),
+          subPlatform: z.string(),
+          label: z.string(),
+          unit: z.enum(['fen', 'points']),
+          accounts: z.number().int(),
+          balance: z.number().int(),
+          reserved: z.number().int(),
+        }),
+      ),
+      fenSum: z.number().int(),
+      pointsSum: z.number().int(),
+    }),
+    errors: [],
+    example: {
+      params: {},
+      result: {
+        kinds: [
+          {
+            kind: 'PHONE',
+            subPlatform: 'customers',
+            label: 'Phone accounts',
+            unit: 'fen',
+            accounts: 3,
+            balance: 5000,
+            reserved: 0,
+          },
+          {
+            kind: 'CASH',
+            subPlatform: 'money in',
+            label: 'Cash received',
+            unit: 'fen',
+            accounts: 4,
+            balance: -5000,
+            reserved: 0,
+          },
+        ],
+        fenSum: 0,
+        pointsSum: 0,
+      },
+    },
+  },
+  'console.snapshot': {
+    endpoints: ['console'],
+    moneyMoving: false,
+    fixed: false,
+    summary:
+      "The operator console's live view of this instance since it started: connections and WebSocket traffic by " +
+      'endpoint, counts over the last 60 s (`rates`: taps, loads, cleared records, fen) and per second (`series`, ' +
+      'oldest first), the newest taps, loads and clearing batches, and the tap-time histogram by machine kind ' +
+      '(`counts[i]` taps at most `bucketsMs[i]`, the last count above the last edge). Held in memory: a restart ' +
+      'starts it again; the money is in the ledger (`ledger.summary`, `ledger.verify`).',
+    params: Empty,
+    result: z.object({
+      now: z.number().int(),
+      startedAt: z.number().int(),
+      connections: z.object({ app: z.number().int(), console: z.number().int(), ota: z.number().int() }),
+      traffic: z.object({ app: Traffic, console: Traffic, ota: Traffic }),
+      rates: z.object({
+        taps: z.number().int(),
+        loads: z.number().int(),
+        cleared: z.number().int(),
+        fen: z.number().int(),
+      }),
+      series: z.object({ start: z.number().int(), taps: PerSecond, loads: PerSecond, cleared: PerSecond }),
+      taps: z.array(TapView).max(100),
+      loads: z.array(LoadItem).max(100),
+      batches: z.array(BatchView).max(50),
+      tapTimes: z.object({
+        bucketsMs: z.array(z.number()),
+        machines: z.array(
+          z.object({
+            machine: z.string(),
+            count: z.number().int(),
+            counts: z.array(z.number().int()),
+            p50Ms: z.number(),
+            p95Ms: z.number(),
+            maxMs: z.number(),
+          }),
+        ),
+      }),
+    }),
+    errors: [],
+    example: {
+      params: {},
+      result: {
+        now: 1796292060000,
+        startedAt: 1796292000000,
+        connections: { app: 2, console: 1, ota: 0 },
+        traffic: {
+          app: { received: 12, sent: 12 },
+          console: { received: 3, sent: 5 },
+          ota: { received: 0, sent: 0 },
+        },
+        rates: { taps: 1, loads: 0, cleared: 1, fen: 1250 },
+        series: {
+          start: 1796292001000,
+          taps: [...Array(59).fill(0), 1],
+          loads: Array(60).fill(0),
+          cleared: [...Array(59).fill(0), 1],
+        },
+        taps: [
+          {
+            at: 1796292059500,
+            clientId: 'mart-1',
+            terminalId: '000000000101',
+            machine: 'till',
+            cardSerial: SERIAL,
+            amount: 1250,
+            offlineCounter: 3,
+            tapUs: 41200,
+            balance: 3750,
+            date: '20261204',
+            time: '100059',
+            status: 'cleared',
+            code: null,
+          },
+        ],
+        loads: [],
+        batches: [
+          {
+            at: 1796292059500,
+            clientId: 'mart-1',
+            accepted: 1,
+            settled: 1250,
+            points: 12,
+            rejected: [],
+            gaps: [],
+          },
+        ],
+        tapTimes: {
+          bucketsMs: [25, 50, 100, 200, 300, 500, 1000],
+          machines: [
+            { machine: 'till', count: 1, counts: [0, 1, 0, 0, 0, 0, 0, 0], p50Ms: 41.2, p95Ms: 41.2, maxMs: 41.2 },
+          ],
+        },
+      },
+    },
+  },
   'events.subscribe': {
     endpoints: ['app', 'console'],
     moneyMoving: false,
     fixed: false,
     summary:
-      'Starts the event notifications of the topics (`loads`, `cards`, `clearing`): `event.load`, `event.card`, ' +
-      '`event.batch`. An application client gets the events of its own calls and of the cards; the console all. ' +
-      'Topics add up over calls; an event may come again when its call is retried under the same key.',
-    params: z.strictObject({
-      topics: z
-        .array(z.enum(['loads', 'cards', 'clearing']))
-        .min(1)
-        .max(3),
-    }),
-    result: z.object({ topics: z.array(z.enum(['loads', 'cards', 'clearing'])) }),
+      'Starts the event notifications of the topics (`loads`, `cards`, `clearing`, `taps`): `event.load`, ' +
+      '`event.card`, `event.batch`, `event.tap`. An application client gets the events of its own calls and of the ' +
+      'cards; the console all. Topics add up over calls; an event may come again when its call is retried under ' +
+      'the same key.',
+    params: z.strictObject({ topics: z.array(Topic).min(1).max(4) }),
+    result: z.object({ topics: z.array(Topic) }),
     errors: [],
     example: { params: { topics: ['loads', 'cards'] }, result: { topics: ['loads', 'cards'] } },
   },
@@ -669,9 +876,16 @@ export const NOTIFICATIONS = {
     example: { nonce: 'A1'.repeat(32) },
   },
   'event.load': {
-    summary: 'A load was authorized, posted or voided.',
-    params: z.object({ loadId: LoadId, cardSerial: CardSerial, status: LoadStatus, amount: Amount }),
-    example: { loadId: LOAD_ID, cardSerial: SERIAL, status: 'posted', amount: 5000 },
+    summary: 'A load was authorized, posted or voided (`at`, `air`: the project’s additions).',
+    params: z.object({
+      loadId: LoadId,
+      cardSerial: CardSerial,
+      status: LoadStatus,
+      amount: Amount,
+      at: z.number().int().optional().describe('epoch ms of the change'),
+      air: z.boolean().optional().describe('a load over the air'),
+    }),
+    example: { loadId: LOAD_ID, cardSerial: SERIAL, status: 'posted', amount: 5000, at: 1796292000000, air: false },
   },
   'event.card': {
     summary: "A card's status changed (blocked, lost, active again).",
@@ -679,9 +893,37 @@ export const NOTIFICATIONS = {
     example: { cardSerial: SERIAL, status: 'lost', blacklistVersion: 1 },
   },
   'event.batch': {
-    summary: 'A clearing batch was cleared.',
-    params: z.object({ clientId: ClientId, accepted: z.number().int(), settled: Fen, rejected: z.number().int() }),
+    summary: 'A clearing batch was cleared (`at` and `batch`, its rejects and gaps: the project’s additions).',
+    params: z.object({
+      clientId: ClientId,
+      accepted: z.number().int(),
+      settled: Fen,
+      rejected: z.number().int(),
+      at: z.number().int().optional(),
+      batch: BatchView.optional(),
+    }),
     example: { clientId: 'mart-1', accepted: 1, settled: 1250, rejected: 0 },
+  },
+  'event.tap': {
+    summary:
+      'A purchase record reached clearing (topic `taps`): cleared or rejected, with what its machine said of the ' +
+      'tap (kind, tap time, balance after).',
+    params: TapView,
+    example: {
+      at: 1796292059500,
+      clientId: 'mart-1',
+      terminalId: '000000000101',
+      machine: 'till',
+      cardSerial: SERIAL,
+      amount: 1250,
+      offlineCounter: 3,
+      tapUs: 41200,
+      balance: 3750,
+      date: '20261204',
+      time: '100059',
+      status: 'cleared',
+      code: null,
+    },
   },
 } as const;
 

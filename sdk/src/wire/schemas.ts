@@ -63,4 +63,24 @@ export const PurchaseRecord = z.strictObject({
   date: DateBcd,
   time: TimeBcd,
   tac: hexBytes(4),
+  // What the machine saw besides the debit, for the operator console: not under the TAC, not cleared, not stored.
+  machine: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,23}$/, 'a lowercase kind such as till, gate, bus')
+    .optional()
+    .describe("the machine's kind (`till`, `gate`, `bus`, …), for the console; not under the TAC"),
+  tapUs: z
+    .number()
+    .int()
+    .min(0)
+    .max(60_000_000)
+    .optional()
+    .describe("the tap's time at the machine, µs (the SDK's tap-time model), for the console"),
+  balance: z
+    .number()
+    .int()
+    .min(0)
+    .max(0xffffffff)
+    .optional()
+    .describe('the purse balance after the debit as the card answered it, fen, for the console; not under the TAC'),
 });
