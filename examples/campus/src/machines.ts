@@ -140,7 +140,7 @@ export class CanteenTill {
         throw e;
       }
       if (sale.status !== 'completed') return { status: 'refused', item, amount, reason: 'unproven' };
-      await agent.record(clearingRecord(sale));
+      await agent.record({ ...clearingRecord(sale), machine: 'canteen-till' });
       await agent.delivered({ timeoutMs: DELIVERY_TIMEOUT_MS });
       return { status: 'sold', item, amount, balanceAfter: sale.balanceAfter, offlineCounter: sale.offlineCounter };
     } finally {

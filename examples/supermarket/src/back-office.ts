@@ -33,6 +33,12 @@ export interface BackOfficeOptions {
   readonly clearIntervalMs?: number;
   /** Where it logs. */
   readonly log?: (line: string) => void;
+  /**
+   * Follow the platform's blacklist live (default false: config v1 at the start, later pushes are the caller's):
+   * at every card status change the platform announces (`event.card`), the back office fetches the signed
+   * blacklist and pushes it to every till as the next config version.
+   */
+  readonly followBlacklist?: boolean;
 }
 
 /** One `clearing.submitBatch` of the back office. */
@@ -80,6 +86,10 @@ export class BackOffice implements ChargeService {
   #waiting: ClearingRecord[] = [];
   #clearing: Promise<void> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** The config version last pushed to the tills. */
+  #configVersion = 1;
+  #following: Promise<void> = Promise.resolve();
+  #unfollow: (() => void) | undefined;
 
   private constructor(o: {
     hub: MachineHub;
@@ -118,6 +128,22 @@ export class BackOffice implements ChargeService {
       log: options.log ?? (() => {}),
     });
     hub.pushConfig('all', { version: 1, blacklist: await options.platform.cards.blacklist() });
+    if (options.followBlacklist) {
+      const platform = options.platform;
+      const o = office;
+      o.#unfollow = platform.on('event.card', () => {
+        // One push at a time, in order; each fetches the newest list, so a burst of changes ends up current.
+        o.#following = o.#following
+          .then(async () => {
+            const blacklist = await platform.cards.blacklist();
+            o.#configVersion++;
+            hub.pushConfig('all', { version: o.#configVersion, blacklist });
+            o.#log(`blacklist v${blacklist.version} pushed to the tills (config v${o.#configVersion})`);
+          })
+          .catch((err: unknown) => o.#log(`blacklist not pushed: ${err instanceof Error ? err.message : String(err)}`));
+      });
+      await platform.events.subscribe(['cards']);
+    }
     if (options.clearIntervalMs !== undefined) {
       office.#timer = setInterval(() => void office.flush().catch(() => undefined), options.clearIntervalMs);
       office.#timer.unref();
@@ -159,6 +185,8 @@ export class BackOffice implements ChargeService {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    this.#unfollow?.();
+    await this.#following;
     await this.hub.close();
     await this.#clearing.catch(() => undefined);
   }

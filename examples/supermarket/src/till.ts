@@ -221,7 +221,7 @@ export class Till {
         const result = await this.#machine.purchase({ amount: basket });
         if (result.status !== 'completed')
           throw new TillError('PURCHASE_UNPROVEN', `${this.id}: sale ${saleNo} has no TAC (${result.status})`);
-        const record = clearingRecord(result);
+        const record = { ...clearingRecord(result), machine: 'till' };
         await this.agent.record(record);
         return { ...base, method: 'purse', purseAfter: result.balanceAfter, record };
       }

@@ -158,7 +158,8 @@ abstract class FareMachine {
     q: FareQuote | undefined,
   ): Promise<Ride> {
     if (r.status !== 'completed') throw new RideRefused(`the card could not prove an earlier torn ride (${r.reason})`);
-    const record = clearingRecord(r);
+    // The machine's kind rides along for the operator console's tap times (not under the TAC).
+    const record = { ...clearingRecord(r), machine: this instanceof BusValidator ? 'bus' : 'gate' };
     await this.#agent.record(record);
     return {
       machineId: this.id,
