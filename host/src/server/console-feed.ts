@@ -19,6 +19,8 @@ const MAX_BATCHES = 50;
 const MAX_CARDS_SEEN = 100_000;
 /** Tap times kept per machine kind for the percentiles. */
 const TAP_TIME_SAMPLES = 2000;
+/** Machine kinds with a histogram of their own (the kind is the machine's word): the rest count as `other`. */
+const MAX_MACHINE_KINDS = 32;
 /** Loads authorized and not yet settled whose card balance is remembered until they post. */
 const MAX_OPEN_LOADS = 10_000;
 const WINDOW_S = 60;
@@ -193,7 +195,8 @@ export class ConsoleFeed implements EventSubscriber {
     this.#perSecond.fen.add(t.at, t.amount);
     if (t.balance !== null) this.#see(t.cardSerial, { balance: t.balance, at: t.at, source: 'tap' });
     if (t.tapUs !== null) {
-      const kind = t.machine ?? 'unknown';
+      let kind = t.machine ?? 'unknown';
+      if (!this.#tapTimes.has(kind) && this.#tapTimes.size >= MAX_MACHINE_KINDS) kind = 'other';
       let times = this.#tapTimes.get(kind);
       if (!times) {
         times = new TapTimes();
