@@ -212,7 +212,7 @@ export function drawTapTimes(
       label: m.machine,
       color: colors[i]!,
       key: m.machine,
-      detail: `${count(m.count)} taps · p50 ${ms(m.p50Ms)} · p95 ${ms(m.p95Ms)} · max ${ms(m.maxMs)}`,
+      detail: `${count(m.count)} tap${m.count === 1 ? '' : 's'} · p50 ${ms(m.p50Ms)} · p95 ${ms(m.p95Ms)} · max ${ms(m.maxMs)}`,
     })),
   );
   const summary =

@@ -22,6 +22,8 @@ import {
 } from './session';
 
 const TOAST_MS = { ok: 6000, error: 12_000 } as const;
+/** After an event, the page shown is fetched again this much later (a burst of events makes one fetch). */
+const SOON_MS = 1000;
 
 const loginView = $('#login-view');
 const loginForm = $<HTMLFormElement>('#login');
@@ -44,12 +46,14 @@ const ctx: Context = {
       ? Promise.reject(new RpcError('not logged in', 0, 'DISCONNECTED'))
       : session.call<T>(method, params),
   connected: () => session?.ready === true,
+  soon,
   toast,
 };
 
 const pages: readonly Page[] = [new LivePage(ctx), new CardsPage(ctx), new MoneyPage(ctx)];
 let current: Page = pages[0]!;
 let pollTimer: ReturnType<typeof setInterval> | undefined;
+let soonTimer: ReturnType<typeof setTimeout> | undefined;
 /** Pages with a fetch in flight: a slow answer does not pile up polls. */
 const busy = new Set<Page>();
 
@@ -87,15 +91,21 @@ async function logIn(): Promise<void> {
   loginButton.disabled = true;
   loginButton.textContent = 'Logging in…';
   const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
-  session = new Session(scheme + location.host + CONSOLE_PATH, clientId, key, {
-    state: showState,
-    ready: onReady,
-    ended: onEnded,
-    notification: (method, params) => {
-      if (params === null || typeof params !== 'object') return;
-      for (const p of pages) p.event(method, params);
-    },
-  });
+  try {
+    session = new Session(scheme + location.host + CONSOLE_PATH, clientId, key, {
+      state: showState,
+      ready: onReady,
+      ended: onEnded,
+      notification: (method, params) => {
+        if (params === null || typeof params !== 'object') return;
+        for (const p of pages) p.event(method, params);
+      },
+    });
+  } catch (err) {
+    // `new WebSocket` refused the URL: nothing was sent; the key goes with this function's frame.
+    showState('closed', 'logged out');
+    onEnded(`could not open the connection: ${describeError(err)}`);
+  }
 }
 
 logout.addEventListener('click', () => session?.end());
@@ -135,9 +145,11 @@ function onEnded(reason: string): void {
   $<HTMLInputElement>('input[name=secret]', loginForm).focus();
 }
 
-function showState(state: ConnState, text: string): void {
+function showState(state: ConnState, text: string, detail?: string): void {
   conn.dataset.state = state;
   conn.textContent = text;
+  if (detail === undefined) conn.removeAttribute('title');
+  else conn.title = detail;
 }
 
 // ---------------------------------------------------------------- pages
@@ -175,6 +187,14 @@ async function refresh(page: Page): Promise<void> {
   } finally {
     busy.delete(page);
   }
+}
+
+function soon(page: Page): void {
+  if (page !== current || soonTimer !== undefined) return;
+  soonTimer = setTimeout(() => {
+    soonTimer = undefined;
+    if (page === current) void refresh(page);
+  }, SOON_MS);
 }
 
 // ---------------------------------------------------------------- toast

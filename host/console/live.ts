@@ -42,6 +42,8 @@ export class LivePage implements Page {
   }
 
   event(method: string, params: unknown): void {
+    // The rates and charts come with the snapshot: fetch it soon rather than wait for the next poll.
+    if (method === 'event.tap' || method === 'event.load' || method === 'event.batch') this.#ctx.soon(this);
     if (method === 'event.tap') {
       dropEmptyRow(this.#taps);
       this.#taps.prepend(tapRow(params as Tap));

@@ -51,6 +51,8 @@ export class MoneyPage implements Page {
   }
 
   event(method: string, params: unknown): void {
+    // A batch moved money: the ledger's numbers too.
+    if (method === 'event.batch' || method === 'event.load') this.#ctx.soon(this);
     const batch = method === 'event.batch' ? (params as BatchEvent).batch : undefined;
     if (batch === undefined) return;
     dropEmptyRow(this.#batches);

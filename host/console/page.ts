@@ -10,6 +10,8 @@ export interface Context {
   call<T>(method: string, params?: object): Promise<T>;
   /** True while logged in on an open socket (polls skip their turn otherwise). */
   connected(): boolean;
+  /** Fetches `page` again shortly (once for a burst of events), if it is the page shown. */
+  soon(page: Page): void;
   /** Shows `text` in the toast line; errors stay longer. */
   toast(text: string, kind?: 'ok' | 'error'): void;
 }

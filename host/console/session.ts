@@ -53,8 +53,8 @@ export class RpcError extends Error {
 
 /** What a session tells the page. */
 export interface SessionHooks {
-  /** The connection state changed (or its text: the reconnect countdown). */
-  state(state: ConnState, text: string): void;
+  /** The connection state changed (or its text: the reconnect countdown); `detail` says why, if known. */
+  state(state: ConnState, text: string, detail?: string): void;
   /** Logged in and subscribed: the first time and after every reconnection. Pages fetch their data again. */
   ready(): void;
   /** The session is over and its key dropped; `reason` is empty for a log out. */
@@ -234,13 +234,13 @@ export class Session {
     const due = Date.now() + delay;
     const show = (): void => {
       const s = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-      this.#hooks.state('lost', `connection lost (${why}) — reconnecting in ${s} s…`);
+      this.#hooks.state('lost', `connection lost — reconnecting in ${s} s…`, why);
     };
     show();
     this.#countdownTimer = setInterval(show, 250);
     this.#retryTimer = setTimeout(() => {
       this.#stopRetry();
-      this.#hooks.state('lost', `connection lost (${why}) — reconnecting…`);
+      this.#hooks.state('lost', 'connection lost — reconnecting…', why);
       this.#connect();
     }, delay);
   }
