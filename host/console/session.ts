@@ -89,7 +89,7 @@ export async function importSecret(hex: string): Promise<CryptoKey> {
 
 /** Shown when `crypto.subtle` is missing: browsers only give it to secure contexts. */
 export const INSECURE_CONTEXT =
-  'the console needs a secure context: open it on localhost/127.0.0.1 or serve it over https (simtap-host --tls)';
+  'the console needs a secure context: open it on localhost/127.0.0.1 or serve it over https (simtap-host --tls-key … --tls-cert …)';
 
 /** `session.authenticate`'s proof: HMAC-SHA-256(key, nonce ‖ ASCII(path)), uppercase hex. */
 export async function sessionProof(key: CryptoKey, nonceHex: string, path: string = CONSOLE_PATH): Promise<string> {

@@ -223,6 +223,13 @@ describe.skipIf(!present)(SUBJECT, () => {
     );
     for (const chart of ['chart-taps', 'chart-clearing', 'chart-taptime'])
       expect(await page.locator(`[data-testid=${chart}]`).isVisible(), chart).toBe(true);
+    // A few more sales by the other customer: a busier minute (docs/console.png is this picture).
+    const other = customers[1]!;
+    for (const amount of [350, 1_280, 460, 990, 230])
+      expect((await till.checkout(other.sim, amount)).method).toBe('purse');
+    const rows = page.locator(`tr[data-testid=tap-row][data-card="${other.serial}"]`);
+    await until('every sale on the page', async () => (await rows.count()) === 5);
+    await page.waitForTimeout(1_500); // the page fetches the snapshot again a second after an event
     await shoot('live');
     await page.setViewportSize(PHONE);
     await shoot('live-phone');
