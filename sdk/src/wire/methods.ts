@@ -119,6 +119,22 @@ const PerSecond = z.array(z.number().int()).length(60);
 
 const SERIAL = '00004401202600000001';
 const MSISDN = '13800138001';
+/** A cleared tap, as `event.tap` and `console.snapshot` show it. */
+const EXAMPLE_TAP = {
+  at: 1796292059500,
+  clientId: 'mart-1',
+  terminalId: '000000000101',
+  machine: 'till',
+  cardSerial: SERIAL,
+  amount: 1250,
+  offlineCounter: 3,
+  tapUs: 41200,
+  balance: 3750,
+  date: '20261204',
+  time: '100059',
+  status: 'cleared',
+  code: null,
+};
 const LOAD_ID = '0b6f2f4e-58a4-4c1e-9d55-0c6c1f7e9a10';
 
 /** Every method of `simtap.v1`. */
@@ -800,23 +816,7 @@ export const METHODS = {
           loads: Array(60).fill(0),
           cleared: [...Array(59).fill(0), 1],
         },
-        taps: [
-          {
-            at: 1796292059500,
-            clientId: 'mart-1',
-            terminalId: '000000000101',
-            machine: 'till',
-            cardSerial: SERIAL,
-            amount: 1250,
-            offlineCounter: 3,
-            tapUs: 41200,
-            balance: 3750,
-            date: '20261204',
-            time: '100059',
-            status: 'cleared',
-            code: null,
-          },
-        ],
+        taps: [EXAMPLE_TAP],
         loads: [],
         batches: [
           {
@@ -909,21 +909,7 @@ export const NOTIFICATIONS = {
       'A purchase record reached clearing (topic `taps`): cleared or rejected, with what its machine said of the ' +
       'tap (kind, tap time, balance after).',
     params: TapView,
-    example: {
-      at: 1796292059500,
-      clientId: 'mart-1',
-      terminalId: '000000000101',
-      machine: 'till',
-      cardSerial: SERIAL,
-      amount: 1250,
-      offlineCounter: 3,
-      tapUs: 41200,
-      balance: 3750,
-      date: '20261204',
-      time: '100059',
-      status: 'cleared',
-      code: null,
-    },
+    example: EXAMPLE_TAP,
   },
 } as const;
 
