@@ -47,12 +47,12 @@ describe('createSim', () => {
       applets: [
         (c, ctx) => {
           expect(ctx.cardProfile.label).toBe('card-1');
-          expect(c.registry.list()).toHaveLength(1);
+          expect(c.registry.list().map((e) => e.type)).toEqual(['simtap.isd', 'simtap.usim']);
           c.registry.install(new TestPersoApplet(fromHex(TestPersoApplet.DEFAULT_AID_HEX)));
         },
       ],
     });
-    expect(card.registry.list().map((e) => e.type)).toEqual(['simtap.isd', 'simtap.test-perso']);
+    expect(card.registry.list().map((e) => e.type)).toEqual(['simtap.isd', 'simtap.usim', 'simtap.test-perso']);
     expect(card.registry.cardLifecycle).toBe(CARD_LIFECYCLE.OP_READY);
     expect(() => createSim({ isd: { scp03I: 0x20 } })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
     expect(() => createSim({ isd: { scp02I: 0x14 } })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
@@ -190,7 +190,7 @@ describe('createSim with the e-purse', () => {
       createSim()
         .registry.list()
         .map((e) => e.type),
-    ).toEqual(['simtap.isd']);
-    expect(createSim({ epurse: false, personalized: false }).registry.list()).toHaveLength(1);
+    ).toEqual(['simtap.isd', 'simtap.usim']); // the USIM of the UICC, always there
+    expect(createSim({ epurse: false, personalized: false }).registry.list()).toHaveLength(2); // ISD and USIM
   });
 });

@@ -11,6 +11,9 @@
  * static keys 40..4F. KDD: the card's `isd.kdd`. CPLC from the ICCID and application serial, IIN = the first
  * three ICCID bytes (`89 86 00`), CIN = the ICCID.
  *
+ * **UICC.** Every SIM carries the UICC files and the USIM application (`applets/usim`): EF.DIR, EF.ICCID, EF.PL,
+ * EF.ARR, DF.TELECOM, DF.GSM and ADF.USIM with the card's IMSI and MSISDN, on the contact interface only.
+ *
  * **E-purse.** With `epurse` the PBOC e-purse (AID and FID from the profile, listed in the PSE and PPSE) is
  * installed after the ISD, blank: the issuer personalizes it through the ISD (INSTALL [for personalization],
  * STORE DATA of `epurseDgis(...)`). With `personalized` it is also personalized at once from the card of the
@@ -49,6 +52,7 @@ import {
 } from './applets/isd';
 import { personalizeThroughIsd } from './applets/isd/sync-host';
 import { PSAM_FACTORIES } from './applets/psam';
+import { installUicc, USIM_FACTORIES } from './applets/usim';
 import { type AppletFactory, LIFECYCLE, PRIVILEGE } from './runtime/applet';
 import { Card, type CardLogger, type CardOptions, type CardSnapshot } from './runtime/card';
 import { loadImage } from './runtime/image-file';
@@ -169,6 +173,7 @@ export function simFactories(hooks: IsdHooks = {}): Record<string, AppletFactory
   return {
     ...EPURSE_FACTORIES,
     ...PSAM_FACTORIES,
+    ...USIM_FACTORIES,
     // After PSAM_FACTORIES, whose ISD factory has no hooks.
     [IssuerSecurityDomain.TYPE]: isdFactory(hooks),
   };
@@ -273,6 +278,8 @@ export function createSim(opts: SimOptions = {}): Card {
     privileges: Uint8Array.from(ISD_PRIVILEGES),
     default: true,
   });
+  // The UICC's files and the USIM (TS 102 221, TS 31.102): what a phone and a SIM tool read first.
+  installUicc(card, profile, cp);
   const isdKeySet = keySets[0];
   if (isdKeySet === undefined) throw new ArgumentError('isd.keySets: at least one key set');
   const context: SimInstallContext = {

@@ -47,6 +47,7 @@ import {
   SW,
   T0ResponseBuffer,
 } from '@simtap/sdk/core/iso7816';
+import { encodeTlv, tlv } from '@simtap/sdk/core/tlv';
 import type { ApduContext, AppletFactory, CardInterface, SelectReason } from './applet';
 import { CARD_LIFECYCLE, isSelectableLifecycle, PRIVILEGE } from './applet';
 import { DirectoryDdf } from './directory';
@@ -55,11 +56,13 @@ import {
   ChannelFiles,
   dfFci,
   fileControlParameters,
+  fileManagementData,
   isFileSelectP1,
   resolveFileSelect,
   type SecurityStatus,
 } from './file-commands';
-import { type DedicatedFile, type DfNode, FileSystem } from './file-system';
+import { type DedicatedFile, type DfNode, type ElementaryFile, type FileNode, FileSystem } from './file-system';
+import { GSM_SW, gsmDfResponse, gsmEfResponse } from './gsm';
 import { PersistentMemory, PersistentStore, type StoredValue, type TearWhen, TransientStore } from './memory';
 import { type Entry, Registry } from './registry';
 import { SampleApplet } from './sample-applet';
@@ -122,6 +125,25 @@ const EMPTY = new Uint8Array(0);
 const CHANNELS = 20;
 const INS_MANAGE_CHANNEL = 0x70;
 const INS_SELECT = 0xa4;
+const INS_STATUS = 0xf2;
+const INS_READ_BINARY = 0xb0;
+const INS_READ_RECORD = 0xb2;
+/** The GSM class byte (TS 51.011). */
+const CLA_GSM = 0xa0;
+
+/**
+ * STATUS of TS 102 221 §11.1.2: CLA `8X`/`CX`–`FX` (proprietary, channel in the CLA), INS F2, P1 00/01/02, P2
+ * 00/01/0C. GlobalPlatform's GET STATUS shares `80 F2` with P1 80/40/20/10: it goes to the selected applet.
+ */
+function isUiccStatus(cla: number, cmd: CommandApdu): boolean {
+  return (
+    (cla & 0x80) !== 0 &&
+    cla !== 0xff &&
+    cmd.ins === INS_STATUS &&
+    cmd.p1 <= 0x02 &&
+    (cmd.p2 === 0x00 || cmd.p2 === 0x01 || cmd.p2 === 0x0c)
+  );
+}
 const INS_GET_RESPONSE = 0xc0;
 
 const defaultLogger: CardLogger = {
@@ -170,6 +192,8 @@ class Channel {
   readonly t0 = new T0ResponseBuffer();
   readonly ctx: Ctx;
   readonly files: ChannelFiles;
+  /** The GSM class's response data waiting for `A0 C0` GET RESPONSE (after a SELECT). */
+  gsmResponse: Uint8Array | undefined = undefined;
 
   constructor(
     readonly port: Port,
@@ -180,7 +204,7 @@ class Channel {
     random: (n: number) => Uint8Array,
   ) {
     this.ctx = new Ctx(card, port.iface, number, this.transient, this.security, noStore, random);
-    this.files = new ChannelFiles(fs, this.security, this.ctx);
+    this.files = new ChannelFiles(fs, this.security, this.ctx, port.iface);
     this.ctx.files = this.files;
   }
 
@@ -195,6 +219,7 @@ class Channel {
     this.entry = undefined;
     this.clearSession();
     this.t0.clear();
+    this.gsmResponse = undefined;
     this.files.reset();
   }
 }
@@ -529,6 +554,8 @@ export class Card {
     } catch {
       return swBytes(SW.WRONG_LENGTH);
     }
+    // The GSM class of a 2G handset (TS 51.011): the contact interface's SIM files only.
+    if (bytes[0] === CLA_GSM) return this.#gsm(port, ch, cmd);
     const interindustry = info.kind !== 'proprietary';
     const ins = cmd.ins;
     // T=0 GET RESPONSE: interindustry CLA always; a proprietary CLA (e.g. `80 C0`, as GlobalPlatform tools send
@@ -549,7 +576,8 @@ export class Card {
         if (info.chaining) IsoException.throwIt(SW.CHAINING_NOT_SUPPORTED);
         if (info.sm !== 'none') IsoException.throwIt(SW.SECURE_MESSAGING_NOT_SUPPORTED);
         data = ins === INS_SELECT ? this.#select(port, ch, cmd) : this.#manageChannel(port, ch, cmd);
-      } else data = this.#route(ch, cmd, interindustry);
+      } else if (isUiccStatus(bytes[0]!, cmd)) data = this.#status(ch, cmd);
+      else data = this.#route(ch, cmd, interindustry);
       if (data !== undefined && !(data instanceof Uint8Array))
         throw new TypeError('applet returned response data that is not a Uint8Array');
       if (data !== undefined && data.length > 65536) throw new RangeError('response data longer than 65536 bytes');
@@ -578,6 +606,105 @@ export class Card {
     if (entry === undefined) return IsoException.throwIt(SW.INS_NOT_SUPPORTED);
     this.#bind(ch, entry);
     return entry.applet.process(ch.ctx, cmd);
+  }
+
+  // ------------------------------------------------------------ STATUS (TS 102 221 §11.1.2)
+
+  /** P2 00: the current DF's FCP (as SELECT answers it); 01: the current application's DF name (`84`); 0C: none. */
+  #status(ch: Channel, cmd: CommandApdu): Uint8Array | undefined {
+    const files = ch.files;
+    files.revalidate();
+    if (cmd.p2 === 0x0c) return undefined;
+    if (cmd.p2 === 0x00) return fileControlParameters(this.files, files.currentDf);
+    const aid = ch.entry?.aid;
+    if (aid === undefined) return IsoException.throwIt(SW.REFERENCED_DATA_NOT_FOUND);
+    return encodeTlv(tlv(0x84, aid));
+  }
+
+  // ------------------------------------------------------------ the GSM class (TS 51.011 §9)
+
+  #gsm(port: Port, ch: Channel, cmd: CommandApdu): Uint8Array {
+    const sw = (v: number, data: Uint8Array = EMPTY) => encodeResponseApdu(data, v);
+    if (port.iface !== 'contact') return sw(GSM_SW.WRONG_CLASS);
+    const files = ch.files;
+    files.revalidate();
+    const pending = ch.gsmResponse;
+    ch.gsmResponse = undefined;
+    // P3: the command data length, else the expected length (00 = 256).
+    const p3 = cmd.data.length > 0 ? cmd.data.length : (cmd.ne ?? 0);
+    const readable = (ef: ElementaryFile) => {
+      try {
+        files.checkAccess(ef, 'read');
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    switch (cmd.ins) {
+      case INS_SELECT: {
+        if (cmd.p1 !== 0 || cmd.p2 !== 0) return sw(GSM_SW.WRONG_P1P2);
+        if (cmd.data.length !== 2) return sw(GSM_SW.WRONG_P3 | 0x02);
+        let node: FileNode;
+        try {
+          node = resolveFileSelect(this.files, files.currentDf, 0x00, cmd.data);
+        } catch {
+          return sw(GSM_SW.FILE_NOT_FOUND);
+        }
+        // An applet's files are its own (ISO selection): a handset reaches the SIM's files only.
+        if (this.#ownerOf(node.kind === 'df' ? node : node.parent) !== undefined) return sw(GSM_SW.FILE_NOT_FOUND);
+        files.moveTo(node);
+        ch.gsmResponse = node.kind === 'df' ? gsmDfResponse(node) : gsmEfResponse(node);
+        return sw(GSM_SW.RESPONSE_DATA | ch.gsmResponse.length);
+      }
+      case INS_GET_RESPONSE: {
+        if (cmd.p1 !== 0 || cmd.p2 !== 0) return sw(GSM_SW.WRONG_P1P2);
+        if (pending === undefined) return sw(GSM_SW.TECHNICAL_PROBLEM);
+        if (p3 > pending.length) {
+          ch.gsmResponse = pending;
+          return sw(GSM_SW.WRONG_P3 | pending.length);
+        }
+        return sw(GSM_SW.OK, pending.subarray(0, p3));
+      }
+      case INS_STATUS: {
+        if (cmd.p1 !== 0 || cmd.p2 !== 0) return sw(GSM_SW.WRONG_P1P2);
+        const r = gsmDfResponse(files.currentDf);
+        if (p3 > r.length) return sw(GSM_SW.WRONG_P3 | r.length);
+        return sw(GSM_SW.OK, r.subarray(0, p3));
+      }
+      case INS_READ_BINARY: {
+        const ef = files.currentEf;
+        if (ef === undefined) return sw(GSM_SW.NO_EF_SELECTED);
+        if (ef.structure !== 'transparent') return sw(GSM_SW.FILE_INCONSISTENT);
+        if (!readable(ef)) return sw(GSM_SW.ACCESS_NOT_FULFILLED);
+        const content = this.files.rawContent(ef);
+        const offset = (cmd.p1 << 8) | cmd.p2;
+        if (offset >= content.length) return sw(GSM_SW.OUT_OF_RANGE);
+        const left = content.length - offset;
+        if (p3 > left) return sw(GSM_SW.WRONG_P3 | Math.min(left, 0xff));
+        return sw(GSM_SW.OK, content.slice(offset, offset + p3));
+      }
+      case INS_READ_RECORD: {
+        const ef = files.currentEf;
+        if (ef === undefined) return sw(GSM_SW.NO_EF_SELECTED);
+        if (ef.structure === 'transparent') return sw(GSM_SW.FILE_INCONSISTENT);
+        if (cmd.p2 < 0x02 || cmd.p2 > 0x04) return sw(GSM_SW.WRONG_P1P2);
+        if (!readable(ef)) return sw(GSM_SW.ACCESS_NOT_FULFILLED);
+        const count = this.files.recordCount(ef);
+        const current = files.currentRecord;
+        let n: number;
+        if (cmd.p2 === 0x04) n = cmd.p1 === 0 ? current : cmd.p1;
+        else if (cmd.p1 !== 0) return sw(GSM_SW.WRONG_P1P2);
+        else if (cmd.p2 === 0x02) n = current + 1;
+        else n = current === 0 ? count : current - 1;
+        if (n < 1 || n > count) return sw(GSM_SW.OUT_OF_RANGE);
+        const record = this.files.readRecord(ef, n);
+        if (p3 !== record.length) return sw(GSM_SW.WRONG_P3 | record.length);
+        files.currentRecord = n;
+        return sw(GSM_SW.OK, record);
+      }
+      default:
+        return sw(GSM_SW.UNKNOWN_INS);
+    }
   }
 
   // ------------------------------------------------------------ SELECT
@@ -630,6 +757,7 @@ export class Card {
     const files = ch.files;
     files.revalidate();
     const node = resolveFileSelect(this.files, files.currentDf, cmd.p1, cmd.data);
+    if (!this.files.visibleOn(node, port.iface)) IsoException.throwIt(SW.FILE_NOT_FOUND);
     const df = node.kind === 'df' ? node : node.parent;
     const owner = this.#ownerOf(df);
     const isAdf = node.kind === 'df' && owner !== undefined && (node as DfNode).nameHex === owner.aidHex;
@@ -641,6 +769,7 @@ export class Card {
     files.moveTo(node);
     const control = p2 & 0x0c;
     if (control === 0x0c) return undefined;
+    if (control === 0x08) return fileManagementData();
     if (isAdf) return fci;
     if (node.kind === 'ef' || control === 0x04) return fileControlParameters(this.files, node);
     return dfFci(this.files, node);

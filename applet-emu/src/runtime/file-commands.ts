@@ -104,10 +104,18 @@ export class ChannelFiles implements FileAccess {
   currentEf: ElementaryFile | undefined = undefined;
   currentRecord = 0;
 
-  constructor(fs: FileSystem, security: SecurityStatus, status: StatusSink) {
+  readonly #iface: 'contact' | 'contactless';
+
+  constructor(
+    fs: FileSystem,
+    security: SecurityStatus,
+    status: StatusSink,
+    iface: 'contact' | 'contactless' = 'contact',
+  ) {
     this.fs = fs;
     this.#security = security;
     this.#status = status;
+    this.#iface = iface;
     this.currentDf = fs.mf;
   }
 
@@ -317,7 +325,8 @@ export class ChannelFiles implements FileAccess {
 
   #efBySfi(sfi: number): ElementaryFile {
     const ef = this.fs.bySfi(this.currentDf, sfi);
-    if (ef === undefined) return IsoException.throwIt(SW.FILE_NOT_FOUND);
+    // A contact-only EF (the UICC's telecom files) does not exist for the contactless interface.
+    if (ef === undefined || !this.fs.visibleOn(ef, this.#iface)) return IsoException.throwIt(SW.FILE_NOT_FOUND);
     if (ef !== this.currentEf) this.moveTo(ef);
     return ef;
   }
@@ -384,42 +393,149 @@ export function resolveFileSelect(fs: FileSystem, cur: DedicatedFile, p1: number
   }
 }
 
+/**
+ * File descriptor bytes (ETSI TS 102 221 §11.1.1.4.3, ISO/IEC 7816-4 table 12): b7 set (shareable, as every file
+ * of a UICC), b6–b4 `000` working EF or `111` DF/ADF, b3–b1 the EF structure.
+ */
 const FDB: Record<ElementaryFile['structure'], number> = {
-  transparent: 0x01,
-  'linear-fixed': 0x02,
-  'linear-variable': 0x04,
-  cyclic: 0x06,
+  transparent: 0x41,
+  'linear-fixed': 0x42,
+  'linear-variable': 0x44,
+  cyclic: 0x46,
 };
+const FDB_DF = 0x78;
+/** The data coding byte TS 102 221 fixes (`21`: proprietary behaviour of write functions, 1 data unit = 1 byte). */
+const DATA_CODING = 0x21;
+/** Life cycle status integer: operational, activated. */
+const LCSI_ACTIVATED = 0x05;
+/** UICC characteristics of the MF's proprietary information (`71`: clock stop allowed, 3 V and 1.8 V classes). */
+const UICC_CHARACTERISTICS = 0x71;
+/** Key references of the PIN status template: PIN1 (`01`, disabled on this card) and ADM1 (`0A`, enabled). */
+const PIN_STATUS = new Uint8Array([0x90, 0x01, 0x40, 0x83, 0x01, 0x01, 0x83, 0x01, 0x0a]);
 
 function u16(v: number): Uint8Array {
   return new Uint8Array([(v >> 8) & 0xff, v & 0xff]);
 }
 
+/** File identifiers of the access rule reference files: EF.ARR under the MF (`2F06`) and in an ADF (`6F06`). */
+export const ARR_FIDS: readonly number[] = [0x2f06, 0x6f06];
+const ARR_CONDITIONS: readonly AccessCondition[] = ['always', 'never', 'pin', 'sm', 'pin+sm'];
+/** EF.ARR's record of a DF (every DF operation `never`: the issuer changes the tree, not the terminal). */
+export const ARR_DF_RECORD = ARR_CONDITIONS.length * ARR_CONDITIONS.length + 1;
+
+/** The SC_DO of a condition (TS 102 221 §9.5.1, ISO/IEC 7816-4 §7.4.3, table 24). */
+function securityConditionDo(c: AccessCondition): Uint8Array {
+  // PIN1 (key reference 01), usage qualifier 08: user authentication, knowledge based.
+  const pin = [0xa4, 0x06, 0x83, 0x01, 0x01, 0x95, 0x01, 0x08];
+  const sm = [0xb4, 0x00]; // a cryptographic checksum on the command (secure messaging)
+  switch (c) {
+    case 'always':
+      return new Uint8Array([0x90, 0x00]);
+    case 'never':
+      return new Uint8Array([0x97, 0x00]);
+    case 'pin':
+      return new Uint8Array(pin);
+    case 'sm':
+      return new Uint8Array(sm);
+    default:
+      return new Uint8Array([0xaf, pin.length + sm.length, ...pin, ...sm]);
+  }
+}
+
 /**
- * The FCP template (`62`) of a file (ISO/IEC 7816-4:2020 §7.4.3, table 11): `80` data size, `82` descriptor (with record size
- * and count for record EFs), `83` FID, `84` DF name, `88` SFI, `8A` life cycle (05 = operational, activated).
+ * The record of EF.ARR (expanded format, TS 102 221 §9.5.1) that states an EF's access conditions: READ (AM b1),
+ * UPDATE (b2) and WRITE/APPEND (b3, as UPDATE). Records 1–25: read × update over always, never, pin, sm, pin+sm.
+ */
+export function arrRecordNumber(access: { read: AccessCondition; update: AccessCondition }): number {
+  return ARR_CONDITIONS.indexOf(access.read) * ARR_CONDITIONS.length + ARR_CONDITIONS.indexOf(access.update) + 1;
+}
+
+/**
+ * The records of the card's EF.ARR, each padded with `FF` to the longest: 25 EF records (see
+ * {@link arrRecordNumber}) and the DF record {@link ARR_DF_RECORD}.
+ */
+export function arrRecords(): Uint8Array[] {
+  const raw: Uint8Array[] = [];
+  for (const read of ARR_CONDITIONS)
+    for (const update of ARR_CONDITIONS) {
+      const rule = (am: number, c: AccessCondition) => [0x80, 0x01, am, ...securityConditionDo(c)];
+      raw.push(new Uint8Array(read === update ? rule(0x07, read) : [...rule(0x01, read), ...rule(0x06, update)]));
+    }
+  raw.push(new Uint8Array([0x80, 0x01, 0x7f, 0x97, 0x00])); // DF: delete, terminate, (de)activate, create: never
+  const size = Math.max(...raw.map((r) => r.length));
+  return raw.map((r) => {
+    const out = new Uint8Array(size).fill(0xff);
+    out.set(r);
+    return out;
+  });
+}
+
+/** The EF.ARR that rules `df` and what is under it: `2F06`/`6F06` in it or in a DF above it, when well formed. */
+function arrFor(fs: FileSystem, df: DedicatedFile): ElementaryFile | undefined {
+  for (let d: DedicatedFile | undefined = df; d !== undefined; d = d.parent)
+    for (const fid of ARR_FIDS) {
+      const c = fs.child(d, fid);
+      if (c?.kind === 'ef' && c.structure === 'linear-fixed' && c.maxRecords >= ARR_DF_RECORD) return c;
+    }
+  return undefined;
+}
+
+/** The compact format's SC byte (ISO/IEC 7816-4 table 22): b8 all, b7 SM, b5 user authentication. */
+function compactSc(c: AccessCondition): number {
+  return { always: 0x00, never: 0xff, pin: 0x10, sm: 0x40, 'pin+sm': 0xd0 }[c];
+}
+
+/** The security attributes of `node`: a reference to its EF.ARR record (`8B`), else the compact format (`8C`). */
+function securityAttributes(fs: FileSystem, node: FileNode): Tlv {
+  const arr = arrFor(fs, node.kind === 'df' ? node : node.parent);
+  if (arr !== undefined) {
+    const record = node.kind === 'df' ? ARR_DF_RECORD : arrRecordNumber(node.access);
+    return tlv(0x8b, new Uint8Array([...u16(arr.fid), record]));
+  }
+  if (node.kind === 'df') return tlv(0x8c, new Uint8Array([0x7f, ...new Array<number>(7).fill(0xff)]));
+  return tlv(0x8c, new Uint8Array([0x03, compactSc(node.access.update), compactSc(node.access.read)]));
+}
+
+/**
+ * The FCP template (`62`) of a file as ETSI TS 102 221 §11.1.1.3 lays it out (within ISO/IEC 7816-4 §7.4.3).
+ * A DF, ADF or the MF: `82` descriptor `78 21`, `83` FID, `84` DF name, `A5` proprietary information (the MF:
+ * `80` UICC characteristics), `8A` life cycle status (05, activated), `8B` security attributes, `C6` PIN status.
+ * An EF: `82` descriptor (`41`/`42`/`44`/`46`, `21`, and record length and count for record EFs), `83` FID, `8A`,
+ * `8B`, `80` file size, `88` SFI (empty when the EF has none: absent would mean the FID's 5 low bits).
  */
 export function fileControlParameters(fs: FileSystem, node: FileNode): Uint8Array {
   const items: Tlv[] = [];
   if (node.kind === 'ef') {
     const recordEf = node.structure !== 'transparent';
-    items.push(tlv(0x80, u16(recordEf ? node.size * node.maxRecords : node.size)));
     const fdb = FDB[node.structure];
     items.push(
       tlv(
         0x82,
-        recordEf ? new Uint8Array([fdb, 0x21, 0x00, node.size, fs.recordCount(node)]) : new Uint8Array([fdb, 0x21]),
+        recordEf
+          ? new Uint8Array([fdb, DATA_CODING, 0x00, node.size, node.maxRecords])
+          : new Uint8Array([fdb, DATA_CODING]),
       ),
     );
     items.push(tlv(0x83, u16(node.fid)));
-    if (node.sfi !== undefined) items.push(tlv(0x88, new Uint8Array([node.sfi << 3])));
+    items.push(tlv(0x8a, new Uint8Array([LCSI_ACTIVATED])));
+    items.push(securityAttributes(fs, node));
+    items.push(tlv(0x80, u16(recordEf ? node.size * node.maxRecords : node.size)));
+    items.push(tlv(0x88, node.sfi === undefined ? new Uint8Array(0) : new Uint8Array([node.sfi << 3])));
   } else {
-    items.push(tlv(0x82, new Uint8Array([0x38])));
+    items.push(tlv(0x82, new Uint8Array([FDB_DF, DATA_CODING])));
     if (node.fid !== undefined) items.push(tlv(0x83, u16(node.fid)));
     if (node.name !== undefined) items.push(tlv(0x84, node.name));
+    if (node.parent === undefined) items.push(tlv(0xa5, [tlv(0x80, new Uint8Array([UICC_CHARACTERISTICS]))]));
+    items.push(tlv(0x8a, new Uint8Array([LCSI_ACTIVATED])));
+    items.push(securityAttributes(fs, node));
+    items.push(tlv(0xc6, PIN_STATUS));
   }
-  items.push(tlv(0x8a, new Uint8Array([0x05])));
   return encodeTlv(tlv(0x62, items));
+}
+
+/** The FMD template (`64`, ISO/IEC 7816-4 §7.4.1) SELECT answers with P2 = 08: this card keeps no file management data. */
+export function fileManagementData(): Uint8Array {
+  return new Uint8Array([0x64, 0x00]);
 }
 
 /** The FCI a DF without an owning applet answers: its stored FCI, else `6F { 83 FID, 84 name }`. */

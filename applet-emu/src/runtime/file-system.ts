@@ -47,6 +47,8 @@ export interface DedicatedFile {
   readonly parent: DedicatedFile | undefined;
   /** Children in creation order. */
   readonly children: readonly FileNode[];
+  /** Reachable on the contact interface only (with everything under it), e.g. the UICC's telecom files. */
+  readonly contactOnly: boolean;
 }
 
 /** An elementary file. */
@@ -63,6 +65,8 @@ export interface ElementaryFile {
   readonly maxRecords: number;
   readonly access: EfAccess;
   readonly parent: DedicatedFile;
+  /** Reachable on the contact interface only. */
+  readonly contactOnly: boolean;
 }
 
 /** A node of the file tree. */
@@ -76,6 +80,8 @@ export interface DfSpec {
   readonly name?: Uint8Array;
   /** FCI returned when the DF is selected without an owning applet (default: generated `6F` template). */
   readonly fci?: Uint8Array;
+  /** Reachable on the contact interface only, with everything under it (default false). */
+  readonly contactOnly?: boolean;
 }
 
 /** Specification of a new EF. */
@@ -95,6 +101,8 @@ export interface EfSpec {
   readonly content?: Uint8Array;
   /** Record EFs: initial records, record 1 first. */
   readonly records?: readonly Uint8Array[];
+  /** Reachable on the contact interface only (default false). */
+  readonly contactOnly?: boolean;
 }
 
 const ACCESS_VALUES: readonly AccessCondition[] = ['always', 'never', 'pin', 'sm', 'pin+sm'];
@@ -114,6 +122,7 @@ export class DfNode implements DedicatedFile {
     readonly fid: number | undefined,
     readonly name: Uint8Array | undefined,
     readonly parent: DfNode | undefined,
+    readonly contactOnly = false,
   ) {
     this.nameHex = name === undefined ? undefined : toHex(name);
   }
@@ -133,6 +142,7 @@ export class EfNode implements ElementaryFile {
     readonly maxRecords: number,
     readonly access: EfAccess,
     readonly parent: DfNode,
+    readonly contactOnly = false,
   ) {
     this.contentKey = `fs/c/${id}`;
   }
@@ -218,6 +228,13 @@ export class FileSystem {
     return this.#mf;
   }
 
+  /** Whether `node` may be reached on `iface`: on contactless, not when it or a DF above it is contact-only. */
+  visibleOn(node: FileNode, iface: 'contact' | 'contactless'): boolean {
+    if (iface === 'contact') return true;
+    for (let n: FileNode | undefined = node; n !== undefined; n = n.parent) if (n.contactOnly) return false;
+    return true;
+  }
+
   /**
    * Re-creates the in-memory tree from persistent memory (after an image was loaded into it).
    * @throws {FileSystemError} `FILE_SPEC_INVALID` when a stored node is inconsistent.
@@ -235,7 +252,7 @@ export class FileSystem {
       if (parent === undefined) specError(`stored file node ${id} has no parent`);
       if (m.k === 'df') {
         const name = typeof m.name === 'string' ? fromHex(m.name) : undefined;
-        const df = new DfNode(id, m.fid === null ? undefined : (m.fid as number), name, parent);
+        const df = new DfNode(id, m.fid === null ? undefined : (m.fid as number), name, parent, m.co === true);
         parent.children.push(df);
         if (df.nameHex !== undefined) this.#byName.set(df.nameHex, df);
         nodes.set(id, df);
@@ -250,6 +267,7 @@ export class FileSystem {
           m.mr as number,
           Object.freeze({ ...acc }),
           parent,
+          m.co === true,
         );
         parent.children.push(ef);
       }
@@ -275,8 +293,14 @@ export class FileSystem {
     }
     return this.#mem.atomically(() => {
       const id = this.#nextId();
-      const df = new DfNode(id, fid, name, p);
-      this.#mem.put(`fs/n/${id}`, { p: p.id, k: 'df', fid: fid ?? null, name: name ? toHex(name) : null });
+      const df = new DfNode(id, fid, name, p, spec.contactOnly === true);
+      this.#mem.put(`fs/n/${id}`, {
+        p: p.id,
+        k: 'df',
+        fid: fid ?? null,
+        name: name ? toHex(name) : null,
+        ...(spec.contactOnly === true ? { co: true } : {}),
+      });
       if (spec.fci !== undefined) this.#mem.put(`fs/fci/${id}`, spec.fci);
       this.#link(df);
       return df;
@@ -330,7 +354,7 @@ export class FileSystem {
     }
     return this.#mem.atomically(() => {
       const id = this.#nextId();
-      const ef = new EfNode(id, fid, sfi, spec.structure, size, maxRecords, access, p);
+      const ef = new EfNode(id, fid, sfi, spec.structure, size, maxRecords, access, p, spec.contactOnly === true);
       const acc: { [k: string]: JsonValue } = { read: access.read, update: access.update };
       if (access.append !== undefined) acc.append = access.append;
       this.#mem.put(`fs/n/${id}`, {
@@ -342,6 +366,7 @@ export class FileSystem {
         size,
         mr: maxRecords,
         acc,
+        ...(spec.contactOnly === true ? { co: true } : {}),
       });
       this.#mem.put(ef.contentKey, content);
       this.#link(ef);

@@ -279,7 +279,8 @@ describe('handshake for every i and security level', () => {
       for (const level of [0x00, 0x01, 0x03, 0x11, 0x13] as SecurityLevelValue[]) {
         const host = openScp02Sync(t, { keys: keys.scp02, securityLevel: level, kvn: 0x20, i });
         expect(swOf(host.transmit(hex`80 CA 00 C1 00`))).toBe(0x9000);
-        expect(swOf(host.transmit(hex`80 F2 40 02 02 4F 00 00`))).toBe(level === 0 ? 0x6982 : 0x6a88);
+        // GET STATUS of the applications: the USIM (every SIM carries it) once authenticated.
+        expect(swOf(host.transmit(hex`80 F2 40 02 02 4F 00 00`))).toBe(level === 0 ? 0x6982 : 0x9000);
         if (level !== 0) expect(swOf(host.transmit(hex`80 F2 80 02 02 4F 00 00`))).toBe(0x9000);
       }
       // SCP02 EXTERNAL AUTHENTICATE with P1 33 → 6A86.

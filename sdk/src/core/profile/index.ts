@@ -131,6 +131,20 @@ export interface CardPlatformProfile {
   readonly pse: string;
   readonly ppse: string;
   readonly epurse: EpurseProfile;
+  /** The USIM beside the payment applets (the UICC file system; made-up values, see the profile's note). */
+  readonly usim: UsimProfile;
+}
+
+/** The USIM application and the UICC files every card of the profile carries (ETSI TS 102 221, 3GPP TS 31.102). */
+export interface UsimProfile {
+  /** AID of the USIM ADF (16 bytes; RID A000000087, application code 1002). */
+  readonly aid: Uint8Array;
+  /** EF.SPN's service provider name. */
+  readonly serviceProviderName: string;
+  /** EF.PL's languages (ISO 639 two-letter codes), most preferred first. */
+  readonly languages: readonly string[];
+  /** EF.AD's length of the MNC in the IMSI (2 or 3). */
+  readonly mncLength: number;
 }
 
 /** The issuer: master keys and their check values. */
@@ -155,6 +169,8 @@ export interface CardProfile {
   readonly label: string;
   readonly iccid: string;
   readonly msisdn: string;
+  /** The USIM's IMSI (15 digits: MCC 460, MNC 00, MSIN), made up (EF.IMSI). */
+  readonly imsi: string;
   /** 10-byte application serial (EF 0x15 bytes 10..19). */
   readonly applicationSerial: Uint8Array;
   /** 8-byte PBOC diversification data (rightmost 8 bytes of the serial). */
@@ -400,6 +416,18 @@ function parseIsd(o: Obj, path: string): IsdProfile {
   };
 }
 
+function parseUsim(o: Obj, path: string): UsimProfile {
+  const languages = strArrAt(o, 'languages', path);
+  for (const [i, l] of languages.entries())
+    if (!/^[a-z]{2}$/.test(l)) fail(at(path, `languages[${i}]`), 'must be an ISO 639 two-letter code');
+  const serviceProviderName = strAt(o, 'serviceProviderName', path);
+  if (!/^[\x20-\x7e]{1,16}$/.test(serviceProviderName))
+    fail(at(path, 'serviceProviderName'), 'must be 1–16 printable ASCII characters');
+  const mncLength = intAt(o, 'mncLength', path, 3);
+  if (mncLength < 2) fail(at(path, 'mncLength'), 'must be 2 or 3');
+  return { aid: hexAt(o, 'aid', path, 16), serviceProviderName, languages, mncLength };
+}
+
 function parseCardPlatform(o: Obj, path: string): CardPlatformProfile {
   const ep = objAt(o, 'epurse', path);
   const pe = at(path, 'epurse');
@@ -428,6 +456,7 @@ function parseCardPlatform(o: Obj, path: string): CardPlatformProfile {
       overdraftLimit: intAt(ep, 'overdraftLimit', pe, 0xffffff),
       maxBalance: intAt(ep, 'maxBalance', pe, 0xffffffff),
     },
+    usim: parseUsim(objAt(o, 'usim', path), at(path, 'usim')),
   };
 }
 
@@ -480,6 +509,7 @@ function parseCard(v: unknown, path: string, maxBalance: number): CardProfile {
     label: strAt(o, 'label', path),
     iccid: iccidAt(o, 'iccid', path),
     msisdn: digitsAt(o, 'msisdn', path, 5, 15),
+    imsi: digitsAt(o, 'imsi', path, 15, 15),
     applicationSerial: hexAt(o, 'applicationSerial', path, 10),
     diversificationData: hexAt(o, 'diversificationData', path, 8),
     pin: digitsAt(o, 'pin', path, 4, 12),
@@ -786,6 +816,7 @@ export function fleetCard(n: number, profile: SimtapProfile = referenceProfile()
   const diversificationData = applicationSerial.slice(2);
   const iccid = `${template.iccid.slice(0, 14)}${String(n).padStart(6, '0')}`;
   const msisdn = `139${String(n).padStart(8, '0')}`;
+  const imsi = `460009${String(n).padStart(9, '0')}`;
   const serialHex = toHex(applicationSerial);
   for (const c of profile.cards) {
     if (FLEET_LABEL_RE.test(c.label)) continue;
@@ -802,6 +833,7 @@ export function fleetCard(n: number, profile: SimtapProfile = referenceProfile()
     label: `fleet-${n}`,
     iccid,
     msisdn,
+    imsi,
     applicationSerial,
     diversificationData,
     pin: template.pin,
