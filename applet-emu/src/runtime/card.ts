@@ -632,6 +632,8 @@ export class Card {
     ch.gsmResponse = undefined;
     // P3: the command data length, else the expected length (00 = 256).
     const p3 = cmd.data.length > 0 ? cmd.data.length : (cmd.ne ?? 0);
+    // What the GSM SELECT below reaches: not an applet's ADF (the e-purse's 3F01 is counted nowhere).
+    const gsmSelectable = (n: FileNode) => this.#ownerOf(n.kind === 'df' ? n : n.parent) === undefined;
     const readable = (ef: ElementaryFile) => {
       try {
         files.checkAccess(ef, 'read');
@@ -653,7 +655,7 @@ export class Card {
         // An applet's files are its own (ISO selection): a handset reaches the SIM's files only.
         if (this.#ownerOf(node.kind === 'df' ? node : node.parent) !== undefined) return sw(GSM_SW.FILE_NOT_FOUND);
         files.moveTo(node);
-        ch.gsmResponse = node.kind === 'df' ? gsmDfResponse(node) : gsmEfResponse(node);
+        ch.gsmResponse = node.kind === 'df' ? gsmDfResponse(node, gsmSelectable) : gsmEfResponse(node);
         return sw(GSM_SW.RESPONSE_DATA | ch.gsmResponse.length);
       }
       case INS_GET_RESPONSE: {
@@ -667,7 +669,7 @@ export class Card {
       }
       case INS_STATUS: {
         if (cmd.p1 !== 0 || cmd.p2 !== 0) return sw(GSM_SW.WRONG_P1P2);
-        const r = gsmDfResponse(files.currentDf);
+        const r = gsmDfResponse(files.currentDf, gsmSelectable);
         if (p3 > r.length) return sw(GSM_SW.WRONG_P3 | r.length);
         return sw(GSM_SW.OK, r.subarray(0, p3));
       }

@@ -6,7 +6,7 @@
  * The card's dispatcher runs the commands; this module only lays out the bytes.
  * @module
  */
-import type { AccessCondition, DedicatedFile, ElementaryFile } from './file-system';
+import type { AccessCondition, DedicatedFile, ElementaryFile, FileNode } from './file-system';
 
 /** Status words of the GSM class. */
 export const GSM_SW = {
@@ -50,10 +50,10 @@ const FILE_CHARACTERISTICS = 0x81;
  * The SELECT / STATUS response of the MF or a DF (§9.2.1): RFU, memory not allocated (none), FID, type (01 MF,
  * 02 DF), RFU, then the GSM data: file characteristics, the DFs and EFs directly under it that a handset can
  * select (a FID, on the contact interface), CHVs and unblock codes (4), CHV1 / UNBLOCK CHV1 / CHV2 / UNBLOCK CHV2
- * status. 22 bytes.
+ * status. 22 bytes. `selectable`: whether the GSM class reaches a child (an applet's ADF it does not).
  */
-export function gsmDfResponse(df: DedicatedFile): Uint8Array {
-  const reachable = df.children.filter((c) => c.fid !== undefined);
+export function gsmDfResponse(df: DedicatedFile, selectable: (node: FileNode) => boolean = () => true): Uint8Array {
+  const reachable = df.children.filter((c) => c.fid !== undefined && selectable(c));
   const dfs = reachable.filter((c) => c.kind === 'df').length;
   const efs = reachable.length - dfs;
   const fid = df.fid ?? 0;

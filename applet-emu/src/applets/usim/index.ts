@@ -31,7 +31,7 @@ import { encodeTlv, tlv } from '@simtap/sdk/core/tlv';
 import type { ApduContext, Applet, AppletEnv, AppletFactory, CardInterface } from '../../runtime/applet';
 import { LIFECYCLE } from '../../runtime/applet';
 import type { Card } from '../../runtime/card';
-import { ARR_DF_RECORD, arrRecords, fileControlParameters } from '../../runtime/file-commands';
+import { ARR_DF_RECORD, arrRecords, fileControlParameters, fileManagementData } from '../../runtime/file-commands';
 import type { DedicatedFile, EfSpec, FileSystem } from '../../runtime/file-system';
 
 /** The UICC's file identifiers. */
@@ -183,9 +183,9 @@ function msisdnEf(record: Uint8Array): EfSpec {
 
 /**
  * The USIM application (3GPP TS 31.102): its ADF, named with its AID, holds the subscriber's files. Selected by
- * AID on the contact interface; it answers SELECT with the ADF's FCP (P2 04 or 00; nothing for 0C) and leaves the
- * file commands to the runtime's access rules (STATUS is the runtime's too). No authentication algorithm: this is
- * the SIM of an emulator, not of a network.
+ * AID on the contact interface; it answers SELECT with the ADF's FCP (P2 04 or 00; the FMD `64 00` for 08, as a
+ * file SELECT does; nothing for 0C) and leaves the file commands to the runtime's access rules (STATUS is the
+ * runtime's too). No authentication algorithm: this is the SIM of an emulator, not of a network.
  */
 export class UsimApplet implements Applet {
   static readonly TYPE = 'simtap.usim';
@@ -219,7 +219,8 @@ export class UsimApplet implements Applet {
 
   select(ctx: ApduContext): Uint8Array | undefined {
     const p2 = ctx.apdu.length >= 4 ? ctx.apdu[3]! : 0x0c;
-    if ((p2 & 0x0c) === 0x0c || (p2 & 0x0c) === 0x08) return undefined;
+    if ((p2 & 0x0c) === 0x0c) return undefined;
+    if ((p2 & 0x0c) === 0x08) return fileManagementData();
     const adf = ctx.card.files.findByName(this.aid);
     return adf === undefined ? undefined : fileControlParameters(ctx.card.files, adf);
   }
