@@ -108,8 +108,13 @@ describe('load ¥50, purchase ¥12.50', () => {
     expect(fast.tapTime).toMatchObject({ link: '424 kbit/s', apduCount: 4 });
     expect(fast.tapTime.bytesUp).toBe(slow.tapTime.bytesUp);
     expect(fast.tapTime.totalUs).toBeLessThan(slow.tapTime.totalUs);
-    // a contactless purchase stays well under the 300 ms a tap may take
-    expect(slow.tapTime.totalUs).toBeLessThan(300_000);
+    // The default model is the patent's SIM (Java Card behind SWP) at a till: the card computes most of the tap, so
+    // four times the bit rate saves little (docs/tap-time.md); the split adds up to the total.
+    const { readerUs, airUs, linkUs, cardUs } = slow.tapTime.split;
+    expect(readerUs + airUs + linkUs + cardUs).toBeCloseTo(slow.tapTime.totalUs, 0);
+    expect(cardUs / (airUs + linkUs + cardUs)).toBeGreaterThan(0.8);
+    expect(1 - fast.tapTime.totalUs / slow.tapTime.totalUs).toBeLessThan(0.05);
+    expect(slow.tapTime.profiles).toEqual({ card: 'javacard-sim', reader: 'till', simLink: 'swp' });
   });
 });
 

@@ -51,7 +51,7 @@ export {
   TacError,
 } from './errors';
 export { MachineResponseError } from './link';
-export type { MachineOptions } from './machine-core';
+export { DEFAULT_TAP_TIME_OPTIONS, type MachineOptions } from './machine-core';
 export {
   PSAM_DEFAULT_AID,
   PSAM_DEFAULT_FID,

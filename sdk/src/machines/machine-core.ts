@@ -11,7 +11,27 @@
 import type { CardChannel } from '../card/channel';
 import { assertBytes, assertUint } from '../core/bytes';
 import { ArgumentError, SimtapError } from '../core/errors';
-import { ISO14443_106, type LinkProfile, type TapTimeEstimate, type TapTimeOptions, TapTimer } from '../core/iso14443';
+import {
+  CARD_PROCESSING,
+  ISO14443_106,
+  type LinkProfile,
+  READERS,
+  SIM_LINKS,
+  type TapTimeEstimate,
+  type TapTimeOptions,
+  TapTimer,
+} from '../core/iso14443';
+
+/**
+ * The tap-time options a machine uses unless told otherwise: the patent's SIM — a Java Card SIM behind SWP — at a
+ * shop till's reader (`docs/tap-time.md`). Transit gates and validators pass their own reader.
+ */
+export const DEFAULT_TAP_TIME_OPTIONS: TapTimeOptions = Object.freeze({
+  card: CARD_PROCESSING['javacard-sim'],
+  simLink: SIM_LINKS.swp,
+  reader: READERS.till,
+});
+
 import { type Clock, systemClock, type TxnDateTime, txnDateTime } from './clock';
 import type { MachineCommandName } from './commands';
 import {
@@ -55,7 +75,7 @@ export interface MachineOptions<P, R> {
   readonly selectVia?: 'aid' | 'ppse';
   /** Link profile of the tap-time estimate; default {@link ISO14443_106}. */
   readonly linkProfile?: LinkProfile;
-  /** Options of the tap-time estimate. */
+  /** Options of the tap-time estimate; default {@link DEFAULT_TAP_TIME_OPTIONS} (a Java Card SIM behind SWP at a till). */
   readonly tapTimeOptions?: TapTimeOptions;
   /** Records of EF 0x18 a recovery may read; default 10. */
   readonly logRecords?: number;
@@ -116,7 +136,7 @@ export class MachineCore<P extends PendingTransaction> {
     this.keyIndex = keyIndex;
     this.select = { aid: aid.slice(), selectVia };
     this.profile = options.linkProfile ?? ISO14443_106;
-    this.tapTimeOptions = options.tapTimeOptions ?? {};
+    this.tapTimeOptions = options.tapTimeOptions ?? DEFAULT_TAP_TIME_OPTIONS;
     this.logRecords = logRecords;
     this.pending = new PendingBySerial(options.pending);
   }

@@ -3,4 +3,5 @@
  *
  * @module
  */
+export * from './profiles';
 export * from './timing';

@@ -30,6 +30,14 @@
  */
 import { assertBytes } from '../bytes';
 import { ArgumentError } from '../errors';
+import {
+  assertTapProfiles,
+  type CardProcessingProfile,
+  cardProcessingUs,
+  type ReaderProfile,
+  type SimLinkProfile,
+  simLinkUs,
+} from './profiles';
 
 // ---------------------------------------------------------------- constants
 
@@ -347,8 +355,8 @@ export function iBlockCount(length: number, frameSize: FrameSize, cid = false, n
 
 // ---------------------------------------------------------------- processing model
 
-/** Card processing time of one command, µs, from its CLA and INS (−1 when the command is shorter). */
-export type ProcessingModel = (cla: number, ins: number) => number;
+/** Card processing time of one command, µs, from its CLA, INS, P1 and P2 (−1 when the command is shorter). */
+export type ProcessingModel = (cla: number, ins: number, p1: number, p2: number) => number;
 
 /**
  * Typical card processing times by command family, µs. All are assumptions [K] for a JavaCard-class chip
@@ -420,8 +428,29 @@ export interface TapExchange {
 export interface TapTimeOptions {
   /** Count the once-per-tap activation (power-up, anticollision, RATS, PPS / RF-SIM connection). Default true. */
   includeActivation?: boolean;
-  /** Processing time of exchanges without their own: a constant in µs, or a model. Default {@link typicalProcessingUs}. */
+  /**
+   * Processing time of exchanges without their own: a constant in µs, or a model. Default: the `card` profile's
+   * costs when one is given, else {@link typicalProcessingUs}.
+   */
   defaultProcessingUs?: number | ProcessingModel;
+  /** The card's processing profile (`CARD_PROCESSING`): its command costs and its power-up time. */
+  card?: CardProcessingProfile;
+  /** The reader around the card (`READERS`): polling, its handling of each command, its decision. Default none. */
+  reader?: ReaderProfile;
+  /** The SIM's link to the phone's NFC controller (`SIM_LINKS.swp`). Default none (a card, or an RF-SIM). */
+  simLink?: SimLinkProfile;
+}
+
+/** Where a tap's time goes, µs (rounded to 1 ns); the four add up to `totalUs`. */
+export interface TapTimeSplit {
+  /** Polling until the card is found, the reader's handling of each command, its decision. */
+  readerUs: number;
+  /** Anticollision, RATS/PPS (or the RF-SIM connection) and every frame of every command and answer. */
+  airUs: number;
+  /** The SIM's SWP hop to the NFC controller (0 without one). */
+  linkUs: number;
+  /** The card's power-up and its processing of every command. */
+  cardUs: number;
 }
 
 /** The time one APDU adds to the tap, µs (rounded to 1 ns). */
@@ -456,6 +485,12 @@ export interface TapTimeEstimate {
   bytesDown: number;
   /** Short link description for reports, e.g. `106 kbit/s` or `2.4 GHz RF-SIM, 1 Mbit/s`. */
   link: string;
+  /** Where the time goes: reader, air, link, card. */
+  split: TapTimeSplit;
+  /** `totalUs` without the reader's polling: from finding the card to the reader's decision. */
+  transactionUs: number;
+  /** The profiles the estimate used, by name (`undefined` where none was given). */
+  profiles: { card: string | undefined; reader: string | undefined; simLink: string | undefined };
 }
 
 /** What the model needs of an exchange: lengths, header, processing. */
@@ -464,6 +499,8 @@ interface ExchangeRecord {
   down: number;
   cla: number;
   ins: number;
+  p1: number;
+  p2: number;
   processingUs: number | undefined;
 }
 
@@ -481,6 +518,8 @@ function toRecord(command: Uint8Array, response: Uint8Array, processingUs: unkno
     down: response.length,
     cla: command[0] ?? -1,
     ins: command[1] ?? -1,
+    p1: command[2] ?? -1,
+    p2: command[3] ?? -1,
     processingUs: checkProcessing(processingUs, `${name}.processingUs`),
   };
 }
@@ -583,7 +622,11 @@ function rfSimApdu(r: ExchangeRecord, processingUs: number, p: RfSim2g4LinkProfi
   };
 }
 
-function resolveDefaultProcessing(opt: TapTimeOptions['defaultProcessingUs']): ProcessingModel {
+function resolveDefaultProcessing(
+  opt: TapTimeOptions['defaultProcessingUs'],
+  card?: CardProcessingProfile,
+): ProcessingModel {
+  if (opt === undefined && card !== undefined) return (cla, ins, p1, p2) => cardProcessingUs(card, cla, ins, p1, p2);
   if (opt === undefined) return typicalProcessingUs;
   if (typeof opt === 'function') return opt;
   const v = checkProcessing(opt, 'defaultProcessingUs') as number;
@@ -591,7 +634,7 @@ function resolveDefaultProcessing(opt: TapTimeOptions['defaultProcessingUs']): P
 }
 
 function modelled(model: ProcessingModel, r: ExchangeRecord): number {
-  const v: unknown = model(r.cla, r.ins);
+  const v: unknown = model(r.cla, r.ins, r.p1, r.p2);
   if (!isNonNegative(v))
     throw new ArgumentError(`defaultProcessingUs: the model returned ${String(v)}, expected a finite number ≥ 0`);
   return v;
@@ -611,20 +654,40 @@ function estimateRecords(
   assertLinkProfile(profile);
   if (opts.includeActivation !== undefined && typeof opts.includeActivation !== 'boolean')
     throw new ArgumentError(`includeActivation: expected a boolean, got ${String(opts.includeActivation)}`);
-  const model = resolveDefaultProcessing(opts.defaultProcessingUs);
-  const activation = opts.includeActivation === false ? 0 : activationUs(profile);
+  assertTapProfiles(opts);
+  const { card, reader, simLink } = opts;
+  const model = resolveDefaultProcessing(opts.defaultProcessingUs, card);
+  const withActivation = opts.includeActivation !== false;
+  // The ISO activation counts the card's power-up (the card profile's when given); the rest of it is air.
+  const iso = profile.kind === 'iso14443-4';
+  const link = iso && card !== undefined ? { ...profile, powerUpUs: card.powerUpUs } : profile;
+  const activation = withActivation ? activationUs(link) : 0;
+  const powerUp = withActivation && iso ? (link as Iso14443LinkProfile).powerUpUs : 0;
   const perApdu: ApduTiming[] = [];
-  let total = activation;
+  let air = activation - powerUp;
+  let cardUs = powerUp;
+  let linkUs = simLink !== undefined && withActivation ? simLink.activationUs : 0;
   let bytesUp = 0;
   let bytesDown = 0;
   for (const r of records) {
     const proc = r.processingUs ?? modelled(model, r);
-    const t = profile.kind === 'iso14443-4' ? isoApdu(r, proc, profile) : rfSimApdu(r, proc, profile);
+    const t = iso ? isoApdu(r, proc, profile) : rfSimApdu(r, proc, profile as RfSim2g4LinkProfile);
     perApdu.push(t);
-    total += t.commandAirUs + t.responseAirUs + t.processingUs;
+    air += t.commandAirUs + t.responseAirUs;
+    cardUs += t.processingUs;
+    if (simLink !== undefined) linkUs += simLinkUs(simLink, r.up, r.down);
     bytesUp += r.up;
     bytesDown += r.down;
   }
+  const polling = reader !== undefined && withActivation ? reader.pollingUs : 0;
+  const readerUs = reader === undefined ? 0 : polling + reader.perApduUs * records.length + reader.decisionUs;
+  const split: TapTimeSplit = {
+    readerUs: roundUs(readerUs),
+    airUs: roundUs(air),
+    linkUs: roundUs(linkUs),
+    cardUs: roundUs(cardUs),
+  };
+  const total = readerUs + air + linkUs + cardUs;
   return {
     totalUs: roundUs(total),
     activationUs: activation,
@@ -633,6 +696,9 @@ function estimateRecords(
     bytesUp,
     bytesDown,
     link: linkLabel(profile),
+    split,
+    transactionUs: roundUs(total - polling),
+    profiles: { card: card?.name, reader: reader?.name, simLink: simLink?.name },
   };
 }
 
@@ -656,11 +722,25 @@ export function estimateTapTime(
 }
 
 /**
- * One-line summary, e.g. `9 APDUs, 183 B up / 121 B down, ≈ 96.4 ms at 106 kbit/s`.
+ * One-line summary, e.g. `9 APDUs, 183 B up / 121 B down, ≈ 96.4 ms at 106 kbit/s`; with profiles, the split after
+ * it: `… ≈ 616.3 ms at 106 kbit/s (reader 192.0 + air 30.1 + SWP 14.3 + card 380.0 ms)`.
  */
 export function formatTapTime(est: TapTimeEstimate): string {
   const apdus = `${est.apduCount} APDU${est.apduCount === 1 ? '' : 's'}`;
-  return `${apdus}, ${est.bytesUp} B up / ${est.bytesDown} B down, ≈ ${(est.totalUs / 1000).toFixed(1)} ms at ${est.link}`;
+  const line = `${apdus}, ${est.bytesUp} B up / ${est.bytesDown} B down, ≈ ${(est.totalUs / 1000).toFixed(1)} ms at ${est.link}`;
+  const p = est.profiles;
+  if (p === undefined || (p.card === undefined && p.reader === undefined && p.simLink === undefined)) return line;
+  return `${line} (${formatTapSplit(est)})`;
+}
+
+/** The split of a tap, e.g. `reader 192.0 + air 30.1 + SWP 14.3 + card 380.0 ms`. */
+export function formatTapSplit(est: TapTimeEstimate): string {
+  const ms = (us: number) => (us / 1000).toFixed(1);
+  const s = est.split;
+  const parts = [`reader ${ms(s.readerUs)}`, `air ${ms(s.airUs)}`];
+  if (s.linkUs > 0) parts.push(`SWP ${ms(s.linkUs)}`);
+  parts.push(`card ${ms(s.cardUs)} ms`);
+  return parts.join(' + ');
 }
 
 /**
