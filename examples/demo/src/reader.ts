@@ -1,12 +1,14 @@
 /**
  * The demo's contactless reader: a {@link CardChannel} to the in-process SIM that counts the APDUs of each tap,
- * estimates its tap time at 106 kbit/s, and can let the card leave the field before one response.
+ * estimates its tap time at 106 kbit/s with the machines' model (the patent's Java Card SIM behind SWP at a till:
+ * `DEFAULT_TAP_TIME_OPTIONS`, docs/tap-time.md), and can let the card leave the field before one response.
  *
  * @module
  */
 import type { Card, CardInterface } from '@simtap/applet-emu/runtime';
 import { type CardChannel, InProcessChannel, transportError } from '@simtap/sdk/card';
 import { ISO14443_106, type TapTimeEstimate, TapTimer } from '@simtap/sdk/core/iso14443';
+import { DEFAULT_TAP_TIME_OPTIONS } from '@simtap/sdk/machines';
 
 /** A reader in front of one card: every call of {@link DemoReader.tap} is a new tap of the card. */
 export class DemoReader implements CardChannel {
@@ -46,9 +48,9 @@ export class DemoReader implements CardChannel {
     return this.#apdus;
   }
 
-  /** Estimated tap time of this tap's completed exchanges at 106 kbit/s, activation included. */
+  /** Estimated tap time of this tap's completed exchanges at 106 kbit/s, activation and the reader included. */
   estimate(): TapTimeEstimate {
-    return this.#timer.estimate(ISO14443_106);
+    return this.#timer.estimate(ISO14443_106, DEFAULT_TAP_TIME_OPTIONS);
   }
 
   /**
