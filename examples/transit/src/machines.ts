@@ -13,9 +13,11 @@ import type { LoadFunding, PlatformClient } from '@simtap/sdk/clients';
 import { type ClearingRecord, clearingRecord, MachineAgent, PlatformLoadAuthorizer } from '@simtap/sdk/clients';
 import { bcdToString, fromHex, toHex } from '@simtap/sdk/core/bytes';
 import { ArgumentError } from '@simtap/sdk/core/errors';
+import { READERS } from '@simtap/sdk/core/iso14443';
 import {
   type Clock,
   ConsumptionMachine,
+  DEFAULT_TAP_TIME_OPTIONS,
   type LoadRecord,
   PsamDriver,
   type PurchaseResult,
@@ -191,6 +193,7 @@ export class MetroGate extends FareMachine {
       psam: psamFor(setup.terminalId),
       clock: setup.clock,
       transit: { fare: (entry, exit) => this.#price(entry, exit) },
+      tapTimeOptions: { ...DEFAULT_TAP_TIME_OPTIONS, reader: READERS.gate }, // a gate polls and decides fast
     });
   }
 
@@ -239,6 +242,7 @@ export class BusValidator extends FareMachine {
       clock: setup.clock,
       // Record 2 of the CAPP file: the bus's own travel record (the metro's entry/exit stays in record 1).
       transit: { fare: () => 0, entryCharge: () => this.#fare, recordId: 2 },
+      tapTimeOptions: { ...DEFAULT_TAP_TIME_OPTIONS, reader: READERS['bus-validator'] },
     });
   }
 
