@@ -184,6 +184,19 @@ describe('npm start (the built examples/demo/dist/main.js)', () => {
     for (const system of ['transit', 'access-control', 'campus', 'supermarket'])
       expect(stdout).toMatch(new RegExp(`^${system} +✓ `, 'm'));
     expect(stdout).not.toContain('✗');
+    // the tap times per machine kind: p50/p95/max and the p50 tap's split (reader + air + SWP + card), adding up
+    expect(stdout).toMatch(/^tap time, ms \(model: Java Card SIM behind SWP, 106 kbit\/s, each machine its reader/m);
+    const taps = lines.filter((l) => / = +\d+\.\d \+ +\d+\.\d \+ +\d+\.\d \+ +\d+\.\d$/.test(l));
+    expect(taps.map((l) => l.slice(2, 40).trim())).toEqual(
+      expect.arrayContaining(['transit metro gate', 'transit bus validator', 'supermarket till (purse)']),
+    );
+    for (const l of taps) {
+      const [p50, p95, max, again, ...parts] = (l.slice(40).match(/\d+\.\d/g) ?? []).map(Number);
+      expect(p50, l).toBe(again);
+      expect(p50! <= p95! && p95! <= max!, l).toBe(true);
+      expect(parts, l).toHaveLength(4);
+      expect(Math.abs(parts.reduce((a, b) => a + b, 0) - p50!), l).toBeLessThanOrEqual(0.25);
+    }
     expect(lines.at(-2)).toBe('every fen accounted for');
   }, 240_000);
 

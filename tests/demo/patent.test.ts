@@ -43,7 +43,8 @@ describe('the whole patent', () => {
     // taps at every kind of machine of the four systems, each timed
     const machines = report.tapTimes.map((t) => t.machine);
     for (const m of [
-      'transit metro gate / bus validator',
+      'transit metro gate',
+      'transit bus validator',
       'transit recharge kiosk',
       'access-control door controller',
       'campus canteen till',
@@ -58,7 +59,23 @@ describe('the whole patent', () => {
       expect(t.p50).toBeGreaterThan(0);
       expect(t.p50).toBeLessThanOrEqual(t.p95);
       expect(t.p95).toBeLessThanOrEqual(t.max);
+      // the median tap's split adds up to p50; only an NFC SIM's tap has an SWP part, every tap a reader part
+      const s = t.p50Split;
+      expect(s.reader + s.air + s.swp + s.card).toBeCloseTo(t.p50, 6);
+      expect(Math.min(s.reader, s.air, s.swp, s.card)).toBeGreaterThan(0);
     }
+    // each machine kind modelled with its reader (the machines' own profiles: docs/tap-time.md)
+    const readerOf = Object.fromEntries(report.tapTimes.map((t) => [t.machine, t.reader]));
+    expect(readerOf).toMatchObject({
+      'transit metro gate': 'gate',
+      'transit bus validator': 'bus-validator',
+      'transit recharge kiosk': 'till',
+      'access-control door controller': 'gate',
+      'campus canteen till': 'till',
+      'campus top-up kiosk': 'till',
+      'campus library / dorm door': 'gate',
+      'supermarket till (purse)': 'till',
+    });
     expect(report.apdus.air).toBeGreaterThan(8 * 10); // personalization and loads went over the air
     // the platform's socket traffic: applications, the operator (access-control's ledger.verify), the phones
     expect(report.messages.app.received).toBeGreaterThan(100);
@@ -68,6 +85,17 @@ describe('the whole patent', () => {
     expect(report.ok).toBe(true);
     const text = formatPatentReport(report);
     expect(text).toContain('every fen accounted for');
+    // per machine kind: p50/p95/max, then the p50 tap's split, printed to 0.1 ms and adding up (to the rounding)
+    for (const t of report.tapTimes) {
+      const line = text.split('\n').find((l) => l.startsWith(`  ${t.machine} `));
+      const m = line?.match(
+        / (\d+\.\d) +(\d+\.\d) +(\d+\.\d) +(\d+\.\d) = +(\d+\.\d) \+ +(\d+\.\d) \+ +(\d+\.\d) \+ +(\d+\.\d)$/,
+      );
+      expect(m, t.machine).not.toBeNull();
+      const [p50, p95, max, again, reader, air, swp, card] = m!.slice(1).map(Number);
+      expect([p50, p95, max, again]).toEqual([t.p50, t.p95, t.max, t.p50].map((v) => Number(v.toFixed(1))));
+      expect(Math.abs(reader! + air! + swp! + card! - p50!)).toBeLessThanOrEqual(0.25);
+    }
     expect(text).not.toContain('✗');
     expect(phases.some((p) => /reported lost .* refused at rush-till-1/.test(p))).toBe(true);
   }, 120_000);

@@ -584,11 +584,16 @@ export function formatPatentReport(r: PatentReport): string {
     `  money in ${yuan(r.moneyIn)} = money held ${yuan(r.moneyOut)} ${mark(r.moneyIn === r.moneyOut)}; every fleet purse = its float ${mark(r.pursesMatchFloats)}`,
     `  ledger.verify ${r.verify.ok ? 'ok' : 'FAILED'}: ${r.verify.entries} journal entries, head ${r.verify.journalHead.slice(0, 16)}…`,
     '',
-    'tap time at 106 kbit/s (model)           taps  APDUs    p50 ms   p95 ms   max ms',
-    ...r.tapTimes.map(
-      (t) =>
-        `  ${t.machine.padEnd(38)} ${String(t.taps).padStart(5)} ${String(t.apdus).padStart(6)} ${t.p50.toFixed(1).padStart(9)} ${t.p95.toFixed(1).padStart(8)} ${t.max.toFixed(1).padStart(8)}`,
-    ),
+    'tap time, ms (model: Java Card SIM behind SWP, 106 kbit/s, each machine its reader; docs/tap-time.md)',
+    `  ${'machine'.padEnd(38)} ${'reader'.padEnd(13)} ${'taps'.padStart(5)} ${'APDUs'.padStart(6)} ${'p50'.padStart(7)} ${'p95'.padStart(7)} ${'max'.padStart(7)}   ${'p50'.padStart(7)} = ${'reader'.padStart(6)} + ${'air'.padStart(5)} + ${'SWP'.padStart(5)} + ${'card'.padStart(5)}`,
+    ...r.tapTimes.map((t) => {
+      const f = (v: number, w: number) => v.toFixed(1).padStart(w);
+      const s = t.p50Split;
+      return (
+        `  ${t.machine.padEnd(38)} ${t.reader.padEnd(13)} ${String(t.taps).padStart(5)} ${String(t.apdus).padStart(6)} ${f(t.p50, 7)} ${f(t.p95, 7)} ${f(t.max, 7)}` +
+        `   ${f(t.p50, 7)} = ${f(s.reader, 6)} + ${f(s.air, 5)} + ${f(s.swp, 5)} + ${f(s.card, 5)}`
+      );
+    }),
     `  APDUs: ${r.apdus.contactless} contactless, ${r.apdus.air} over the air; platform messages (received/sent): ` +
       (Object.entries(r.messages) as [string, { received: number; sent: number }][])
         .map(([e, m]) => `/v1/${e} ${m.received}/${m.sent}`)
