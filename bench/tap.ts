@@ -31,6 +31,11 @@
  * `/dev/shm` (tmpfs: the syncs return at once), and its taps run in the same rounds: not a production set-up, only the
  * tap without the disk, to show how much of the tap is the link and how much the syncs. Skipped where there is no
  * `/dev/shm`.
+ *
+ * **The modelled tap time.** Last, the rows of what the purchase would take at a real reader under the machines'
+ * tap-time model (docs/tap-time.md): each timed tap's record carries it (`result.tapTime`, the default model: the
+ * patent's Java Card SIM behind SWP at a till, 106 kbit/s), the same model `npm start` prints. A figure of the model,
+ * not a measurement: the bench checks that every tap's is the same and prints the total and its split.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
@@ -42,12 +47,16 @@ import { createSim } from '@simtap/applet-emu/sim';
 import { InProcessChannel } from '@simtap/sdk/card';
 import { clearingRecord, MachineAgent, MachineHub, type MachineRecordEntry } from '@simtap/sdk/clients';
 import { fromHex, toHex } from '@simtap/sdk/core/bytes';
+import { formatTapTime, type TapTimeEstimate } from '@simtap/sdk/core/iso14443';
 import { ConsumptionMachine, PsamDriver } from '@simtap/sdk/machines';
 import WebSocket, { WebSocketServer } from 'ws';
-import { type BenchRow, type Measurement, row } from './lib';
+import { type BenchRow, type Measurement, quantityRow, row } from './lib';
 
 const GROUP =
   'Tap end to end over WebSockets: card → machine → application system (loopback, one process; clearing excluded)';
+/** The rows of the modelled tap time: what the card's time at the reader would be, not what the bench measures. */
+const MODEL_GROUP =
+  'Modelled tap time of the same purchase (the machines’ tap-time model, docs/tap-time.md; not measured)';
 /** The profile's maximum balance (fen); each purchase is 1 fen. */
 const BALANCE = 100_000;
 /** Purchases on one SIM before it is replaced (its offline counter stops at 65,535). */
@@ -249,6 +258,8 @@ export async function benchTap(): Promise<BenchRow[]> {
     inField = sim;
   };
   let frameBytes = 0;
+  /** The record's modelled tap time: the first timed tap's, and every other tap's must be the same. */
+  let modelled: TapTimeEstimate | undefined;
   type Split = { purchase: number[]; record: number[]; stored: number[]; acked: number[] };
   const newSplit = (): Split => ({ purchase: [], record: [], stored: [], acked: [] });
   const split = newSplit();
@@ -262,6 +273,10 @@ export async function benchTap(): Promise<BenchRow[]> {
     present(tapSims.sim);
     const result = await machine.purchase({ amount: 1 });
     if (result.status !== 'completed') fail(`a tap's purchase is ${result.status}`);
+    if (timed) {
+      modelled ??= result.tapTime;
+      if (result.tapTime.totalUs !== modelled.totalUs) fail('the modelled tap time changed from one tap to another');
+    }
     const record = clearingRecord(result);
     const t1 = nowUs();
     await agent.record(record);
@@ -411,5 +426,33 @@ export async function benchTap(): Promise<BenchRow[]> {
       ),
     );
   }
-  return [...rows, purchaseRow, echoRow];
+  return [...rows, purchaseRow, echoRow, ...modelRows(modelled ?? fail('no tap was timed'))];
+}
+
+/**
+ * The modelled tap time of the bench's purchase as its record carries it (`result.tapTime`, the machine's default
+ * model: the same `npm start` prints): the total and its split, ms.
+ */
+function modelRows(e: TapTimeEstimate): BenchRow[] {
+  const ms = (us: number) => us / 1000;
+  const p = e.profiles;
+  const model = `${p.card ?? 'no card profile'}${p.simLink === undefined ? '' : ` behind ${p.simLink}`} at a ${p.reader ?? 'reader not modelled'}, ${e.link}`;
+  const s = e.split;
+  return [
+    quantityRow(
+      MODEL_GROUP,
+      'modelled tap time: total (polling included)',
+      { value: ms(e.totalUs), unit: 'ms' },
+      undefined,
+      `the record's tapTime (${model}) of each timed tap, all equal: ${formatTapTime(e)}; without the reader's polling ` +
+        `${ms(e.transactionUs).toFixed(1)} ms`,
+    ),
+    quantityRow(MODEL_GROUP, 'modelled: reader (polling, per command, decision)', {
+      value: ms(s.readerUs),
+      unit: 'ms',
+    }),
+    quantityRow(MODEL_GROUP, 'modelled: air (ISO 14443 activation, frames)', { value: ms(s.airUs), unit: 'ms' }),
+    quantityRow(MODEL_GROUP, 'modelled: SWP link (SIM ↔ NFC controller)', { value: ms(s.linkUs), unit: 'ms' }),
+    quantityRow(MODEL_GROUP, 'modelled: card (power-up, processing)', { value: ms(s.cardUs), unit: 'ms' }),
+  ];
 }
