@@ -15,6 +15,7 @@ import { bcdToString, fromHex, toHex } from '@simtap/sdk/core/bytes';
 import { ArgumentError } from '@simtap/sdk/core/errors';
 import { READERS } from '@simtap/sdk/core/iso14443';
 import {
+  type CardInspection,
   type Clock,
   ConsumptionMachine,
   DEFAULT_TAP_TIME_OPTIONS,
@@ -22,7 +23,6 @@ import {
   PsamDriver,
   type PurchaseResult,
   RechargeMachine,
-  readPurse,
   type TransitStation,
   txnDateTime,
 } from '@simtap/sdk/machines';
@@ -142,14 +142,30 @@ abstract class FareMachine {
     return run;
   }
 
-  /** Reads the card's log (who it is, its day), refusing a blacklisted card. */
-  protected async look(card: CardChannel): Promise<{ serial: string; day: CardDay; rules: FareRules; today: string }> {
+  /**
+   * The tap's look at the card, inside the machine's tap (the same SELECT and EF 0x15, its APDUs in the record's
+   * tap time), before anything is debited: refuses a blacklisted card and, with `withDay`, reads the card's day from
+   * its log — today's records plus the one before them, not the whole log (the log is newest first). `day()` is the
+   * result once the inspection has run.
+   */
+  protected inspection(withDay: boolean): { inspect: (card: CardInspection) => Promise<void>; day: () => CardDay } {
     const rules = this.rules();
-    const purse = await readPurse(card, { counters: 'none', logRecords: LOG_DEPTH });
-    const serial = toHex(purse.serial);
-    if (this.#agent.isBlacklisted(serial)) throw new RideRefused(`${serial} is blacklisted`);
     const today = bcdToString(txnDateTime(this.clock).date);
-    return { serial, day: cardDay(purse.log, today, rules), rules, today };
+    let day: CardDay | undefined;
+    return {
+      inspect: async (card) => {
+        const serial = toHex(card.identity.serial);
+        if (this.#agent.isBlacklisted(serial)) throw new RideRefused(`${serial} is blacklisted`);
+        const log = withDay
+          ? await card.readLog({ records: LOG_DEPTH, until: (r) => bcdToString(r.date) < today })
+          : [];
+        day = cardDay(log, today, rules);
+      },
+      day: () => {
+        if (day === undefined) throw new ArgumentError('the card has not been inspected');
+        return day;
+      },
+    };
   }
 
   /** Keeps the record for the back office (durable on the machine's disk before this resolves). */
@@ -182,7 +198,7 @@ export class MetroGate extends FareMachine {
   readonly station: TransitStation;
   readonly direction: 'entry' | 'exit';
   readonly #machine: ConsumptionMachine;
-  #pricing: { day: CardDay; rules: FareRules; quote?: FareQuote } | undefined;
+  #pricing: { day: () => CardDay; rules: FareRules; quote?: FareQuote } | undefined;
 
   constructor(setup: MachineSetup, station: TransitStation, direction: 'entry' | 'exit') {
     super(setup);
@@ -203,22 +219,26 @@ export class MetroGate extends FareMachine {
     const full = metroFull(p.rules, entry, exit);
     // The trip starts at the entry: a transfer is counted from the entry time, on the entry's day.
     const sameDay = entry !== undefined && bcdToString(entry.date) === bcdToString(txnDateTime(this.clock).date);
-    const transfer = sameDay && isTransfer(p.day, 'metro', minutesOf(entry.time), p.rules);
-    p.quote = quote(full, transfer, p.day, p.rules);
+    const day = p.day();
+    const transfer = sameDay && isTransfer(day, 'metro', minutesOf(entry.time), p.rules);
+    p.quote = quote(full, transfer, day, p.rules);
     return p.quote.fare;
   }
 
   /** A tap of `card` at the gate. */
   tap(card: CardChannel): Promise<Ride> {
     return this.serial(async () => {
-      const { day, rules } = await this.look(card);
       if (this.direction === 'entry') {
-        const r = await this.#machine.enter({ station: this.station, card });
+        // The entry charges nothing and needs no history: only the blacklist.
+        const { inspect } = this.inspection(false);
+        const r = await this.#machine.enter({ station: this.station, card, inspect });
         return this.keep(r, 'metro-entry', this.station, undefined);
       }
-      this.#pricing = { day, rules };
+      const look = this.inspection(true);
+      const rules = this.rules();
+      this.#pricing = { day: look.day, rules };
       try {
-        const r = await this.#machine.exit({ station: this.station, card });
+        const r = await this.#machine.exit({ station: this.station, card, inspect: look.inspect });
         return await this.keep(r, 'metro-exit', this.station, this.#pricing.quote);
       } finally {
         this.#pricing = undefined;
@@ -249,12 +269,19 @@ export class BusValidator extends FareMachine {
   /** A boarding at `stop`. */
   board(card: CardChannel, stop: number): Promise<Ride> {
     return this.serial(async () => {
-      const { day, rules } = await this.look(card);
-      const now = minutesOf(txnDateTime(this.clock).time);
-      const q = quote(rules.busFlat, isTransfer(day, 'bus', now, rules), day, rules);
-      this.#fare = q.fare;
+      const rules = this.rules();
+      const look = this.inspection(true);
+      let q: FareQuote | undefined;
+      // The fare is priced inside the tap, from the day the inspection read (the entry charge is asked after it).
+      const inspect = async (c: CardInspection): Promise<void> => {
+        await look.inspect(c);
+        const day = look.day();
+        const now = minutesOf(txnDateTime(this.clock).time);
+        q = quote(rules.busFlat, isTransfer(day, 'bus', now, rules), day, rules);
+        this.#fare = q.fare;
+      };
       const station = { line: this.route, station: stop };
-      const r = await this.#machine.enter({ station, card });
+      const r = await this.#machine.enter({ station, card, inspect });
       return this.keep(r, 'bus', station, q);
     });
   }

@@ -1,9 +1,15 @@
 import { describe, expect, it, vi } from 'vitest';
-import { fromHex, toHex } from '../core/bytes';
+import { bcdToString, fromHex, toHex } from '../core/bytes';
 import { ArgumentError, TransportError } from '../core/errors';
 import { InsufficientBalanceError, StatusWordError } from '../core/iso7816';
 import { ISO14443_106, ISO14443_424 } from '../core/iso14443';
-import { IssuerTacVerifier, purchaseTac, TTI } from '../core/pboc';
+import {
+  encodeTransactionLogRecord,
+  IssuerTacVerifier,
+  purchaseTac,
+  type TransactionLogRecord,
+  TTI,
+} from '../core/pboc';
 import { cardProfile, referenceProfile } from '../core/profile';
 import { encodeTlv, tlv } from '../core/tlv';
 import { fixedClock } from './clock';
@@ -595,6 +601,184 @@ describe('ConsumptionMachine transit', () => {
     const r = await m.exit({ station: { line: 1, station: 9 } });
     expect(r).toMatchObject({ recovered: 'transaction-prove', amount: 400, kind: 'transit-exit' });
     expect(card.remaining).toBe(0);
+  });
+});
+
+describe('ConsumptionMachine inspect (a look at the card inside the tap, before the debit)', () => {
+  const fare = distanceFare({ base: 200, includedStops: 2, perStop: 50, max: 900 });
+  /** A metro exit's log record on 2026-`month`-`day` (BCD bytes). */
+  const logRecord = (counter: number, day: number, month = 0x03): TransactionLogRecord => ({
+    counter,
+    overdraftLimit: 0,
+    amount: 300,
+    tti: TTI.CAPP_PURCHASE,
+    terminalId: fromHex('440112010101'),
+    date: Uint8Array.of(0x20, 0x26, month, day),
+    time: Uint8Array.of(0x08, 0x00, 0x00),
+  });
+  const logStep = (n: number, r: TransactionLogRecord | 'end'): ScriptStep => ({
+    cmd: `00B2${u8(n)}C417`,
+    rsp: r === 'end' ? '6A83' : `${toHex(encodeTransactionLogRecord(r))}9000`,
+  });
+  const entryRecord = toHex(
+    encodeTransitRecord(1, {
+      type: 'entry',
+      station: { line: 1, station: 3 },
+      terminalId: fromHex('440100000002'),
+      amount: 0,
+      balance: 5000,
+      date: fromHex(DATE),
+      time: fromHex('090000'),
+    }),
+  );
+
+  it('exit: the inspection reads the log inside the tap (after EF 0x15, before the entry record), until told to stop', async () => {
+    const today = logRecord(4, 0x01);
+    const yesterday = logRecord(3, 0x28, 0x02);
+    const card = new ScriptedChannel([
+      ...identify(),
+      logStep(1, today),
+      logStep(2, yesterday), // the first record before today: read, then no more
+      { cmd: '00B201BC30', rsp: `${entryRecord}9000` },
+      { cmd: `805003020B0100000190${TID}0F`, rsp: initRsp(5000, 5) },
+      { cmd: '80DC01B830', rsp: '9000' },
+      { cmd: '805401000F', rsp: 'A1A2A3A4B1B2B3B49000' },
+    ]);
+    const order: string[] = [];
+    const { m } = machine(card, psamChannel(psamMac1(2), psamMac2Ok), {
+      transit: {
+        fare: (e, x) => {
+          order.push('fare');
+          return fare(e, x);
+        },
+      },
+    });
+    let seen: TransactionLogRecord[] = [];
+    const r = await m.exit({
+      station: { line: 1, station: 9 },
+      inspect: async (c) => {
+        order.push('inspect');
+        expect(toHex(c.identity.serial)).toBe(SERIAL);
+        seen = await c.readLog({ until: (x) => bcdToString(x.date) < DATE });
+      },
+    });
+    expect(order).toEqual(['inspect', 'fare']);
+    expect(seen).toEqual([today, yesterday]);
+    expect(card.remaining).toBe(0);
+    // The log reads are part of the tap: its APDU count and its modelled time.
+    expect(r).toMatchObject({ status: 'completed', amount: 400, apduCount: 8 });
+    expect(r.tapTime.apduCount).toBe(8);
+    const without = await (async () => {
+      const c2 = new ScriptedChannel([
+        ...identify(),
+        { cmd: '00B201BC30', rsp: `${entryRecord}9000` },
+        { cmd: `805003020B0100000190${TID}0F`, rsp: initRsp(5000, 5) },
+        { cmd: '80DC01B830', rsp: '9000' },
+        { cmd: '805401000F', rsp: 'A1A2A3A4B1B2B3B49000' },
+      ]);
+      return machine(c2, psamChannel(psamMac1(2), psamMac2Ok), { transit: { fare } }).m.exit({
+        station: { line: 1, station: 9 },
+      });
+    })();
+    expect(r.tapTime.totalUs).toBeGreaterThan(without.tapTime.totalUs);
+  });
+
+  it('readLog stops at the end of the log and at `records`', async () => {
+    const card = new ScriptedChannel([
+      ...identify(),
+      logStep(1, logRecord(2, 0x01)),
+      logStep(2, 'end'),
+      ...identify(),
+      logStep(1, logRecord(2, 0x01)),
+    ]);
+    const { m } = machine(card, psamChannel());
+    const lengths: number[] = [];
+    const refuse = new Error('stop here');
+    for (const records of [undefined, 1]) {
+      const err = await m
+        .purchase({
+          amount: 1,
+          inspect: async (c) => {
+            lengths.push((await c.readLog(records === undefined ? {} : { records })).length);
+            throw refuse;
+          },
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBe(refuse);
+    }
+    expect(lengths).toEqual([1, 1]);
+    expect(card.remaining).toBe(0);
+  });
+
+  it('a throwing inspection refuses the tap: no INITIALIZE, no PSAM session, no record', async () => {
+    const card = new ScriptedChannel([...identify()]);
+    const sam = psamChannel();
+    const { m, records } = machine(card, sam);
+    const err = await m
+      .purchase({
+        amount: 100,
+        inspect: () => {
+          throw new ArgumentError('blacklisted');
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_ARGUMENT', message: 'blacklisted' });
+    expect(card.remaining).toBe(0);
+    expect(sam.sent).toHaveLength(2); // the PSAM's SELECT and terminal ID only
+    expect(records).toEqual([]);
+  });
+
+  it('enter: a function entry charge is asked after the inspection (a fare priced from the card)', async () => {
+    const card = new ScriptedChannel([
+      ...identify(),
+      logStep(1, 'end'),
+      { cmd: `805003020B01000000C8${TID}0F`, rsp: initRsp(5000, 0) }, // 200 fen, priced by the inspection
+      { cmd: '80DC01B830', rsp: '9000' },
+      { cmd: '805401000F', rsp: 'A1A2A3A4B1B2B3B49000' },
+    ]);
+    let charge = 0;
+    const { m } = machine(card, psamChannel(psamMac1(1), psamMac2Ok), { transit: { fare, entryCharge: () => charge } });
+    const r = await m.enter({
+      station: { line: 1, station: 3 },
+      inspect: async (c) => {
+        charge = (await c.readLog()).length === 0 ? 200 : 100;
+      },
+    });
+    expect(r).toMatchObject({ status: 'completed', amount: 200, apduCount: 6 });
+    expect(card.remaining).toBe(0);
+  });
+
+  it('is not called when the tap settles a torn attempt at the same sale (nothing new is charged)', async () => {
+    const card = new ScriptedChannel([
+      ...identify(),
+      { cmd: '805001020B', rsp: initRsp(5000, 7) },
+      { cmd: '805401000F', fail: cardRemoved() },
+      ...identify(),
+      { cmd: '805A000602000708', rsp: 'B1B2B3B4A1A2A3A49000' },
+    ]);
+    const { m } = machine(card, psamChannel(psamMac1(9), psamMac2Ok));
+    const inspect = vi.fn();
+    await expect(m.purchase({ amount: 100, inspect })).rejects.toMatchObject({ code: 'CARD_REMOVED' });
+    expect(inspect).toHaveBeenCalledOnce();
+    const r = await m.purchase({ amount: 100, inspect });
+    expect(r).toMatchObject({ recovered: 'transaction-prove', amount: 100 });
+    expect(inspect).toHaveBeenCalledOnce();
+    expect(card.remaining).toBe(0);
+  });
+
+  it.each([
+    ['a string', 'inspect'],
+    ['an object', {}],
+  ])('rejects an inspect that is %s with BAD_ARGUMENT before sending anything', async (_, inspect) => {
+    const card = new ScriptedChannel();
+    const { m } = machine(card, psamChannel(), { transit: { fare } });
+    for (const call of [
+      () => m.purchase({ amount: 1, inspect } as never),
+      () => m.enter({ station: { line: 1, station: 1 }, inspect } as never),
+      () => m.exit({ station: { line: 1, station: 1 }, inspect } as never),
+    ])
+      await expect(call()).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    expect(card.sent).toEqual([]);
   });
 });
 

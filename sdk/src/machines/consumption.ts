@@ -49,7 +49,7 @@ import {
   readRecordApdu,
   updateCappDataCacheApdu,
 } from './commands';
-import type { CardIdentity } from './epurse-client';
+import { type CardIdentity, readLogRecord } from './epurse-client';
 import { MacError } from './errors';
 import { type ApduLink, accept } from './link';
 import { MachineCore, type MachineOptions, recordOf, type Tap, type TapOptions } from './machine-core';
@@ -98,14 +98,43 @@ export interface ConsumptionMachineOptions extends MachineOptions<PendingPurchas
   readonly transit?: TransitOptions;
 }
 
+/** What {@link SaleOptions.inspect} can do with the card in the field, inside the tap. */
+export interface CardInspection {
+  /** The card's EF 0x15 and application serial, as the tap read them. */
+  readonly identity: CardIdentity;
+  /**
+   * Reads the card's transaction log (EF 0x18) newest first: at most `records` (default the machine's `logRecords`),
+   * stopping at the log's end or after the first record `until` is true of (that record included). One READ RECORD
+   * per record, counted in the tap and its modelled time: a machine that needs today's rides passes
+   * `until: (r) => date(r) < today` and reads today's records plus one, not the whole log.
+   * @throws {ArgumentError} `BAD_ARGUMENT` on a bad option; the link's errors.
+   */
+  readLog(options?: {
+    readonly records?: number;
+    readonly until?: (record: TransactionLogRecord) => boolean;
+  }): Promise<TransactionLogRecord[]>;
+}
+
+/** What every request that may debit takes. */
+export interface SaleOptions extends TapOptions {
+  /**
+   * Looks at the card inside the tap before anything moves money: after the card is identified and a torn purchase
+   * of it settled, before INITIALIZE (and, at an exit gate, before the entry record is read). Throwing refuses the
+   * tap: nothing is debited and the error is the call's. Blacklist checks and fare inputs read from the card (the
+   * day's rides for a daily cap) belong here: they reuse the tap's SELECT and EF 0x15, and their APDUs count in the
+   * record's `tapTime`. Not called when the tap settles a torn attempt at the same sale (nothing new is charged).
+   */
+  readonly inspect?: (card: CardInspection) => void | Promise<void>;
+}
+
 /** A purchase request. */
-export interface PurchaseRequest extends TapOptions {
+export interface PurchaseRequest extends SaleOptions {
   /** Amount in fen (0..2³²−1). */
   readonly amount: number;
 }
 
 /** A gate request. */
-export interface GateRequest extends TapOptions {
+export interface GateRequest extends SaleOptions {
   readonly station: TransitStation;
 }
 
@@ -215,6 +244,7 @@ export class ConsumptionMachine {
    */
   async purchase(req: PurchaseRequest): Promise<PurchaseResult> {
     assertUint(req?.amount, 'amount', 0xffffffff);
+    assertInspect(req);
     const same = (p: PendingPurchase) => p.kind === 'purchase' && p.amount === req.amount;
     return this.#sale(req, same, (tap, id) => this.#debit(tap, id, { kind: 'purchase', amount: req.amount }));
   }
@@ -227,12 +257,19 @@ export class ConsumptionMachine {
   async enter(req: GateRequest): Promise<PurchaseResult> {
     const transit = this.#transit();
     assertStation(req?.station);
+    assertInspect(req);
     const ec = transit.entryCharge ?? 0;
-    const amount = typeof ec === 'function' ? ec(req.station) : ec;
-    assertUint(amount, 'entry charge', 0xffffffff);
+    const charge = (): number => {
+      const amount = typeof ec === 'function' ? ec(req.station) : ec;
+      assertUint(amount, 'entry charge', 0xffffffff);
+      return amount;
+    };
+    // Without inspect the charge is known before the tap (a bad one sends nothing); with it, after the inspection,
+    // which may be what the charge depends on (a bus's transfer discount from the card's log).
+    const early = req.inspect === undefined ? charge() : undefined;
     const same = (p: PendingPurchase) => p.kind === 'transit-entry' && sameStation(p.station, req.station);
     return this.#sale(req, same, (tap, id) =>
-      this.#debit(tap, id, { kind: 'transit-entry', amount, station: req.station }),
+      this.#debit(tap, id, { kind: 'transit-entry', amount: early ?? charge(), station: req.station }),
     );
   }
 
@@ -246,6 +283,7 @@ export class ConsumptionMachine {
   async exit(req: GateRequest): Promise<PurchaseResult> {
     const transit = this.#transit();
     assertStation(req?.station);
+    assertInspect(req);
     const same = (p: PendingPurchase) => p.kind === 'transit-exit' && sameStation(p.station, req.station);
     return this.#sale(req, same, async (tap, id) => {
       const entry = await readEntry(tap.link, transit.cappSfi ?? EPURSE_SFI.CAPP17, transit.recordId ?? 1);
@@ -295,15 +333,40 @@ export class ConsumptionMachine {
    * that pending purchase was this very sale.
    */
   #sale(
-    req: TapOptions,
+    req: SaleOptions,
     sameSale: (p: PendingPurchase) => boolean,
     debit: (tap: PurchaseTap, id: CardIdentity) => Promise<PurchaseRecord>,
   ): Promise<PurchaseResult> {
     return this.#tap(req, async (tap) => {
       const id = await this.#core.identify(tap);
       const done = await this.#settle(tap, id, sameSale);
-      return done ?? debit(tap, id);
+      if (done !== undefined) return done;
+      if (req.inspect !== undefined) await req.inspect(this.#inspection(tap, id));
+      return debit(tap, id);
     });
+  }
+
+  /** The {@link CardInspection} of a tap. */
+  #inspection(tap: PurchaseTap, identity: CardIdentity): CardInspection {
+    const max = this.#core.logRecords;
+    return {
+      identity: { ef15: identity.ef15, serial: identity.serial.slice() },
+      readLog: async (o = {}) => {
+        if (typeof o !== 'object' || o === null) throw new ArgumentError('readLog: options must be an object');
+        const records = o.records ?? max;
+        assertUint(records, 'records', 254);
+        if (o.until !== undefined && typeof o.until !== 'function')
+          throw new ArgumentError('until: expected a function');
+        const out: TransactionLogRecord[] = [];
+        for (let n = 1; n <= records; n++) {
+          const r = await readLogRecord(tap.link, n);
+          if (r === undefined) break;
+          out.push(r);
+          if (o.until?.(r)) break;
+        }
+        return out;
+      },
+    };
   }
 
   /** Resolves this card's pending purchase; returns its completed or unproven record when it is the same sale. */
@@ -495,4 +558,10 @@ async function readEntry(link: ApduLink, sfi: number, recordId: number): Promise
     throw e;
   }
   return rec?.type === 'entry' ? rec : undefined;
+}
+
+/** @throws {ArgumentError} `BAD_ARGUMENT` when `inspect` is given and is no function. */
+function assertInspect(req: SaleOptions): void {
+  if (req.inspect !== undefined && typeof req.inspect !== 'function')
+    throw new ArgumentError('inspect: expected a function');
 }

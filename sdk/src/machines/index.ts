@@ -32,15 +32,17 @@ export {
   verifyPinApdu,
 } from './commands';
 export {
+  type CardInspection,
   ConsumptionMachine,
   type ConsumptionMachineOptions,
   type GateRequest,
   type PurchaseRequest,
   type RecoveryOutcome,
+  type SaleOptions,
   type TapOptions,
   type TransitOptions,
 } from './consumption';
-export { EPURSE_DEFAULT_AID } from './epurse-client';
+export { type CardIdentity, EPURSE_DEFAULT_AID } from './epurse-client';
 export {
   CardLeftFieldError,
   CardLockedError,

@@ -90,6 +90,46 @@ describe('readPurse', () => {
     expect(one.remaining).toBe(0);
   });
 
+  it('stops the log after the first record logUntil is true of, that record included, and never reads on', async () => {
+    const on = (r: TransactionLogRecord, day: number) => ({ ...r, date: Uint8Array.of(0x20, 0x26, 0x03, day) });
+    const today = [on(rec(TTI.CAPP_PURCHASE, 9, 300), 0x02), on(rec(TTI.EP_PURCHASE, 8, 200), 0x02)];
+    const yesterday = on(rec(TTI.EP_LOAD, 4, 1000), 0x01);
+    const ch = new ScriptedChannel([
+      ...identify,
+      { cmd: '805C000204', rsp: '00000064 9000' },
+      logStep(1, today[0]!),
+      logStep(2, today[1]!),
+      logStep(3, yesterday),
+    ]);
+    const seen: number[] = [];
+    const r = await readPurse(ch, {
+      counters: 'none',
+      logUntil: (x) => {
+        seen.push(x.counter);
+        return x.date[3]! < 0x02;
+      },
+    });
+    expect(r.log).toEqual([...today, yesterday]);
+    expect(seen).toEqual([9, 8, 4]);
+    expect(r.apduCount).toBe(6); // SELECT, READ BINARY, GET BALANCE, 3 READ RECORD: not the 10 of logRecords
+    expect(ch.remaining).toBe(0);
+    // logRecords still bounds it; a log that ends first ends the reading.
+    const two = new ScriptedChannel([
+      ...identify,
+      { cmd: '805C000204', rsp: '00000064 9000' },
+      logStep(1, today[0]!),
+      logStep(2, today[1]!),
+    ]);
+    expect((await readPurse(two, { counters: 'none', logRecords: 2, logUntil: () => false })).log).toEqual(today);
+    const short = new ScriptedChannel([
+      ...identify,
+      { cmd: '805C000204', rsp: '00000064 9000' },
+      logStep(1, today[0]!),
+      logStep(2, 'end'),
+    ]);
+    expect((await readPurse(short, { counters: 'none', logUntil: () => false })).log).toEqual([today[0]]);
+  });
+
   it.each([
     ['9401 (the balance cannot pay 1 fen) and 6A80 (balance at its maximum)', '6A80', '9401'],
     ['9403 (no key for the index)', '9403', '9403'],
@@ -200,6 +240,7 @@ describe('readPurse', () => {
     ['keyIndex', 'ch', { keyIndex: 256 }],
     ['terminalId', 'ch', { terminalId: new Uint8Array(5) }],
     ['pin', 'ch', { pin: '12ab' }],
+    ['logUntil not a function', 'ch', { logUntil: 'today' }],
   ])('rejects %s with BAD_ARGUMENT before sending anything', async (_, channel, options) => {
     const ch = new ScriptedChannel();
     const err = await readPurse((channel === 'ch' ? ch : channel) as never, options as never).catch((e: unknown) => e);

@@ -43,6 +43,13 @@ export interface ReadPurseOptions {
   readonly pin?: string;
   /** Newest log records to return, 0..254; default 10 (the log of the reference card holds 10). */
   readonly logRecords?: number;
+  /**
+   * Stops reading the log early: after the first record for which this returns true (that record is returned too),
+   * even when fewer than `logRecords` have been read. A machine that needs only today's records of a log written
+   * newest first passes `(r) => date(r) < today` and reads today's records plus one, not the whole log: each record
+   * is one READ RECORD, the costliest part of a reading at a real reader (docs/tap-time.md).
+   */
+  readonly logUntil?: (record: TransactionLogRecord) => boolean;
   /** Where the counters come from (module doc): `'card'` (default), `'log'` or `'none'`. */
   readonly counters?: 'card' | 'log' | 'none';
   /** Key index of the INITIALIZE that reads the counters; default 1 (reference profile). */
@@ -97,7 +104,10 @@ const FAMILIES = {
   ed: { online: [TTI.ED_LOAD], offline: [TTI.ED_PURCHASE] },
 } as const;
 
-function checkOptions(opts: ReadPurseOptions): Required<Omit<ReadPurseOptions, 'pin'>> & { pin: string | undefined } {
+function checkOptions(opts: ReadPurseOptions): Required<Omit<ReadPurseOptions, 'pin' | 'logUntil'>> & {
+  pin: string | undefined;
+  logUntil: ((record: TransactionLogRecord) => boolean) | undefined;
+} {
   assertOptionsObject(opts, 'options');
   const aid = opts.aid ?? EPURSE_DEFAULT_AID;
   assertBytes(aid, 'aid');
@@ -108,6 +118,8 @@ function checkOptions(opts: ReadPurseOptions): Required<Omit<ReadPurseOptions, '
   if (purse !== 'ep' && purse !== 'ed') throw new ArgumentError("purse: expected 'ep' or 'ed'");
   const logRecords = opts.logRecords ?? 10;
   assertUint(logRecords, 'logRecords', MAX_LOG_RECORDS);
+  if (opts.logUntil !== undefined && typeof opts.logUntil !== 'function')
+    throw new ArgumentError('logUntil: expected a function');
   const counters = opts.counters ?? 'card';
   if (counters !== 'card' && counters !== 'log' && counters !== 'none')
     throw new ArgumentError("counters: expected 'card', 'log' or 'none'");
@@ -116,7 +128,7 @@ function checkOptions(opts: ReadPurseOptions): Required<Omit<ReadPurseOptions, '
   const terminalId = opts.terminalId ?? ZERO_TID;
   assertBytes(terminalId, 'terminalId', 6);
   if (opts.pin !== undefined) verifyPinApdu(opts.pin); // validates the digits
-  return { aid, selectVia, purse, logRecords, counters, keyIndex, terminalId, pin: opts.pin };
+  return { aid, selectVia, purse, logRecords, counters, keyIndex, terminalId, pin: opts.pin, logUntil: opts.logUntil };
 }
 
 /**
@@ -152,7 +164,7 @@ export async function readPurse(channel: CardChannel, opts: ReadPurseOptions = {
   const balance = balanceResponse.decode(balanceData).balance | 0; // two's complement: negative while overdrawn
 
   const log = new LogReader(link);
-  const records = await log.read(o.logRecords);
+  const records = await log.read(o.logRecords, o.logUntil);
   if (o.counters !== 'none') {
     const family = FAMILIES[o.purse];
     online ??= await log.counterOf(family.online);
@@ -195,9 +207,12 @@ class LogReader {
 
   constructor(private readonly link: ApduLink) {}
 
-  /** The first `n` records (fewer when the log ends first). */
-  async read(n: number): Promise<TransactionLogRecord[]> {
-    while (this.#records.length < n && (await this.#next())) {}
+  /** The first `n` records (fewer when the log ends first, or after the first record `until` is true of). */
+  async read(n: number, until?: (record: TransactionLogRecord) => boolean): Promise<TransactionLogRecord[]> {
+    for (let i = 0; i < n; i++) {
+      if (this.#records[i] === undefined && !(await this.#next())) break;
+      if (until?.(this.#records[i]!)) return this.#records.slice(0, i + 1);
+    }
     return this.#records.slice(0, n);
   }
 
