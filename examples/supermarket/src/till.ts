@@ -13,14 +13,10 @@ import { type ClearingRecord, clearingRecord, MachineAgent } from '@simtap/sdk/c
 import { concat, fromHex, toHex } from '@simtap/sdk/core/bytes';
 import { defineErrors, SimtapError } from '@simtap/sdk/core/errors';
 import { formatSw, parseResponseApdu } from '@simtap/sdk/core/iso7816';
-import {
-  type Clock,
-  ConsumptionMachine,
-  EPURSE_DEFAULT_AID,
-  PsamDriver,
-  readPurse,
-  selectByNameApdu,
-} from '@simtap/sdk/machines';
+import { type CardInspection, type Clock, ConsumptionMachine, PsamDriver } from '@simtap/sdk/machines';
+
+/** What the till's look at the card throws when the purse cannot pay: the tap goes on to the online charge. */
+const PAY_ONLINE = Symbol('pay online');
 
 /** The till's own refusals. */
 export const TILL_ERRORS = defineErrors({
@@ -115,7 +111,10 @@ export interface Sale {
   readonly cardSerial: string;
   /** The basket, fen. */
   readonly basket: number;
-  /** The purse's balance when the card was read, fen. */
+  /**
+   * The purse's balance before the sale, fen: as the till read it, or, for a sale a tap settled after an earlier torn
+   * attempt (the DEBIT had landed), the balance that sale started from.
+   */
   readonly purseBefore: number;
   readonly method: 'purse' | 'phoneAccount';
   /** The purse's balance after the sale, fen (unchanged for an online charge). */
@@ -211,20 +210,46 @@ export class Till {
   async checkout(card: Card, basket: number): Promise<Sale> {
     this.reader.present(card);
     try {
-      const purse = await readPurse(this.reader, { logRecords: 0, counters: 'none' });
-      const cardSerial = toHex(purse.serial);
-      if (this.agent.isBlacklisted(cardSerial))
-        throw new TillError('CARD_BLACKLISTED', `${this.id}: card ${cardSerial} is blacklisted`);
-      const saleNo = ++this.#saleNo;
-      const base = { till: this.id, saleNo, cardSerial, basket, purseBefore: purse.balance };
-      if (basket <= purse.balance) {
-        const result = await this.#machine.purchase({ amount: basket });
+      // One tap: the machine's SELECT and EF 0x15, then this look at the card (blacklist, GET BALANCE) before it
+      // debits; when the purse cannot pay, the look stops the purchase and the same tap goes on to the online charge.
+      let seen: { cardSerial: string; balance: number; saleNo: number } | undefined;
+      const inspect = async (c: CardInspection): Promise<void> => {
+        const cardSerial = toHex(c.identity.serial);
+        if (this.agent.isBlacklisted(cardSerial))
+          throw new TillError('CARD_BLACKLISTED', `${this.id}: card ${cardSerial} is blacklisted`);
+        const balance = await c.readBalance();
+        seen = { cardSerial, balance, saleNo: ++this.#saleNo };
+        if (basket > balance) throw PAY_ONLINE;
+      };
+      try {
+        const result = await this.#machine.purchase({ amount: basket, inspect });
         if (result.status !== 'completed')
-          throw new TillError('PURCHASE_UNPROVEN', `${this.id}: sale ${saleNo} has no TAC (${result.status})`);
+          throw new TillError(
+            'PURCHASE_UNPROVEN',
+            `${this.id}: sale ${seen?.saleNo ?? '?'} has no TAC (${result.status})`,
+          );
         const record = { ...clearingRecord(result), machine: 'till' };
         await this.agent.record(record);
-        return { ...base, method: 'purse', purseAfter: result.balanceAfter, record };
+        // Without `seen`, the tap settled an earlier torn attempt at this sale (no new look at the card).
+        const base = seen ?? {
+          cardSerial: record.cardSerial,
+          balance: result.balanceAfter + basket,
+          saleNo: ++this.#saleNo,
+        };
+        return {
+          till: this.id,
+          saleNo: base.saleNo,
+          cardSerial: base.cardSerial,
+          basket,
+          purseBefore: base.balance,
+          method: 'purse',
+          purseAfter: result.balanceAfter,
+          record,
+        };
+      } catch (e) {
+        if (e !== PAY_ONLINE || seen === undefined) throw e;
       }
+      const { cardSerial, balance, saleNo } = seen;
       const { challenge } = await this.#charges.chargeChallenge(cardSerial);
       const response = await this.#internalAuthenticate(challenge);
       const request: ChargeRequest = {
@@ -235,7 +260,16 @@ export class Till {
         response,
       };
       const answer = await this.#charges.chargePhoneAccount(request);
-      return { ...base, method: 'phoneAccount', purseAfter: purse.balance, charge: { request, ...answer } };
+      return {
+        till: this.id,
+        saleNo,
+        cardSerial,
+        basket,
+        purseBefore: balance,
+        method: 'phoneAccount',
+        purseAfter: balance,
+        charge: { request, ...answer },
+      };
     } finally {
       this.reader.remove();
     }
@@ -260,10 +294,11 @@ export class Till {
     this.#psam.powerOff('contact');
   }
 
-  /** SELECT of the e-purse, then INTERNAL AUTHENTICATE `00 88 00 kk 08 <challenge> 00`: the card's answer, hex. */
+  /**
+   * INTERNAL AUTHENTICATE `00 88 00 kk 08 <challenge> 00` in the tap that read the card: the e-purse is still selected
+   * (the tap's SELECT; nothing since has selected anything else). The card's answer, hex.
+   */
   async #internalAuthenticate(challenge: string): Promise<string> {
-    const select = parseResponseApdu(await this.reader.transmit(selectByNameApdu(EPURSE_DEFAULT_AID)));
-    if (select.sw !== 0x9000) throw new TillError('TILL_CARD_REFUSED', `SELECT e-purse: ${formatSw(select.sw)}`);
     const apdu = concat(
       Uint8Array.of(0x00, 0x88, 0x00, this.#deakKeyIndex, 0x08),
       fromHex(challenge),

@@ -13,7 +13,7 @@ import {
 import { cardProfile, referenceProfile } from '../core/profile';
 import { encodeTlv, tlv } from '../core/tlv';
 import { fixedClock } from './clock';
-import { ConsumptionMachine, type ConsumptionMachineOptions } from './consumption';
+import { type CardInspection, ConsumptionMachine, type ConsumptionMachineOptions } from './consumption';
 import { CardLeftFieldError, CardLockedError, MacError } from './errors';
 import { PsamDriver } from './psam';
 import type { PurchaseResult } from './records';
@@ -707,6 +707,30 @@ describe('ConsumptionMachine inspect (a look at the card inside the tap, before 
       expect(err).toBe(refuse);
     }
     expect(lengths).toEqual([1, 1]);
+    expect(card.remaining).toBe(0);
+  });
+
+  it('readBalance is GET BALANCE of the purse inside the tap (negative while overdrawn), then the purchase runs', async () => {
+    const card = new ScriptedChannel([
+      ...identify(),
+      { cmd: '805C000204', rsp: 'FFFFFF38 9000' },
+      ...identify(),
+      { cmd: '805C000204', rsp: '00001388 9000' },
+      { cmd: '805001020B0100000064', rsp: initRsp(5000, 3) },
+      { cmd: '805401000F', rsp: 'A1A2A3A4B1B2B3B49000' },
+    ]);
+    const { m } = machine(card, psamChannel(psamMac1(1), psamMac2Ok));
+    const seen: number[] = [];
+    const tooLow = new Error('pay another way');
+    const inspect = async (c: CardInspection) => {
+      const balance = await c.readBalance();
+      seen.push(balance);
+      if (balance < 100) throw tooLow;
+    };
+    expect(await m.purchase({ amount: 100, inspect }).catch((e: unknown) => e)).toBe(tooLow);
+    const r = await m.purchase({ amount: 100, inspect });
+    expect(seen).toEqual([-200, 5000]);
+    expect(r).toMatchObject({ status: 'completed', amount: 100, balanceAfter: 4900, apduCount: 5 });
     expect(card.remaining).toBe(0);
   });
 

@@ -40,9 +40,17 @@
 import { assertUint } from '../core/bytes';
 import { ArgumentError, ParseError } from '../core/errors';
 import { StatusWordError, SW } from '../core/iso7816';
-import { debitResponse, EPURSE_SFI, initForPurchaseResponse, type TransactionLogRecord, TTI } from '../core/pboc';
+import {
+  balanceResponse,
+  debitResponse,
+  EPURSE_SFI,
+  initForPurchaseResponse,
+  type TransactionLogRecord,
+  TTI,
+} from '../core/pboc';
 import {
   debitApdu,
+  getBalanceApdu,
   INITIALIZE_P1,
   initializeApdu,
   type MachineCommandName,
@@ -113,6 +121,12 @@ export interface CardInspection {
     readonly records?: number;
     readonly until?: (record: TransactionLogRecord) => boolean;
   }): Promise<TransactionLogRecord[]>;
+  /**
+   * The purse's balance in fen (GET BALANCE, one APDU; negative while overdrawn): what a till reads to choose between
+   * the purse and another way to pay.
+   * @throws the link's errors.
+   */
+  readBalance(): Promise<number>;
 }
 
 /** What every request that may debit takes. */
@@ -365,6 +379,10 @@ export class ConsumptionMachine {
           if (o.until?.(r)) break;
         }
         return out;
+      },
+      readBalance: async () => {
+        const data = await tap.link.run('GET_BALANCE', getBalanceApdu(0x02), balanceResponse.length);
+        return balanceResponse.decode(data).balance | 0; // two's complement: negative while overdrawn
       },
     };
   }

@@ -410,10 +410,15 @@ async function tornPurchase(
   if (!hasErrorCode(tear, TRANSPORT_ERRORS, 'CARD_REMOVED'))
     throw new Error(`the torn purchase did not tear: ${tear instanceof Error ? tear.message : String(tear)}`);
   const again = await till.checkout(f.sim, TORN_BASKET);
+  // What the card holds now, read on its own (a fresh power-up, not the till's word).
+  if (f.sim.isPowered('contactless')) f.sim.powerOff('contactless');
+  f.sim.powerOn('contactless');
+  const purse = await readPurse(f.sim.channel('contactless'), { counters: 'none', logRecords: 0 });
+  f.sim.powerOff('contactless');
   return {
-    // the next tap found the purse already debited: the torn DEBIT had landed, and the till recorded that sale
-    recovered: again.record !== undefined && again.purseBefore === before - TORN_BASKET,
-    chargedOnce: again.purseAfter === before - TORN_BASKET,
+    // the next tap settled the torn sale (the DEBIT had landed) and returned that very sale's record, no new debit
+    recovered: again.record !== undefined && again.purseBefore === before && again.purseAfter === before - TORN_BASKET,
+    chargedOnce: purse.balance === before - TORN_BASKET,
   };
 }
 const DESK_TOP_UP = 10_000;
