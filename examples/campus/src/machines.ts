@@ -18,9 +18,9 @@ import {
   type PlatformClient,
   PlatformLoadAuthorizer,
 } from '@simtap/sdk/clients';
-import { toHex } from '@simtap/sdk/core/bytes';
 import { InsufficientBalanceError } from '@simtap/sdk/core/iso7816';
 import {
+  type CardInspection,
   type Clock,
   ConsumptionMachine,
   type LoadAuthorizationRequest,
@@ -29,7 +29,7 @@ import {
   PsamDriver,
   RechargeMachine,
 } from '@simtap/sdk/machines';
-import { type CampusReader, readCardSerial } from './reader';
+import type { CampusReader } from './reader';
 
 /** How long a machine waits for the back office to store a record before it carries on (the record stays buffered). */
 const DELIVERY_TIMEOUT_MS = 5000;
@@ -96,6 +96,14 @@ export interface CanteenTillOptions {
   readonly clock: Clock;
 }
 
+/** What {@link refuseBlacklisted} throws: the machine refuses the tap, nothing moved. */
+const BLACKLISTED = Symbol('blacklisted');
+
+/** The look at the card inside a till's or kiosk's tap: a card on the blacklist the back office pushed is refused. */
+function refuseBlacklisted(agent: MachineAgent, card: CardInspection): void {
+  if (agent.isBlacklisted(card.identity.serial)) throw BLACKLISTED;
+}
+
 /** A canteen till: a reader, a PSAM in its contact slot, the back office's menu and blacklist. */
 export class CanteenTill {
   readonly machine: CampusMachine;
@@ -129,12 +137,12 @@ export class CanteenTill {
     if (amount === undefined) return { status: 'refused', item, amount, reason: 'notOnMenu' };
     this.#reader.present(card);
     try {
-      const serial = await readCardSerial(this.#reader);
-      if (agent.isBlacklisted(serial)) return { status: 'refused', item, amount, reason: 'blacklisted' };
       let sale: Awaited<ReturnType<ConsumptionMachine['purchase']>>;
       try {
-        sale = await this.#pos.purchase({ amount });
+        // The blacklist is checked inside the purchase's tap (its SELECT and EF 0x15), before anything is debited.
+        sale = await this.#pos.purchase({ amount, inspect: (c) => refuseBlacklisted(agent, c) });
       } catch (e) {
+        if (e === BLACKLISTED) return { status: 'refused', item, amount, reason: 'blacklisted' };
         if (e instanceof InsufficientBalanceError)
           return { status: 'refused', item, amount, reason: 'insufficientBalance' };
         throw e;
@@ -203,12 +211,11 @@ export class TopUpKiosk {
     this.#reader.present(card);
     this.#current = new PlatformLoadAuthorizer(this.#platform, { funding });
     try {
-      const serial = await readCardSerial(this.#reader);
-      if (agent.isBlacklisted(toHex(serial))) return { status: 'refused', amount, reason: 'blacklisted' };
-      const load = await this.#recharge.load({ amount });
+      const load = await this.#recharge.load({ amount, inspect: (c) => refuseBlacklisted(agent, c) });
       if (load.status !== 'completed') return { status: 'refused', amount, reason: 'unproven' };
       return { status: 'loaded', amount, balanceAfter: load.balanceAfter };
     } catch (e) {
+      if (e === BLACKLISTED) return { status: 'refused', amount, reason: 'blacklisted' };
       if (hasPlatformErrorCode(e, 'INSUFFICIENT_FUNDS'))
         return { status: 'refused', amount, reason: 'insufficientFunds' };
       throw e;

@@ -40,27 +40,27 @@
 import { assertUint } from '../core/bytes';
 import { ArgumentError, ParseError } from '../core/errors';
 import { StatusWordError, SW } from '../core/iso7816';
-import {
-  balanceResponse,
-  debitResponse,
-  EPURSE_SFI,
-  initForPurchaseResponse,
-  type TransactionLogRecord,
-  TTI,
-} from '../core/pboc';
+import { debitResponse, EPURSE_SFI, initForPurchaseResponse, type TransactionLogRecord, TTI } from '../core/pboc';
 import {
   debitApdu,
-  getBalanceApdu,
   INITIALIZE_P1,
   initializeApdu,
   type MachineCommandName,
   readRecordApdu,
   updateCappDataCacheApdu,
 } from './commands';
-import { type CardIdentity, readLogRecord } from './epurse-client';
+import type { CardIdentity } from './epurse-client';
 import { MacError } from './errors';
 import { type ApduLink, accept } from './link';
-import { MachineCore, type MachineOptions, recordOf, type Tap, type TapOptions } from './machine-core';
+import {
+  assertInspect,
+  type InspectOptions,
+  MachineCore,
+  type MachineOptions,
+  recordOf,
+  type Tap,
+  type TapOptions,
+} from './machine-core';
 import type { PsamDriver } from './psam';
 import type {
   PendingPurchase,
@@ -82,7 +82,7 @@ import {
   TRANSIT_RECORD_LENGTH,
 } from './transit';
 
-export type { TapOptions } from './machine-core';
+export type { CardInspection, InspectOptions, TapOptions } from './machine-core';
 
 /** Transit settings of a gate. */
 export interface TransitOptions {
@@ -106,40 +106,8 @@ export interface ConsumptionMachineOptions extends MachineOptions<PendingPurchas
   readonly transit?: TransitOptions;
 }
 
-/** What {@link SaleOptions.inspect} can do with the card in the field, inside the tap. */
-export interface CardInspection {
-  /** The card's EF 0x15 and application serial, as the tap read them. */
-  readonly identity: CardIdentity;
-  /**
-   * Reads the card's transaction log (EF 0x18) newest first: at most `records` (default the machine's `logRecords`),
-   * stopping at the log's end or after the first record `until` is true of (that record included). One READ RECORD
-   * per record, counted in the tap and its modelled time: a machine that needs today's rides passes
-   * `until: (r) => date(r) < today` and reads today's records plus one, not the whole log.
-   * @throws {ArgumentError} `BAD_ARGUMENT` on a bad option; the link's errors.
-   */
-  readLog(options?: {
-    readonly records?: number;
-    readonly until?: (record: TransactionLogRecord) => boolean;
-  }): Promise<TransactionLogRecord[]>;
-  /**
-   * The purse's balance in fen (GET BALANCE, one APDU; negative while overdrawn): what a till reads to choose between
-   * the purse and another way to pay.
-   * @throws the link's errors.
-   */
-  readBalance(): Promise<number>;
-}
-
-/** What every request that may debit takes. */
-export interface SaleOptions extends TapOptions {
-  /**
-   * Looks at the card inside the tap before anything moves money: after the card is identified and a torn purchase
-   * of it settled, before INITIALIZE (and, at an exit gate, before the entry record is read). Throwing refuses the
-   * tap: nothing is debited and the error is the call's. Blacklist checks and fare inputs read from the card (the
-   * day's rides for a daily cap) belong here: they reuse the tap's SELECT and EF 0x15, and their APDUs count in the
-   * record's `tapTime`. Not called when the tap settles a torn attempt at the same sale (nothing new is charged).
-   */
-  readonly inspect?: (card: CardInspection) => void | Promise<void>;
-}
+/** What every request that may debit takes: {@link InspectOptions.inspect}, a look at the card before the debit. */
+export interface SaleOptions extends TapOptions, InspectOptions {}
 
 /** A purchase request. */
 export interface PurchaseRequest extends SaleOptions {
@@ -355,36 +323,9 @@ export class ConsumptionMachine {
       const id = await this.#core.identify(tap);
       const done = await this.#settle(tap, id, sameSale);
       if (done !== undefined) return done;
-      if (req.inspect !== undefined) await req.inspect(this.#inspection(tap, id));
+      if (req.inspect !== undefined) await req.inspect(this.#core.inspection(tap, id));
       return debit(tap, id);
     });
-  }
-
-  /** The {@link CardInspection} of a tap. */
-  #inspection(tap: PurchaseTap, identity: CardIdentity): CardInspection {
-    const max = this.#core.logRecords;
-    return {
-      identity: { ef15: identity.ef15, serial: identity.serial.slice() },
-      readLog: async (o = {}) => {
-        if (typeof o !== 'object' || o === null) throw new ArgumentError('readLog: options must be an object');
-        const records = o.records ?? max;
-        assertUint(records, 'records', 254);
-        if (o.until !== undefined && typeof o.until !== 'function')
-          throw new ArgumentError('until: expected a function');
-        const out: TransactionLogRecord[] = [];
-        for (let n = 1; n <= records; n++) {
-          const r = await readLogRecord(tap.link, n);
-          if (r === undefined) break;
-          out.push(r);
-          if (o.until?.(r)) break;
-        }
-        return out;
-      },
-      readBalance: async () => {
-        const data = await tap.link.run('GET_BALANCE', getBalanceApdu(0x02), balanceResponse.length);
-        return balanceResponse.decode(data).balance | 0; // two's complement: negative while overdrawn
-      },
-    };
   }
 
   /** Resolves this card's pending purchase; returns its completed or unproven record when it is the same sale. */
@@ -576,10 +517,4 @@ async function readEntry(link: ApduLink, sfi: number, recordId: number): Promise
     throw e;
   }
   return rec?.type === 'entry' ? rec : undefined;
-}
-
-/** @throws {ArgumentError} `BAD_ARGUMENT` when `inspect` is given and is no function. */
-function assertInspect(req: SaleOptions): void {
-  if (req.inspect !== undefined && typeof req.inspect !== 'function')
-    throw new ArgumentError('inspect: expected a function');
 }

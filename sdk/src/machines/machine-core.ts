@@ -21,6 +21,7 @@ import {
   type TapTimeOptions,
   TapTimer,
 } from '../core/iso14443';
+import { balanceResponse, type TransactionLogRecord } from '../core/pboc';
 
 /**
  * The tap-time options a machine uses unless told otherwise: the patent's SIM — a Java Card SIM behind SWP — at a
@@ -33,13 +34,14 @@ export const DEFAULT_TAP_TIME_OPTIONS: TapTimeOptions = Object.freeze({
 });
 
 import { type Clock, systemClock, type TxnDateTime, txnDateTime } from './clock';
-import type { MachineCommandName } from './commands';
+import { getBalanceApdu, type MachineCommandName } from './commands';
 import {
   type CardIdentity,
   EPURSE_DEFAULT_AID,
   identifyCard,
   type LogVerdict,
   proveTransaction,
+  readLogRecord,
   type SelectOptions,
   searchLog,
   type TransactionProof,
@@ -54,6 +56,41 @@ export interface TapOptions {
   readonly card?: CardChannel;
   /** Link profile of this tap's estimate; default the machine's. */
   readonly linkProfile?: LinkProfile;
+}
+
+/** What {@link InspectOptions.inspect} can do with the card in the field, inside the tap. */
+export interface CardInspection {
+  /** The card's EF 0x15 and application serial, as the tap read them. */
+  readonly identity: CardIdentity;
+  /**
+   * Reads the card's transaction log (EF 0x18) newest first: at most `records` (default the machine's `logRecords`),
+   * stopping at the log's end or after the first record `until` is true of (that record included). One READ RECORD
+   * per record, counted in the tap and its modelled time: a machine that needs today's rides passes
+   * `until: (r) => date(r) < today` and reads today's records plus one, not the whole log.
+   * @throws {ArgumentError} `BAD_ARGUMENT` on a bad option; the link's errors.
+   */
+  readLog(options?: {
+    readonly records?: number;
+    readonly until?: (record: TransactionLogRecord) => boolean;
+  }): Promise<TransactionLogRecord[]>;
+  /**
+   * The purse's balance in fen (GET BALANCE, one APDU; negative while overdrawn): what a till reads to choose between
+   * the purse and another way to pay.
+   * @throws the link's errors.
+   */
+  readBalance(): Promise<number>;
+}
+
+/** The option of every request that may move money: a look at the card inside the tap. */
+export interface InspectOptions {
+  /**
+   * Looks at the card inside the tap before anything moves money: after the card is identified and a torn
+   * transaction of it settled, before INITIALIZE (and, at an exit gate, before the entry record is read). Throwing
+   * refuses the tap: nothing moves and the error is the call's. Blacklist checks and fare inputs read from the card (the
+   * day's rides for a daily cap) belong here: they reuse the tap's SELECT and EF 0x15, and their APDUs count in the
+   * record's `tapTime`. Not called when the tap settles a torn attempt at the same sale or load (nothing new moves).
+   */
+  readonly inspect?: (card: CardInspection) => void | Promise<void>;
 }
 
 /**
@@ -177,6 +214,33 @@ export class MachineCore<P extends PendingTransaction> {
     return identifyCard(tap.link, this.select);
   }
 
+  /** The {@link CardInspection} of a tap, for {@link InspectOptions.inspect}. */
+  inspection(tap: Tap, identity: CardIdentity): CardInspection {
+    const max = this.logRecords;
+    return {
+      identity: { ef15: identity.ef15, serial: identity.serial.slice() },
+      readLog: async (o = {}) => {
+        if (typeof o !== 'object' || o === null) throw new ArgumentError('readLog: options must be an object');
+        const records = o.records ?? max;
+        assertUint(records, 'records', 254);
+        if (o.until !== undefined && typeof o.until !== 'function')
+          throw new ArgumentError('until: expected a function');
+        const out: TransactionLogRecord[] = [];
+        for (let n = 1; n <= records; n++) {
+          const r = await readLogRecord(tap.link, n);
+          if (r === undefined) break;
+          out.push(r);
+          if (o.until?.(r)) break;
+        }
+        return out;
+      },
+      readBalance: async () => {
+        const data = await tap.link.run('GET_BALANCE', getBalanceApdu(0x02), balanceResponse.length);
+        return balanceResponse.decode(data).balance | 0; // two's complement: negative while overdrawn
+      },
+    };
+  }
+
   /** The transaction date and time, read once from the clock. */
   now(): TxnDateTime {
     return txnDateTime(this.clock, this.tz);
@@ -236,4 +300,10 @@ export class MachineCore<P extends PendingTransaction> {
 export function recordOf<R>(p: { readonly status: string }): Writable<R> {
   const { status: _, ...core } = p;
   return core as unknown as Writable<R>;
+}
+
+/** @throws {ArgumentError} `BAD_ARGUMENT` when `inspect` is given and is no function. */
+export function assertInspect(req: InspectOptions): void {
+  if (req.inspect !== undefined && typeof req.inspect !== 'function')
+    throw new ArgumentError('inspect: expected a function');
 }

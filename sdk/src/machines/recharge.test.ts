@@ -358,3 +358,59 @@ describe('RechargeMachine torn load', () => {
     expect(m.pending).toEqual([]);
   });
 });
+
+describe('RechargeMachine inspect (a look at the card inside the tap, before the load)', () => {
+  it('runs after EF 0x15 and before INITIALIZE FOR LOAD; its APDUs count in the record', async () => {
+    const [select, ef15, init, credit] = loadSteps(1000, 3, 500);
+    const card = new ScriptedChannel([select!, ef15!, { cmd: '805C000204', rsp: '000003E8 9000' }, init!, credit!]);
+    const { m, records } = kiosk(card);
+    let seen: { serial: string; balance: number } | undefined;
+    const r = await m.load({
+      amount: 500,
+      inspect: async (c) => {
+        seen = { serial: toHex(c.identity.serial), balance: await c.readBalance() };
+      },
+    });
+    expect(seen).toEqual({ serial: SERIAL, balance: 1000 });
+    expect(r).toMatchObject({ status: 'completed', amount: 500, balanceAfter: 1500, apduCount: 5 });
+    expect(r.tapTime.apduCount).toBe(5);
+    expect(card.remaining).toBe(0);
+    expect(records).toEqual([r]);
+    expectClears(records);
+  });
+
+  it('a throwing inspection refuses the load: no INITIALIZE, the authorizer never asked, no record', async () => {
+    const card = new ScriptedChannel([...identify]);
+    const asked: LoadAuthorizationRequest[] = [];
+    const authorizer: LoadAuthorizer = {
+      authorize: (req) => {
+        asked.push(req);
+        return Promise.reject(new Error('not to be called'));
+      },
+      verifyTac: () => Promise.resolve(true),
+    };
+    const { m, records } = kiosk(card, { authorizer });
+    const refused = new ArgumentError('blacklisted');
+    const err = await m
+      .load({
+        amount: 500,
+        inspect: () => {
+          throw refused;
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBe(refused);
+    expect(card.remaining).toBe(0);
+    expect(card.sent).toHaveLength(2);
+    expect(asked).toEqual([]);
+    expect(records).toEqual([]);
+    expect(m.pending).toEqual([]);
+  });
+
+  it('rejects an inspect that is no function with BAD_ARGUMENT before sending anything', async () => {
+    const card = new ScriptedChannel();
+    const { m } = kiosk(card);
+    await expect(m.load({ amount: 5, inspect: 'look' } as never)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    expect(card.sent).toEqual([]);
+  });
+});

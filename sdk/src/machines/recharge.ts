@@ -49,7 +49,15 @@ import type { SimtapProfile } from '../core/profile';
 import { creditForLoadApdu, INITIALIZE_P1, initializeApdu, verifyPinApdu } from './commands';
 import type { CardIdentity } from './epurse-client';
 import { type MachineErrorCode, TacError } from './errors';
-import { MachineCore, type MachineOptions, recordOf, type Tap, type TapOptions } from './machine-core';
+import {
+  assertInspect,
+  type InspectOptions,
+  MachineCore,
+  type MachineOptions,
+  recordOf,
+  type Tap,
+  type TapOptions,
+} from './machine-core';
 import type { LoadRecord, LoadResult, PendingLoad, RecoveryProof, UnprovenLoad, UnprovenReason } from './records';
 
 /** What the authorizer gets to decide on a load and compute its MAC2. */
@@ -214,7 +222,7 @@ export interface RechargeMachineOptions extends MachineOptions<PendingLoad, Load
 }
 
 /** A load request. */
-export interface LoadRequest extends TapOptions {
+export interface LoadRequest extends TapOptions, InspectOptions {
   /** Amount in fen (1..2³²−1). */
   readonly amount: number;
   /** PIN digits, when the card asks for the PIN before a load. */
@@ -291,6 +299,7 @@ export class RechargeMachine {
   async load(req: LoadRequest): Promise<LoadRecord> {
     assertUint(req?.amount, 'amount', 0xffffffff);
     if (req.amount === 0) throw new ArgumentError('amount: a load needs at least 1 fen');
+    assertInspect(req);
     const core = this.#core;
     return core.tap(req, async (tap) => {
       const id = await core.identify(tap);
@@ -309,6 +318,7 @@ export class RechargeMachine {
         const r = await this.#settle(tap, p, ev);
         if (r.outcome === 'loaded' && r.record.amount === req.amount) return r.record;
       }
+      if (req.inspect !== undefined) await req.inspect(core.inspection(tap, id));
       if (req.pin !== undefined) await tap.link.run('VERIFY_PIN', verifyPinApdu(req.pin), 0);
       return this.#credit(tap, id, req.amount);
     });
