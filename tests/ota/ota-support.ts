@@ -45,12 +45,17 @@ export async function startOta(
     airTopUpWaitMs?: number;
     cardTimeoutMs?: number;
     acceptWaitMs?: number;
+    /** The platform's `lostCardHoldMs` (default: the platform's, 7 days). */
+    lostCardHoldMs?: number;
   } = {},
 ): Promise<OtaHarness> {
   const platform = await openPlatform({
     ledger: o.ledger ?? openSqliteLedger({ path: ':memory:' }),
     keys: SoftwareIssuerKeyStore.fromProfile(profile),
-    config: platformConfigFromProfile(profile),
+    config: {
+      ...platformConfigFromProfile(profile),
+      ...(o.lostCardHoldMs === undefined ? {} : { lostCardHoldMs: o.lostCardHoldMs }),
+    },
   });
   const server = createPlatformServer({
     platform,

@@ -3,10 +3,12 @@ import { CORE_ERRORS } from '@simtap/sdk/core/errors';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyBlacklistSignature } from '../keys';
 import { PLATFORM_ERRORS, type Platform } from '../platform';
+import { ACCOUNT } from '../platform/accounts';
 import {
   CARD1,
   loadParams,
   loadTacOf,
+  purchaseRecord,
   rejectsWithCode,
   SERIAL1,
   SERIAL2,
@@ -89,32 +91,95 @@ describe('blacklist', () => {
 });
 
 describe('lost card replacement', () => {
-  it("moves the lost card's float to its replacement, exactly once", async () => {
+  const replacement = { cardSerial: NEW.cardSerial, iccid: NEW.iccid, kdd: NEW.kdd };
+  const DAY = 24 * 3600 * 1000;
+  /** Card-1 loaded with 4200 fen in cash at a kiosk. */
+  async function loaded(p: Platform): Promise<void> {
     const load = { amount: 4200, oldBalance: 0, onlineCounter: 0 };
-    const { loadId } = await platform.wallets.authorizeLoad({
+    const { loadId } = await p.wallets.authorizeLoad({
       ...loadParams('card-1', { ...load, key: 'l' }),
       funding: { source: 'cash' },
     });
-    await platform.wallets.confirmLoad({ loadId, tac: loadTacOf('card-1', load) });
+    await p.wallets.confirmLoad({ loadId, tac: loadTacOf('card-1', load) });
+  }
+  const clear = (p: Platform, key: string, records: ReturnType<typeof purchaseRecord>[]) =>
+    p.wallets.submitBatch({ client: 'mart-1', idempotencyKey: key, records });
+  const phone = async (p: Platform) => (await p.ledger.getAccount(ACCOUNT.phone(CARD1.msisdn)))?.balance ?? 0;
+  const payable = async (p: Platform) => (await p.merchantBalance({ client: 'mart-1' })).payable;
+
+  it("holds the lost card's float for its late offline records, then moves what is left to the phone account, once", async () => {
+    await platform.close();
+    const t = await testPlatform(); // the default hold: 7 days
+    platform = t.platform;
+    await loaded(platform);
     const cm = platform.contactless;
-    const replacement = { cardSerial: NEW.cardSerial, iccid: NEW.iccid, kdd: NEW.kdd };
+    const phoneBefore = await phone(platform);
+    const payableBefore = await payable(platform);
+    // Bought offline at a bus before the loss report; the bus uploads the next day, after the replacement.
+    const early = purchaseRecord('card-1', 0, 1000);
     await rejectsWithCode(cm.replaceCard({ lostCardSerial: SERIAL1, replacement }), PLATFORM_ERRORS, 'CARD_STATE');
     await cm.reportLost({ cardSerial: SERIAL1 });
+    const reportedAt = t.clock.now;
+    const heldUntil = new Date(reportedAt + 7 * DAY).toISOString();
     expect(await cm.replaceCard({ lostCardSerial: SERIAL1, replacement })).toEqual({
       cardSerial: NEW.cardSerial,
-      moved: 4200,
+      moved: 0,
+      movedTo: null,
+      held: 4200,
+      heldUntil,
     });
-    expect(await cm.replaceCard({ lostCardSerial: SERIAL1, replacement })).toEqual({
-      cardSerial: NEW.cardSerial,
-      moved: 4200,
-    });
-    expect(await platform.wallets.float({ cardSerial: NEW.cardSerial })).toEqual({ balance: 4200 });
-    expect(await platform.wallets.float({ cardSerial: SERIAL1 })).toEqual({ balance: 0 });
     expect(await cm.get({ cardSerial: NEW.cardSerial })).toMatchObject({ msisdn: CARD1.msisdn, status: 'issued' });
+    t.clock.now += DAY;
+    expect(await clear(platform, 'late-1', [early])).toMatchObject({ accepted: 1, settled: 1000, rejected: [] });
+    expect(await platform.wallets.float({ cardSerial: SERIAL1 })).toEqual({ balance: 3200 });
+    // Asked again inside the hold: still held, now 3200.
+    expect(await cm.replaceCard({ lostCardSerial: SERIAL1, replacement })).toMatchObject({ moved: 0, held: 3200 });
+    t.clock.now = reportedAt + 7 * DAY - 1;
+    expect(await cm.replaceCard({ lostCardSerial: SERIAL1, replacement })).toMatchObject({ moved: 0, held: 3200 });
+    // After the hold: what is left goes to the customer's phone account, once, whoever asks how often.
+    t.clock.now = reportedAt + 7 * DAY;
+    const done = { cardSerial: NEW.cardSerial, moved: 3200, movedTo: 'phoneAccount', held: 0, heldUntil: null };
+    const answers = await Promise.all([1, 2, 3].map(() => cm.replaceCard({ lostCardSerial: SERIAL1, replacement })));
+    expect(answers).toEqual([done, done, done]);
+    expect(await cm.replaceCard({ lostCardSerial: SERIAL1, replacement })).toEqual(done);
+    expect(await platform.wallets.float({ cardSerial: SERIAL1 })).toEqual({ balance: 0 });
+    expect(await platform.wallets.float({ cardSerial: NEW.cardSerial })).toEqual({ balance: 0 });
+    expect((await phone(platform)) - phoneBefore).toBe(3200);
+    // A record uploaded after the hold finds nothing left: refused, not paid twice.
+    const tooLate = purchaseRecord('card-1', 1, 500);
+    expect(await clear(platform, 'late-2', [tooLate])).toMatchObject({
+      accepted: 0,
+      rejected: [{ code: 'FLOAT_SHORT' }],
+    });
+    // Every fen of the 4200 loaded: 1000 to the merchant for what the card paid, 3200 back to the customer.
+    expect((await payable(platform)) - payableBefore).toBe(1000);
     await rejectsWithCode(
       cm.replaceCard({ lostCardSerial: SERIAL1, replacement: { ...replacement, cardSerial: '00004401202600000102' } }),
       PLATFORM_ERRORS,
       'CARD_STATE',
     );
+  });
+
+  it('without a hold moves the float to the replacement at once (a later record is FLOAT_SHORT)', async () => {
+    await platform.close();
+    ({ platform } = await testPlatform({ lostCardHoldMs: 0 }));
+    await loaded(platform);
+    const cm = platform.contactless;
+    await cm.reportLost({ cardSerial: SERIAL1 });
+    const done = { cardSerial: NEW.cardSerial, moved: 4200, movedTo: 'card', held: 0, heldUntil: null };
+    expect(await cm.replaceCard({ lostCardSerial: SERIAL1, replacement })).toEqual(done);
+    expect(await cm.replaceCard({ lostCardSerial: SERIAL1, replacement })).toEqual(done);
+    expect(await platform.wallets.float({ cardSerial: NEW.cardSerial })).toEqual({ balance: 4200 });
+    expect(await platform.wallets.float({ cardSerial: SERIAL1 })).toEqual({ balance: 0 });
+    expect(await cm.get({ cardSerial: NEW.cardSerial })).toMatchObject({ msisdn: CARD1.msisdn, status: 'issued' });
+    expect(await clear(platform, 'late', [purchaseRecord('card-1', 0, 1000)])).toMatchObject({
+      accepted: 0,
+      rejected: [{ index: 0, code: 'FLOAT_SHORT' }],
+    });
+  });
+
+  it('refuses a negative or fractional hold', async () => {
+    for (const lostCardHoldMs of [-1, 1.5])
+      await expect(testPlatform({ lostCardHoldMs })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
   });
 });

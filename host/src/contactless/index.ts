@@ -116,6 +116,25 @@ export interface ContactlessOptions {
   readonly keys: IssuerKeyStore;
   /** The clock (epoch ms). Default `Date.now`. */
   readonly now?: () => number;
+  /** How long a lost card's float is held for its late offline records (`PlatformConfig.lostCardHoldMs`). */
+  readonly lostCardHoldMs?: number;
+}
+
+/** The default hold of a lost card's float: 7 days, for the offline records its machines have not uploaded yet. */
+export const DEFAULT_LOST_CARD_HOLD_MS = 7 * 24 * 3600 * 1000;
+
+/** What `cards.replace` answers. */
+export interface ReplaceOutcome {
+  /** The replacement. */
+  readonly cardSerial: string;
+  /** Fen moved out of the lost card's float (to the replacement's float, or after a hold to the phone account). */
+  readonly moved: number;
+  /** Where they went: `card` (the replacement's float, onto its purse at personalization), `phoneAccount`; null while held. */
+  readonly movedTo: 'card' | 'phoneAccount' | null;
+  /** Fen still held in the lost card's float for its late offline records (0 once moved). */
+  readonly held: number;
+  /** When the hold ends (ISO 8601), null once moved. Ask `cards.replace` again after it to move what is left. */
+  readonly heldUntil: string | null;
 }
 
 /** Issue a card: its identities. */
@@ -133,11 +152,15 @@ export class ContactlessManagement {
   readonly #ledger: LedgerStore;
   readonly #keys: IssuerKeyStore;
   readonly #now: () => number;
+  readonly #holdMs: number;
 
   constructor(options: ContactlessOptions) {
     this.#ledger = options.ledger;
     this.#keys = options.keys;
     this.#now = options.now ?? Date.now;
+    const hold = options.lostCardHoldMs ?? DEFAULT_LOST_CARD_HOLD_MS;
+    if (!Number.isSafeInteger(hold) || hold < 0) throw new ArgumentError('lostCardHoldMs: a non-negative integer');
+    this.#holdMs = hold;
   }
 
   /**
@@ -309,14 +332,19 @@ export class ContactlessManagement {
   }
 
   /**
-   * Replaces a lost card: issues `replacement` (for the same customer) and moves the lost card's float to it,
-   * exactly once. Repeating it answers the same.
+   * Replaces a lost card: issues `replacement` (for the same customer) at once, and moves the lost card's float
+   * exactly once. Offline machines keep accepting a lost card until their blacklist catches up, and upload what it
+   * paid later; so the float stays with the lost card for the hold (`lostCardHoldMs`, default 7 days from the loss
+   * report), its late records clear from it, and what is left then goes to the customer's phone account (from which
+   * any card is topped up) when `cards.replace` is asked again. Without a hold (`lostCardHoldMs: 0`) the float moves
+   * to the replacement's float at once and goes onto its purse when it is personalized; a record of the lost card
+   * that arrives later is refused `FLOAT_SHORT`. Repeating the call answers the same, with what changed.
    * @throws PlatformError `UNKNOWN_CARD`, `CARD_STATE` (the old card is not lost, or was replaced by another)
    */
   async replaceCard(params: {
     lostCardSerial: string;
     replacement: Omit<IssueCardRequest, 'msisdn'>;
-  }): Promise<{ cardSerial: string; moved: number }> {
+  }): Promise<ReplaceOutcome> {
     paramsObject(params);
     const old = await this.mustRecord(params.lostCardSerial);
     paramsObject(params.replacement, 'replacement');
@@ -328,24 +356,36 @@ export class ContactlessManagement {
     await this.issue({ ...params.replacement, msisdn: old.msisdn });
     await this.#update(serial, (c) => ({ ...c, replaces: old.cardSerial }));
     await this.#update(old.cardSerial, (c) => ({ ...c, replacedBy: serial }));
-    const float = await this.#ledger.getAccount(ACCOUNT.float(old.cardSerial));
-    let moved = 0;
-    const key = `replace:${old.cardSerial}`;
+    const moved = (to: 'card' | 'phoneAccount', amount: number): ReplaceOutcome => ({
+      cardSerial: serial,
+      moved: amount,
+      movedTo: to,
+      held: 0,
+      heldUntil: null,
+    });
     const prior = (await this.#ledger.listTransfers({ ref: REF.replace(old.cardSerial) }))[0];
-    if (prior) moved = prior.amount;
-    else if (float && float.balance > 0) {
-      const r = await this.#ledger.transfer({
-        client: PLATFORM_CLIENT,
-        idempotencyKey: key,
-        from: ACCOUNT.float(old.cardSerial),
-        to: ACCOUNT.float(serial),
-        amount: float.balance,
-        memo: `float of lost card ${old.cardSerial} to its replacement`,
-        ref: REF.replace(old.cardSerial),
-      });
-      moved = r.transfer.amount;
-    }
-    return { cardSerial: serial, moved };
+    if (prior) return moved(prior.to === ACCOUNT.float(serial) ? 'card' : 'phoneAccount', prior.amount);
+    const float = (await this.#ledger.getAccount(ACCOUNT.float(old.cardSerial)))?.balance ?? 0;
+    // `lost` is final, so the card's status time is the loss report's.
+    const until = old.statusAt + this.#holdMs;
+    if (this.#holdMs > 0 && this.#now() < until)
+      return { cardSerial: serial, moved: 0, movedTo: null, held: float, heldUntil: new Date(until).toISOString() };
+    const to = this.#holdMs === 0 ? ACCOUNT.float(serial) : ACCOUNT.phone(old.msisdn);
+    if (float <= 0) return moved(this.#holdMs === 0 ? 'card' : 'phoneAccount', 0);
+    if (this.#holdMs > 0) await this.#ledger.openAccount(to, 'PHONE');
+    const r = await this.#ledger.transfer({
+      client: PLATFORM_CLIENT,
+      idempotencyKey: `replace:${old.cardSerial}`,
+      from: ACCOUNT.float(old.cardSerial),
+      to,
+      amount: float,
+      memo:
+        this.#holdMs === 0
+          ? `float of lost card ${old.cardSerial} to its replacement`
+          : `float of lost card ${old.cardSerial} after its hold, to the phone account`,
+      ref: REF.replace(old.cardSerial),
+    });
+    return moved(this.#holdMs === 0 ? 'card' : 'phoneAccount', r.transfer.amount);
   }
 
   /** The current blacklist version (0: nothing was ever listed). */

@@ -71,6 +71,12 @@ export interface PlatformConfig {
   readonly pointsExpiryDays?: number;
   /** How long (ms) an online-charge challenge stays valid. Default 60 s. */
   readonly challengeTtlMs?: number;
+  /**
+   * How long (ms) a lost card's float stays with it after the loss report, so that the offline records its machines
+   * upload late still clear; then `cards.replace` moves what is left to the phone account. Default 7 days. 0: the
+   * float moves to the replacement at once (a record of the lost card arriving later is `FLOAT_SHORT`).
+   */
+  readonly lostCardHoldMs?: number;
 }
 
 /** The platform configuration of a profile: its `platform` section, its cards and the purse's maximum balance. */

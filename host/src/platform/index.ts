@@ -84,7 +84,11 @@ export async function openPlatform(options: PlatformOptions): Promise<Platform> 
   const { ledger, keys, config } = options;
   const now = options.now ?? Date.now;
   const log = options.logger;
-  const contactless = logged('cards', new ContactlessManagement({ ledger, keys, now }), log);
+  const contactless = logged(
+    'cards',
+    new ContactlessManagement({ ledger, keys, now, lostCardHoldMs: config.lostCardHoldMs }),
+    log,
+  );
   const points = logged('points', new Points({ ledger, config, now }), log);
   const customers = logged('customers', new Customers({ ledger, keys, contactless, points, config, now }), log);
   const wallets = logged('wallet', new Wallets({ ledger, keys, contactless, points, config }), log);

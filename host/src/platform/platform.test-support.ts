@@ -10,7 +10,7 @@ import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { expect } from 'vitest';
 import { SoftwareIssuerKeyStore } from '../keys';
 import { openSqliteLedger } from '../ledger';
-import { openPlatform, type Platform, platformConfigFromProfile } from './index';
+import { openPlatform, type Platform, type PlatformConfig, platformConfigFromProfile } from './index';
 
 export const profile = referenceProfile();
 export const CARD1 = cardProfile('card-1');
@@ -21,13 +21,15 @@ export const TERMINAL = '440100000009';
 export const DATE = '20261203';
 export const TIME = '101500';
 
-/** A platform on a fresh in-memory ledger, and its clock. */
-export async function testPlatform(): Promise<{ platform: Platform; clock: { now: number } }> {
+/** A platform on a fresh in-memory ledger (the profile's configuration, with `config` over it), and its clock. */
+export async function testPlatform(
+  config: Partial<PlatformConfig> = {},
+): Promise<{ platform: Platform; clock: { now: number } }> {
   const clock = { now: Date.UTC(2026, 11, 3, 10, 0, 0) };
   const platform = await openPlatform({
     ledger: openSqliteLedger({ path: ':memory:', now: () => clock.now }),
     keys: SoftwareIssuerKeyStore.fromProfile(profile),
-    config: platformConfigFromProfile(profile),
+    config: { ...platformConfigFromProfile(profile), ...config },
     now: () => clock.now,
   });
   return { platform, clock };

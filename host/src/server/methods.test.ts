@@ -257,7 +257,7 @@ describe('methods of /v1/console', () => {
     expect(await ok(con, 'wallet.load', { loadId })).toMatchObject({ status: 'pending' });
     expect((await ok(con, 'ledger.loadReport', {})).pending).toHaveLength(2);
     await ok(con, 'cards.reportLost', { cardSerial: CARD3 });
-    // Issue a blank card to a new customer; replace the lost card-3 (its float moves to the replacement, once).
+    // Issue a blank card to a new customer; replace the lost card-3 (its float held for its late records: the default hold).
     const blank = {
       cardSerial: '00004401202690000042',
       iccid: '89860044012026000042',

@@ -654,9 +654,11 @@ export const METHODS = {
     moneyMoving: false,
     fixed: false,
     summary:
-      "Replaces a lost card: issues the new one to the same customer and moves the lost card's float to it, once " +
-      '(the lost card is blocked on its SIM at its next contact, the new one personalized at its first). Repeating ' +
-      'it answers the same.',
+      'Replaces a lost card: issues the new one to the same customer at once (the lost card is blocked on its SIM at ' +
+      "its next contact, the new one personalized at its first) and moves the lost card's float exactly once. The " +
+      'float is held for the lost card\'s late offline records until `heldUntil` (the platform\'s hold, default 7 ' +
+      'days from the loss report); asked again after it, what is left goes to the phone account. Without a hold it ' +
+      'moves to the new card at once. Repeating the call answers the same, with what changed.',
     params: z.strictObject({
       lostCardSerial: CardSerial,
       replacement: z.strictObject({
@@ -665,14 +667,29 @@ export const METHODS = {
         kdd: hexBytes(10),
       }),
     }),
-    result: z.object({ cardSerial: CardSerial, moved: Fen }),
+    result: z.object({
+      cardSerial: CardSerial,
+      moved: Fen.describe('fen moved out of the lost card’s float'),
+      movedTo: z
+        .enum(['card', 'phoneAccount'])
+        .nullable()
+        .describe('the new card’s float (onto its purse at personalization) or the phone account; null while held'),
+      held: Fen.describe('fen still held for the lost card’s late offline records (0 once moved)'),
+      heldUntil: z.string().datetime().nullable().describe('when the hold ends (ISO 8601); null once moved'),
+    }),
     errors: ['UNKNOWN_CARD', 'CARD_STATE'],
     example: {
       params: {
         lostCardSerial: SERIAL,
         replacement: { cardSerial: '00004401202690000008', iccid: '89860044012026000008', kdd: '00004401202690000008' },
       },
-      result: { cardSerial: '00004401202690000008', moved: 900 },
+      result: {
+        cardSerial: '00004401202690000008',
+        moved: 0,
+        movedTo: null,
+        held: 900,
+        heldUntil: '2026-03-09T09:00:00.000Z',
+      },
     },
   },
   'ledger.verify': {
