@@ -656,7 +656,7 @@ export const METHODS = {
     summary:
       'Replaces a lost card: issues the new one to the same customer at once (the lost card is blocked on its SIM at ' +
       "its next contact, the new one personalized at its first) and moves the lost card's float exactly once. The " +
-      'float is held for the lost card\'s late offline records until `heldUntil` (the platform\'s hold, default 7 ' +
+      "float is held for the lost card's late offline records until `heldUntil` (the platform's hold, default 7 " +
       'days from the loss report); asked again after it, what is left goes to the phone account. Without a hold it ' +
       'moves to the new card at once. Repeating the call answers the same, with what changed.',
     params: z.strictObject({
