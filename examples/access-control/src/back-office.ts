@@ -2,16 +2,22 @@
  * The access-control back office: a {@link MachineHub} its doors connect to, and a {@link PlatformClient} to the
  * platform (client `access-1`, no merchant). It pushes the doors their config — door rules made from the groups,
  * and the platform's signed blacklist — polls `cards.blacklist` from the version it has and pushes each delta, and
- * keeps the audit log the doors report.
+ * keeps the audit log of the decisions the doors record (machine events, delivered once and in order).
  *
  * A door that missed a delta (offline) refuses the next one as `blacklistGap`; the back office then sends that door
  * the whole list. Doors never record purchases: a `machine.records` batch is stored (and counted) but none comes.
  *
  * @module
  */
-import type { MachineRecordEntry, MachineStatus, PlatformClient, SignedBlacklistDelta } from '@simtap/sdk/clients';
-import { MachineHub } from '@simtap/sdk/clients';
-import type { AccessEvent } from './door';
+import {
+  isMachineEvent,
+  type MachineEvent,
+  MachineHub,
+  type MachineRecordEntry,
+  type PlatformClient,
+  type SignedBlacklistDelta,
+} from '@simtap/sdk/clients';
+import { type AccessEvent, DOOR_DECISION } from './door';
 import { ACCESS_REASONS, type AccessGroup, type AccessReason, doorRules } from './policy';
 
 /** A door the back office runs. */
@@ -54,7 +60,7 @@ export class BackOffice {
   readonly audit: AccessEvent[] = [];
   /** Reports whose audit sequence skipped numbers: (door, first missing, next received). */
   readonly gaps: { machineId: string; missingFrom: number; next: number }[] = [];
-  /** Purchase records the doors sent (none expected). */
+  /** Other records the doors sent (none expected: a door records its decisions only). */
   readonly records: MachineRecordEntry[] = [];
   readonly #platform: PlatformClient;
   readonly #doors: Map<string, DoorSpec>;
@@ -80,7 +86,6 @@ export class BackOffice {
     this.url = url;
     this.blacklistPublicKey = key;
     this.#blacklist = blacklist;
-    hub.on('status', (e) => this.#onStatus(e.machineId, e.status));
     hub.on('configRefused', (e) => {
       // a failed fetch leaves the door on its list; it refuses the next delta again and the back office retries
       if (e.reason === 'blacklistGap') this.#sendWholeList(e.machineId).catch(() => undefined);
@@ -98,8 +103,12 @@ export class BackOffice {
     const hub = new MachineHub({
       machines: options.doors.map((d) => ({ id: d.machineId, secret: d.secret, kind: 'door' as const })),
       blacklistPublicKey: publicKey,
-      onRecords: async (_id, records) => {
-        office?.records.push(...records);
+      onRecords: async (id, records) => {
+        if (office === undefined) throw new Error('the back office is not open yet'); // the hub sends them again
+        for (const r of records) {
+          if (isMachineEvent(r.record) && r.record.event === DOOR_DECISION) office.#onDecision(id, r.record);
+          else office.records.push(r);
+        }
       },
     });
     const { url } = await hub.listen();
@@ -194,12 +203,13 @@ export class BackOffice {
     return { acked: [...acked], pending: [...this.#doors.keys()].filter((id) => !acked.has(id)) };
   }
 
-  #onStatus(machineId: string, status: MachineStatus): void {
-    const d = status.detail;
+  /** A door's decision event: into the audit log once by (door, auditSeq), a skipped number noted as a gap. */
+  #onDecision(machineId: string, event: MachineEvent): void {
+    const d = event.data;
     const door = this.#doors.get(machineId);
-    if (!d || !door || typeof d.auditSeq !== 'number') return;
+    if (!door || typeof d.auditSeq !== 'number') return;
     const last = this.#lastAudit.get(machineId) ?? 0;
-    if (d.auditSeq <= last) return; // the same event again (a status repeats its detail at each session)
+    if (d.auditSeq <= last) return; // the same event again (a door records its last one again at each start)
     if (d.auditSeq > last + 1) this.gaps.push({ machineId, missingFrom: last + 1, next: d.auditSeq });
     if (!isReason(d.reason)) return;
     this.#lastAudit.set(machineId, d.auditSeq);
@@ -207,7 +217,7 @@ export class BackOffice {
       auditSeq: d.auditSeq,
       machineId,
       door: door.door,
-      at: String(d.at),
+      at: event.at,
       card: String(d.card),
       granted: d.granted === true,
       reason: d.reason,

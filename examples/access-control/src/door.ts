@@ -3,18 +3,20 @@
  * offline from the config it runs — door rules and the platform's signed blacklist, both verified by the agent — and
  * its own clock; every decision goes into its audit journal and out to the back office.
  *
- * Audit events are not purchase records, so they do not travel as the agent's records (those are `PurchaseRecord`s
- * for clearing: a serial, a counter and a TAC a refused unknown card does not have). The door numbers its events
- * (`auditSeq` 1, 2, 3 …), appends each to `audit.jsonl` in its directory, and reports it in its `machine.status`
- * detail; the back office stores them by (door, auditSeq) and sees any gap.
+ * Each decision is an audit event, numbered by the door (`auditSeq` 1, 2, 3 …): appended to `audit.jsonl` in its
+ * directory and flushed to the disk, then recorded with its agent as a machine event (`door.decision`, no money):
+ * durable in the agent's buffer and delivered to the back office exactly once and in order, also when the door was
+ * offline for a while or restarted. At start the door records its last journal event again (a crash may have come
+ * between the journal and the agent); the back office stores events by (door, auditSeq), so that copy is dropped, and
+ * it sees any gap.
  *
  * @module
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Card } from '@simtap/applet-emu/runtime';
 import { InProcessChannel } from '@simtap/sdk/card';
-import { MachineAgent } from '@simtap/sdk/clients';
+import { MachineAgent, type MachineEvent } from '@simtap/sdk/clients';
 import type { RandomSource } from '@simtap/sdk/core/crypto';
 import type { Clock } from '@simtap/sdk/machines';
 import { type AccessReason, decide, localTime } from './policy';
@@ -37,6 +39,25 @@ export interface AccessEvent {
   readonly reason: AccessReason;
   /** The blacklist version the door ran. */
   readonly blacklistVersion: number;
+}
+
+/** The name of a door's decision event on the machine link. */
+export const DOOR_DECISION = 'door.decision';
+
+/** A decision as the machine event the agent delivers. */
+export function decisionRecord(e: AccessEvent): MachineEvent {
+  return {
+    event: DOOR_DECISION,
+    at: e.at,
+    data: {
+      auditSeq: e.auditSeq,
+      door: e.door,
+      card: e.card,
+      granted: e.granted,
+      reason: e.reason,
+      blacklistVersion: e.blacklistVersion,
+    },
+  };
 }
 
 /** Options of {@link DoorController}. */
@@ -98,6 +119,10 @@ export class DoorController {
     if (!text.endsWith('\n') && text.length > 0)
       await writeFile(this.#journalPath, complete.map((l) => `${l}\n`).join(''));
     await this.agent.start();
+    // A crash between the journal and the agent would leave the last event undelivered: record it again (the back
+    // office drops a copy it has by its auditSeq).
+    const last = this.journal.at(-1);
+    if (last !== undefined) await this.agent.record(decisionRecord(last));
   }
 
   get #journalPath(): string {
@@ -157,17 +182,20 @@ export class DoorController {
       blacklistVersion: config?.blacklistVersion ?? 0,
     };
     this.journal.push(event);
-    await appendFile(this.#journalPath, `${JSON.stringify(event)}\n`);
-    this.agent.reportStatus({
-      auditSeq: event.auditSeq,
-      door: event.door,
-      at: event.at,
-      card: event.card,
-      granted: event.granted,
-      reason: event.reason,
-      blacklistVersion: event.blacklistVersion,
-    });
+    await this.#append(event);
+    await this.agent.record(decisionRecord(event));
     return event;
+  }
+
+  /** Appends one event to the journal and flushes it to the disk. */
+  async #append(event: AccessEvent): Promise<void> {
+    const file = await open(this.#journalPath, 'a');
+    try {
+      await file.appendFile(`${JSON.stringify(event)}\n`);
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
   }
 
   /** Closes the link; the journal stays in `audit.jsonl`. */

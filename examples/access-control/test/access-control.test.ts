@@ -6,6 +6,7 @@
  * whole list.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SoftwareIssuerKeyStore } from '@simtap/host/keys';
@@ -214,6 +215,91 @@ describe('access-control against a real platform', () => {
     await office.auditCount(5);
     expect(office.audit.filter((e) => e.machineId === 'door-lab')).toEqual(lab.journal);
     expect(office.gaps).toEqual([]);
+  });
+});
+
+describe('the audit trail over a broken link', () => {
+  /** A TCP relay to the back office that the test can take down (new connections refused, open ones reset). */
+  async function relay(target: string) {
+    const { port } = new URL(target);
+    const open = new Set<Socket>();
+    let down = false;
+    const server = createServer((inbound) => {
+      if (down) return inbound.destroy();
+      const outbound = connect(Number(port), '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        open.add(s);
+        s.on('error', () => undefined).on('close', () => open.delete(s));
+      }
+      inbound.on('close', () => outbound.destroy());
+      outbound.on('close', () => inbound.destroy());
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    cleanups.push(() => {
+      for (const s of open) s.destroy();
+    });
+    return {
+      url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}${new URL(target).pathname}`,
+      takeDown() {
+        down = true;
+        for (const s of open) s.resetAndDestroy();
+      },
+      bringUp() {
+        down = false;
+      },
+    };
+  }
+
+  it('a door cut off from the back office, and restarted while cut off, keeps deciding; every decision reaches the audit log once, in order', async () => {
+    const { url } = await startPlatform();
+    const app = client(url, 'access-1');
+    const dir = tempDir();
+    const spec = { machineId: 'door-lab', door: 'lab', secret: 'B2'.repeat(32) };
+    const office = await BackOffice.open({
+      platform: app,
+      doors: [spec],
+      groups: [{ name: 'all', cards: HOLDER_LIST.map(serialOf), doors: ['lab'], from: '0000', to: '0000' }],
+    });
+    cleanups.push(() => office.close());
+    const link = await relay(office.url);
+    const clock = fixedClock(new Date('2026-03-04T02:00:00Z'));
+    const controller = () => {
+      const d = new DoorController({
+        ...spec,
+        hubUrl: link.url,
+        blacklistPublicKey: office.blacklistPublicKey,
+        masterKey: MASTER,
+        dir: join(dir, spec.machineId),
+        clock,
+      });
+      cleanups.push(() => d.stop());
+      return d;
+    };
+    let lab = controller();
+    await lab.start();
+    await lab.runs(1);
+    const sims = createAccessSims();
+    await lab.tap(sims.holders.alice);
+    await office.auditCount(1);
+
+    link.takeDown();
+    for (const h of ['guard', 'admin', 'alice'] as const) await lab.tap(sims.holders[h]);
+    await lab.stop(); // powered off while cut off: the decisions wait in its buffer on the disk
+    lab = controller();
+    await lab.start();
+    await lab.tap(sims.holders.guard);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(office.audit).toHaveLength(1); // nothing got through meanwhile
+
+    link.bringUp();
+    await office.auditCount(5);
+    await lab.agent.delivered({ timeoutMs: 5000 });
+    expect(lab.journal.map((e) => e.auditSeq)).toEqual([1, 2, 3, 4, 5]);
+    expect(office.audit).toEqual(lab.journal); // every decision, once, in order: the restart's copy of #4 dropped
+    expect(office.gaps).toEqual([]);
+    expect(office.records).toEqual([]);
   });
 });
 

@@ -7,9 +7,11 @@
  * @module
  */
 import {
+  isMachineEvent,
   type MachineConfig,
+  type MachineEvent,
   MachineHub,
-  type MachineRecord,
+  type MachinePurchaseRecord,
   type MachineRecordEntry,
   type MachineSpec,
   type PlatformClient,
@@ -21,7 +23,7 @@ import { CampusError } from './errors';
 export interface StoredRecord {
   readonly machineId: string;
   readonly seq: number;
-  readonly record: MachineRecord;
+  readonly record: MachinePurchaseRecord;
   /** `stored`: not yet sent to clearing; `cleared`: the platform accepted it; `rejected`: refused (see `code`). */
   status: 'stored' | 'cleared' | 'rejected';
   /** The clearing batch it went in. */
@@ -57,6 +59,8 @@ export interface CampusBackOfficeOptions {
 /** The back office (see the module's description). */
 export class CampusBackOffice {
   readonly records: StoredRecord[] = [];
+  /** Events the machines recorded (no money moves with them), once each, in order. */
+  readonly events: { readonly machineId: string; readonly seq: number; readonly event: MachineEvent }[] = [];
   readonly batches: ClearingBatch[] = [];
   /** Clearing failures that were retried later (the records stay stored). */
   readonly clearingErrors: string[] = [];
@@ -101,7 +105,9 @@ export class CampusBackOffice {
     let last = this.#lastSeq.get(machineId) ?? 0;
     for (const e of entries) {
       if (e.seq <= last) continue;
-      this.records.push({ machineId, seq: e.seq, record: e.record, status: 'stored' });
+      // A machine's events (no money) are kept apart; the purchases wait for clearing.
+      if (isMachineEvent(e.record)) this.events.push({ machineId, seq: e.seq, event: e.record });
+      else this.records.push({ machineId, seq: e.seq, record: e.record, status: 'stored' });
       last = e.seq;
     }
     this.#lastSeq.set(machineId, last);

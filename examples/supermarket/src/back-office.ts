@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import {
   type ClearingRecord,
+  isMachineEvent,
   MachineHub,
   type MachineRecordEntry,
   type PlatformClient,
@@ -197,7 +198,7 @@ export class BackOffice implements ChargeService {
     for (const e of entries) {
       if (e.seq <= (list.at(-1)?.seq ?? 0)) continue;
       list.push(e);
-      this.#waiting.push(e.record);
+      if (!isMachineEvent(e.record)) this.#waiting.push(e.record); // a till's events move no money: stored only
     }
     this.records.set(id, list);
     if (this.#waiting.length >= this.#clearEvery) await this.#clear(false).catch(() => undefined);

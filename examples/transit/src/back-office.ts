@@ -8,8 +8,15 @@
  * @module
  */
 
-import type { MachineRecordEntry } from '@simtap/sdk/clients';
-import { type ClearingRecord, MachineHub, type MachineKind, type PlatformClient } from '@simtap/sdk/clients';
+import {
+  type ClearingRecord,
+  isMachineEvent,
+  type MachineEvent,
+  MachineHub,
+  type MachineKind,
+  type MachineRecordEntry,
+  type PlatformClient,
+} from '@simtap/sdk/clients';
 import { bcdToString, toHex } from '@simtap/sdk/core/bytes';
 import type { LoadRecord, TransitRecord, TransitStation } from '@simtap/sdk/machines';
 import {
@@ -95,6 +102,8 @@ export interface LoadRow {
 export class BackOffice {
   readonly hub: MachineHub;
   readonly stored: StoredRecord[] = [];
+  /** Events the machines recorded (no money moves with them), once each, in order. */
+  readonly events: { readonly machineId: string; readonly seq: number; readonly event: MachineEvent }[] = [];
   readonly batches: BatchSummary[] = [];
   readonly loads: LoadRow[] = [];
   readonly #options: BackOfficeOptions;
@@ -139,10 +148,15 @@ export class BackOffice {
   /** Stores a machine's new records (in order, once: the hub skips what `storedSeq` says is stored) and queues them. */
   async #onRecords(machineId: string, entries: readonly MachineRecordEntry[]): Promise<void> {
     for (const e of entries) {
+      this.#seqs.set(machineId, e.seq);
+      // A machine's events (no money) are kept apart; the rides wait for clearing.
+      if (isMachineEvent(e.record)) {
+        this.events.push({ machineId, seq: e.seq, event: e.record });
+        continue;
+      }
       const s: StoredRecord = { machineId, seq: e.seq, record: e.record, status: 'queued' };
       this.stored.push(s);
       this.#queue.push(s);
-      this.#seqs.set(machineId, e.seq);
     }
     if (this.#queue.length >= this.#options.clearEveryRecords) void this.#flush('records');
     else if (this.#timer === undefined && this.#queue.length > 0)

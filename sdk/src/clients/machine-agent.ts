@@ -180,7 +180,9 @@ function finalClose(closeCode: number | undefined, machineId: string): MachineLi
  * A machine's link to its application system over `/v1/machine`. `record()` appends a record to a crash-safe
  * buffer on the machine's disk (flushed before it resolves) and the agent delivers the buffer in order whenever the
  * link is up; the hub acknowledges what it stored, and only then does the agent drop those records. Offline, records
- * pile up on the disk — across restarts and `kill -9` — and go out exactly once when the link returns.
+ * pile up on the disk — across restarts and `kill -9` — and go out exactly once when the link returns. A record is a
+ * purchase record for clearing or a machine event that moves no money (`{ event: 'door.decision', at, data }`, see
+ * `MachineEventSchema`): both share the machine's one sequence.
  *
  * The hub's configs are checked before they are used: the blacklist delta must carry the platform's Ed25519
  * signature under the key the machine was set up with and start at the machine's blacklist version (or be a whole
@@ -359,7 +361,7 @@ export class MachineAgent {
    * Appends a record to the buffer and flushes it to the disk; resolves once it is durable (then it will reach
    * the application system exactly once, whatever happens to the link or the process). Delivery follows when the
    * link is up.
-   * @throws {ArgumentError} `BAD_ARGUMENT` for a record that does not fit the purchase record schema.
+   * @throws {ArgumentError} `BAD_ARGUMENT` for a record that is neither a purchase record nor a machine event.
    * @throws {MachineLinkError} `AGENT_STOPPED` before `start()` resolved or after `stop()`; `BUFFER_IO`.
    * @example
    * const sale = await till.purchase({ amount: 1250 });

@@ -10,6 +10,7 @@ import { CORE_ERRORS, hasErrorCode } from '@simtap/sdk/core/errors';
 import { afterEach, describe, expect, it } from 'vitest';
 import { purchase } from '../../test/machine-support';
 import { MACHINE_LINK_ERRORS, RecordBuffer } from './index';
+import type { MachinePurchaseRecord } from './machine-protocol';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -22,7 +23,7 @@ afterEach(() => {
 });
 
 const seqs = (b: RecordBuffer) => b.peek(10_000).map((e) => e.seq);
-const terminalSeqs = (b: RecordBuffer) => b.peek(10_000).map((e) => e.record.terminalSeq);
+const terminalSeqs = (b: RecordBuffer) => b.peek(10_000).map((e) => (e.record as MachinePurchaseRecord).terminalSeq);
 
 describe('RecordBuffer', () => {
   it('keeps appended records across reopening, in order, with their sequence numbers', async () => {

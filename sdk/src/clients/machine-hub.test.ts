@@ -23,6 +23,7 @@ import {
   TILL_SECRET,
 } from '../../test/machine-support';
 import {
+  isMachineEvent,
   MACHINE_LINK_ERRORS,
   MACHINE_MAX_FRAME_BYTES,
   MachineAgent,
@@ -31,6 +32,7 @@ import {
   type MachineHubOptions,
   type MachineRecordEntry,
 } from './index';
+import type { MachineEvent, MachinePurchaseRecord } from './machine-protocol';
 import { CuttableProxy } from './test-support';
 
 const A = '00004401202600000003';
@@ -50,7 +52,7 @@ class Store {
     return this.records.get(id)?.at(-1)?.seq ?? 0;
   }
   terminalSeqs(id: string): number[] {
-    return (this.records.get(id) ?? []).map((e) => e.record.terminalSeq);
+    return (this.records.get(id) ?? []).map((e) => (e.record as MachinePurchaseRecord).terminalSeq);
   }
   readonly onRecords = async (id: string, entries: readonly MachineRecordEntry[]) => {
     const list = this.records.get(id) ?? [];
@@ -493,5 +495,55 @@ describe('records', () => {
     expect(agent.pending).toBe(0);
     // the new session's storedSeq told the agent what was stored: nothing was sent twice
     expect(duplicates.every((d) => d === 0)).toBe(true);
+  });
+});
+
+describe('machine events (records that move no money)', () => {
+  const decision = (n: number, granted: boolean): MachineEvent => ({
+    event: 'door.decision',
+    at: `2026-12-03 08:15:${String(n).padStart(2, '0')}`,
+    data: { auditSeq: n, card: A, granted, reason: granted ? 'granted' : 'blacklisted', note: null },
+  });
+
+  it('delivers events with purchases, in one sequence, once and in order, across a cut link', async () => {
+    const { store, url } = await startHub();
+    const proxy = await CuttableProxy.start(url.replace('/v1/machine', ''));
+    cleanups.push(() => proxy.stop());
+    const agent = agentFor(proxy.url, { batchSize: 3 });
+    await agent.start();
+    await connected(agent);
+    await agent.record(purchase(1));
+    await agent.record(decision(1, true));
+    await agent.record(purchase(2));
+    await agent.delivered({ timeoutMs: 5000 });
+    proxy.cut();
+    for (let n = 2; n <= 6; n++) await agent.record(decision(n, n % 2 === 0)); // while the link is down
+    await agent.record(purchase(3));
+    await agent.delivered({ timeoutMs: 8000 });
+    const got = store.records.get('gate-1')!;
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(
+      got.map((e) => (isMachineEvent(e.record) ? `e${e.record.data.auditSeq}` : `p${e.record.terminalSeq}`)),
+    ).toEqual(['p1', 'e1', 'p2', 'e2', 'e3', 'e4', 'e5', 'e6', 'p3']);
+    expect(got[1]!.record).toEqual(decision(1, true));
+  });
+
+  it.each([
+    ['a name that is not dotted lower case', { ...decision(1, true), event: 'Door Decision' }],
+    ['a value that is an object', { ...decision(1, true), data: { nested: { a: 1 } } }],
+    ['a string of 257 characters', { ...decision(1, true), data: { note: 'x'.repeat(257) } }],
+    [
+      '33 values',
+      { ...decision(1, true), data: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`v${i}`, i])) },
+    ],
+    ['a field beside event, at and data', { ...decision(1, true), amount: 100 }],
+    ['no time', { event: 'door.decision', at: '', data: {} }],
+  ])('refuses an event with %s: BAD_ARGUMENT, nothing buffered', async (_, bad) => {
+    const { url } = await startHub();
+    const agent = agentFor(url);
+    await agent.start();
+    const err = await agent.record(bad as never).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_ARGUMENT' });
+    expect(agent.pending).toBe(0);
   });
 });

@@ -13,6 +13,7 @@ import { toHex } from '@simtap/sdk/core/bytes';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blacklistSigner, freePort, GATE_SECRET } from '../../test/machine-support';
 import { MachineAgent, MachineHub, type MachineRecordEntry } from './index';
+import type { MachinePurchaseRecord } from './machine-protocol';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('../../test/machine-agent-child.ts', import.meta.url));
@@ -89,7 +90,7 @@ describe('a machine killed with SIGKILL while offline', () => {
     const held = agent.pending;
     await agent.delivered({ timeoutMs: 10_000 });
 
-    const got = stored.map((e) => e.record.terminalSeq);
+    const got = stored.map((e) => (e.record as MachinePurchaseRecord).terminalSeq);
     expect(got.length).toBe(held);
     expect(new Set(got).size).toBe(got.length); // none twice
     expect(stored.map((e) => e.seq)).toEqual(got.map((_, i) => i + 1));

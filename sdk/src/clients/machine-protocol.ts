@@ -87,13 +87,45 @@ export const Seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const SeqOrZero = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Version = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-/** A record a machine delivers: an offline purchase record as `clearing.submitBatch` takes it. */
-export const MachineRecordSchema = PurchaseRecord;
+/** A value of a machine event's `data`: a short string, a number, a boolean or null. */
+const EventValue = z.union([z.string().max(256), z.number(), z.boolean(), z.null()]);
+
+/**
+ * A machine event: something that happened at the machine and moved no money (a door's decision, a tamper alarm),
+ * delivered like a purchase record: durable on the machine's disk once `record()` resolves, then stored by the
+ * application system exactly once and in order. `event` names it (`door.decision`), `at` is the machine's time as it
+ * tells it, `data` at most 32 named short values.
+ */
+export const MachineEventSchema = z.strictObject({
+  event: z
+    .string()
+    .regex(/^[a-z][a-z0-9]*(?:\.[a-z][a-z0-9]*)*$/, 'dotted lower-case name')
+    .max(64),
+  at: z.string().min(1).max(40),
+  data: z
+    .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'a name of 1–32 letters, digits or _'), EventValue)
+    .refine((d) => Object.keys(d).length <= 32, 'at most 32 values'),
+});
+/** A machine event (see {@link MachineEventSchema}). */
+export type MachineEvent = z.output<typeof MachineEventSchema>;
+
+/**
+ * A record a machine delivers: an offline purchase record as `clearing.submitBatch` takes it, or a
+ * {@link MachineEvent}. Tell them apart with {@link isMachineEvent}.
+ */
+export const MachineRecordSchema = z.union([PurchaseRecord, MachineEventSchema]);
 /** A record a machine delivers (see `clearingRecord` for a till's purchase). */
-export type MachineRecord = z.output<typeof PurchaseRecord>;
+export type MachineRecord = z.output<typeof MachineRecordSchema>;
+/** A purchase record a machine delivers. */
+export type MachinePurchaseRecord = z.output<typeof PurchaseRecord>;
+
+/** True for a {@link MachineEvent}, false for a purchase record. */
+export function isMachineEvent(record: MachineRecord): record is MachineEvent {
+  return 'event' in record;
+}
 
 /** A record with its sequence number. */
-export const MachineRecordEntrySchema = z.strictObject({ seq: Seq, record: PurchaseRecord });
+export const MachineRecordEntrySchema = z.strictObject({ seq: Seq, record: MachineRecordSchema });
 /** A record with its sequence number. */
 export type MachineRecordEntry = z.output<typeof MachineRecordEntrySchema>;
 
