@@ -2,7 +2,8 @@
  * The shapes the console reads from `/v1/console` (simtap.v1): the results of the methods it calls and the params of
  * the notifications it listens to. Amounts are integer fen, points integer points, times epoch ms, serials 20 hex.
  * Written out here rather than imported from `@simtap/sdk/wire`, whose zod schemas and Node crypto do not belong in
- * the browser bundle; the server checks its answers against those schemas.
+ * the browser bundle; the server checks its answers against those schemas, and `host/src/server/console-types.test.ts`
+ * makes the type check fail when what the schemas type is no longer assignable to these.
  * @module
  */
 
