@@ -65,6 +65,9 @@ describe('command line', () => {
       [['--log-level', 'loud'], '--log-level must be one of'],
       [['--tls-key', 'k.pem'], '--tls-key and --tls-cert go together'],
       [['--database-url', 'mysql://x'], 'must be a postgres://'],
+      [['--lost-card-hold=-1'], '--lost-card-hold must be a number of days from 0 to 3650, not "-1"'],
+      [['--lost-card-hold', 'a week'], '--lost-card-hold must be a number of days'],
+      [['--lost-card-hold', '4000'], '--lost-card-hold must be a number of days from 0 to 3650'],
       [['--out', 'x'], '--out is an option of simtap-host cert'],
       [['stray'], 'unexpected argument "stray"'],
       [['cert', '--listen', '1.2.3.4:5'], '--listen is an option of simtap-host'],
@@ -83,6 +86,9 @@ describe('command line', () => {
       kind: 'run',
       options: { databaseUrl: 'postgres://u:p@h/db', host: '127.0.0.1', port: 7800, dataDir: './data' },
     });
+    expect(parseCommandLine([])).toMatchObject({ options: { lostCardHoldMs: 7 * 24 * 3600 * 1000 } });
+    expect(parseCommandLine(['--lost-card-hold', '0'])).toMatchObject({ options: { lostCardHoldMs: 0 } });
+    expect(parseCommandLine(['--lost-card-hold', '0.5'])).toMatchObject({ options: { lostCardHoldMs: 43_200_000 } });
     expect(parseListen('[::1]:0')).toEqual({ host: '::1', port: 0 });
     expect(parseListen('localhost:7800')).toEqual({ host: 'localhost', port: 7800 });
     expect(redactUrl('postgres://simtap:s3cret@db:5432/simtap?password=x')).toBe(

@@ -147,7 +147,7 @@ async function run(
     platform = await openPlatform({
       ledger,
       keys: SoftwareIssuerKeyStore.fromProfile(profile),
-      config: platformConfigFromProfile(profile),
+      config: { ...platformConfigFromProfile(profile), lostCardHoldMs: o.lostCardHoldMs },
       logger: logger.child({ area: 'platform' }),
     });
   } catch (e) {

@@ -42,7 +42,12 @@ export interface RunOptions {
   readonly tlsKey: string | undefined;
   readonly tlsCert: string | undefined;
   readonly logLevel: LogLevel;
+  /** How long a lost card's float is held for its late offline records, ms (`--lost-card-hold DAYS`). */
+  readonly lostCardHoldMs: number;
 }
+
+/** Default `--lost-card-hold`, days. */
+export const DEFAULT_LOST_CARD_HOLD_DAYS = 7;
 
 /** What the command line asks for. */
 export type CliCommand =
@@ -81,6 +86,14 @@ export const CLI_OPTIONS: readonly CliOptionDef[] = [
     name: 'database-url',
     value: 'URL',
     help: 'keep the ledger in PostgreSQL at postgres://… instead of SQLite (default: $SIMTAP_DATABASE_URL)',
+    of: 'run',
+  },
+  {
+    name: 'lost-card-hold',
+    value: 'DAYS',
+    help:
+      `how long a lost card's float waits for its late offline records before cards.replace moves the rest to the ` +
+      `phone account (default ${DEFAULT_LOST_CARD_HOLD_DAYS}; 0: to the replacement at once; fractions allowed)`,
     of: 'run',
   },
   { name: 'tls-key', value: 'FILE', help: 'private key (PEM) to serve wss:// (with --tls-cert)', of: 'run' },
@@ -178,6 +191,13 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       kind: 'usage',
       message: `${fromOption === undefined ? 'SIMTAP_DATABASE_URL' : '--database-url'} must be a postgres:// or postgresql:// URL`,
     };
+  const holdText = (v['lost-card-hold'] as string | undefined) ?? String(DEFAULT_LOST_CARD_HOLD_DAYS);
+  const holdDays = /^\d{1,4}(\.\d{1,6})?$/.test(holdText) ? Number(holdText) : Number.NaN;
+  if (!(holdDays >= 0 && holdDays <= 3650))
+    return {
+      kind: 'usage',
+      message: `--lost-card-hold must be a number of days from 0 to 3650, not ${JSON.stringify(holdText)}`,
+    };
   return {
     kind: 'run',
     options: {
@@ -188,6 +208,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       tlsKey,
       tlsCert,
       logLevel: logLevel as LogLevel,
+      lostCardHoldMs: Math.round(holdDays * 24 * 3600 * 1000),
     },
   };
 }
