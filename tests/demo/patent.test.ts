@@ -31,6 +31,10 @@ describe('the whole patent', () => {
     expect(report.rush.torn).toEqual({ recovered: true, chargedOnce: true });
     expect(report.rush.payableDelta).toBe(report.rush.cleared + report.rush.online);
     expect(report.rush.cleared).toBe(report.rush.purse);
+    // the lost card replaced: nothing moved yet, its float held for late offline records, equal to its SIM's purse
+    expect(report.replaced).toMatchObject({ moved: 0, heldUntil: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(report.replaced.held).toBeGreaterThan(0);
+    expect(report.replaced.held).toBe(report.replaced.purse);
     // the ledger by kind sums to 0 over money, and holds what came in
     const fen = report.ledger.filter((k) => !k.kind.startsWith('POINTS'));
     expect(fen.reduce((s, k) => s + k.balance, 0)).toBe(0);

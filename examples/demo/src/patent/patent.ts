@@ -83,6 +83,18 @@ export interface PatentReport {
     readonly points: number;
     readonly payableDelta: number;
   };
+  /**
+   * The lost card replaced by the operator: the new card issued at once, the lost card's float held for its late
+   * offline records until `heldUntil`; `purse` is what its SIM holds (read from the card).
+   */
+  readonly replaced: {
+    readonly lost: string;
+    readonly by: string;
+    readonly moved: number;
+    readonly held: number;
+    readonly heldUntil: string | null;
+    readonly purse: number;
+  };
   readonly ledger: readonly KindTotal[];
   readonly verify: { readonly ok: boolean; readonly entries: number; readonly journalHead: string };
   /** Fleet purses read from the SIMs = their floats. */
@@ -320,14 +332,40 @@ export async function runPatent(options: PatentOptions): Promise<PatentReport> {
     // ------------------------------------------------------------ the books
     progress.phase('the books: every fleet purse read from its SIM, the ledger by sub-platform, ledger.verify');
     let pursesMatchFloats = true;
+    const purses = new Map<string, number>();
     for (const f of fleet) {
       if (f.sim.isPowered('contactless')) f.sim.powerOff('contactless');
       f.sim.powerOn('contactless');
       const purse = await readPurse(f.sim.channel('contactless'), { counters: 'none', logRecords: 0 });
       f.sim.powerOff('contactless');
+      purses.set(f.serial, purse.balance);
       const { balance } = await app.wallet.float({ cardSerial: f.serial });
       if (purse.balance !== balance) pursesMatchFloats = false;
     }
+    // The operator replaces the card reported lost in the rush: the new card is issued at once; the lost card's
+    // float stays with it for the offline records its machines may still upload (the platform's hold).
+    const lost = fleet.at(-1)!;
+    const next = fleetCard(FLEET_BASE + fleetSize, profile);
+    const operatorClient = new PlatformClient({
+      url,
+      clientId: operator.id,
+      secret: operator.secret,
+      endpoint: 'console',
+      heartbeatMs: 0,
+    });
+    cleanups.push(() => operatorClient.close());
+    const r = await operatorClient.call('cards.replace', {
+      lostCardSerial: lost.serial,
+      replacement: { cardSerial: toHex(next.applicationSerial), iccid: next.iccid, kdd: toHex(next.isd.kdd) },
+    });
+    const replaced = {
+      lost: lost.card.label,
+      by: next.label,
+      moved: r.moved,
+      held: r.held,
+      heldUntil: r.heldUntil,
+      purse: purses.get(lost.serial) ?? Number.NaN,
+    };
     const ledger = await platform.ledger.summary();
     const v = await platform.verify();
     const sumOf = (...kinds: string[]) =>
@@ -343,6 +381,7 @@ export async function runPatent(options: PatentOptions): Promise<PatentReport> {
       air: { personalized, loaded, amount: loaded * AIR_LOAD, torn: { first: tornFirst, settled: tornSettled } },
       systems,
       rush,
+      replaced,
       ledger,
       verify: { ok: v.ok, entries: v.entries, journalHead: v.journalHead },
       pursesMatchFloats,
@@ -362,6 +401,8 @@ export async function runPatent(options: PatentOptions): Promise<PatentReport> {
       rush.lostRefused > 0 &&
       rush.torn.recovered &&
       rush.torn.chargedOnce &&
+      replaced.moved === 0 &&
+      replaced.held === replaced.purse &&
       pursesMatchFloats &&
       moneyIn === moneyOut &&
       v.ok;
@@ -578,6 +619,7 @@ export function formatPatentReport(r: PatentReport): string {
       `lost card refused ${r.rush.lostRefused}× ${mark(r.rush.lostRefused > 0)}`,
     `                torn purchase recovered at the next tap, charged once ${mark(r.rush.torn.recovered && r.rush.torn.chargedOnce)}`,
     `                cleared ${yuan(r.rush.cleared)} (+${r.rush.points} points); mart-1 payable +${yuan(r.rush.payableDelta)} = cleared + online ${mark(r.rush.payableDelta === r.rush.cleared + r.rush.online)}`,
+    `lost card       ${r.replaced.lost} replaced by ${r.replaced.by}: its float ${yuan(r.replaced.held)} held until ${r.replaced.heldUntil?.slice(0, 10) ?? '–'} for late offline records, = its purse on the SIM ${mark(r.replaced.moved === 0 && r.replaced.held === r.replaced.purse)}`,
     '',
     'ledger by sub-platform                accounts        balance',
     ...r.ledger
