@@ -1,5 +1,5 @@
 // simtap-card as a child process in a real pcscd's vpcd reader: opensc-tool and a full SCP03 session through PC/SC.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,62 +10,15 @@ import { diversifyKdf3, Scp03Host, type StaticKeys } from '@simtap/sdk/core/gp';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { claimVpcdSlot, startPcscd, VPCD_HOOK_TIMEOUT_MS, type VpcdSlot } from '@simtap/sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliChild, listedReader, spawnCli, stopCli, until } from './simtap-card.test-support';
 
 const run = promisify(execFile);
-const REPO = path.resolve(import.meta.dirname, '../../..');
 const SELECT_ISD = hex`00 A4 04 00 08 A0 00 00 01 51 00 00 00`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const isd = referenceProfile().card.isd;
 const DEFAULT_KEYS: StaticKeys = isd.scp03.staticKeysForDefaultCard;
 const diversifiedKeys = (label: string): StaticKeys =>
   diversifyKdf3(isd.scp03.diversified.masterKey, cardProfile(label).isd.kdd);
-
-/** A running `simtap-card` child and its combined output. */
-interface CliChild {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<number | null>;
-}
-
-function spawnCli(argv: string[]): CliChild {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', 'applet-emu/src/cli/simtap-card.ts', ...argv],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let text = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    text += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    text += d.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => text, exit };
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** The slot's reader name once pcscd lists it with a card (`opensc-tool -l`). */
-async function listedReader(slot: VpcdSlot): Promise<string> {
-  let name = '';
-  await until(async () => {
-    const { stdout } = await run('opensc-tool', ['-l']);
-    for (const line of stdout.split('\n')) {
-      const m = /^\d+\s+(Yes|No)\s+(.+?)\s*$/.exec(line);
-      if (m && m[1] === 'Yes' && slot.readerPattern.test(m[2]!)) name = m[2]!;
-    }
-    return name !== '';
-  }, 'opensc-tool -l to list the virtual SIM');
-  return name;
-}
 
 /** SELECT ISD, SCP03 at security level 33 with `keys`, then wrapped GET DATA CPLC and key information. */
 async function scp03Session(slot: VpcdSlot, keys: StaticKeys): Promise<{ cplc: Uint8Array; keyInfo: Uint8Array }> {
@@ -86,17 +39,6 @@ async function scp03Session(slot: VpcdSlot, keys: StaticKeys): Promise<{ cplc: U
   } finally {
     await channel.close();
   }
-}
-
-/** Sends SIGTERM and waits until pcscd shows the reader empty again. */
-async function stopCli(cli: CliChild, slot: VpcdSlot): Promise<number | null> {
-  cli.child.kill('SIGTERM');
-  const code = await cli.exit;
-  await until(
-    async () => !(await PcscChannel.listReaders()).some((r) => slot.readerPattern.test(r.name) && r.cardPresent),
-    'pcscd to notice the removal',
-  );
-  return code;
 }
 
 const pcscd = await startPcscd({ subject: 'simtap-card in real pcscd', needs: ['opensc-tool', 'smartcard'] });

@@ -1,67 +1,18 @@
 // The UICC tree through a real pcscd: simtap-card (card-1, contact interface) in a vpcd reader, read with opensc-tool,
 // the answers decoded with the independent TS 102 221 / TS 31.102 decoders of ./ts102221.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import path from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { PcscChannel } from '@simtap/sdk/card';
 import { fromHex, toHex } from '@simtap/sdk/core/bytes';
 import { cardProfile, referenceProfile } from '@simtap/sdk/core/profile';
 import { claimVpcdSlot, startPcscd, VPCD_HOOK_TIMEOUT_MS, type VpcdSlot } from '@simtap/sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliChild, listedReader, spawnCli, stopCli, until } from '../../src/cli/simtap-card.test-support';
 import { DEFAULT_ATR_HEX } from '../../src/runtime/card';
 import { decodeIccid, decodeImsi, decodeUiccFcp } from './ts102221';
 
 const run = promisify(execFile);
-const REPO = path.resolve(import.meta.dirname, '../../..');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const CARD = cardProfile('card-1');
 const USIM_AID_HEX = toHex(referenceProfile().card.usim.aid);
-
-/** A running `simtap-card` child and its combined output. */
-interface CliChild {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<number | null>;
-}
-
-function spawnCli(argv: string[]): CliChild {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', 'applet-emu/src/cli/simtap-card.ts', ...argv],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let text = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    text += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    text += d.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => text, exit };
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** The slot's reader name once pcscd lists it with a card (`opensc-tool -l`). */
-async function listedReader(slot: VpcdSlot): Promise<string> {
-  let name = '';
-  await until(async () => {
-    const { stdout } = await run('opensc-tool', ['-l']);
-    for (const line of stdout.split('\n')) {
-      const m = /^\d+\s+(Yes|No)\s+(.+?)\s*$/.exec(line);
-      if (m && m[1] === 'Yes' && slot.readerPattern.test(m[2]!)) name = m[2]!;
-    }
-    return name !== '';
-  }, 'opensc-tool -l to list the virtual SIM');
-  return name;
-}
 
 /**
  * The responses in `opensc-tool -s … -s …` output, in order: each `Received (SW1=0x.., SW2=0x..)` line and the hex
@@ -91,17 +42,6 @@ function responses(stdout: string): { data: Uint8Array; sw: string }[] {
   }
   flush();
   return out;
-}
-
-/** Sends SIGTERM and waits until pcscd shows the reader empty again. */
-async function stopCli(cli: CliChild, slot: VpcdSlot): Promise<number | null> {
-  cli.child.kill('SIGTERM');
-  const code = await cli.exit;
-  await until(
-    async () => !(await PcscChannel.listReaders()).some((r) => slot.readerPattern.test(r.name) && r.cardPresent),
-    'pcscd to notice the removal',
-  );
-  return code;
 }
 
 const pcscd = await startPcscd({ subject: 'the UICC tree in real pcscd', needs: ['opensc-tool', 'smartcard'] });
