@@ -734,6 +734,26 @@ describe('ConsumptionMachine inspect (a look at the card inside the tap, before 
     expect(card.remaining).toBe(0);
   });
 
+  it('an inspection kept past its tap refuses to send (the card may be another tap’s by then)', async () => {
+    const card = new ScriptedChannel([
+      ...identify(),
+      { cmd: '805001020B0100000064', rsp: initRsp(5000, 3) },
+      { cmd: '805401000F', rsp: 'A1A2A3A4B1B2B3B49000' },
+    ]);
+    const { m } = machine(card, psamChannel(psamMac1(1), psamMac2Ok));
+    let kept: CardInspection | undefined;
+    await m.purchase({
+      amount: 100,
+      inspect: (c) => {
+        kept = c;
+      },
+    });
+    await expect(kept!.readBalance()).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(kept!.readLog()).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    expect(card.remaining).toBe(0);
+    expect(card.sent).toHaveLength(4);
+  });
+
   it('a throwing inspection refuses the tap: no INITIALIZE, no PSAM session, no record', async () => {
     const card = new ScriptedChannel([...identify()]);
     const sam = psamChannel();

@@ -323,7 +323,7 @@ export class ConsumptionMachine {
       const id = await this.#core.identify(tap);
       const done = await this.#settle(tap, id, sameSale);
       if (done !== undefined) return done;
-      if (req.inspect !== undefined) await req.inspect(this.#core.inspection(tap, id));
+      if (req.inspect !== undefined) await this.#core.inspect(tap, id, req.inspect);
       return debit(tap, id);
     });
   }

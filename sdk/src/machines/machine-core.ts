@@ -214,12 +214,20 @@ export class MachineCore<P extends PendingTransaction> {
     return identifyCard(tap.link, this.select);
   }
 
-  /** The {@link CardInspection} of a tap, for {@link InspectOptions.inspect}. */
-  inspection(tap: Tap, identity: CardIdentity): CardInspection {
+  /**
+   * Runs `inspect` with the {@link CardInspection} of the tap; the inspection is over when `inspect` settles (a
+   * kept reference then refuses to send: the card may be another tap's by then).
+   */
+  async inspect(tap: Tap, identity: CardIdentity, inspect: NonNullable<InspectOptions['inspect']>): Promise<void> {
+    let open = true;
+    const guard = (): void => {
+      if (!open) throw new ArgumentError('the inspection is over: the card is no longer this tap’s');
+    };
     const max = this.logRecords;
-    return {
+    const card: CardInspection = {
       identity: { ef15: identity.ef15, serial: identity.serial.slice() },
       readLog: async (o = {}) => {
+        guard();
         if (typeof o !== 'object' || o === null) throw new ArgumentError('readLog: options must be an object');
         const records = o.records ?? max;
         assertUint(records, 'records', 254);
@@ -227,6 +235,7 @@ export class MachineCore<P extends PendingTransaction> {
           throw new ArgumentError('until: expected a function');
         const out: TransactionLogRecord[] = [];
         for (let n = 1; n <= records; n++) {
+          guard();
           const r = await readLogRecord(tap.link, n);
           if (r === undefined) break;
           out.push(r);
@@ -235,10 +244,16 @@ export class MachineCore<P extends PendingTransaction> {
         return out;
       },
       readBalance: async () => {
+        guard();
         const data = await tap.link.run('GET_BALANCE', getBalanceApdu(0x02), balanceResponse.length);
         return balanceResponse.decode(data).balance | 0; // two's complement: negative while overdrawn
       },
     };
+    try {
+      await inspect(card);
+    } finally {
+      open = false;
+    }
   }
 
   /** The transaction date and time, read once from the clock. */

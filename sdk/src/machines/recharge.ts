@@ -318,7 +318,7 @@ export class RechargeMachine {
         const r = await this.#settle(tap, p, ev);
         if (r.outcome === 'loaded' && r.record.amount === req.amount) return r.record;
       }
-      if (req.inspect !== undefined) await req.inspect(core.inspection(tap, id));
+      if (req.inspect !== undefined) await core.inspect(tap, id, req.inspect);
       if (req.pin !== undefined) await tap.link.run('VERIFY_PIN', verifyPinApdu(req.pin), 0);
       return this.#credit(tap, id, req.amount);
     });
