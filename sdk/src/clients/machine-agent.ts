@@ -40,6 +40,7 @@ import {
   type MachineKind,
   type MachineLogger,
   type MachineRecord,
+  type MachineRecordEntry,
   type MachineResultOf,
   type MachineStatus,
   positiveOption,
@@ -659,7 +660,7 @@ export class MachineAgent {
   async #pump(ws: WebSocket, buffer: RecordBuffer): Promise<void> {
     let retries = 0;
     while (this.#session === ws && !this.#stopping) {
-      const batch = buffer.peek(this.#batchSize);
+      const batch = underFrame(buffer.peek(this.#batchSize));
       if (batch.length === 0) {
         await this.#sleep(60_000, this.#workWaits);
         continue;
@@ -817,4 +818,20 @@ function rawText(data: WebSocket.RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
   return data.toString('utf8');
+}
+
+/** Bytes of a `machine.records` frame kept free for its envelope (`jsonrpc`, `id`, `method`, `params`). */
+const FRAME_ENVELOPE = 1024;
+
+/**
+ * The first entries of `batch` whose `machine.records` frame stays under the frame limit (the hub closes a bigger
+ * frame with 1009, and the same batch would be sent again forever). A record is a few KiB at most: one always fits.
+ */
+function underFrame(batch: MachineRecordEntry[]): MachineRecordEntry[] {
+  let bytes = FRAME_ENVELOPE;
+  for (let n = 0; n < batch.length; n++) {
+    bytes += Buffer.byteLength(JSON.stringify(batch[n])) + 1;
+    if (bytes > MACHINE_MAX_FRAME_BYTES && n > 0) return batch.slice(0, n);
+  }
+  return batch;
 }

@@ -25,6 +25,7 @@ import {
 import {
   isMachineEvent,
   MACHINE_LINK_ERRORS,
+  MACHINE_MAX_BATCH,
   MACHINE_MAX_FRAME_BYTES,
   MachineAgent,
   type MachineAgentOptions,
@@ -528,6 +529,28 @@ describe('machine events (records that move no money)', () => {
     expect(got[1]!.record).toEqual(decision(1, true));
   });
 
+  it('keeps each batch under the frame limit: 300 events of ~4 KiB (1.2 MB) go out in several frames, each once', async () => {
+    // Recorded while the hub is not up yet, so that they wait in the buffer and go out in the biggest batches.
+    const port = await freePort();
+    const agent = agentFor(`ws://127.0.0.1:${port}/v1/machine`, { batchSize: MACHINE_MAX_BATCH });
+    await agent.start();
+    const big = (n: number): MachineEvent => ({
+      event: 'camera.frame',
+      at: String(n),
+      data: Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`part${i}`, `${n}`.padEnd(256, '.')])),
+    });
+    for (let n = 1; n <= 300; n++) await agent.record(big(n));
+    const { store, hub } = await startHub({ port });
+    const frames: number[] = [];
+    hub.on('records', (e) => frames.push(e.records.length));
+    await agent.delivered({ timeoutMs: 10_000 });
+    const got = store.records.get('gate-1')!;
+    expect(got.map((e) => e.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(got.map((e) => (e.record as MachineEvent).at)).toEqual(Array.from({ length: 300 }, (_, i) => String(i + 1)));
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames.reduce((a, b) => a + b, 0)).toBe(300);
+  });
+
   it.each([
     ['a name that is not dotted lower case', { ...decision(1, true), event: 'Door Decision' }],
     ['a value that is an object', { ...decision(1, true), data: { nested: { a: 1 } } }],
@@ -538,6 +561,13 @@ describe('machine events (records that move no money)', () => {
     ],
     ['a field beside event, at and data', { ...decision(1, true), amount: 100 }],
     ['no time', { event: 'door.decision', at: '', data: {} }],
+    [
+      'data over 4096 characters of JSON',
+      {
+        ...decision(1, true),
+        data: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`v${i}`, 'x'.repeat(250)])),
+      },
+    ],
   ])('refuses an event with %s: BAD_ARGUMENT, nothing buffered', async (_, bad) => {
     const { url } = await startHub();
     const agent = agentFor(url);

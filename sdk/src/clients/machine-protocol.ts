@@ -87,6 +87,9 @@ export const Seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const SeqOrZero = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Version = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+/** The most a machine event's `data` may take as JSON, characters (a batch of records is kept under a frame). */
+export const MACHINE_MAX_EVENT_DATA = 4096;
+
 /** A value of a machine event's `data`: a short string, a number, a boolean or null. */
 const EventValue = z.union([z.string().max(256), z.number(), z.boolean(), z.null()]);
 
@@ -104,7 +107,11 @@ export const MachineEventSchema = z.strictObject({
   at: z.string().min(1).max(40),
   data: z
     .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'a name of 1–32 letters, digits or _'), EventValue)
-    .refine((d) => Object.keys(d).length <= 32, 'at most 32 values'),
+    .refine((d) => Object.keys(d).length <= 32, 'at most 32 values')
+    .refine(
+      (d) => JSON.stringify(d).length <= MACHINE_MAX_EVENT_DATA,
+      `at most ${MACHINE_MAX_EVENT_DATA} characters as JSON`,
+    ),
 });
 /** A machine event (see {@link MachineEventSchema}). */
 export type MachineEvent = z.output<typeof MachineEventSchema>;
