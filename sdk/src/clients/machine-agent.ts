@@ -23,6 +23,7 @@ import {
   sessionProof,
 } from '../wire';
 import { applyBlacklistDelta, type BlacklistState, blacklistPublicKey, normalizeSerial } from './blacklist';
+import { errorFromRpc } from './errors';
 import { MachineLinkError } from './machine-errors';
 import {
   type ConfigRefusal,
@@ -374,6 +375,51 @@ export class MachineAgent {
       throw new MachineLinkError('AGENT_STOPPED', `${this.machineId}: record() before start() or after stop()`);
     await buffer.append(record);
     this.#wake();
+  }
+
+  /**
+   * An online request to the application system (`machine.request`), answered while the machine waits: a till's
+   * online charge, an online authorization. `name` and `params` are the application system's (`MachineHub`'s
+   * `onRequest`); resolves with its answer. Not buffered: offline, it fails at once. Put an idempotency key in
+   * `params` of anything that moves money, and send it again with the same key after `REQUEST_UNANSWERED`.
+   * @throws {ArgumentError} `BAD_ARGUMENT`: a name that is not dotted, params that are no JSON or over 16 KiB.
+   * @throws {MachineLinkError} `NOT_CONNECTED` (no session now), `REQUEST_UNANSWERED` (the link closed or
+   *   `timeoutMs`, default 10 s, passed first), `AGENT_STOPPED`.
+   * @throws {PlatformCallError} the application system's refusal, with its `simtap.v1` code (`UNAVAILABLE` when it
+   *   takes no requests or failed).
+   * @example
+   * const { challenge } = await agent.request('charge.challenge', { cardSerial });
+   */
+  async request(name: string, params: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
+    if (this.#stopping || !this.#buffer)
+      throw new MachineLinkError('AGENT_STOPPED', `${this.machineId}: request() before start() or after stop()`);
+    const checked = checkMachineParams('machine.request', { name, params });
+    if (!checked.ok) throw new ArgumentError(`machine.request: ${checked.reason}`);
+    const timeoutMs = positiveOption(options.timeoutMs, 10_000, 'timeoutMs');
+    const ws = this.#session;
+    if (!ws) throw new MachineLinkError('NOT_CONNECTED', `${this.machineId}: no session with the hub now`);
+    const answer = await new Promise<Answer | undefined>((resolve) => {
+      const id = this.#nextId++;
+      const timer = setTimeout(() => {
+        this.#requests.delete(id);
+        resolve(undefined);
+      }, timeoutMs);
+      this.#requests.set(id, (a) => {
+        clearTimeout(timer);
+        resolve(a);
+      });
+      this.#send(ws, requestFrame(id, 'machine.request', checked.params));
+    });
+    if (answer === undefined)
+      throw new MachineLinkError('REQUEST_UNANSWERED', `${this.machineId}: ${name}: no answer within ${timeoutMs} ms`);
+    if (!answer.ok) {
+      if (answer.error === LINK_CLOSED)
+        throw new MachineLinkError('REQUEST_UNANSWERED', `${this.machineId}: ${name}: the link closed first`);
+      throw errorFromRpc(answer.error, { method: name, effectUnknown: false });
+    }
+    const r = MACHINE_MESSAGES['machine.request'].result.safeParse(answer.result);
+    if (!r.success) throw new ArgumentError(`${name}: the hub's answer is not a machine.request result`);
+    return r.data.result;
   }
 
   /**

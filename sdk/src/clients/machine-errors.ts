@@ -63,6 +63,18 @@ export const MACHINE_LINK_ERRORS = defineErrors({
     when: '`MachineAgent.delivered` waited longer than its `timeoutMs` (the records stay buffered)',
     fix: 'nothing is lost: the agent keeps delivering when the link returns',
   },
+  NOT_CONNECTED: {
+    class: 'MachineLinkError',
+    when: '`MachineAgent.request` while the machine has no session with its hub (offline, or still connecting)',
+    fix: 'an online request needs the link: decline the sale or retry when the agent reports `connected`',
+  },
+  REQUEST_UNANSWERED: {
+    class: 'MachineLinkError',
+    when:
+      '`MachineAgent.request` got no answer: the link closed, or `timeoutMs` passed (the application system may ' +
+      'have acted on it)',
+    fix: 'send it again with the same idempotency key in its params, so that it acts at most once',
+  },
 });
 
 /** A code of {@link MACHINE_LINK_ERRORS}. */

@@ -23,6 +23,7 @@ import {
   TILL_SECRET,
 } from '../../test/machine-support';
 import {
+  InsufficientFundsError,
   isMachineEvent,
   MACHINE_LINK_ERRORS,
   MACHINE_MAX_BATCH,
@@ -34,7 +35,7 @@ import {
   type MachineRecordEntry,
 } from './index';
 import type { MachineEvent, MachinePurchaseRecord } from './machine-protocol';
-import { CuttableProxy } from './test-support';
+import { CuttableProxy, until } from './test-support';
 
 const A = '00004401202600000003';
 const B = '00004401202600000004';
@@ -575,5 +576,105 @@ describe('machine events (records that move no money)', () => {
     const err = await agent.record(bad as never).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BAD_ARGUMENT' });
     expect(agent.pending).toBe(0);
+  });
+});
+
+describe('machine requests (online, answered while the machine waits)', () => {
+  it('answers with what onRequest resolves; a refusal carries its simtap.v1 code; anything else is UNAVAILABLE', async () => {
+    const seen: unknown[] = [];
+    const { url } = await startHub({
+      onRequest: async (machineId, name, params) => {
+        seen.push([machineId, name, params]);
+        if (name === 'charge.phoneAccount')
+          throw Object.assign(new Error('phone account 13800000001 has 120 fen'), { code: 'INSUFFICIENT_FUNDS' });
+        if (name === 'broken.handler') throw new Error('db password wrong at 10.0.0.7');
+        return { challenge: '1A2B3C4D5E6F7081', echo: params };
+      },
+    });
+    const agent = agentFor(url);
+    await agent.start();
+    await connected(agent);
+    expect(await agent.request('charge.challenge', { cardSerial: A })).toEqual({
+      challenge: '1A2B3C4D5E6F7081',
+      echo: { cardSerial: A },
+    });
+    const refused = await agent.request('charge.phoneAccount', { amount: 500 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(InsufficientFundsError);
+    expect(refused).toMatchObject({ code: 'INSUFFICIENT_FUNDS', message: 'phone account 13800000001 has 120 fen' });
+    const failed = await agent.request('broken.handler', null).catch((e: unknown) => e);
+    expect(failed).toMatchObject({ code: 'UNAVAILABLE', message: 'the request broken.handler failed' });
+    expect(String((failed as Error).message)).not.toContain('password');
+    expect(seen).toEqual([
+      ['gate-1', 'charge.challenge', { cardSerial: A }],
+      ['gate-1', 'charge.phoneAccount', { amount: 500 }],
+      ['gate-1', 'broken.handler', null],
+    ]);
+    // Records flow as before beside the requests.
+    await agent.record(purchase(1));
+    await agent.delivered({ timeoutMs: 5000 });
+  });
+
+  it('a hub without onRequest answers UNAVAILABLE', async () => {
+    const { url } = await startHub();
+    const agent = agentFor(url);
+    await agent.start();
+    await connected(agent);
+    await expect(agent.request('charge.challenge', {})).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: 'the application system takes no requests',
+    });
+  });
+
+  it('offline it fails at once (NOT_CONNECTED); a link cut or a slow answer is REQUEST_UNANSWERED', async () => {
+    const pending: { release?: () => void } = {};
+    const { url } = await startHub({
+      onRequest: (_id, name) =>
+        name === 'slow.answer'
+          ? new Promise((resolve) => {
+              pending.release = () => resolve('late');
+            })
+          : Promise.resolve('ok'),
+    });
+    const proxy = await CuttableProxy.start(url.replace('/v1/machine', ''));
+    cleanups.push(() => proxy.stop());
+    const port = await freePort();
+    const nowhere = agentFor(`ws://127.0.0.1:${port}/v1/machine`, { machineId: 'till-1', secret: TILL_SECRET });
+    await nowhere.start();
+    const offline = await nowhere.request('charge.challenge', {}).catch((e: unknown) => e);
+    expect(hasErrorCode(offline, MACHINE_LINK_ERRORS, 'NOT_CONNECTED')).toBe(true);
+
+    const agent = agentFor(proxy.url);
+    await agent.start();
+    await connected(agent);
+    const cut = agent.request('slow.answer', {}, { timeoutMs: 5000 });
+    await until(() => pending.release !== undefined);
+    proxy.cut();
+    expect(hasErrorCode(await cut.catch((e: unknown) => e), MACHINE_LINK_ERRORS, 'REQUEST_UNANSWERED')).toBe(true);
+    pending.release?.();
+    pending.release = undefined;
+    await connected(agent);
+    const slow = await agent.request('slow.answer', {}, { timeoutMs: 100 }).catch((e: unknown) => e);
+    expect(hasErrorCode(slow, MACHINE_LINK_ERRORS, 'REQUEST_UNANSWERED')).toBe(true);
+    (pending as { release?: () => void }).release?.(); // the handler set it again meanwhile
+    expect(await agent.request('quick.answer', {})).toBe('ok'); // the link stayed up
+  });
+
+  it.each([
+    ['a name that is not dotted', 'Charge Phone', {}],
+    ['params that are no JSON', 'charge.challenge', { n: 10n }],
+    ['params over 16 KiB', 'charge.challenge', { note: 'x'.repeat(16_400) }],
+  ])('refuses %s with BAD_ARGUMENT before sending anything', async (_, name, params) => {
+    let asked = 0;
+    const { url } = await startHub({
+      onRequest: async () => {
+        asked++;
+        return null;
+      },
+    });
+    const agent = agentFor(url);
+    await agent.start();
+    await connected(agent);
+    await expect(agent.request(name, params)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    expect(asked).toBe(0);
   });
 });

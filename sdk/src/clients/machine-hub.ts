@@ -22,6 +22,8 @@ import {
   resultFrame,
   SUBPROTOCOL,
   sessionProof,
+  WIRE_ERROR_CODES,
+  type WireErrorCode,
 } from '../wire';
 import { blacklistPublicKey, verifyBlacklistDelta } from './blacklist';
 import { MachineLinkError } from './machine-errors';
@@ -99,6 +101,13 @@ export interface MachineHubOptions {
    * then recognised only within the hub's life — give it for exactly-once across hub restarts.
    */
   readonly storedSeq?: (machineId: string) => number | Promise<number>;
+  /**
+   * Answers a machine's online request (`MachineAgent.request`): `name` and `params` are the machine's, the resolved
+   * value (JSON) its answer. Throw an error whose `code` is a `simtap.v1` error code (a `PlatformCallError` of a
+   * platform call, say) to refuse it with that code; any other error answers `UNAVAILABLE` without its details.
+   * Without it every request answers `UNAVAILABLE`. Requests of a machine may run concurrently.
+   */
+  readonly onRequest?: (machineId: string, name: string, params: unknown) => Promise<unknown>;
   /** An HTTP(S) server to attach to (the hub serves `/v1/machine` on its `upgrade` events and leaves other paths). */
   readonly server?: Server | HttpsServer;
   /** Without `server`: the port to listen on (default 0: any free port). */
@@ -202,6 +211,8 @@ interface HubHost {
   opened(slot: Slot, conn: HubConnection): void;
   closed(slot: Slot, conn: HubConnection, closeCode: number): void;
   onStatus(slot: Slot, status: MachineStatus): void;
+  /** The application system's answer to a machine's request; `undefined` handler: it takes none. */
+  onRequest: MachineHubOptions['onRequest'];
   onConfigAck(slot: Slot, version: number, blacklistVersion: number): void;
   onConfigRefused(slot: Slot, version: number, reason: ConfigRefusal, blacklistVersion: number): void;
 }
@@ -322,6 +333,7 @@ export class MachineHub {
       opened: (slot, conn) => this.#opened(slot, conn),
       closed: (slot, conn, code) => this.#closed(slot, conn, code),
       onStatus: (slot, status) => this.#onStatus(slot, status),
+      onRequest: options.onRequest,
       onConfigAck: (slot, version, bl) => this.#onConfigAck(slot, version, bl),
       onConfigRefused: (slot, version, reason, bl) => this.#onConfigRefused(slot, version, reason, bl),
     };
@@ -811,6 +823,7 @@ class HubConnection {
           );
         }
         if (frame.method === 'machine.records') return void this.#records(slot, frame.id, frame.params);
+        if (frame.method === 'machine.request') return void this.#request(slot, frame.id, frame.params);
         return this.#answerError(frame.id, {
           code: JSONRPC_ERRORS.METHOD_NOT_FOUND,
           message: `method not found: ${frame.method.slice(0, 64)}`,
@@ -885,6 +898,38 @@ class HubConnection {
       this.#hub.logger.error({ machine: slot.id, err: (e as Error).message }, 'onRecords failed');
       this.#answerError(id, applicationError('UNAVAILABLE', 'the records could not be stored; send them again later'));
     }
+  }
+
+  async #request(slot: Slot, id: RequestId, params: unknown): Promise<void> {
+    const checked = checkMachineParams('machine.request', params);
+    if (!checked.ok)
+      return this.#answerError(id, {
+        code: JSONRPC_ERRORS.INVALID_PARAMS,
+        message: `invalid params: ${checked.reason}`,
+      });
+    const handler = this.#hub.onRequest;
+    if (handler === undefined)
+      return this.#answerError(id, applicationError('UNAVAILABLE', 'the application system takes no requests'));
+    const { name } = checked.params;
+    let result: unknown;
+    try {
+      result = await handler(slot.id, name, checked.params.params);
+    } catch (e) {
+      const code = (e as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && Object.hasOwn(WIRE_ERROR_CODES, code))
+        return this.#answerError(
+          id,
+          applicationError(code as WireErrorCode, String((e as Error).message ?? code).slice(0, 500)),
+        );
+      this.#hub.logger.error({ machine: slot.id, request: name, err: (e as Error)?.message }, 'onRequest failed');
+      return this.#answerError(id, applicationError('UNAVAILABLE', `the request ${name} failed`));
+    }
+    const text = JSON.stringify({ result: result ?? null });
+    if (text === undefined || text.length > MACHINE_MAX_FRAME_BYTES - 1024) {
+      this.#hub.logger.error({ machine: slot.id, request: name }, 'onRequest answered no JSON, or too much');
+      return this.#answerError(id, applicationError('UNAVAILABLE', `the request ${name} failed`));
+    }
+    this.#send(resultFrame(id, { result: result ?? null }));
   }
 
   #notification(slot: Slot, method: string, params: unknown): void {

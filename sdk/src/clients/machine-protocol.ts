@@ -87,6 +87,19 @@ export const Seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const SeqOrZero = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Version = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+/** The most a `machine.request`'s `params` may take as JSON, characters. */
+export const MACHINE_MAX_REQUEST = 16_384;
+
+/** A JSON value of at most {@link MACHINE_MAX_REQUEST} characters. */
+const RequestParams = z.unknown().refine((v) => {
+  try {
+    const text = JSON.stringify(v);
+    return text !== undefined && text.length <= MACHINE_MAX_REQUEST;
+  } catch {
+    return false;
+  }
+}, `a JSON value of at most ${MACHINE_MAX_REQUEST} characters`);
+
 /** The most a machine event's `data` may take as JSON, characters (a batch of records is kept under a frame). */
 export const MACHINE_MAX_EVENT_DATA = 4096;
 
@@ -319,6 +332,27 @@ export const MACHINE_MESSAGES = {
     example: {
       params: { batch: [{ seq: 42, record: RECORD_EXAMPLE }] },
       result: { storedSeq: 42 },
+    },
+  },
+  'machine.request': {
+    from: 'machine',
+    summary:
+      'An online request of the machine to its application system, answered while the machine waits (a till’s ' +
+      'online charge, an online authorization): `name` says which, `params` are the application system’s. The ' +
+      'answer is its result, or its refusal as the `simtap.v1` error code it gave (`INSUFFICIENT_FUNDS`, …); ' +
+      '`UNAVAILABLE` when it takes no requests or failed. Not buffered: a machine offline cannot ask.',
+    params: z.strictObject({
+      name: z
+        .string()
+        .regex(/^[a-z][a-zA-Z0-9]*(?:\.[a-z][a-zA-Z0-9]*)*$/, 'a dotted name (charge.phoneAccount)')
+        .max(64),
+      params: RequestParams,
+    }),
+    result: z.object({ result: z.unknown() }),
+    errors: ['UNAUTHENTICATED', 'RATE_LIMITED', 'UNAVAILABLE'],
+    example: {
+      params: { name: 'charge.challenge', params: { cardSerial: SERIAL } },
+      result: { result: { challenge: '1A2B3C4D5E6F7081' } },
     },
   },
 } as const satisfies Record<string, MachineMessageSpec>;
