@@ -117,7 +117,6 @@ describe.skipIf(!present)(SUBJECT, () => {
       blacklistPublicKey: office.blacklistPublicKey,
       bufferDir: join(work, 'till-1'),
       terminalId: '440100000901',
-      charges: office,
     });
     await till.start();
     await until('the till to run config 1', () => till.agent.config?.version === 1);

@@ -10,11 +10,12 @@ import {
   type ClearingRecord,
   isMachineEvent,
   MachineHub,
+  type MachineHubLimits,
   type MachineRecordEntry,
   type PlatformClient,
   PlatformLoadAuthorizer,
 } from '@simtap/sdk/clients';
-import type { ChargeRequest, ChargeService } from './till';
+import { CHARGE_REQUESTS, type ChargeRequest, type ChargeService } from './till';
 
 /** A till the back office knows. */
 export interface TillSpec {
@@ -40,6 +41,11 @@ export interface BackOfficeOptions {
    * blacklist and pushes it to every till as the next config version.
    */
   readonly followBlacklist?: boolean;
+  /**
+   * The hub's limits per till connection (`MachineHubLimits`; default the SDK's, 100 messages a second): a
+   * simulated rush of many sales a second per till raises `ratePerSecond`.
+   */
+  readonly limits?: Partial<MachineHubLimits>;
 }
 
 /** One `clearing.submitBatch` of the back office. */
@@ -118,6 +124,9 @@ export class BackOffice implements ChargeService {
       blacklistPublicKey: publicKey,
       storedSeq: (id) => office?.records.get(id)?.at(-1)?.seq ?? 0,
       onRecords: (id, entries) => (office ? office.#store(id, entries) : Promise.reject(new Error('not open'))),
+      ...(options.limits ? { limits: options.limits } : {}),
+      onRequest: (id, name, params) =>
+        office ? office.#onRequest(id, name, params) : Promise.reject(new Error('not open')),
     });
     const { url } = await hub.listen();
     office = new BackOffice({
@@ -190,6 +199,29 @@ export class BackOffice implements ChargeService {
     await this.#following;
     await this.hub.close();
     await this.#clearing.catch(() => undefined);
+  }
+
+  /**
+   * The hub's `onRequest`: a till's online charge (the till's `chargesOverLink`), made on the back office's platform
+   * session. The platform's refusals go back to the till with their codes.
+   */
+  async #onRequest(tillId: string, name: string, params: unknown): Promise<unknown> {
+    const p = (params ?? {}) as Record<string, unknown>;
+    if (name === CHARGE_REQUESTS.challenge && typeof p.cardSerial === 'string')
+      return this.chargeChallenge(p.cardSerial);
+    if (name === CHARGE_REQUESTS.phoneAccount) {
+      const { idempotencyKey, cardSerial, amount, challenge, response } = p;
+      if (
+        typeof idempotencyKey === 'string' &&
+        idempotencyKey.startsWith(`charge:${tillId}:`) && // a till charges under its own keys only
+        typeof cardSerial === 'string' &&
+        Number.isSafeInteger(amount) &&
+        typeof challenge === 'string' &&
+        typeof response === 'string'
+      )
+        return this.chargePhoneAccount({ idempotencyKey, cardSerial, amount: amount as number, challenge, response });
+    }
+    throw new Error(`${tillId}: ${name} with these params is not a request of a till`);
   }
 
   /** The hub's `onRecords`: each record once by seq, then a clearing when enough wait. */

@@ -26,9 +26,11 @@ export {
   yuan,
 } from './supermarket';
 export {
+  CHARGE_REQUESTS,
   type ChargeRequest,
   type ChargeService,
   ContactlessReader,
+  chargesOverLink,
   type Sale,
   TILL_ERRORS,
   Till,

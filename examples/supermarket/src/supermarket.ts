@@ -224,7 +224,6 @@ export async function runSupermarket(options: SupermarketOptions): Promise<Super
         blacklistPublicKey: office!.blacklistPublicKey,
         bufferDir: join(workDir, t.id),
         terminalId: t.terminalId,
-        charges: office!,
         ...(options.clock ? { clock: options.clock } : {}),
       });
       tills.push(till);

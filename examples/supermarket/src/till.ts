@@ -61,6 +61,40 @@ export interface ChargeService {
   ): Promise<{ readonly balance: number; readonly transferId: string; readonly points: number }>;
 }
 
+/** The names of the online requests a till sends its back office over the machine link (`MachineAgent.request`). */
+export const CHARGE_REQUESTS = { challenge: 'charge.challenge', phoneAccount: 'charge.phoneAccount' } as const;
+
+/**
+ * The online charge over the till's own machine link: each call is a `machine.request` to the back office, which
+ * makes the platform call on its session ({@link BackOffice} answers them). The platform's refusals come back as the
+ * same errors (`InsufficientFundsError`, …); a charge whose answer was lost (`REQUEST_UNANSWERED`) is sent again
+ * with its idempotency key.
+ */
+export function chargesOverLink(agent: MachineAgent): ChargeService {
+  const text = (v: unknown, what: string): string => {
+    if (typeof v !== 'string') throw new TillError('TILL_CARD_REFUSED', `the back office answered no ${what}`);
+    return v;
+  };
+  const int = (v: unknown, what: string): number => {
+    if (!Number.isSafeInteger(v)) throw new TillError('TILL_CARD_REFUSED', `the back office answered no ${what}`);
+    return v as number;
+  };
+  return {
+    async chargeChallenge(cardSerial) {
+      const r = (await agent.request(CHARGE_REQUESTS.challenge, { cardSerial })) as { challenge?: unknown } | null;
+      return { challenge: text(r?.challenge, 'challenge') };
+    },
+    async chargePhoneAccount(request) {
+      const r = (await agent.request(CHARGE_REQUESTS.phoneAccount, request)) as Record<string, unknown> | null;
+      return {
+        balance: int(r?.balance, 'balance'),
+        transferId: text(r?.transferId, 'transfer id'),
+        points: int(r?.points, 'points'),
+      };
+    },
+  };
+}
+
 /** A contactless reader: the card presented last, powered afresh at each tap. */
 export class ContactlessReader implements CardChannel {
   readonly description: string;
@@ -144,8 +178,8 @@ export interface TillOptions {
   readonly bufferDir: string;
   /** Its PSAM's terminal ID (6 bytes hex); the PSAM is a `pos-1` PSAM of the reference profile with this ID. */
   readonly terminalId: string;
-  /** The back office's online charge. */
-  readonly charges: ChargeService;
+  /** The back office's online charge; default over the till's own machine link ({@link chargesOverLink}). */
+  readonly charges?: ChargeService;
   /** The machine's clock (transaction date and time); default the system's. */
   readonly clock?: Clock;
   /** The DEAK key index of INTERNAL AUTHENTICATE (P2); default 1, the reference profile's. */
@@ -155,7 +189,7 @@ export interface TillOptions {
 /**
  * A till of the supermarket.
  * @example
- * const till = new Till({ id: 'till-1', secret, hubUrl, blacklistPublicKey, bufferDir, terminalId, charges });
+ * const till = new Till({ id: 'till-1', secret, hubUrl, blacklistPublicKey, bufferDir, terminalId });
  * await till.start();
  * const sale = await till.checkout(sim, 2345); // purse when it can pay, else the phone account
  */
@@ -171,7 +205,7 @@ export class Till {
 
   constructor(options: TillOptions) {
     this.id = options.id;
-    this.#charges = options.charges;
+
     this.#deakKeyIndex = options.deakKeyIndex ?? 1;
     this.reader = new ContactlessReader(`${options.id} reader`);
     this.#psam = createPsam('pos-1', { terminalId: fromHex(options.terminalId) });
@@ -194,6 +228,7 @@ export class Till {
       bufferDir: options.bufferDir,
       reconnect: { initialDelayMs: 50, maxDelayMs: 1000 },
     });
+    this.#charges = options.charges ?? chargesOverLink(this.agent);
   }
 
   /** Connects the till to its back office. */
