@@ -186,11 +186,29 @@ async function run(
       : `${CLI_NAME} operator console not served: ${server.console.reason}`,
   );
 
+  // Lost cards whose hold has ended: their floats go back to the customers' phone accounts (once, whichever
+  // instance gets there first), at the start and every hour.
+  let releasing: Promise<void> = Promise.resolve();
+  const release = (): void => {
+    releasing = platform.contactless
+      .releaseEndedHolds()
+      .then((released) => {
+        for (const r of released)
+          logger.info({ area: 'cards', card: r.cardSerial, moved: r.moved }, 'lost card float released after its hold');
+      })
+      .catch((e: unknown) => logger.warn({ area: 'cards', err: oneLine(e) }, 'releasing lost cards’ floats failed'));
+  };
+  release();
+  const releaser = setInterval(release, RELEASE_INTERVAL_MS);
+  releaser.unref();
+
   await new Promise<void>((done) => {
     if (io.signal === undefined) return; // runs until the process ends
     if (io.signal.aborted) done();
     else io.signal.addEventListener('abort', () => done(), { once: true });
   });
+  clearInterval(releaser);
+  await releasing; // never rejects: its failure is logged
   let status = EXIT_OK;
   try {
     await server.close();
@@ -207,6 +225,9 @@ async function run(
   say(`${CLI_NAME} stopped`);
   return status;
 }
+
+/** How often `simtap-host` releases the floats of lost cards whose hold has ended. */
+const RELEASE_INTERVAL_MS = 3_600_000;
 
 /** What makes `dir` unusable as the data directory (creating it if missing), or `undefined`. */
 export function dataDirProblem(dir: string): string | undefined {

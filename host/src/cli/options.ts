@@ -92,8 +92,8 @@ export const CLI_OPTIONS: readonly CliOptionDef[] = [
     name: 'lost-card-hold',
     value: 'DAYS',
     help:
-      `how long a lost card's float waits for its late offline records before cards.replace moves the rest to the ` +
-      `phone account (default ${DEFAULT_LOST_CARD_HOLD_DAYS}; 0: to the replacement at once; fractions allowed)`,
+      `how long a lost card's float waits for its late offline records before the rest goes to the phone account ` +
+      `(hourly sweep; default ${DEFAULT_LOST_CARD_HOLD_DAYS}; 0: to the replacement at once; fractions allowed)`,
     of: 'run',
   },
   { name: 'tls-key', value: 'FILE', help: 'private key (PEM) to serve wss:// (with --tls-cert)', of: 'run' },

@@ -6,6 +6,7 @@ import { PLATFORM_ERRORS, type Platform } from '../platform';
 import { ACCOUNT } from '../platform/accounts';
 import {
   CARD1,
+  CARD2,
   loadParams,
   loadTacOf,
   purchaseRecord,
@@ -181,5 +182,60 @@ describe('lost card replacement', () => {
   it('refuses a negative or fractional hold', async () => {
     for (const lostCardHoldMs of [-1, 1.5])
       await expect(testPlatform({ lostCardHoldMs })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+});
+
+describe('releasing ended holds (what simtap-host does every hour)', () => {
+  it('moves the float of every lost card whose hold has ended to its phone account, once, replaced or not', async () => {
+    await platform.close();
+    const t = await testPlatform();
+    platform = t.platform;
+    const cm = platform.contactless;
+    for (const [label, key, amount] of [
+      ['card-1', 'l1', 4200],
+      ['card-2', 'l2', 1500],
+    ] as const) {
+      const load = { amount, oldBalance: 0, onlineCounter: 0 };
+      const { loadId } = await platform.wallets.authorizeLoad({
+        ...loadParams(label, { ...load, key }),
+        funding: { source: 'cash' },
+      });
+      await platform.wallets.confirmLoad({ loadId, tac: loadTacOf(label, load) });
+    }
+    const phoneOf = async (msisdn: string) => (await platform.ledger.getAccount(ACCOUNT.phone(msisdn)))?.balance ?? 0;
+    const before = [await phoneOf(CARD1.msisdn), await phoneOf(CARD2.msisdn)];
+    await cm.reportLost({ cardSerial: SERIAL1 });
+    await cm.replaceCard({
+      lostCardSerial: SERIAL1,
+      replacement: { cardSerial: NEW.cardSerial, iccid: NEW.iccid, kdd: NEW.kdd },
+    });
+    t.clock.now += 3 * 24 * 3600 * 1000;
+    await cm.reportLost({ cardSerial: SERIAL2 }); // reported three days later, never replaced
+    expect(await cm.releaseEndedHolds()).toEqual([]); // neither hold has ended
+    t.clock.now += 4 * 24 * 3600 * 1000; // card-1's hold ends now, card-2's in three days
+    expect(await cm.releaseEndedHolds()).toEqual([{ cardSerial: SERIAL1, moved: 4200 }]);
+    expect(await cm.releaseEndedHolds()).toEqual([]);
+    t.clock.now += 3 * 24 * 3600 * 1000;
+    const [a, b] = await Promise.all([cm.releaseEndedHolds(), cm.releaseEndedHolds()]);
+    expect([...a, ...b]).toEqual([{ cardSerial: SERIAL2, moved: 1500 }]); // two sweeps at once: one after the other
+    expect([(await phoneOf(CARD1.msisdn)) - before[0]!, (await phoneOf(CARD2.msisdn)) - before[1]!]).toEqual([
+      4200, 1500,
+    ]);
+    expect(await platform.wallets.float({ cardSerial: SERIAL1 })).toEqual({ balance: 0 });
+    expect(await platform.wallets.float({ cardSerial: SERIAL2 })).toEqual({ balance: 0 });
+    // Asking cards.replace afterwards answers what the sweep did.
+    expect(
+      await cm.replaceCard({
+        lostCardSerial: SERIAL1,
+        replacement: { cardSerial: NEW.cardSerial, iccid: NEW.iccid, kdd: NEW.kdd },
+      }),
+    ).toEqual({ cardSerial: NEW.cardSerial, moved: 4200, movedTo: 'phoneAccount', held: 0, heldUntil: null });
+  });
+
+  it('does nothing without a hold', async () => {
+    await platform.close();
+    ({ platform } = await testPlatform({ lostCardHoldMs: 0 }));
+    await platform.contactless.reportLost({ cardSerial: SERIAL1 });
+    expect(await platform.contactless.releaseEndedHolds()).toEqual([]);
   });
 });

@@ -153,6 +153,7 @@ export class ContactlessManagement {
   readonly #keys: IssuerKeyStore;
   readonly #now: () => number;
   readonly #holdMs: number;
+  #sweeps: Promise<unknown> = Promise.resolve();
 
   constructor(options: ContactlessOptions) {
     this.#ledger = options.ledger;
@@ -370,22 +371,66 @@ export class ContactlessManagement {
     const until = old.statusAt + this.#holdMs;
     if (this.#holdMs > 0 && this.#now() < until)
       return { cardSerial: serial, moved: 0, movedTo: null, held: float, heldUntil: new Date(until).toISOString() };
-    const to = this.#holdMs === 0 ? ACCOUNT.float(serial) : ACCOUNT.phone(old.msisdn);
-    if (float <= 0) return moved(this.#holdMs === 0 ? 'card' : 'phoneAccount', 0);
-    if (this.#holdMs > 0) await this.#ledger.openAccount(to, 'PHONE');
+    if (this.#holdMs > 0) return moved('phoneAccount', await this.#release(old, float));
+    if (float <= 0) return moved('card', 0);
     const r = await this.#ledger.transfer({
       client: PLATFORM_CLIENT,
       idempotencyKey: `replace:${old.cardSerial}`,
       from: ACCOUNT.float(old.cardSerial),
-      to,
+      to: ACCOUNT.float(serial),
       amount: float,
-      memo:
-        this.#holdMs === 0
-          ? `float of lost card ${old.cardSerial} to its replacement`
-          : `float of lost card ${old.cardSerial} after its hold, to the phone account`,
+      memo: `float of lost card ${old.cardSerial} to its replacement`,
       ref: REF.replace(old.cardSerial),
     });
-    return moved(this.#holdMs === 0 ? 'card' : 'phoneAccount', r.transfer.amount);
+    return moved('card', r.transfer.amount);
+  }
+
+  /** Moves `float` fen of a lost card whose hold has ended to its customer's phone account, once (key `replace:`). */
+  async #release(card: CardRecord, float: number): Promise<number> {
+    if (float <= 0) return 0;
+    await this.#ledger.openAccount(ACCOUNT.phone(card.msisdn), 'PHONE');
+    const r = await this.#ledger.transfer({
+      client: PLATFORM_CLIENT,
+      idempotencyKey: `replace:${card.cardSerial}`,
+      from: ACCOUNT.float(card.cardSerial),
+      to: ACCOUNT.phone(card.msisdn),
+      amount: float,
+      memo: `float of lost card ${card.cardSerial} after its hold, to the phone account`,
+      ref: REF.replace(card.cardSerial),
+    });
+    return r.transfer.amount;
+  }
+
+  /**
+   * Releases the floats of lost cards whose hold has ended — replaced or not — to their customers' phone accounts,
+   * once each: what `cards.replace` asked again after the hold does, without anyone asking (`simtap-host` runs it
+   * every hour). Nothing with `lostCardHoldMs: 0`. Sweeps of one instance run one at a time; two instances sweeping
+   * at once move a card's float once (the transfer's idempotency key) though both may list it. A card that fails is
+   * left for the next sweep. Reads the whole registry.
+   */
+  releaseEndedHolds(): Promise<Array<{ cardSerial: string; moved: number }>> {
+    // One sweep at a time in this instance (another instance's sweep moves nothing twice: the transfer's key).
+    const run = this.#sweeps.then(() => this.#releaseEndedHolds());
+    this.#sweeps = run.catch(() => undefined);
+    return run;
+  }
+
+  async #releaseEndedHolds(): Promise<Array<{ cardSerial: string; moved: number }>> {
+    if (this.#holdMs === 0) return [];
+    const now = this.#now();
+    const released: Array<{ cardSerial: string; moved: number }> = [];
+    for (const { value: card } of await this.#ledger.listRecords<CardRecord>(CARDS, '')) {
+      if (card.status !== 'lost' || now < card.statusAt + this.#holdMs) continue;
+      if ((await this.#ledger.listTransfers({ ref: REF.replace(card.cardSerial) })).length > 0) continue;
+      const float = (await this.#ledger.getAccount(ACCOUNT.float(card.cardSerial)))?.balance ?? 0;
+      if (float <= 0) continue;
+      try {
+        released.push({ cardSerial: card.cardSerial, moved: await this.#release(card, float) });
+      } catch {
+        // a concurrent release or a record cleared meanwhile (another amount under the key): the next sweep sees it
+      }
+    }
+    return released;
   }
 
   /** The current blacklist version (0: nothing was ever listed). */
