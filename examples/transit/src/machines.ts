@@ -148,11 +148,16 @@ abstract class FareMachine {
    * its log — today's records plus the one before them, not the whole log (the log is newest first). `day()` is the
    * result once the inspection has run.
    */
-  protected inspection(withDay: boolean): { inspect: (card: CardInspection) => Promise<void>; day: () => CardDay } {
+  protected inspection(withDay: boolean): {
+    inspect: (card: CardInspection) => Promise<void>;
+    day: () => CardDay;
+    rules: FareRules;
+  } {
     const rules = this.rules();
     const today = bcdToString(txnDateTime(this.clock).date);
     let day: CardDay | undefined;
     return {
+      rules,
       inspect: async (card) => {
         const serial = toHex(card.identity.serial);
         if (this.#agent.isBlacklisted(serial)) throw new RideRefused(`${serial} is blacklisted`);
@@ -235,8 +240,7 @@ export class MetroGate extends FareMachine {
         return this.keep(r, 'metro-entry', this.station, undefined);
       }
       const look = this.inspection(true);
-      const rules = this.rules();
-      this.#pricing = { day: look.day, rules };
+      this.#pricing = { day: look.day, rules: look.rules };
       try {
         const r = await this.#machine.exit({ station: this.station, card, inspect: look.inspect });
         return await this.keep(r, 'metro-exit', this.station, this.#pricing.quote);
@@ -269,8 +273,8 @@ export class BusValidator extends FareMachine {
   /** A boarding at `stop`. */
   board(card: CardChannel, stop: number): Promise<Ride> {
     return this.serial(async () => {
-      const rules = this.rules();
       const look = this.inspection(true);
+      const { rules } = look;
       let q: FareQuote | undefined;
       // The fare is priced inside the tap, from the day the inspection read (the entry charge is asked after it).
       const inspect = async (c: CardInspection): Promise<void> => {

@@ -133,7 +133,7 @@ export interface ReplaceOutcome {
   readonly movedTo: 'card' | 'phoneAccount' | null;
   /** Fen still held in the lost card's float for its late offline records (0 once moved). */
   readonly held: number;
-  /** When the hold ends (ISO 8601), null once moved. Ask `cards.replace` again after it to move what is left. */
+  /** When the hold ends (ISO 8601), null once moved; then the hourly sweep, or `cards.replace` asked again, moves it. */
   readonly heldUntil: string | null;
 }
 
@@ -337,7 +337,7 @@ export class ContactlessManagement {
    * exactly once. Offline machines keep accepting a lost card until their blacklist catches up, and upload what it
    * paid later; so the float stays with the lost card for the hold (`lostCardHoldMs`, default 7 days from the loss
    * report), its late records clear from it, and what is left then goes to the customer's phone account (from which
-   * any card is topped up) when `cards.replace` is asked again. Without a hold (`lostCardHoldMs: 0`) the float moves
+   * any card is topped up) by {@link ContactlessManagement.releaseEndedHolds} or this call asked again. Without a hold (`lostCardHoldMs: 0`) the float moves
    * to the replacement's float at once and goes onto its purse when it is personalized; a record of the lost card
    * that arrives later is refused `FLOAT_SHORT`. Repeating the call answers the same, with what changed.
    * @throws PlatformError `UNKNOWN_CARD`, `CARD_STATE` (the old card is not lost, or was replaced by another)
@@ -372,30 +372,25 @@ export class ContactlessManagement {
     if (this.#holdMs > 0 && this.#now() < until)
       return { cardSerial: serial, moved: 0, movedTo: null, held: float, heldUntil: new Date(until).toISOString() };
     if (this.#holdMs > 0) return moved('phoneAccount', await this.#release(old, float));
-    if (float <= 0) return moved('card', 0);
-    const r = await this.#ledger.transfer({
-      client: PLATFORM_CLIENT,
-      idempotencyKey: `replace:${old.cardSerial}`,
-      from: ACCOUNT.float(old.cardSerial),
-      to: ACCOUNT.float(serial),
-      amount: float,
-      memo: `float of lost card ${old.cardSerial} to its replacement`,
-      ref: REF.replace(old.cardSerial),
-    });
-    return moved('card', r.transfer.amount);
+    return moved('card', await this.#moveFloat(old, float, ACCOUNT.float(serial), 'to its replacement'));
   }
 
-  /** Moves `float` fen of a lost card whose hold has ended to its customer's phone account, once (key `replace:`). */
+  /** Moves `float` fen of a lost card whose hold has ended to its customer's phone account, once. */
   async #release(card: CardRecord, float: number): Promise<number> {
+    if (float > 0) await this.#ledger.openAccount(ACCOUNT.phone(card.msisdn), 'PHONE');
+    return this.#moveFloat(card, float, ACCOUNT.phone(card.msisdn), 'after its hold, to the phone account');
+  }
+
+  /** The one move of a lost card's float (`float` fen to `to`; nothing when 0): platform key `replace:<card>`. */
+  async #moveFloat(card: CardRecord, float: number, to: string, why: string): Promise<number> {
     if (float <= 0) return 0;
-    await this.#ledger.openAccount(ACCOUNT.phone(card.msisdn), 'PHONE');
     const r = await this.#ledger.transfer({
       client: PLATFORM_CLIENT,
       idempotencyKey: `replace:${card.cardSerial}`,
       from: ACCOUNT.float(card.cardSerial),
-      to: ACCOUNT.phone(card.msisdn),
+      to,
       amount: float,
-      memo: `float of lost card ${card.cardSerial} after its hold, to the phone account`,
+      memo: `float of lost card ${card.cardSerial} ${why}`,
       ref: REF.replace(card.cardSerial),
     });
     return r.transfer.amount;

@@ -155,6 +155,8 @@ type Answer = { readonly ok: true; readonly result: unknown } | { readonly ok: f
 const AUTH_ID = 'auth';
 /** What a request in flight gets when the link closes (JSON-RPC's internal error code). */
 const LINK_CLOSED: RpcError = { code: -32603, message: 'the link closed before the answer' };
+/** What a request given up on after its time gets, the link left up (`MachineAgent.request`). */
+const TIMED_OUT: RpcError = { code: -32603, message: 'no answer in time' };
 
 /** The error that ends the agent's attempts when the hub closed with `closeCode`, if it is final. */
 function finalClose(closeCode: number | undefined, machineId: string): MachineLinkError | undefined {
@@ -398,21 +400,13 @@ export class MachineAgent {
     const timeoutMs = positiveOption(options.timeoutMs, 10_000, 'timeoutMs');
     const ws = this.#session;
     if (!ws) throw new MachineLinkError('NOT_CONNECTED', `${this.machineId}: no session with the hub now`);
-    const answer = await new Promise<Answer | undefined>((resolve) => {
-      const id = this.#nextId++;
-      const timer = setTimeout(() => {
-        this.#requests.delete(id);
-        resolve(undefined);
-      }, timeoutMs);
-      this.#requests.set(id, (a) => {
-        clearTimeout(timer);
-        resolve(a);
-      });
-      this.#send(ws, requestFrame(id, 'machine.request', checked.params));
-    });
-    if (answer === undefined)
-      throw new MachineLinkError('REQUEST_UNANSWERED', `${this.machineId}: ${name}: no answer within ${timeoutMs} ms`);
+    const answer = await this.#request(ws, 'machine.request', checked.params, timeoutMs, false);
     if (!answer.ok) {
+      if (answer.error === TIMED_OUT)
+        throw new MachineLinkError(
+          'REQUEST_UNANSWERED',
+          `${this.machineId}: ${name}: no answer within ${timeoutMs} ms`,
+        );
       if (answer.error === LINK_CLOSED)
         throw new MachineLinkError('REQUEST_UNANSWERED', `${this.machineId}: ${name}: the link closed first`);
       throw errorFromRpc(answer.error, { method: name, effectUnknown: false });
@@ -733,13 +727,27 @@ export class MachineAgent {
     }
   }
 
-  #request(ws: WebSocket, method: string, params: unknown): Promise<Answer> {
+  /**
+   * Sends a request and resolves with its answer. Without an answer within `timeoutMs`: `dropLink` drops the link
+   * (the close answers it {@link LINK_CLOSED}); otherwise it is answered {@link TIMED_OUT} and the link stays.
+   */
+  #request(
+    ws: WebSocket,
+    method: string,
+    params: unknown,
+    timeoutMs = this.#requestTimeoutMs,
+    dropLink = true,
+  ): Promise<Answer> {
     return new Promise((resolve) => {
       const id = this.#nextId++;
       const timer = setTimeout(() => {
+        if (!dropLink) {
+          this.#requests.delete(id);
+          return resolve({ ok: false, error: TIMED_OUT });
+        }
         this.#logger.warn({ machine: this.machineId, method }, 'no answer: dropping the link');
         ws.terminate();
-      }, this.#requestTimeoutMs);
+      }, timeoutMs);
       this.#requests.set(id, (answer) => {
         clearTimeout(timer);
         resolve(answer);
